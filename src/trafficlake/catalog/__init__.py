@@ -1,0 +1,67 @@
+"""The catalog (Glue Data Catalog analog): see :mod:`trafficlake.catalog.base`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trafficlake.catalog.base import (
+    Catalog,
+    CatalogError,
+    Column,
+    Crawler,
+    CrawlerNotRunningError,
+    CrawlerRunningError,
+    CrawlRun,
+    DataFile,
+    Execution,
+    HistoryEvent,
+    JobRun,
+    NoSuchCrawlerError,
+    NoSuchDatabaseError,
+    NoSuchExecutionError,
+    NoSuchJobRunError,
+    NoSuchPartitionError,
+    NoSuchTableError,
+    Partition,
+    Table,
+    TableExistsError,
+)
+
+if TYPE_CHECKING:
+    from trafficlake.config import Settings
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "Column",
+    "CrawlRun",
+    "Crawler",
+    "CrawlerNotRunningError",
+    "CrawlerRunningError",
+    "DataFile",
+    "Execution",
+    "HistoryEvent",
+    "JobRun",
+    "NoSuchCrawlerError",
+    "NoSuchDatabaseError",
+    "NoSuchExecutionError",
+    "NoSuchJobRunError",
+    "NoSuchPartitionError",
+    "NoSuchTableError",
+    "Partition",
+    "Table",
+    "TableExistsError",
+    "open_catalog",
+]
+
+
+def open_catalog(url: str | Settings) -> Catalog:
+    """Open the catalog at ``url`` (``sqlite:///...`` or ``postgresql://...``) or from settings."""
+    if not isinstance(url, str):
+        url = url.catalog_url
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme in ("sqlite", "postgresql", "postgres"):
+        from trafficlake.catalog.sql import SqlCatalog
+
+        return SqlCatalog(url)
+    raise CatalogError(f"unsupported catalog URL {url!r}: use sqlite:///PATH or postgresql://...")

@@ -1,0 +1,73 @@
+"""The ``trafficlake`` command: a thin Typer app. Every command calls one library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trafficlake import __version__
+from trafficlake.cli import catalog, firehose, ingest, transform, workflow
+from trafficlake.cli.common import ConfigOpt, console, err_console
+from trafficlake.config import DEFAULT_CONFIG_NAME, write_default_config
+from trafficlake.errors import TrafficlakeError
+
+app = typer.Typer(
+    name="trafficlake",
+    help=(
+        "Turn the Flemish MIV loop-detector feed into an analysable data lake.\n\n"
+        "Ingest (live, replay, simulate) lands raw events through a Firehose-style delivery "
+        "stream; crawlers register them in the catalog; transform repartitions them by event "
+        "time and derives speeds and traffic-jam indicators; workflow runs it all as an Amazon "
+        "States Language state machine."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"trafficlake {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path(
+        DEFAULT_CONFIG_NAME
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a commented default trafficlake.toml."""
+    written = write_default_config(path, force=force)
+    console.print(f"wrote {written}")
+
+
+for _module in (ingest, firehose, catalog, transform, workflow):
+    _module.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except TrafficlakeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

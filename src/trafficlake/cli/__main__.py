@@ -1,0 +1,3 @@
+from trafficlake.cli import main
+
+main()

@@ -1,0 +1,434 @@
+"""Typed settings: ``trafficlake.toml`` (or ``--config PATH``) over embedded defaults, then env.
+
+Every section is a frozen dataclass; unknown keys and values of the wrong type raise
+:class:`ConfigError` with a one-line message naming the key. Environment variables of the form
+``TRAFFICLAKE_<SECTION>__<KEY>`` (for example ``TRAFFICLAKE_LAKE__URL=s3://b/lake``) override the
+file. Relative local paths are resolved against the config file's folder (or the working folder
+when no file is used).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trafficlake.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "trafficlake.toml"
+ENV_PREFIX = "TRAFFICLAKE_"
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    url: str = "./lake"
+    """Lake root: a local folder or ``s3://bucket/prefix``."""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str = ""
+    """S3-compatible endpoint such as ``http://127.0.0.1:9000``; empty for AWS."""
+    region: str = "us-east-1"
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    path_style: bool = True
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    url: str = ""
+    """SQLAlchemy-style URL: ``sqlite:///path.db`` or ``postgresql://user@host/db``.
+    Empty: a SQLite file ``catalog.db`` next to a local lake (in the working folder for S3)."""
+    database: str = "traffic"
+    table_prefix: str = ""
+    stats_columns: list[str] = field(default_factory=lambda: ["tijd_waarneming"])
+    """Columns whose min/max are read from Parquet footers into partition statistics."""
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    stream_name: str = "miv"
+    prefix: str = (
+        "raw/year=!{timestamp:yyyy}/month=!{timestamp:M}/day=!{timestamp:d}/hour=!{timestamp:H}/"
+    )
+    error_prefix: str = (
+        "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:M}"
+        "/day=!{timestamp:d}/hour=!{timestamp:H}/"
+    )
+    buffer_size_mb: int = 64
+    buffer_interval_s: int = 300
+    format: str = "parquet"
+    compression: str = "zstd"
+    wal_dir: str = "./.trafficlake/wal"
+    host: str = "127.0.0.1"
+    port: int = 4573
+    token: str = ""
+    """Shared secret for ``firehose serve``; empty disables the check."""
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    feed_url: str = "http://miv.opendata.belfla.be/miv/verkeersdata"
+    config_url: str = "http://miv.opendata.belfla.be/miv/configuratie/xml"
+    poll_interval_s: float = 60.0
+    timeout_s: float = 30.0
+    retries: int = 5
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    seed: int = 42
+    lanes: int = 4600
+    start: str = ""
+    """ISO date or datetime (UTC) of the first simulated minute; empty: yesterday 00:00 UTC."""
+    minutes: int = 1440
+
+
+@dataclass(frozen=True)
+class TransformSettings:
+    engine: str = "duckdb"
+    jam_threshold_kmh: float = 40.0
+    locations: list[int] = field(default_factory=list)
+    """unieke_id values to keep; empty keeps every lane."""
+    chunk_days: int = 1
+    parallelism: int = 2
+    memory_limit: str = "4GB"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str = "local[*]"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    wait_scale: float = 1.0
+    """Multiplier applied to Wait states and retry intervals (tests and demos use < 1)."""
+    definitions_dir: str = ""
+    """Extra folder of ``*.asl.json`` / ``*.asl.yaml`` definitions besides the shipped ones."""
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    name: str = ""
+    expression: str = "rate(1 day)"
+    state_machine: str = "batch"
+    timezone: str = "UTC"
+    input: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake: LakeSettings = field(default_factory=LakeSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    transform: TransformSettings = field(default_factory=TransformSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    schedules: list[ScheduleEntry] = field(default_factory=list)
+    web: WebSettings = field(default_factory=WebSettings)
+    base_dir: Path = field(default_factory=Path.cwd)
+    """Folder that relative paths are resolved against (not a TOML key)."""
+    source: Path | None = None
+    """The config file these settings came from, if any (not a TOML key)."""
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def lake_url(self) -> str:
+        """The lake root as an absolute local path or an ``s3://`` URL."""
+        url = self.lake.url
+        if "://" in url:
+            return url.rstrip("/")
+        return str(self.resolve_path(url))
+
+    @property
+    def catalog_url(self) -> str:
+        if self.catalog.url:
+            url = self.catalog.url
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                rel = url[len("sqlite:///") :]
+                if rel and rel != ":memory:":
+                    return "sqlite:///" + str(self.resolve_path(rel))
+            return url
+        if self.lake_url.startswith("s3://"):
+            return "sqlite:///" + str(self.resolve_path("catalog.db"))
+        return "sqlite:///" + str(Path(self.lake_url).parent / "catalog.db")
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def replace(self, **sections: Any) -> Settings:
+        return dataclasses.replace(self, **sections)
+
+
+_NOT_KEYS = {"base_dir", "source"}
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; convert the lossless cases."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
+        return _build(tp, value, key)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
+        _, val_tp = typing.get_args(tp)
+        if val_tp is Any:
+            return dict(value)
+        return {str(k): _coerce(v, val_tp, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "yes", "no"}:
+            return value.lower() in {"true", "1", "yes"}
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if tp is Any:
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {_type_name(tp)}")
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)} - _NOT_KEYS
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if key not in names:
+            raise ConfigError(f"unknown key '{full}'")
+        kwargs[key] = _coerce(value, hints[key], full)
+    return cls(**kwargs)
+
+
+def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, dict[str, str]]) -> dict[str, Any]:
+    merged = dict(base)
+    for section, values in over.items():
+        current = merged.get(section, {})
+        if not isinstance(current, dict):
+            raise ConfigError(
+                f"{section}: cannot override a non-table setting from the environment"
+            )
+        merged[section] = {**current, **values}
+    return merged
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Load settings from ``path`` (or ``./trafficlake.toml`` if present), then the environment.
+
+    ``overrides`` is a mapping of section → {key: value} applied last (used by tests and the CLI).
+    """
+    environ = os.environ if environ is None else environ
+    source: Path | None = None
+    data: dict[str, Any] = {}
+    if path is not None:
+        source = Path(path).expanduser().resolve()
+        if not source.is_file():
+            raise ConfigError(f"config file not found: {source}")
+    elif Path(DEFAULT_CONFIG_NAME).is_file():
+        source = Path(DEFAULT_CONFIG_NAME).resolve()
+    if source is not None:
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    data = _merge(data, _env_overrides(environ))
+    if overrides:
+        data = _merge(data, overrides)
+    settings = _build(Settings, data, "")
+    base_dir = source.parent if source is not None else Path.cwd()
+    settings = dataclasses.replace(settings, base_dir=base_dir, source=source)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    def check(cond: bool, key: str, msg: str) -> None:
+        if not cond:
+            raise ConfigError(f"{key}: {msg}")
+
+    check(1 <= s.delivery.buffer_size_mb <= 128, "delivery.buffer_size_mb", "must be 1..128")
+    check(0 <= s.delivery.buffer_interval_s <= 900, "delivery.buffer_interval_s", "must be 0..900")
+    check(s.delivery.format in {"parquet", "json"}, "delivery.format", "must be parquet or json")
+    check(
+        s.delivery.compression in {"zstd", "snappy", "gzip", "uncompressed"},
+        "delivery.compression",
+        "must be zstd, snappy, gzip or uncompressed",
+    )
+    check(1 <= s.delivery.port <= 65535, "delivery.port", "must be 1..65535")
+    check(1 <= s.web.port <= 65535, "web.port", "must be 1..65535")
+    check(s.transform.engine in {"duckdb", "spark"}, "transform.engine", "must be duckdb or spark")
+    check(s.transform.jam_threshold_kmh > 0, "transform.jam_threshold_kmh", "must be > 0")
+    check(s.transform.chunk_days >= 1, "transform.chunk_days", "must be >= 1")
+    check(s.transform.parallelism >= 1, "transform.parallelism", "must be >= 1")
+    check(s.simulator.lanes >= 1, "simulator.lanes", "must be >= 1")
+    check(s.simulator.minutes >= 1, "simulator.minutes", "must be >= 1")
+    check(s.workflow.wait_scale >= 0, "workflow.wait_scale", "must be >= 0")
+    check(s.ingest.poll_interval_s > 0, "ingest.poll_interval_s", "must be > 0")
+    lake = s.lake.url
+    check(
+        "://" not in lake or lake.startswith("s3://"),
+        "lake.url",
+        "must be a local path or s3://bucket/prefix",
+    )
+    for i, entry in enumerate(s.schedules):
+        check(bool(entry.name), f"schedules[{i}].name", "is required")
+
+
+DEFAULT_TOML = """\
+# trafficlake configuration. Every key is optional: delete a line to use its default.
+# Environment variables TRAFFICLAKE_<SECTION>__<KEY> override this file,
+# e.g. TRAFFICLAKE_LAKE__URL=s3://my-bucket/lake
+
+[lake]
+# Lake root: a local folder (relative to this file) or s3://bucket/prefix.
+url = "./lake"
+
+[s3]
+# For S3-compatible servers (MinIO, moto, ...): the endpoint and path-style addressing.
+# endpoint_url = "http://127.0.0.1:9000"
+# region = "us-east-1"
+# access_key_id = ""        # empty: the usual AWS credential chain
+# secret_access_key = ""
+# path_style = true
+
+[catalog]
+# Empty: a SQLite file catalog.db next to the lake. Or postgresql://user:pass@host:5432/db
+# url = ""
+database = "traffic"
+# table_prefix = ""
+# Columns whose min/max the crawler records per partition (used to plan transforms).
+stats_columns = ["tijd_waarneming"]
+
+[delivery]
+# The Firehose analog that lands raw events under raw/ partitioned by arrival time.
+stream_name = "miv"
+# prefix = "raw/year=!{timestamp:yyyy}/month=!{timestamp:M}/day=!{timestamp:d}/hour=!{timestamp:H}/"
+buffer_size_mb = 64       # 1..128
+buffer_interval_s = 300   # 0..900
+format = "parquet"        # parquet | json
+compression = "zstd"      # zstd | snappy | gzip | uncompressed
+wal_dir = "./.trafficlake/wal"
+# firehose serve binds here; keep loopback unless you set a token.
+host = "127.0.0.1"
+port = 4573
+# token = ""
+
+[ingest]
+feed_url = "http://miv.opendata.belfla.be/miv/verkeersdata"
+config_url = "http://miv.opendata.belfla.be/miv/configuratie/xml"
+poll_interval_s = 60
+
+[simulator]
+seed = 42
+lanes = 4600
+# start = "2026-11-20"    # empty: yesterday 00:00 UTC
+minutes = 1440
+
+[transform]
+engine = "duckdb"         # duckdb | spark
+jam_threshold_kmh = 40.0
+# Keep only these lanes (unieke_id); empty keeps all. The seed used:
+# locations = [32, 37, 1840, 2125, 3388, 3391, 753, 1065, 3159, 2161, 216, 217, 1132]
+chunk_days = 1
+parallelism = 2
+memory_limit = "4GB"
+
+[spark]
+master = "local[*]"       # or spark://host:7077
+# [spark.conf]
+# "spark.executor.memory" = "4g"
+
+[workflow]
+wait_scale = 1.0          # < 1 shortens Wait states and retry intervals (never skips them)
+
+# [[schedules]]
+# name = "daily"
+# expression = "cron(15 2 * * ? *)"
+# state_machine = "batch"
+# timezone = "Europe/Brussels"
+
+[web]
+host = "127.0.0.1"
+port = 8080
+"""
+
+
+def write_default_config(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    target = Path(path)
+    if target.exists() and not force:
+        raise ConfigError(f"{target} already exists (use --force to overwrite)")
+    target.write_text(DEFAULT_TOML, encoding="utf-8")
+    return target

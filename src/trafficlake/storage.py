@@ -1,0 +1,206 @@
+"""The lake: a root URL (local folder or ``s3://bucket/prefix``) behind a pyarrow filesystem.
+
+Every module reads and writes the lake through :class:`Lake`. Paths given to its methods are
+*relative keys* under the lake root, always with ``/`` separators (``raw/year=2026/...``).
+
+Atomic publication: locally a file is written to a hidden temporary name in the same folder
+and renamed into place; on S3 a single PUT is atomic by itself. Readers therefore never see a
+partial file. Publication of *sets* of files is atomic through the catalog, not the storage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow.fs as pafs
+
+from trafficlake.errors import StorageError
+
+if TYPE_CHECKING:
+    from trafficlake.config import Settings
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    key: str
+    """Path relative to the lake root."""
+    size: int
+    mtime_ns: int | None
+
+
+class Lake:
+    """A lake root on a pyarrow filesystem."""
+
+    def __init__(self, fs: pafs.FileSystem, root: str, url: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.url = url.rstrip("/")
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        endpoint_url: str = "",
+        region: str = "us-east-1",
+        access_key_id: str = "",
+        secret_access_key: str = "",
+        path_style: bool = True,
+    ) -> Lake:
+        if url.startswith("s3://"):
+            bucket_prefix = url[len("s3://") :].strip("/")
+            if not bucket_prefix:
+                raise StorageError(f"lake URL {url!r} names no bucket")
+            kwargs: dict[str, object] = {"region": region}
+            if endpoint_url:
+                scheme, _, host = endpoint_url.partition("://")
+                kwargs["endpoint_override"] = host or endpoint_url
+                kwargs["scheme"] = scheme if host else "https"
+            if access_key_id:
+                kwargs["access_key"] = access_key_id
+                kwargs["secret_key"] = secret_access_key
+            if path_style:
+                kwargs["force_virtual_addressing"] = False
+            try:
+                fs = pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
+            except Exception as exc:  # pragma: no cover - depends on pyarrow build
+                raise StorageError(f"cannot open S3 lake {url}: {exc}") from None
+            return cls(fs, bucket_prefix, url)
+        if "://" in url and not url.startswith("file://"):
+            raise StorageError(
+                f"unsupported lake URL {url!r}: use a local path or s3://bucket/prefix"
+            )
+        path = os.path.abspath(url.removeprefix("file://"))
+        os.makedirs(path, exist_ok=True)
+        return cls(pafs.LocalFileSystem(), path, path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lake:
+        s3 = settings.s3
+        return cls.from_url(
+            settings.lake_url,
+            endpoint_url=s3.endpoint_url,
+            region=s3.region,
+            access_key_id=s3.access_key_id or os.environ.get("AWS_ACCESS_KEY_ID", ""),
+            secret_access_key=s3.secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            path_style=s3.path_style,
+        )
+
+    # ---- paths ----------------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def path(self, key: str) -> str:
+        """The filesystem path (for ``self.fs``) of a relative key."""
+        key = key.lstrip("/")
+        if ".." in key.split("/"):
+            raise StorageError(f"lake key {key!r} escapes the lake")
+        return posixpath.join(self.root, key) if key else self.root
+
+    def uri(self, key: str) -> str:
+        """A full URL of a key that other engines understand (absolute path or s3://)."""
+        key = key.lstrip("/")
+        return f"{self.url}/{key}" if key else self.url
+
+    def key_of(self, path: str) -> str:
+        """Inverse of :meth:`path` (also accepts :meth:`uri` output)."""
+        for base in (self.url, self.root):
+            if path == base:
+                return ""
+            if path.startswith(base + "/"):
+                return path[len(base) + 1 :]
+        raise StorageError(f"{path!r} is not inside the lake {self.url}")
+
+    # ---- reading --------------------------------------------------------------------------
+    def exists(self, key: str) -> bool:
+        info = self.fs.get_file_info(self.path(key))
+        return info.type != pafs.FileType.NotFound
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            with self.fs.open_input_stream(self.path(key)) as f:
+                return f.read()
+        except FileNotFoundError:
+            raise StorageError(f"no such file in the lake: {key}") from None
+
+    def list(self, prefix: str = "", *, recursive: bool = True) -> list[FileEntry]:
+        """Files under ``prefix`` (a folder key), sorted by key; hidden temp files excluded."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=recursive, allow_not_found=True)
+        out: list[FileEntry] = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File:
+                continue
+            key = self.key_of(info.path)
+            if posixpath.basename(key).startswith((".", "_")):
+                continue
+            mtime = info.mtime_ns if info.mtime_ns is not None else None
+            out.append(FileEntry(key, info.size or 0, mtime))
+        out.sort(key=lambda e: e.key)
+        return out
+
+    def list_dirs(self, prefix: str = "") -> list[str]:
+        """Immediate sub-folders of ``prefix`` as keys, sorted."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=False, allow_not_found=True)
+        dirs = [
+            self.key_of(i.path)
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.Directory
+        ]
+        return sorted(d for d in dirs if not posixpath.basename(d).startswith((".", "_")))
+
+    # ---- writing --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def open_atomic(self, key: str) -> Iterator[pafs.NativeFile]:
+        """Open ``key`` for writing; it appears under its name only when the block succeeds."""
+        final = self.path(key)
+        parent = posixpath.dirname(final)
+        if self.is_local:
+            os.makedirs(parent, exist_ok=True)
+            tmp = posixpath.join(parent, f".{posixpath.basename(final)}.{uuid.uuid4().hex}.tmp")
+            try:
+                with self.fs.open_output_stream(tmp) as out:
+                    yield out
+                os.replace(tmp, final)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+                raise
+        else:
+            # S3: the object becomes visible only when the upload completes.
+            with self.fs.open_output_stream(final) as out:
+                yield out
+
+    def put_atomic(self, key: str, data: bytes) -> None:
+        with self.open_atomic(key) as out:
+            out.write(data)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        path = self.path(prefix)
+        info = self.fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(path)
+        elif info.type == pafs.FileType.File:
+            self.fs.delete_file(path)
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename locally; copy + delete on S3 (use the catalog for atomic publication)."""
+        dst_path = self.path(dst)
+        if self.is_local:
+            os.makedirs(posixpath.dirname(dst_path), exist_ok=True)
+        self.fs.move(self.path(src), dst_path)
+
+
+def open_lake(settings: Settings) -> Lake:
+    return Lake.from_settings(settings)
