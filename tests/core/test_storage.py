@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from trafficlake.errors import StorageError
+from trafficlake.storage import Lake
+
+
+def test_put_list_read_delete(tmp_path: Path) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    lake.put_atomic("raw/year=2026/month=11/day=21/hour=7/a.parquet", b"abc")
+    lake.put_atomic("raw/year=2026/month=11/day=21/hour=8/b.parquet", b"defg")
+    keys = [(e.key, e.size) for e in lake.list("raw")]
+    assert keys == [
+        ("raw/year=2026/month=11/day=21/hour=7/a.parquet", 3),
+        ("raw/year=2026/month=11/day=21/hour=8/b.parquet", 4),
+    ]
+    assert lake.list_dirs("raw/year=2026/month=11/day=21") == [
+        "raw/year=2026/month=11/day=21/hour=7",
+        "raw/year=2026/month=11/day=21/hour=8",
+    ]
+    assert lake.read_bytes("raw/year=2026/month=11/day=21/hour=8/b.parquet") == b"defg"
+    assert lake.uri("raw/x") == str(tmp_path / "lake" / "raw" / "x")
+    assert lake.key_of(lake.uri("raw/x")) == "raw/x"
+    lake.delete("raw/year=2026/month=11/day=21/hour=7/a.parquet")
+    assert not lake.exists("raw/year=2026/month=11/day=21/hour=7/a.parquet")
+    assert lake.list("nothing-here") == []
+
+
+def test_failed_atomic_write_leaves_nothing(tmp_path: Path) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    with pytest.raises(RuntimeError), lake.open_atomic("raw/x.parquet") as out:
+        out.write(b"partial")
+        raise RuntimeError("crash mid-write")
+    assert not lake.exists("raw/x.parquet")
+    assert os.listdir(tmp_path / "lake" / "raw") == []
+
+
+def test_temporary_and_hidden_files_are_not_listed(tmp_path: Path) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    (tmp_path / "lake" / "raw").mkdir()
+    (tmp_path / "lake" / "raw" / ".x.tmp").write_bytes(b"1")
+    (tmp_path / "lake" / "raw" / "_SUCCESS").write_bytes(b"")
+    lake.put_atomic("raw/real.parquet", b"1")
+    assert [e.key for e in lake.list("raw")] == ["raw/real.parquet"]
+
+
+def test_keys_cannot_escape_the_lake(tmp_path: Path) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    with pytest.raises(StorageError, match="escapes"):
+        lake.put_atomic("../outside", b"x")
+    with pytest.raises(StorageError, match="not inside the lake"):
+        lake.key_of("/etc/passwd")
+
+
+def test_unsupported_url_is_a_clear_error() -> None:
+    with pytest.raises(StorageError, match="unsupported lake URL"):
+        Lake.from_url("gs://bucket/lake")
