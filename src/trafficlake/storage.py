@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from trafficlake.errors import StorageError
@@ -174,9 +175,13 @@ class Lake:
                     os.remove(tmp)
                 raise
         else:
-            # S3: the object becomes visible only when the upload completes.
+            # S3: buffer, then upload in one go. (Closing a streaming S3 upload, which
+            # happens even when the block raises, would publish the partial object.)
+            buf = pa.BufferOutputStream()
+            yield buf
+            data = buf.getvalue()
             with self.fs.open_output_stream(final) as out:
-                yield out
+                out.write(data)
 
     def put_atomic(self, key: str, data: bytes) -> None:
         with self.open_atomic(key) as out:

@@ -1,0 +1,245 @@
+"""Fixtures for the scale-out suite: a real moto S3 server, a Spark session, a standalone cluster.
+
+Everything runs as real processes on 127.0.0.1 with ephemeral ports. Under ``pytest -n 2`` each
+worker has its own session, so each worker starts its own servers when it needs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trafficlake.config import Settings, load_settings
+
+DUMMY_KEY = "testing"
+DUMMY_SECRET = "testing-secret"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# ---- S3 (moto server) ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=DUMMY_KEY,
+            aws_secret_access_key=DUMMY_SECRET,
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server as a subprocess on a free loopback port."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, proc, 30, "moto server")
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A fresh, empty bucket for one test."""
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
+
+
+def s3_overrides(endpoint_url: str, bucket: str) -> dict[str, dict[str, str]]:
+    return {
+        "lake": {"url": f"s3://{bucket}/lake"},
+        "s3": {
+            "endpoint_url": endpoint_url,
+            "region": "us-east-1",
+            "access_key_id": DUMMY_KEY,
+            "secret_access_key": DUMMY_SECRET,
+            "path_style": "true",
+        },
+    }
+
+
+@pytest.fixture
+def s3_settings(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings for a lake at ``s3://<fresh bucket>/lake`` on the moto server (catalog local)."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("TRAFFICLAKE_"):
+            monkeypatch.delenv(name)
+    overrides: dict[str, Any] = s3_overrides(s3_server.endpoint_url, s3_bucket)
+    overrides["workflow"] = {"wait_scale": "0.01"}
+    return load_settings(None, overrides=overrides)
+
+
+# ---- Spark -----------------------------------------------------------------------------------
+SPARK_TEST_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "1g",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def spark_home() -> Path:
+    pyspark = pytest.importorskip("pyspark")
+    return Path(pyspark.__file__).parent
+
+
+@pytest.fixture(scope="session")
+def spark_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One ``local[2]`` SparkSession for the whole test session (per xdist worker)."""
+    from trafficlake.transform.spark import get_spark_session
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    conf = {**SPARK_TEST_CONF, "spark.sql.warehouse.dir": str(warehouse)}
+    spark = get_spark_session("local[2]", conf)
+    yield spark
+
+
+@dataclass(frozen=True)
+class StandaloneCluster:
+    master_url: str
+    webui_url: str
+
+
+def _master_json(webui_port: int) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{webui_port}/json/"
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        return json.loads(resp.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
+    """A real standalone cluster from pyspark's own jars: one master and two workers."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime")
+    home = spark_home()
+    base = tmp_path_factory.mktemp("spark-cluster")
+    classpath = str(home / "jars" / "*")
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(base),
+        "SPARK_WORKER_DIR": str(base / "work"),
+    }
+    java = shutil.which("java") or str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
+    jvm = [java, "-Xmx256m", "-cp", classpath]
+    port, webui = free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        with open(base / f"{name}.log", "wb") as out:
+            proc = subprocess.Popen(jvm + args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        procs.append(proc)
+        return proc
+
+    try:
+        master = start(
+            "master",
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(webui),
+            ],
+        )
+        wait_for_port(port, master, 60, "Spark master")
+        wait_for_port(webui, master, 60, "Spark master web UI")
+        master_url = f"spark://127.0.0.1:{port}"
+        for i in range(2):
+            start(
+                f"worker{i}",
+                [
+                    "org.apache.spark.deploy.worker.Worker",
+                    master_url,
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    "1",
+                    "--memory",
+                    "1g",
+                    "--webui-port",
+                    "0",
+                    "--work-dir",
+                    str(base / f"work{i}"),
+                ],
+            )
+        deadline = time.monotonic() + 90
+        alive = 0
+        while time.monotonic() < deadline:
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"a Spark cluster process exited; logs in {base}")
+            with contextlib.suppress(OSError, ValueError):
+                state = _master_json(webui)
+                alive = sum(1 for w in state.get("workers", []) if w.get("state") == "ALIVE")
+                if alive >= 2:
+                    break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"only {alive} of 2 Spark workers registered; logs in {base}")
+        yield StandaloneCluster(master_url, f"http://127.0.0.1:{webui}")
+    finally:
+        for p in reversed(procs):
+            stop_process(p)
