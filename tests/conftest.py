@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,113 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         if name.startswith("TRAFFICLAKE_"):
             monkeypatch.delenv(name)
     return load_settings(None, overrides={"workflow": {"wait_scale": "0.01"}})
+
+
+# ---- catalog backends (SQLite file, real PostgreSQL server) ---------------------------------
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for this test session (one per xdist worker).
+
+    Started from the Debian server binaries as the ``postgres`` OS user when running as root;
+    yields ``postgresql://postgres@127.0.0.1:PORT`` (trust auth). Fails, never skips, when the
+    binaries are missing: install them with ``apt-get install postgresql``.
+    """
+    import glob
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    bins = sorted(
+        glob.glob(PG_BIN_GLOB),
+        key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0,
+    )
+    bins = [b for b in bins if os.path.exists(os.path.join(b, "pg_ctl"))]
+    if not bins:
+        pytest.fail(
+            f"PostgreSQL server binaries not found ({PG_BIN_GLOB}/pg_ctl): "
+            "install them with `apt-get install postgresql`"
+        )
+    bindir = bins[-1]
+    base = tempfile.mkdtemp(prefix="trafficlake-pg-")
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(base, "postgres", "postgres")
+    os.chmod(base, 0o700)
+    data = os.path.join(base, "data")
+    log = os.path.join(base, "server.log")
+
+    def run(*args: str) -> None:
+        proc = subprocess.run([*run_as, *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {proc.stdout}\n{proc.stderr}")
+
+    run(
+        f"{bindir}/initdb",
+        "-D",
+        data,
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        "--locale=C",
+    )
+    port = 0
+    for attempt in range(5):
+        port = _free_port()
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        try:
+            run(f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l", log, "-w", "-t", "60", "start")
+            break
+        except RuntimeError:
+            if attempt == 4:
+                with open(log) as f:
+                    pytest.fail(f"cannot start PostgreSQL: {f.read()[-2000:]}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*run_as, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty catalog URL per test: a SQLite file, or a new database on the server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/catalog.db"
+        return
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"tl_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

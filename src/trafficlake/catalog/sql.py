@@ -1,0 +1,851 @@
+"""The SQL catalog: one SQLAlchemy Core implementation for SQLite files and PostgreSQL.
+
+Concurrency: SQLite runs in WAL mode with a busy timeout and every write transaction starts
+with ``BEGIN IMMEDIATE`` (the write lock is taken up front, so two processes never lose an
+update); PostgreSQL uses ordinary transactions with ``SELECT ... FOR UPDATE`` on the version
+counter and on crawler rows. The partition ``version`` is a one-row counter bumped inside the
+transaction that changes the partitions, so versions are strictly increasing and unique.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from trafficlake.catalog import sql_tables as T
+from trafficlake.catalog.base import (
+    Catalog,
+    CatalogError,
+    Crawler,
+    CrawlerNotRunningError,
+    CrawlerRunningError,
+    CrawlRun,
+    Execution,
+    HistoryEvent,
+    JobRun,
+    NoSuchCrawlerError,
+    NoSuchDatabaseError,
+    NoSuchExecutionError,
+    NoSuchJobRunError,
+    NoSuchPartitionError,
+    NoSuchTableError,
+    Partition,
+    Table,
+    TableExistsError,
+)
+from trafficlake.catalog.sql_rows import (
+    crawl_run_from_row,
+    execution_from_row,
+    job_run_from_row,
+    partition_from_row,
+    stat_row,
+    stat_value,
+    table_from_row,
+)
+
+INT_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
+_SCHEMA_LOCK_KEY = 0x7472_616C  # pg advisory lock id for schema creation
+_CHUNK = 500
+
+
+def _now() -> float:
+    return time.time()
+
+
+def owner_id() -> str:
+    """``host:pid`` of this process (recorded on runs to detect crashed owners)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_dead(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _engine_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class SqlCatalog(Catalog):
+    """A catalog in a SQLite file (``sqlite:///path``) or PostgreSQL (``postgresql://...``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        engine_url = _engine_url(url)
+        self._sqlite = engine_url.startswith("sqlite")
+        if self._sqlite:
+            path = engine_url.split("///", 1)[1] if "///" in engine_url else ""
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self._engine: Engine = sa.create_engine(
+                engine_url, connect_args={"timeout": 60, "check_same_thread": False}
+            )
+            sa.event.listen(self._engine, "connect", _sqlite_on_connect)
+            sa.event.listen(self._engine, "begin", _sqlite_on_begin)
+        else:
+            try:
+                self._engine = sa.create_engine(engine_url, pool_pre_ping=True)
+            except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+                from trafficlake.errors import MissingExtraError
+
+                raise MissingExtraError(exc.name or "psycopg", "postgres") from None
+        self._create_schema()
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def _create_schema(self) -> None:
+        try:
+            with self._write() as conn:
+                if not self._sqlite:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY}
+                    )
+                T.metadata.create_all(conn, checkfirst=True)
+                if (
+                    conn.execute(
+                        sa.select(T.counters.c.value).where(T.counters.c.name == "version")
+                    ).first()
+                    is None
+                ):
+                    conn.execute(T.counters.insert().values(name="version", value=0))
+        except sa.exc.OperationalError as exc:
+            raise CatalogError(f"cannot open catalog {self.url}: {exc.orig}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self._engine.connect() as conn:
+            if self._sqlite:
+                conn.execution_options(tl_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlCatalog({self.url!r})"
+
+    # ---- databases ------------------------------------------------------------------------
+    def create_database(self, name: str, *, exist_ok: bool = True) -> None:
+        with self._write() as conn:
+            exists = conn.execute(
+                sa.select(T.databases.c.name).where(T.databases.c.name == name)
+            ).first()
+            if exists:
+                if not exist_ok:
+                    raise CatalogError(f"database {name} already exists")
+                return
+            conn.execute(T.databases.insert().values(name=name, created_at=_now()))
+
+    def list_databases(self) -> list[str]:
+        with self._read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(sa.select(T.databases.c.name).order_by(T.databases.c.name))
+            ]
+
+    # ---- tables ---------------------------------------------------------------------------
+    @staticmethod
+    def _table_values(table: Table) -> dict[str, Any]:
+        return {
+            "columns": json.dumps([[c.name, c.type, c.comment] for c in table.columns]),
+            "partition_keys": json.dumps(
+                [[c.name, c.type, c.comment] for c in table.partition_keys]
+            ),
+            "location": table.location,
+            "format": table.format,
+            "parameters": json.dumps(table.parameters, sort_keys=True),
+        }
+
+    def create_table(self, table: Table) -> Table:
+        now = _now()
+        with self._write() as conn:
+            if (
+                conn.execute(
+                    sa.select(T.databases.c.name).where(T.databases.c.name == table.database)
+                ).first()
+                is None
+            ):
+                raise NoSuchDatabaseError(f"database {table.database} not found")
+            if self._table_row(conn, table.database, table.name, must=False) is not None:
+                raise TableExistsError(f"table {table.full_name} already exists")
+            conn.execute(
+                T.tables.insert().values(
+                    database_name=table.database,
+                    name=table.name,
+                    created_at=now,
+                    updated_at=now,
+                    **self._table_values(table),
+                )
+            )
+            return table_from_row(self._table_row(conn, table.database, table.name))
+
+    def _table_row(self, conn: Connection, database: str, name: str, *, must: bool = True) -> Any:
+        row = conn.execute(
+            sa.select(T.tables).where(T.tables.c.database_name == database, T.tables.c.name == name)
+        ).first()
+        if row is None and must:
+            raise NoSuchTableError(f"table {database}.{name} not found")
+        return row
+
+    def get_table(self, database: str, name: str) -> Table:
+        with self._read() as conn:
+            return table_from_row(self._table_row(conn, database, name))
+
+    def list_tables(self, database: str | None = None) -> list[Table]:
+        q = sa.select(T.tables).order_by(T.tables.c.database_name, T.tables.c.name)
+        if database is not None:
+            q = q.where(T.tables.c.database_name == database)
+        with self._read() as conn:
+            return [table_from_row(r) for r in conn.execute(q)]
+
+    def update_table(self, table: Table) -> Table:
+        with self._write() as conn:
+            self._table_row(conn, table.database, table.name)
+            conn.execute(
+                T.tables.update()
+                .where(T.tables.c.database_name == table.database, T.tables.c.name == table.name)
+                .values(updated_at=_now(), **self._table_values(table))
+            )
+            return table_from_row(self._table_row(conn, table.database, table.name))
+
+    def drop_table(self, database: str, name: str) -> None:
+        with self._write() as conn:
+            self._table_row(conn, database, name)
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(T.partitions.c.id).where(
+                        T.partitions.c.database_name == database, T.partitions.c.table_name == name
+                    )
+                )
+            ]
+            self._delete_partition_ids(conn, ids)
+            conn.execute(
+                T.tables.delete().where(
+                    T.tables.c.database_name == database, T.tables.c.name == name
+                )
+            )
+
+    # ---- partitions -----------------------------------------------------------------------
+    def list_partitions(
+        self,
+        database: str,
+        table: str,
+        *,
+        where: Mapping[str, str | int] | None = None,
+        overlapping: tuple[str, Any, Any] | None = None,
+        changed_since: int | None = None,
+        include_deprecated: bool = False,
+    ) -> list[Partition]:
+        P = T.partitions
+        with self._read() as conn:
+            tbl = table_from_row(self._table_row(conn, database, table))
+            conds: list[Any] = [P.c.database_name == database, P.c.table_name == table]
+            if not include_deprecated:
+                conds.append(P.c.deprecated == sa.false())
+            if changed_since is not None:
+                conds.append(P.c.version > changed_since)
+            for key, value in (where or {}).items():
+                conds.append(_where_condition(tbl, key, value))
+            if overlapping is not None:
+                conds.append(_overlap_condition(*overlapping))
+            rows = list(conn.execute(sa.select(P).where(*conds)))
+            stats = self._load_stats(conn, [r.id for r in rows])
+        parts = [partition_from_row(r, stats.get(r.id, {})) for r in rows]
+        parts.sort(key=lambda p: _sort_key(p.values))
+        return parts
+
+    def _load_stats(
+        self, conn: Connection, ids: list[int]
+    ) -> dict[int, dict[str, tuple[Any, Any]]]:
+        out: dict[int, dict[str, tuple[Any, Any]]] = {}
+        S = T.partition_stats
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            for r in conn.execute(sa.select(S).where(S.c.partition_id.in_(chunk))):
+                out.setdefault(r.partition_id, {})[r.column_name] = stat_value(r)
+        return out
+
+    def get_partition(self, database: str, table: str, values: Sequence[str]) -> Partition:
+        P = T.partitions
+        key = json.dumps([str(v) for v in values])
+        with self._read() as conn:
+            self._table_row(conn, database, table)
+            row = conn.execute(
+                sa.select(P).where(
+                    P.c.database_name == database, P.c.table_name == table, P.c.pvalues == key
+                )
+            ).first()
+            if row is None:
+                raise NoSuchPartitionError(
+                    f"partition {list(values)} of table {database}.{table} not found"
+                )
+            stats = self._load_stats(conn, [row.id])
+        return partition_from_row(row, stats.get(row.id, {}))
+
+    def commit_partitions(
+        self,
+        database: str,
+        table: str,
+        *,
+        upsert: Sequence[Partition] = (),
+        delete: Sequence[Sequence[str]] = (),
+        bookmark: tuple[str, dict[str, Any]] | None = None,
+    ) -> int:
+        P = T.partitions
+        now = _now()
+        with self._write() as conn:
+            tbl = table_from_row(self._table_row(conn, database, table))
+            nkeys = len(tbl.partition_keys)
+            version = self._bump_version(conn, len(upsert))
+            existing = {
+                r.pvalues: (r.id, r.created_at)
+                for r in conn.execute(
+                    sa.select(P.c.id, P.c.pvalues, P.c.created_at).where(
+                        P.c.database_name == database, P.c.table_name == table
+                    )
+                )
+            }
+            next_version = version - len(upsert)
+            for part in upsert:
+                values = [str(v) for v in part.values]
+                if len(values) != nkeys:
+                    raise CatalogError(
+                        f"partition {values} of table {database}.{table} has {len(values)} values "
+                        f"but the table has {nkeys} partition keys"
+                    )
+                next_version += 1
+                key = json.dumps(values)
+                row_values = {
+                    "location": part.location,
+                    "files": json.dumps([[f.key, f.size, f.row_count] for f in part.files]),
+                    "row_count": part.row_count,
+                    "size_bytes": int(part.size_bytes),
+                    "deprecated": bool(part.deprecated),
+                    "version": next_version,
+                    "updated_at": now,
+                }
+                if key in existing:
+                    pid = existing[key][0]
+                    conn.execute(P.update().where(P.c.id == pid).values(**row_values))
+                    conn.execute(
+                        T.partition_stats.delete().where(T.partition_stats.c.partition_id == pid)
+                    )
+                    conn.execute(
+                        T.partition_values.delete().where(T.partition_values.c.partition_id == pid)
+                    )
+                else:
+                    res = conn.execute(
+                        P.insert().values(
+                            database_name=database,
+                            table_name=table,
+                            pvalues=key,
+                            created_at=now,
+                            **row_values,
+                        )
+                    )
+                    pid = res.inserted_primary_key[0]  # type: ignore[index]
+                    existing[key] = (pid, now)
+                conn.execute(
+                    T.partition_values.insert(),
+                    [
+                        {"partition_id": pid, "pos": i, "value": v, "num_value": _num(v)}
+                        for i, v in enumerate(values)
+                    ],
+                )
+                stat_rows = [stat_row(pid, col, lo, hi) for col, (lo, hi) in part.stats.items()]
+                if stat_rows:
+                    conn.execute(T.partition_stats.insert(), stat_rows)
+            doomed = [
+                existing[k][0]
+                for k in {json.dumps([str(v) for v in d]) for d in delete}
+                if k in existing
+            ]
+            self._delete_partition_ids(conn, doomed)
+            if bookmark is not None:
+                self._put_bookmark(conn, bookmark[0], bookmark[1])
+            return version
+
+    def _bump_version(self, conn: Connection, n: int) -> int:
+        C = T.counters
+        row = conn.execute(
+            sa.select(C.c.value).where(C.c.name == "version").with_for_update()
+        ).first()
+        value = int(row[0]) if row else 0
+        if n:
+            conn.execute(C.update().where(C.c.name == "version").values(value=value + n))
+        return value + n
+
+    def _delete_partition_ids(self, conn: Connection, ids: list[int]) -> None:
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            conn.execute(
+                T.partition_stats.delete().where(T.partition_stats.c.partition_id.in_(chunk))
+            )
+            conn.execute(
+                T.partition_values.delete().where(T.partition_values.c.partition_id.in_(chunk))
+            )
+            conn.execute(T.partitions.delete().where(T.partitions.c.id.in_(chunk)))
+
+    def current_version(self) -> int:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(T.counters.c.value).where(T.counters.c.name == "version")
+            ).first()
+            return int(row[0]) if row else 0
+
+    # ---- crawlers -------------------------------------------------------------------------
+    @staticmethod
+    def _crawler_values(c: Crawler) -> dict[str, Any]:
+        return {
+            "targets": json.dumps(list(c.targets)),
+            "database_name": c.database,
+            "table_prefix": c.table_prefix,
+            "schema_change_policy": c.schema_change_policy,
+            "delete_behavior": c.delete_behavior,
+            "recrawl_policy": c.recrawl_policy,
+        }
+
+    def create_crawler(self, crawler: Crawler, *, exist_ok: bool = False) -> Crawler:
+        _validate_crawler(crawler)
+        with self._write() as conn:
+            if self._crawler_row(conn, crawler.name, must=False) is None:
+                conn.execute(
+                    T.crawlers.insert().values(
+                        name=crawler.name,
+                        state="READY",
+                        current_run=None,
+                        created_at=_now(),
+                        **self._crawler_values(crawler),
+                    )
+                )
+            elif not exist_ok:
+                raise CatalogError(f"crawler {crawler.name} already exists")
+        return self.get_crawler(crawler.name)
+
+    def _crawler_row(
+        self, conn: Connection, name: str, *, must: bool = True, lock: bool = False
+    ) -> Any:
+        q = sa.select(T.crawlers).where(T.crawlers.c.name == name)
+        if lock:
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None and must:
+            raise NoSuchCrawlerError(f"crawler {name} not found")
+        return row
+
+    def _crawler_from_row(self, conn: Connection, row: Any) -> Crawler:
+        R = T.crawl_runs
+        last = conn.execute(
+            sa.select(R).where(R.c.crawler == row.name).order_by(R.c.seq.desc()).limit(1)
+        ).first()
+        return Crawler(
+            name=row.name,
+            targets=json.loads(row.targets),
+            database=row.database_name,
+            table_prefix=row.table_prefix,
+            schema_change_policy=row.schema_change_policy,
+            delete_behavior=row.delete_behavior,
+            recrawl_policy=row.recrawl_policy,
+            state=row.state,
+            last_crawl=crawl_run_from_row(last) if last is not None else None,
+            created_at=row.created_at,
+        )
+
+    def get_crawler(self, name: str) -> Crawler:
+        with self._read() as conn:
+            return self._crawler_from_row(conn, self._crawler_row(conn, name))
+
+    def list_crawlers(self) -> list[Crawler]:
+        with self._read() as conn:
+            rows = list(conn.execute(sa.select(T.crawlers).order_by(T.crawlers.c.name)))
+            return [self._crawler_from_row(conn, r) for r in rows]
+
+    def update_crawler(self, crawler: Crawler) -> Crawler:
+        _validate_crawler(crawler)
+        with self._write() as conn:
+            self._crawler_row(conn, crawler.name)
+            conn.execute(
+                T.crawlers.update()
+                .where(T.crawlers.c.name == crawler.name)
+                .values(**self._crawler_values(crawler))
+            )
+        return self.get_crawler(crawler.name)
+
+    def start_crawl(self, name: str) -> CrawlRun:
+        R = T.crawl_runs
+        now = _now()
+        with self._write() as conn:
+            row = self._crawler_row(conn, name, lock=True)
+            if row.state in ("RUNNING", "STOPPING"):
+                current = conn.execute(sa.select(R).where(R.c.id == row.current_run)).first()
+                if current is None or not _owner_dead(current.owner):
+                    raise CrawlerRunningError(
+                        f"crawler {name} is already running (run {row.current_run})"
+                    )
+                conn.execute(
+                    R.update()
+                    .where(R.c.id == current.id)
+                    .values(
+                        status="FAILED",
+                        ended_at=now,
+                        error_message=f"crawler process {current.owner} died",
+                    )
+                )
+            run = CrawlRun(id=uuid.uuid4().hex, crawler=name, status="RUNNING", started_at=now)
+            conn.execute(
+                R.insert().values(
+                    id=run.id,
+                    crawler=name,
+                    status="RUNNING",
+                    started_at=now,
+                    messages="[]",
+                    owner=owner_id(),
+                    tables_created=0,
+                    tables_updated=0,
+                    partitions_added=0,
+                    partitions_updated=0,
+                    partitions_removed=0,
+                )
+            )
+            conn.execute(
+                T.crawlers.update()
+                .where(T.crawlers.c.name == name)
+                .values(state="RUNNING", current_run=run.id)
+            )
+        return run
+
+    def request_stop(self, name: str) -> None:
+        with self._write() as conn:
+            row = self._crawler_row(conn, name, lock=True)
+            if row.state != "RUNNING":
+                raise CrawlerNotRunningError(f"crawler {name} is not running (state {row.state})")
+            conn.execute(
+                T.crawlers.update().where(T.crawlers.c.name == name).values(state="STOPPING")
+            )
+
+    def finish_crawl(self, run: CrawlRun) -> None:
+        R = T.crawl_runs
+        if run.ended_at is None:
+            run.ended_at = _now()
+        with self._write() as conn:
+            row = self._crawler_row(conn, run.crawler, lock=True)
+            res = conn.execute(
+                R.update()
+                .where(R.c.id == run.id)
+                .values(
+                    status=run.status,
+                    ended_at=run.ended_at,
+                    tables_created=run.tables_created,
+                    tables_updated=run.tables_updated,
+                    partitions_added=run.partitions_added,
+                    partitions_updated=run.partitions_updated,
+                    partitions_removed=run.partitions_removed,
+                    error_message=run.error_message,
+                    messages=json.dumps(list(run.messages)),
+                )
+            )
+            if res.rowcount == 0:
+                raise CatalogError(f"crawl run {run.id} of crawler {run.crawler} not found")
+            if row.current_run in (run.id, None):
+                conn.execute(
+                    T.crawlers.update()
+                    .where(T.crawlers.c.name == run.crawler)
+                    .values(state="READY", current_run=None)
+                )
+
+    def list_crawl_runs(self, name: str, *, limit: int = 20) -> list[CrawlRun]:
+        R = T.crawl_runs
+        with self._read() as conn:
+            self._crawler_row(conn, name)
+            rows = conn.execute(
+                sa.select(R).where(R.c.crawler == name).order_by(R.c.seq.desc()).limit(limit)
+            )
+            return [crawl_run_from_row(r) for r in rows]
+
+    # ---- bookmarks ------------------------------------------------------------------------
+    def get_bookmark(self, job: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(T.bookmarks.c.state).where(T.bookmarks.c.job == job)
+            ).first()
+        return json.loads(row[0]) if row else None
+
+    def _put_bookmark(self, conn: Connection, job: str, state: dict[str, Any]) -> None:
+        B = T.bookmarks
+        values = {"state": json.dumps(state, sort_keys=True), "updated_at": _now()}
+        if conn.execute(B.update().where(B.c.job == job).values(**values)).rowcount == 0:
+            conn.execute(B.insert().values(job=job, **values))
+
+    def put_bookmark(self, job: str, state: dict[str, Any]) -> None:
+        with self._write() as conn:
+            self._put_bookmark(conn, job, state)
+
+    def reset_bookmark(self, job: str) -> None:
+        with self._write() as conn:
+            conn.execute(T.bookmarks.delete().where(T.bookmarks.c.job == job))
+
+    # ---- job runs -------------------------------------------------------------------------
+    @staticmethod
+    def _job_run_values(run: JobRun) -> dict[str, Any]:
+        return {
+            "job": run.job,
+            "state": run.state,
+            "arguments": json.dumps(run.arguments, default=str),
+            "result": json.dumps(run.result, default=str),
+            "error": run.error,
+            "started_at": run.started_at,
+            "ended_at": run.ended_at,
+            "owner": run.owner,
+        }
+
+    def create_job_run(self, run: JobRun) -> JobRun:
+        run.id = run.id or uuid.uuid4().hex
+        run.started_at = run.started_at if run.started_at is not None else _now()
+        run.owner = run.owner or owner_id()
+        with self._write() as conn:
+            if conn.execute(sa.select(T.job_runs.c.id).where(T.job_runs.c.id == run.id)).first():
+                raise CatalogError(f"job run {run.id} already exists")
+            conn.execute(T.job_runs.insert().values(id=run.id, **self._job_run_values(run)))
+        return run
+
+    def update_job_run(self, run: JobRun) -> JobRun:
+        with self._write() as conn:
+            res = conn.execute(
+                T.job_runs.update()
+                .where(T.job_runs.c.id == run.id)
+                .values(**self._job_run_values(run))
+            )
+            if res.rowcount == 0:
+                raise NoSuchJobRunError(f"job run {run.id} not found")
+        return run
+
+    def get_job_run(self, run_id: str) -> JobRun:
+        with self._read() as conn:
+            row = conn.execute(sa.select(T.job_runs).where(T.job_runs.c.id == run_id)).first()
+        if row is None:
+            raise NoSuchJobRunError(f"job run {run_id} not found")
+        return job_run_from_row(row)
+
+    def list_job_runs(self, job: str | None = None, *, limit: int = 20) -> list[JobRun]:
+        q = sa.select(T.job_runs).order_by(T.job_runs.c.seq.desc()).limit(limit)
+        if job is not None:
+            q = q.where(T.job_runs.c.job == job)
+        with self._read() as conn:
+            return [job_run_from_row(r) for r in conn.execute(q)]
+
+    # ---- executions -----------------------------------------------------------------------
+    @staticmethod
+    def _execution_values(e: Execution) -> dict[str, Any]:
+        return {
+            "state_machine": e.state_machine,
+            "name": e.name,
+            "status": e.status,
+            "input": json.dumps(e.input, default=str),
+            "output": json.dumps(e.output, default=str),
+            "error": e.error,
+            "cause": e.cause,
+            "started_at": e.started_at,
+            "stopped_at": e.stopped_at,
+            "owner": e.owner,
+        }
+
+    def create_execution(self, execution: Execution) -> Execution:
+        e = execution
+        e.name = e.name or uuid.uuid4().hex
+        e.id = e.id or f"{e.state_machine}:{e.name}"
+        e.started_at = e.started_at if e.started_at is not None else _now()
+        e.owner = e.owner or owner_id()
+        with self._write() as conn:
+            if conn.execute(sa.select(T.executions.c.id).where(T.executions.c.id == e.id)).first():
+                raise CatalogError(f"execution {e.id} already exists")
+            conn.execute(T.executions.insert().values(id=e.id, **self._execution_values(e)))
+        return e
+
+    def update_execution(self, execution: Execution) -> Execution:
+        E = T.executions
+        with self._write() as conn:
+            res = conn.execute(
+                E.update().where(E.c.id == execution.id).values(**self._execution_values(execution))
+            )
+            if res.rowcount == 0:
+                raise NoSuchExecutionError(f"execution {execution.id} not found")
+        return execution
+
+    def get_execution(self, execution_id: str) -> Execution:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(T.executions).where(T.executions.c.id == execution_id)
+            ).first()
+        if row is None:
+            raise NoSuchExecutionError(f"execution {execution_id} not found")
+        return execution_from_row(row)
+
+    def list_executions(
+        self, *, state_machine: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        E = T.executions
+        q = sa.select(E).order_by(E.c.seq.desc()).limit(limit)
+        if state_machine is not None:
+            q = q.where(E.c.state_machine == state_machine)
+        if status is not None:
+            q = q.where(E.c.status == status)
+        with self._read() as conn:
+            return [execution_from_row(r) for r in conn.execute(q)]
+
+    def add_history_events(self, execution_id: str, events: Sequence[HistoryEvent]) -> None:
+        if not events:
+            return
+        with self._write() as conn:
+            if (
+                conn.execute(
+                    sa.select(T.executions.c.id).where(T.executions.c.id == execution_id)
+                ).first()
+                is None
+            ):
+                raise NoSuchExecutionError(f"execution {execution_id} not found")
+            conn.execute(
+                T.history_events.insert(),
+                [
+                    {
+                        "execution_id": execution_id,
+                        "event_id": ev.id,
+                        "type": ev.type,
+                        "timestamp": ev.timestamp,
+                        "previous_event_id": ev.previous_event_id,
+                        "details": json.dumps(ev.details, default=str),
+                    }
+                    for ev in events
+                ],
+            )
+
+    def get_history(self, execution_id: str) -> list[HistoryEvent]:
+        H = T.history_events
+        with self._read() as conn:
+            if (
+                conn.execute(
+                    sa.select(T.executions.c.id).where(T.executions.c.id == execution_id)
+                ).first()
+                is None
+            ):
+                raise NoSuchExecutionError(f"execution {execution_id} not found")
+            rows = conn.execute(
+                sa.select(H).where(H.c.execution_id == execution_id).order_by(H.c.event_id)
+            )
+            return [
+                HistoryEvent(
+                    id=r.event_id,
+                    type=r.type,
+                    timestamp=r.timestamp,
+                    previous_event_id=r.previous_event_id,
+                    details=json.loads(r.details),
+                )
+                for r in rows
+            ]
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_on_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("tl_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _num(value: str) -> float | None:
+    try:
+        return float(int(value))
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+
+
+def _sort_key(values: Sequence[str]) -> tuple[tuple[int, float, str], ...]:
+    out = []
+    for v in values:
+        n = _num(v)
+        out.append((0, n, "") if n is not None else (1, 0.0, v))
+    return tuple(out)
+
+
+def _where_condition(table: Table, key: str, value: str | int) -> Any:
+    names = [c.name for c in table.partition_keys]
+    if key not in names:
+        raise CatalogError(f"table {table.full_name} has no partition key {key!r} (keys: {names})")
+    pos = names.index(key)
+    V = T.partition_values
+    col_type = table.partition_keys[pos].type
+    num = _num(str(value)) if col_type in INT_TYPES else None
+    match = V.c.num_value == num if num is not None else V.c.value == str(value)
+    return sa.exists().where(V.c.partition_id == T.partitions.c.id, V.c.pos == pos, match)
+
+
+def _overlap_condition(column: str, lo: Any, hi: Any) -> Any:
+    S = T.partition_stats
+    numeric = all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in (lo, hi)
+    )
+    lo_col, hi_col = (S.c.min_num, S.c.max_num) if numeric else (S.c.min_text, S.c.max_text)
+    bounds = []
+    if hi is not None:
+        bounds.append(lo_col <= (float(hi) if numeric else str(hi)))
+    if lo is not None:
+        bounds.append(hi_col >= (float(lo) if numeric else str(lo)))
+    has_stats = sa.exists().where(S.c.partition_id == T.partitions.c.id, S.c.column_name == column)
+    overlaps = sa.exists().where(
+        S.c.partition_id == T.partitions.c.id, S.c.column_name == column, *bounds
+    )
+    return sa.or_(~has_stats, overlaps)
+
+
+def _validate_crawler(c: Crawler) -> None:
+    checks = (
+        ("schema_change_policy", c.schema_change_policy, ("update", "log")),
+        ("delete_behavior", c.delete_behavior, ("delete", "deprecate", "log")),
+        ("recrawl_policy", c.recrawl_policy, ("everything", "new_folders_only")),
+    )
+    for field_name, value, allowed in checks:
+        if value not in allowed:
+            raise CatalogError(
+                f"crawler {c.name}: {field_name} must be one of {allowed}, not {value!r}"
+            )
+    if not c.targets:
+        raise CatalogError(f"crawler {c.name} has no targets")
