@@ -1,1 +1,21 @@
-"""delivery."""
+"""The Firehose analog: a durable, buffering delivery stream that lands raw events in the lake."""
+
+from trafficlake.delivery.prefix import InvalidPrefixError, Prefix
+from trafficlake.delivery.stream import (
+    DeliveryStream,
+    InvalidArgumentError,
+    InvalidRecordError,
+    StreamClosedError,
+)
+from trafficlake.delivery.wal import WalLockedError, WalWriteError
+
+__all__ = [
+    "DeliveryStream",
+    "InvalidArgumentError",
+    "InvalidPrefixError",
+    "InvalidRecordError",
+    "Prefix",
+    "StreamClosedError",
+    "WalLockedError",
+    "WalWriteError",
+]

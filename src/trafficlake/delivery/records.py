@@ -1,0 +1,218 @@
+"""Record conversion: JSON records (the original pipeline's all-string events) → RAW_SCHEMA rows.
+
+The conversion is column-wise: values of one field across the whole batch become one Arrow
+array and are cast and range-checked with Arrow kernels. Only a column that fails the fast
+path is converted value by value, to find which records are at fault. A record with any bad
+value fails alone and is returned as a :class:`RecordError` (the stream quarantines it).
+
+Rules: ``unieke_id`` and ``tijd_waarneming`` are required; other fields may be absent, ``null``
+or ``""`` (all meaning null); numbers may be JSON numbers or decimal strings; a float must be
+whole; values must fit the column type (int8/int32/int64); ``tijd_*`` are epoch seconds in
+1970..2100; unknown keys (including ``arrival_time``, which the stream sets) are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trafficlake.schema import EVENT_SCHEMA, RAW_SCHEMA, REQUIRED_COLUMNS
+
+MALFORMED = "DataFormatConversion.MalformedData"
+INVALID_SCHEMA = "DataFormatConversion.InvalidSchema"
+INVALID_VALUE = "DataFormatConversion.InvalidValue"
+
+_FIELDS = {f.name: f.type for f in EVENT_SCHEMA}
+_KNOWN = frozenset(_FIELDS)
+_REQUIRED = frozenset(REQUIRED_COLUMNS)
+_TIME_MAX = 4_102_444_800  # 2100-01-01 in epoch seconds
+_RANGES: dict[pa.DataType, tuple[int, int]] = {
+    pa.int8(): (-(2**7), 2**7 - 1),
+    pa.int32(): (-(2**31), 2**31 - 1),
+    pa.int64(): (-(2**63), 2**63 - 1),
+}
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """One record that could not be converted: its position in the call, code and reason."""
+
+    index: int
+    code: str
+    message: str
+
+
+def _range_of(name: str, typ: pa.DataType) -> tuple[int, int]:
+    if name.startswith("tijd_"):
+        return (0, _TIME_MAX)
+    return _RANGES[typ]
+
+
+def _convert_one(name: str, value: Any) -> int | str | None:
+    """Convert one value (the slow path); raises ValueError with a reason."""
+    typ = _FIELDS[name]
+    if value is None or value == "":
+        return None
+    if pa.types.is_string(typ):
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected a string, got {json.dumps(value)[:40]}")
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected an integer, got {json.dumps(value)}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number: int | float = int(text, 10)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"{name}: not a number: {value[:40]!r}") from None
+    elif isinstance(value, (int, float)):
+        number = value
+    else:
+        raise ValueError(f"{name}: expected an integer, got {type(value).__name__}")
+    if isinstance(number, float):
+        if not math.isfinite(number) or not number.is_integer():
+            raise ValueError(f"{name}: not a whole number: {value!r}")
+        number = int(number)
+    lo, hi = _range_of(name, typ)
+    if not lo <= number <= hi:
+        raise ValueError(f"{name}: {number} out of range {lo}..{hi}")
+    return number
+
+
+def _fast_column(name: str, values: list[Any]) -> pa.Array:
+    """Vectorised conversion of one column; raises if any value needs the slow path."""
+    typ = _FIELDS[name]
+    arr = pa.array(values)
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(values), typ)
+    if pa.types.is_string(typ):
+        if not pa.types.is_string(arr.type):
+            raise ValueError("not strings")
+        return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    if pa.types.is_string(arr.type):
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        arr = pc.cast(arr, pa.int64())  # raises ArrowInvalid on a non-integer string
+    elif pa.types.is_floating(arr.type):
+        whole = pc.and_(pc.is_finite(arr), pc.equal(arr, pc.floor(arr)))
+        if pc.all(whole).as_py() is False:
+            raise ValueError("fractions")
+        arr = pc.cast(arr, pa.int64(), safe=False)
+    elif not pa.types.is_integer(arr.type):
+        raise ValueError("not numbers")
+    lo, hi = _range_of(name, typ)
+    mn, mx = pc.min_max(arr).values()
+    if mn.is_valid and (mn.as_py() < lo or mx.as_py() > hi):
+        raise ValueError("out of range")
+    return pc.cast(arr, typ)
+
+
+def convert_objects(
+    objects: list[Any], arrival_ms: int
+) -> tuple[pa.RecordBatch, list[RecordError]]:
+    """Convert parsed JSON values to a RAW_SCHEMA batch; bad records come back as errors.
+
+    ``objects[i]`` may be a dict or anything else (which is an error). Error indexes refer to
+    positions in ``objects``; the batch holds the good records in their original order.
+    """
+    n = len(objects)
+    errors: dict[int, RecordError] = {}
+    for i, obj in enumerate(objects):
+        if isinstance(obj, Unparseable):
+            errors[i] = RecordError(i, MALFORMED, f"malformed JSON: {obj.reason}")
+            continue
+        if not isinstance(obj, dict):
+            errors[i] = RecordError(i, MALFORMED, "record is not a JSON object")
+            continue
+        if not _KNOWN.issuperset(obj):
+            unknown = sorted(k for k in obj if k not in _KNOWN)
+            errors[i] = RecordError(i, INVALID_SCHEMA, f"unknown field(s): {', '.join(unknown)}")
+            continue
+        missing = [k for k in REQUIRED_COLUMNS if obj.get(k) in (None, "")]
+        if missing:
+            errors[i] = RecordError(
+                i, INVALID_SCHEMA, f"missing required field(s): {', '.join(missing)}"
+            )
+    rows = [i for i in range(n) if i not in errors] if errors else list(range(n))
+    good = [objects[i] for i in rows]
+    columns: dict[str, Any] = {}
+    bad_rows: dict[int, str] = {}  # position within ``good`` → reason
+    for name in _FIELDS:
+        values = [o.get(name) for o in good]
+        try:
+            columns[name] = _fast_column(name, values)
+            continue
+        except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        converted: list[Any] = []
+        for j, v in enumerate(values):
+            try:
+                converted.append(_convert_one(name, v))
+            except ValueError as exc:
+                bad_rows.setdefault(j, str(exc))
+                converted.append(None)
+        columns[name] = converted
+    for j, reason in bad_rows.items():
+        errors[rows[j]] = RecordError(rows[j], INVALID_VALUE, reason)
+    arrays = [
+        pa.array(columns[f.name], f.type) if isinstance(columns[f.name], list) else columns[f.name]
+        for f in EVENT_SCHEMA
+    ]
+    batch = pa.RecordBatch.from_arrays(
+        [*arrays, pa.array(np.full(len(good), arrival_ms, dtype=np.int64))], schema=RAW_SCHEMA
+    )
+    if bad_rows:
+        keep = np.ones(len(good), dtype=bool)
+        keep[list(bad_rows)] = False
+        batch = batch.filter(pa.array(keep))
+    return batch, sorted(errors.values(), key=lambda e: e.index)
+
+
+def parse_json_records(raw: list[bytes]) -> list[Any]:
+    """Parse each record as one JSON value; unparseable ones become ``_Unparseable``."""
+    try:
+        joined = b"[" + b",".join(raw) + b"]"
+        values = json.loads(joined)
+        if len(values) == len(raw):
+            return values
+    except (ValueError, UnicodeDecodeError):
+        pass
+    out: list[Any] = []
+    for data in raw:
+        try:
+            out.append(json.loads(data))
+        except (ValueError, UnicodeDecodeError) as exc:
+            out.append(Unparseable(str(exc)))
+    return out
+
+
+@dataclass(frozen=True)
+class Unparseable:
+    """Marker for a record that is not valid JSON."""
+
+    reason: str
+
+
+def convert_json(raw: list[bytes], arrival_ms: int) -> tuple[pa.RecordBatch, list[RecordError]]:
+    """Parse and convert JSON records; see :func:`convert_objects`."""
+    return convert_objects(parse_json_records(raw), arrival_ms)
+
+
+def events_to_raw(table: pa.Table | pa.RecordBatch, arrival_ms: int) -> pa.Table:
+    """Add ``arrival_time`` to EVENT_SCHEMA rows (cast to the schema if types differ)."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    if "arrival_time" in table.column_names:
+        table = table.drop_columns(["arrival_time"])
+    if table.schema != EVENT_SCHEMA:
+        table = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+    arrival = pa.array(np.full(table.num_rows, arrival_ms, dtype=np.int64))
+    return pa.Table.from_arrays([*table.columns, arrival], schema=RAW_SCHEMA)

@@ -1,0 +1,465 @@
+"""The delivery stream: the Kinesis Data Firehose analog that lands raw events in the lake.
+
+Records come in through :meth:`DeliveryStream.put_record_batch` (JSON, shaped like the AWS API),
+:meth:`~DeliveryStream.put_events` (typed Arrow rows from the parser or simulator) or
+:meth:`~DeliveryStream.put_error` (records the parser quarantined). Each call is appended to the
+write-ahead log and fsync'd before it returns (the acknowledgement), then buffered. The buffer is
+delivered as one Parquet (or JSON lines) file when it reaches the size hint, when its oldest
+record is older than the interval hint, on :meth:`flush` and on :meth:`close`; only then are its
+WAL segments deleted. A stream opened on a WAL folder left behind by a killed process first
+delivers what that folder holds (duplicates are possible, loss is not).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trafficlake.config import Settings
+from trafficlake.delivery.prefix import Prefix, object_name
+from trafficlake.delivery.records import convert_objects, events_to_raw, parse_json_records
+from trafficlake.delivery.wal import (
+    KIND_ERRORS,
+    KIND_RAW,
+    WriteAheadLog,
+    encode_errors,
+    encode_raw,
+    read_segment,
+)
+from trafficlake.errors import TrafficlakeError
+from trafficlake.storage import Lake
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_RECORDS = 500
+MAX_RECORD_BYTES = 1_000 * 1024
+MAX_CALL_BYTES = 4 * 1024 * 1024
+FORMAT_CONVERSION_FAILED = "format-conversion-failed"
+COMPRESSIONS = ("zstd", "snappy", "gzip", "uncompressed")
+
+ErrorsByType = dict[str, list[dict[str, Any]]]
+
+
+class InvalidArgumentError(TrafficlakeError):
+    """A call breaks an API limit or carries an invalid argument (AWS InvalidArgumentException)."""
+
+
+class InvalidRecordError(InvalidArgumentError):
+    """A single put_record could not be converted; it was quarantined in the error prefix."""
+
+
+class StreamClosedError(TrafficlakeError):
+    """The stream is closed or shutting down (AWS ServiceUnavailableException)."""
+
+
+def error_record(raw: bytes, code: str, message: str, arrival_ms: int) -> dict[str, Any]:
+    """A Firehose-style error record: the reason plus the original bytes in base64."""
+    return {
+        "errorCode": code,
+        "errorMessage": message,
+        "arrivalTimestamp": arrival_ms,
+        "rawData": base64.b64encode(raw).decode("ascii"),
+    }
+
+
+class DeliveryStream:
+    """A durable, buffering Firehose-style delivery stream writing into a :class:`Lake`."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        name: str = "miv",
+        *,
+        prefix: str = "raw/",
+        error_prefix: str = "errors/!{firehose:error-output-type}/",
+        buffer_size_mb: float = 64,
+        buffer_interval_s: float = 300,
+        format: str = "parquet",
+        compression: str = "zstd",
+        wal_dir: str | Path | None = None,
+        wal_sync: bool = True,
+        clock: Callable[[], float] | None = None,
+        version: int = 1,
+    ) -> None:
+        if not 1 <= buffer_size_mb <= 128:
+            raise InvalidArgumentError("buffer size hint must be 1..128 MB")
+        if not 0 <= buffer_interval_s <= 900:
+            raise InvalidArgumentError("buffer interval hint must be 0..900 s")
+        if format not in ("parquet", "json"):
+            raise InvalidArgumentError(f"format must be parquet or json, not {format!r}")
+        if compression not in COMPRESSIONS:
+            raise InvalidArgumentError(f"compression must be one of {', '.join(COMPRESSIONS)}")
+        if format == "json" and compression in ("snappy", "zstd"):
+            raise InvalidArgumentError("JSON lines output supports gzip or uncompressed only")
+        if not name or "/" in name:
+            raise InvalidArgumentError(f"invalid stream name {name!r}")
+        self.lake = lake
+        self.name = name
+        self.version = version
+        self.prefix = Prefix.parse(prefix)
+        self.error_prefix = Prefix.parse(error_prefix, error_prefix=True)
+        self.buffer_size_bytes = int(buffer_size_mb * 1024 * 1024)
+        self.buffer_interval_s = float(buffer_interval_s)
+        self.format = format
+        self.compression = compression
+        self.clock = clock or time.time
+        self.created = time.time()
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._raw: list[pa.Table] = []
+        self._errors: ErrorsByType = {}
+        self._buffered_bytes = 0
+        self._oldest_ms: int | None = None
+        self._closed = False
+        self.records_in = 0
+        self.errors_in = 0
+        self.files_written = 0
+        self.recovered_records = 0
+        self.recent_files: deque[str] = deque(maxlen=1000)
+        self._wal: WriteAheadLog | None = None
+        if wal_dir is not None:
+            self._wal = WriteAheadLog(wal_dir, sync=wal_sync)
+            try:
+                self._recover()
+            except BaseException:
+                self._wal.close()
+                raise
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        if self.buffer_interval_s > 0:
+            self._timer = threading.Thread(
+                target=self._timer_loop, name=f"delivery-{name}-timer", daemon=True
+            )
+            self._timer.start()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        lake: Lake | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        name: str | None = None,
+    ) -> DeliveryStream:
+        d = settings.delivery
+        name = name or d.stream_name
+        wal_root = settings.resolve_path(d.wal_dir) if d.wal_dir else None
+        return cls(
+            lake or Lake.from_settings(settings),
+            name,
+            prefix=d.prefix,
+            error_prefix=d.error_prefix,
+            buffer_size_mb=d.buffer_size_mb,
+            buffer_interval_s=d.buffer_interval_s,
+            format=d.format,
+            compression=d.compression,
+            wal_dir=(wal_root / name) if wal_root else None,
+            clock=clock,
+        )
+
+    # ---- putting records ------------------------------------------------------------------
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def put_record(self, data: bytes | str | dict[str, Any]) -> dict[str, Any]:
+        """Put one record; raises :class:`InvalidRecordError` (after quarantining) if it is bad."""
+        result = self.put_record_batch([data])
+        entry = result["RequestResponses"][0]
+        if "ErrorCode" in entry:
+            raise InvalidRecordError(f"{entry['ErrorCode']}: {entry['ErrorMessage']}")
+        return {"RecordId": entry["RecordId"], "Encrypted": False}
+
+    def put_record_batch(self, records: list[bytes | str | dict[str, Any]]) -> dict[str, Any]:
+        """Put up to 500 JSON records; per-record results in request order, like AWS.
+
+        A record that cannot be converted fails alone: it is reported with its ErrorCode and
+        ErrorMessage and written (durably, like the good ones) to the error prefix.
+        """
+        if not records:
+            raise InvalidArgumentError("Records must contain at least 1 record")
+        if len(records) > MAX_BATCH_RECORDS:
+            raise InvalidArgumentError(
+                f"Records has {len(records)} records; the limit is {MAX_BATCH_RECORDS}"
+            )
+        raw: list[bytes] = []
+        objects: list[Any] = []
+        total = 0
+        for i, rec in enumerate(records):
+            if isinstance(rec, dict):
+                data = json.dumps(rec, separators=(",", ":")).encode()
+            elif isinstance(rec, str):
+                data = rec.encode()
+            elif isinstance(rec, (bytes, bytearray, memoryview)):
+                data = bytes(rec)
+            else:
+                raise InvalidArgumentError(f"record {i}: expected bytes or a dict")
+            if len(data) > MAX_RECORD_BYTES:
+                raise InvalidArgumentError(
+                    f"record {i} is {len(data)} bytes; the limit is {MAX_RECORD_BYTES} (1,000 KiB)"
+                )
+            total += len(data)
+            raw.append(data)
+        if total > MAX_CALL_BYTES:
+            raise InvalidArgumentError(
+                f"the records total {total} bytes; the limit is {MAX_CALL_BYTES} (4 MiB) per call"
+            )
+        if any(isinstance(r, dict) for r in records):
+            parsed = parse_json_records([r for r in raw])
+            objects = [
+                r if isinstance(r, dict) else p for r, p in zip(records, parsed, strict=True)
+            ]
+        else:
+            objects = parse_json_records(raw)
+        arrival = self._now_ms()
+        batch, failures = convert_objects(objects, arrival)
+        bad = [error_record(raw[e.index], e.code, e.message, arrival) for e in failures]
+        table = pa.Table.from_batches([batch])
+        self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total)
+        call_id = uuid.uuid4().hex
+        responses: list[dict[str, str]] = [
+            {"RecordId": f"{call_id}{i:04x}"} for i in range(len(records))
+        ]
+        for e in failures:
+            responses[e.index] = {"ErrorCode": e.code, "ErrorMessage": e.message}
+        return {"FailedPutCount": len(failures), "Encrypted": False, "RequestResponses": responses}
+
+    def put_events(self, table: pa.Table | pa.RecordBatch) -> int:
+        """Put typed EVENT_SCHEMA rows (the fast path); the stream sets ``arrival_time``."""
+        raw = events_to_raw(table, self._now_ms())
+        if raw.num_rows:
+            self._accept(raw, {}, raw.nbytes)
+        return raw.num_rows
+
+    def put_errors(
+        self,
+        items: list[tuple[str | bytes, str]],
+        error_type: str = FORMAT_CONVERSION_FAILED,
+        code: str = "Source.InvalidRecord",
+    ) -> int:
+        """Quarantine records the source rejected: ``(raw, reason)`` pairs, one fsync."""
+        if not items:
+            return 0
+        arrival = self._now_ms()
+        recs = [
+            error_record(r.encode() if isinstance(r, str) else bytes(r), code, reason, arrival)
+            for r, reason in items
+        ]
+        self._accept(None, {error_type: recs}, sum(len(r["rawData"]) for r in recs))
+        return len(recs)
+
+    def put_error(
+        self, raw: str | bytes, reason: str, error_type: str = FORMAT_CONVERSION_FAILED
+    ) -> None:
+        """Quarantine one record the source rejected, with its reason."""
+        self.put_errors([(raw, reason)], error_type)
+
+    def _accept(self, table: pa.Table | None, errors: ErrorsByType, size: int) -> None:
+        """WAL-append (fsync) and buffer; the caller's records are acknowledged on return."""
+        frames: list[tuple[int, Any]] = []
+        if table is not None and table.num_rows:
+            frames.append((KIND_RAW, encode_raw(table)))
+        for etype, recs in errors.items():
+            frames.append((KIND_ERRORS, encode_errors(etype, recs)))
+        oldest = self._now_ms()
+        if table is not None and table.num_rows:
+            oldest = min(oldest, table.column("arrival_time")[0].as_py())
+        with self._lock:
+            if self._closed:
+                raise StreamClosedError(f"delivery stream {self.name} is closed")
+            if self._wal is not None:
+                self._wal.append(frames)
+            if table is not None and table.num_rows:
+                self._raw.append(table)
+                self.records_in += table.num_rows
+            for etype, recs in errors.items():
+                self._errors.setdefault(etype, []).extend(recs)
+                self.errors_in += len(recs)
+            self._buffered_bytes += size
+            if self._oldest_ms is None or oldest < self._oldest_ms:
+                self._oldest_ms = oldest
+            due = self._due_locked()
+        if due:
+            self.flush()
+
+    def _due_locked(self) -> bool:
+        if self._oldest_ms is None:
+            return False
+        if self._buffered_bytes >= self.buffer_size_bytes:
+            return True
+        return self._now_ms() - self._oldest_ms >= self.buffer_interval_s * 1000
+
+    def _timer_loop(self) -> None:
+        tick = min(1.0, max(0.02, self.buffer_interval_s / 10))
+        while not self._stop.wait(tick):
+            with self._lock:
+                due = self._due_locked()
+            if due:
+                try:
+                    self.flush()
+                except Exception:  # the records stay buffered and in the WAL; retry next tick
+                    log.exception("delivery stream %s: flush failed; will retry", self.name)
+
+    # ---- delivering -----------------------------------------------------------------------
+    def flush(self) -> list[str]:
+        """Deliver everything buffered now; returns the lake keys written."""
+        with self._flush_lock:
+            with self._lock:
+                raw, errors = self._raw, self._errors
+                self._raw, self._errors = [], {}
+                size, oldest = self._buffered_bytes, self._oldest_ms
+                self._buffered_bytes, self._oldest_ms = 0, None
+                segments = self._wal.rotate() if self._wal is not None else []
+            try:
+                keys = self._deliver(raw, errors)
+            except BaseException:
+                with self._lock:  # put it back in front; the WAL segments are kept
+                    self._raw = raw + self._raw
+                    for etype, recs in errors.items():
+                        self._errors[etype] = recs + self._errors.get(etype, [])
+                    self._buffered_bytes += size
+                    if oldest is not None:
+                        self._oldest_ms = min(oldest, self._oldest_ms or oldest)
+                raise
+            if self._wal is not None and segments:
+                self._wal.release(segments)
+            return keys
+
+    def _deliver(self, raw: list[pa.Table], errors: ErrorsByType) -> list[str]:
+        keys: list[str] = []
+        tables = [t for t in raw if t.num_rows]
+        if tables:
+            table = pa.concat_tables(tables)
+            oldest = pc.min(table.column("arrival_time")).as_py()
+            keys.append(self._write_raw(table, oldest))
+        for etype, recs in errors.items():
+            if recs:
+                keys.append(self._write_errors(etype, recs))
+        self.files_written += len(keys)
+        self.recent_files.extend(keys)
+        return keys
+
+    def _write_raw(self, table: pa.Table, oldest_ms: int) -> str:
+        folder = self.prefix.render(oldest_ms)
+        if self.format == "parquet":
+            key = folder + object_name(self.name, oldest_ms, ".parquet", self.version)
+            compression = None if self.compression == "uncompressed" else self.compression
+            with self.lake.open_atomic(key) as out:
+                pq.write_table(table, out, compression=compression)
+            return key
+        suffix = ".json.gz" if self.compression == "gzip" else ".json"
+        key = folder + object_name(self.name, oldest_ms, suffix, self.version)
+        lines = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in table.to_pylist())
+        data = lines.encode()
+        self.lake.put_atomic(key, gzip.compress(data) if suffix.endswith(".gz") else data)
+        return key
+
+    def _write_errors(self, error_type: str, recs: list[dict[str, Any]]) -> str:
+        oldest = min(r["arrivalTimestamp"] for r in recs)
+        folder = self.error_prefix.render(oldest, error_type)
+        key = folder + object_name(self.name, oldest, ".json", self.version)
+        body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in recs)
+        self.lake.put_atomic(key, body.encode())
+        return key
+
+    def _recover(self) -> None:
+        """Deliver what a previous (killed) instance left in the WAL, segment by segment."""
+        assert self._wal is not None
+        for path in self._wal.existing_segments():
+            contents = read_segment(path)
+            errors: ErrorsByType = {}
+            for etype, recs in contents.errors:
+                errors.setdefault(etype, []).extend(recs)
+            self._deliver(contents.raw, errors)
+            self.recovered_records += sum(t.num_rows for t in contents.raw) + sum(
+                len(r) for r in errors.values()
+            )
+            if contents.torn_bytes:
+                log.warning(
+                    "WAL segment %s: ignored a torn tail of %d bytes (never acknowledged)",
+                    path.name,
+                    contents.torn_bytes,
+                )
+            self._wal.release([path])
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop accepting records, deliver the buffer and release the WAL folder."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join()
+        self.flush()
+        if self._wal is not None:
+            self._wal.close()
+
+    def __enter__(self) -> DeliveryStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "stream": self.name,
+                "records": self.records_in,
+                "errors": self.errors_in,
+                "files_written": self.files_written,
+                "recovered_records": self.recovered_records,
+                "buffered_bytes": self._buffered_bytes,
+            }
+
+    def describe(self) -> dict[str, Any]:
+        """A DeliveryStreamDescription shaped like the AWS API's."""
+        arn = f"arn:aws:firehose:local:000000000000:deliverystream/{self.name}"
+        compression = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP"}.get(
+            self.compression, "UNCOMPRESSED"
+        )
+        s3 = {
+            "RoleARN": "arn:aws:iam::000000000000:role/trafficlake",
+            "BucketARN": f"arn:aws:s3:::{self.lake.url}",
+            "Prefix": self.prefix.template,
+            "ErrorOutputPrefix": self.error_prefix.template,
+            "BufferingHints": {
+                "SizeInMBs": self.buffer_size_bytes // (1024 * 1024),
+                "IntervalInSeconds": int(self.buffer_interval_s),
+            },
+            "CompressionFormat": "UNCOMPRESSED" if self.format == "parquet" else compression,
+            "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
+            "DataFormatConversionConfiguration": {"Enabled": self.format == "parquet"},
+        }
+        return {
+            "DeliveryStreamName": self.name,
+            "DeliveryStreamARN": arn,
+            "DeliveryStreamStatus": "DELETING" if self._closed else "ACTIVE",
+            "DeliveryStreamType": "DirectPut",
+            "VersionId": str(self.version),
+            "CreateTimestamp": self.created,
+            "Destinations": [
+                {
+                    "DestinationId": "destinationId-000000000001",
+                    "ExtendedS3DestinationDescription": s3,
+                }
+            ],
+            "HasMoreDestinations": False,
+        }

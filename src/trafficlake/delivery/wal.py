@@ -1,0 +1,183 @@
+"""Write-ahead log: a stream acknowledges a record only after it is on disk and fsync'd.
+
+A WAL folder holds numbered segment files and a ``LOCK`` file (one stream instance per folder).
+A segment is a sequence of frames::
+
+    magic "TLW1" | kind (1 byte) | payload length (u32 LE) | crc32 of payload (u32 LE) | payload
+
+Kind ``R`` carries an Arrow IPC stream of RAW_SCHEMA rows (typed, arrival time included);
+kind ``E`` carries a JSON object ``{"type": <error-output-type>, "records": [...]}`` of
+Firehose error records. One call to :meth:`WriteAheadLog.append` writes its frames and fsyncs
+once (group commit). A crash can only tear the last frame, which was never acknowledged: the
+reader stops at the first frame whose magic, length or checksum does not match. Segments are
+deleted (:meth:`release`) only after their records are in the lake.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+from trafficlake.errors import TrafficlakeError
+
+MAGIC = b"TLW1"
+_HEADER = struct.Struct("<4sBII")
+KIND_RAW = ord("R")
+KIND_ERRORS = ord("E")
+_SEGMENT_GLOB = "segment-*.wal"
+
+
+class WalLockedError(TrafficlakeError):
+    """Another process already runs a stream on this WAL folder."""
+
+
+class WalWriteError(TrafficlakeError):
+    """The WAL could not be written or synced; the records were not acknowledged."""
+
+
+@dataclass
+class SegmentContents:
+    """What a segment held: raw tables and error records by error-output-type."""
+
+    path: Path
+    raw: list[pa.Table] = field(default_factory=list)
+    errors: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    torn_bytes: int = 0
+    """Bytes at the end that did not form a whole, valid frame (an unacknowledged write)."""
+
+
+def encode_raw(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def encode_errors(error_type: str, records: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"type": error_type, "records": records}, separators=(",", ":")).encode()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_segment(path: Path) -> SegmentContents:
+    """Decode every whole frame of a segment; a torn or corrupt tail is counted, not read."""
+    data = path.read_bytes()
+    out = SegmentContents(path)
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < _HEADER.size:
+            break
+        magic, kind, length, crc = _HEADER.unpack_from(data, pos)
+        start = pos + _HEADER.size
+        payload = data[start : start + length]
+        if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+            break
+        if kind == KIND_RAW:
+            with pa.ipc.open_stream(payload) as reader:
+                out.raw.append(reader.read_all())
+        elif kind == KIND_ERRORS:
+            obj = json.loads(payload)
+            out.errors.append((obj["type"], obj["records"]))
+        else:
+            break
+        pos = start + length
+    out.torn_bytes = len(data) - pos
+    return out
+
+
+class WriteAheadLog:
+    """Segmented, fsync'd, checksummed log in one folder, locked against a second process."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, sync: bool = True) -> None:
+        self.directory = Path(directory)
+        self.sync = sync
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.directory / "LOCK", "a+")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "unknown"
+            self._lock_file.close()
+            raise WalLockedError(
+                f"WAL folder {self.directory} is in use by another stream (pid {holder}); "
+                "run one stream per WAL folder"
+            ) from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(str(os.getpid()))
+        self._lock_file.flush()
+        existing = self.existing_segments()
+        self._next_seq = (int(existing[-1].stem.split("-")[1]) + 1) if existing else 1
+        self._current: BinaryIO | None = None
+        self._current_path: Path | None = None
+        self._closed_segments: list[Path] = []
+
+    def existing_segments(self) -> list[Path]:
+        return sorted(self.directory.glob(_SEGMENT_GLOB))
+
+    def _open_segment(self) -> BinaryIO:
+        path = self.directory / f"segment-{self._next_seq:012d}.wal"
+        self._next_seq += 1
+        f = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across appends
+        if self.sync:
+            _fsync_dir(self.directory)
+        self._current, self._current_path = f, path
+        return f
+
+    def append(self, frames: list[tuple[int, bytes | pa.Buffer]]) -> None:
+        """Write frames and fsync once; when this returns the frames survive a crash."""
+        if not frames:
+            return
+        f = self._current or self._open_segment()
+        try:
+            for kind, payload in frames:
+                view = memoryview(payload)
+                f.write(_HEADER.pack(MAGIC, kind, len(view), zlib.crc32(view)))
+                written = 0
+                while written < len(view):
+                    written += f.write(view[written:]) or 0
+            if self.sync:
+                os.fdatasync(f.fileno())
+        except OSError as exc:
+            raise WalWriteError(f"cannot write the WAL in {self.directory}: {exc}") from exc
+
+    def rotate(self) -> list[Path]:
+        """Close the current segment; return every closed segment not yet released."""
+        if self._current is not None:
+            self._current.close()
+            assert self._current_path is not None
+            self._closed_segments.append(self._current_path)
+            self._current = None
+            self._current_path = None
+        return list(self._closed_segments)
+
+    def release(self, segments: list[Path]) -> None:
+        """Delete segments whose records are in the lake."""
+        for path in segments:
+            path.unlink(missing_ok=True)
+            if path in self._closed_segments:
+                self._closed_segments.remove(path)
+        if segments and self.sync:
+            _fsync_dir(self.directory)
+
+    def close(self) -> None:
+        """Close the current segment and release the folder lock (segments stay on disk)."""
+        self.rotate()
+        if not self._lock_file.closed:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
