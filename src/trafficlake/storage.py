@@ -127,7 +127,7 @@ class Lake:
 
     def read_bytes(self, key: str) -> bytes:
         try:
-            with self.fs.open_input_stream(self.path(key)) as f:
+            with self.fs.open_input_stream(self.path(key), compression=None) as f:
                 return f.read()
         except FileNotFoundError:
             raise StorageError(f"no such file in the lake: {key}") from None
@@ -167,7 +167,7 @@ class Lake:
             os.makedirs(parent, exist_ok=True)
             tmp = posixpath.join(parent, f".{posixpath.basename(final)}.{uuid.uuid4().hex}.tmp")
             try:
-                with self.fs.open_output_stream(tmp) as out:
+                with self.fs.open_output_stream(tmp, compression=None) as out:
                     yield out
                 os.replace(tmp, final)
             except BaseException:
@@ -180,7 +180,7 @@ class Lake:
             buf = pa.BufferOutputStream()
             yield buf
             data = buf.getvalue()
-            with self.fs.open_output_stream(final) as out:
+            with self.fs.open_output_stream(final, compression=None) as out:
                 out.write(data)
 
     def put_atomic(self, key: str, data: bytes) -> None:
