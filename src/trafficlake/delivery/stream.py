@@ -273,6 +273,10 @@ class DeliveryStream:
             frames.append((KIND_RAW, encode_raw(table)))
         for etype, recs in errors.items():
             frames.append((KIND_ERRORS, encode_errors(etype, recs)))
+        with self._lock:
+            due_before = self._due_locked()
+        if due_before:  # the buffer's interval ran out before these records arrived
+            self.flush()
         oldest = self._now_ms()
         if table is not None and table.num_rows:
             oldest = min(oldest, table.column("arrival_time")[0].as_py())

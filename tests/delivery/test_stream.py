@@ -1,0 +1,228 @@
+"""DeliveryStream in process: formats, compression, buffering hints, errors, limits, WAL."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trafficlake.delivery import (
+    DeliveryStream,
+    InvalidArgumentError,
+    InvalidPrefixError,
+    InvalidRecordError,
+    StreamClosedError,
+    WalLockedError,
+)
+from trafficlake.delivery.records import convert_objects
+from trafficlake.delivery.wal import read_segment
+from trafficlake.schema import EVENT_SCHEMA, RAW_SCHEMA
+from trafficlake.storage import Lake
+
+HOURLY = "raw/year=!{timestamp:yyyy}/month=!{timestamp:M}/day=!{timestamp:d}/hour=!{timestamp:H}/"
+
+
+def events(make_record: Any, n: int, first: int = 0) -> pa.Table:
+    batch, errors = convert_objects([make_record(i) for i in range(first, first + n)], 0)
+    assert not errors
+    return pa.Table.from_batches([batch]).drop_columns(["arrival_time"])
+
+
+def ms(*args: int) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake.from_url(str(tmp_path / "lake"))
+
+
+def stream(lake: Lake, tmp_path: Path, **kw: Any) -> DeliveryStream:
+    kw.setdefault("prefix", HOURLY)
+    kw.setdefault("buffer_interval_s", 900)
+    kw.setdefault("wal_dir", tmp_path / "wal")
+    return DeliveryStream(lake, "miv", **kw)
+
+
+def read_raw(lake: Lake) -> pa.Table:
+    files = [e.key for e in lake.list("raw/") if e.key.endswith(".parquet")]
+    return pa.concat_tables([pq.read_table(lake.path(k)) for k in files])
+
+
+@pytest.mark.parametrize("compression", ["zstd", "snappy", "gzip", "uncompressed"])
+def test_parquet_compression(
+    lake: Lake, tmp_path: Path, make_record: Any, compression: str
+) -> None:
+    with stream(lake, tmp_path, compression=compression) as s:
+        assert s.put_events(events(make_record, 100)) == 100
+    [entry] = lake.list("raw/")
+    meta = pq.ParquetFile(lake.path(entry.key)).metadata
+    assert meta.row_group(0).column(0).compression == compression.upper()
+    table = pq.read_table(lake.path(entry.key))
+    assert table.schema == RAW_SCHEMA and table.num_rows == 100
+
+
+@pytest.mark.parametrize("compression", ["uncompressed", "gzip"])
+def test_json_lines_output(lake: Lake, tmp_path: Path, make_record: Any, compression: str) -> None:
+    with stream(lake, tmp_path, format="json", compression=compression) as s:
+        s.put_record_batch([make_record(i) for i in range(7)])
+    [entry] = lake.list("raw/")
+    data = lake.read_bytes(entry.key)
+    if compression == "gzip":
+        assert entry.key.endswith(".json.gz")
+        data = gzip.decompress(data)
+    rows = [json.loads(line) for line in data.decode().splitlines()]
+    assert [r["unieke_id"] for r in rows] == list(range(7))
+    assert rows[0]["tijd_waarneming"] == 1588262160 and isinstance(rows[0]["arrival_time"], int)
+
+
+def test_json_with_zstd_is_refused(lake: Lake, tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="gzip or uncompressed"):
+        stream(lake, tmp_path, format="json", compression="zstd")
+
+
+def test_invalid_prefix_fails_at_creation(lake: Lake, tmp_path: Path) -> None:
+    with pytest.raises(InvalidPrefixError):
+        stream(lake, tmp_path, prefix="raw/!{timestamp:Q}/")
+
+
+def test_interval_flush(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    with stream(lake, tmp_path, buffer_interval_s=1) as s:
+        s.put_events(events(make_record, 10))
+        assert lake.list("raw/") == []
+        deadline = time.monotonic() + 10
+        while not lake.list("raw/") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(lake.list("raw/")) == 1
+        assert list((tmp_path / "wal").glob("segment-*")) == []  # released after delivery
+
+
+def test_size_flush(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    table = events(make_record, 20_000)
+    assert table.nbytes > 1024 * 1024
+    with stream(lake, tmp_path, buffer_size_mb=1) as s:
+        s.put_events(table.slice(0, 100))
+        assert lake.list("raw/") == []
+        s.put_events(table)
+        assert len(lake.list("raw/")) == 1
+
+
+def test_buffer_spanning_an_hour_goes_to_oldest_arrival(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    now = [ms(2026, 11, 21, 10, 59, 50) / 1000]
+    with stream(lake, tmp_path, clock=lambda: now[0]) as s:
+        s.put_events(events(make_record, 5))
+        now[0] += 20
+        s.put_events(events(make_record, 5, 5))
+    [entry] = lake.list("raw/")
+    assert entry.key.startswith("raw/year=2026/month=11/day=21/hour=10/miv-1-2026-11-21-10-59-50-")
+    assert sorted(set(read_raw(lake).column("arrival_time").to_pylist())) == [
+        ms(2026, 11, 21, 10, 59, 50),
+        ms(2026, 11, 21, 11, 0, 10),
+    ]
+
+
+def test_simulated_clock_drives_the_interval(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    now = [ms(2026, 1, 1, 0, 0, 0) / 1000]
+    with stream(lake, tmp_path, clock=lambda: now[0], buffer_interval_s=300) as s:
+        for _ in range(60):  # one simulated hour, one put a minute
+            s.put_events(events(make_record, 3))
+            now[0] += 60
+    keys = [e.key for e in lake.list("raw/")]
+    assert len(keys) == 12  # a file every 5 simulated minutes
+    assert all("/hour=0/" in k for k in keys)
+
+
+def test_errors_are_quarantined_with_reason(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    bad = json.dumps({**make_record(1), "defect": "999"}).encode()
+    with stream(lake, tmp_path) as s:
+        result = s.put_record_batch([make_record(0), bad, make_record(2)])
+        assert result["FailedPutCount"] == 1
+        assert "RecordId" in result["RequestResponses"][0]
+        assert result["RequestResponses"][1]["ErrorCode"] == "DataFormatConversion.InvalidValue"
+        with pytest.raises(InvalidRecordError, match="not a number"):
+            s.put_record({**make_record(3), "lve_nr": "x"})
+        s.put_error("<meetpunt unieke_id='7'>", "missing tijd_waarneming")
+    [err_file] = lake.list("errors/")
+    assert err_file.key.startswith("errors/format-conversion-failed/")
+    lines = [json.loads(x) for x in lake.read_bytes(err_file.key).decode().splitlines()]
+    assert [x["errorMessage"] for x in lines] == [
+        "defect: 999 out of range -128..127",
+        "lve_nr: not a number: 'x'",
+        "missing tijd_waarneming",
+    ]
+    assert base64.b64decode(lines[0]["rawData"]) == bad
+    assert all(isinstance(x["arrivalTimestamp"], int) and x["errorCode"] for x in lines)
+    assert read_raw(lake).column("unieke_id").to_pylist() == [0, 2]
+
+
+def test_api_limits(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    with stream(lake, tmp_path) as s:
+        with pytest.raises(InvalidArgumentError, match="limit is 500"):
+            s.put_record_batch([make_record(0)] * 501)
+        with pytest.raises(InvalidArgumentError, match="1,000 KiB"):
+            s.put_record_batch([b"x" * (1000 * 1024 + 1)])
+        with pytest.raises(InvalidArgumentError, match="4 MiB"):
+            s.put_record_batch([b"x" * (1000 * 1024)] * 5)
+        with pytest.raises(InvalidArgumentError, match="at least 1"):
+            s.put_record_batch([])
+        assert s.put_record_batch([b"x" * (1000 * 1024)])["FailedPutCount"] == 1
+    s.close()
+    with pytest.raises(StreamClosedError):
+        s.put_events(events(make_record, 1))
+
+
+def test_one_stream_per_wal_dir(lake: Lake, tmp_path: Path) -> None:
+    with stream(lake, tmp_path):
+        with pytest.raises(WalLockedError, match="in use by another stream"):
+            stream(lake, tmp_path)
+
+
+_CRASH = """
+import os, signal, sys, pyarrow as pa
+from trafficlake.delivery import DeliveryStream
+from trafficlake.storage import Lake
+s = DeliveryStream(Lake.from_url(sys.argv[1]), "miv", wal_dir=sys.argv[2], buffer_interval_s=900)
+t = pa.ipc.open_file(sys.argv[3]).read_all()
+for i in range(0, t.num_rows, 1000):
+    s.put_events(t.slice(i, 1000))
+s.put_error(b"<broken", "truncated XML")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_killed_process_is_recovered_with_a_torn_tail(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    table = events(make_record, 5000)
+    src = tmp_path / "events.arrow"
+    with pa.ipc.new_file(src, table.schema) as w:
+        w.write_table(table)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH, lake.root, str(tmp_path / "wal"), str(src)], check=False
+    )
+    assert proc.returncode == -9
+    assert lake.list("") == []
+    [segment] = list((tmp_path / "wal").glob("segment-*.wal"))
+    with open(segment, "ab") as f:  # a write torn by the crash: header promises more than is there
+        f.write(b"TLW1R\x00\x10\x00\x00\x00\x00\x00\x00partial")
+    assert read_segment(segment).torn_bytes > 0
+    with stream(lake, tmp_path) as s:
+        assert s.recovered_records == 5001
+    assert sorted(read_raw(lake).column("unieke_id").to_pylist()) == list(range(5000))
+    assert len(lake.list("errors/")) == 1
+    assert list((tmp_path / "wal").glob("segment-*.wal")) == []
+    assert EVENT_SCHEMA.names == read_raw(lake).schema.names[:-1]
+    assert os.path.exists(tmp_path / "wal" / "LOCK")
