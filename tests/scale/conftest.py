@@ -25,6 +25,9 @@ import pytest
 
 from trafficlake.config import Settings, load_settings
 
+# Keep every Spark process (drivers started by the tests too) on loopback.
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
 DUMMY_KEY = "testing"
 DUMMY_SECRET = "testing-secret"
 
@@ -134,6 +137,8 @@ SPARK_TEST_CONF = {
     "spark.driver.memory": "1g",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
 }
 
 
@@ -143,14 +148,30 @@ def spark_home() -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One ``local[2]`` SparkSession for the whole test session (per xdist worker)."""
+def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("spark-warehouse")
+
+
+def spark_test_conf(warehouse: Path) -> dict[str, str]:
+    return {**SPARK_TEST_CONF, "spark.sql.warehouse.dir": str(warehouse)}
+
+
+@pytest.fixture
+def spark_conf(spark_warehouse: Path) -> dict[str, str]:
+    """Small, UI-less Spark settings for tests (also what cluster tests pass)."""
+    return spark_test_conf(spark_warehouse)
+
+
+@pytest.fixture
+def spark_local(spark_warehouse: Path) -> Any:
+    """A ``local[2]`` SparkSession, shared by every test of the session (per xdist worker).
+
+    Function-scoped on purpose: a cluster test may have replaced the process's one session;
+    this re-creates the local one only then and is free otherwise.
+    """
     from trafficlake.transform.spark import get_spark_session
 
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    conf = {**SPARK_TEST_CONF, "spark.sql.warehouse.dir": str(warehouse)}
-    spark = get_spark_session("local[2]", conf)
-    yield spark
+    return get_spark_session("local[2]", spark_test_conf(spark_warehouse))
 
 
 @dataclass(frozen=True)
@@ -177,6 +198,7 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalo
         **os.environ,
         "SPARK_HOME": str(home),
         "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_SCALA_VERSION": "2.13",  # pip's pyspark has jars/ but no build dirs to infer it
         "SPARK_LOG_DIR": str(base),
         "SPARK_WORKER_DIR": str(base / "work"),
     }
