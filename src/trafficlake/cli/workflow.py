@@ -1,9 +1,233 @@
-"""CLI commands for this area (registered on the root app by register())."""
+"""CLI: ``trafficlake workflow ...`` (ASL state machines) and ``trafficlake schedule ...``."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Annotated, Any
+
 import typer
+
+from trafficlake.cli.common import ConfigOpt, JsonOpt, console, err_console, print_json, settings
+
+workflow_app = typer.Typer(
+    help="Validate and run Amazon States Language state machines.", no_args_is_help=True
+)
+schedule_app = typer.Typer(
+    help="Run state machines on EventBridge-style schedules.", no_args_is_help=True
+)
+
+_SHOWN = (
+    "StateEntered",
+    "TaskFailed",
+    "TaskTimedOut",
+    "MapIterationFailed",
+    "ParallelStateFailed",
+    "MapStateFailed",
+)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _printer(to_stderr: bool) -> Any:
+    out = err_console if to_stderr else console
+
+    def on_event(event: Any) -> None:
+        if not event.type.endswith(_SHOWN):
+            return
+        d = event.details
+        what = d.get("name", "")
+        if "error" in d:
+            what += f"  {d['error']}: {d.get('cause', '')}"
+        out.print(
+            f"{_when(event.timestamp)}  {event.type:<26} {what}", highlight=False, markup=False
+        )
+
+    return on_event
+
+
+@workflow_app.command("validate")
+def validate_cmd(
+    definition: Annotated[str, typer.Argument(help="A definition file or a known name.")],
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate a definition (exit 1 listing every problem)."""
+    from trafficlake.workflow.library import find_machine
+
+    machine = find_machine(settings(config), definition)
+    if json_:
+        print_json(
+            {
+                "name": machine.name,
+                "source": machine.source,
+                "valid": True,
+                "states": len(machine.definition["States"]),
+            }
+        )
+    else:
+        console.print(f"{machine.name}: valid ({len(machine.definition['States'])} states)")
+
+
+@workflow_app.command("run")
+def run_cmd(
+    definition: Annotated[str, typer.Argument(help="A known name or a definition file.")] = "batch",
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="Execution input JSON.")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Execution name.")] = None,
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run a state machine in the foreground, printing each state as it is entered."""
+    from trafficlake.workflow.library import parse_input, run_workflow
+
+    s = settings(config)
+    result = run_workflow(
+        s, definition, parse_input(input), execution_name=name, on_event=_printer(json_)
+    )
+    if json_:
+        print_json({k: v for k, v in result.__dict__.items() if k != "events"})
+    else:
+        console.print(f"execution {result.id}: {result.status}", highlight=False, markup=False)
+        if result.error:
+            console.print(f"  {result.error}: {result.cause}", highlight=False, markup=False)
+        else:
+            console.print(json.dumps(result.output), highlight=False, markup=False)
+    if result.status != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@workflow_app.command("executions")
+def executions_cmd(
+    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """List executions (runs killed with their process are marked ABORTED)."""
+    from trafficlake.workflow.library import list_executions
+
+    rows = list_executions(settings(config), limit)
+    if json_:
+        print_json(rows)
+        return
+    for e in rows:
+        err = f"  {e.error}" if e.error else ""
+        console.print(
+            f"{_when(e.started_at)}  {e.status:<9} {e.id}{err}", highlight=False, markup=False
+        )
+
+
+@workflow_app.command("history")
+def history_cmd(
+    execution_id: Annotated[str, typer.Argument(help="Execution id or name.")],
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Show an execution's history events."""
+    from trafficlake.workflow.library import get_history
+
+    execution, events = get_history(settings(config), execution_id)
+    if json_:
+        print_json({"execution": execution, "events": events})
+        return
+    console.print(f"{execution.id}: {execution.status}", highlight=False, markup=False)
+    for ev in events:
+        d = ev.details
+        extra = d.get("name", "") or d.get("resource", "")
+        if "error" in d:
+            extra += f" {d['error']}: {d.get('cause', '')}"
+        console.print(
+            f"{ev.id:>4} {ev.previous_event_id:>4}  {_when(ev.timestamp)}  {ev.type:<26} {extra}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@workflow_app.command("graph")
+def graph_cmd(
+    definition: Annotated[str, typer.Argument(help="A known name or a definition file.")] = "batch",
+    format: Annotated[str, typer.Option("--format", help="mermaid | dot")] = "mermaid",
+    config: ConfigOpt = None,
+) -> None:
+    """Print the state machine as a Mermaid or Graphviz graph."""
+    from trafficlake.workflow.library import find_machine, graph
+
+    typer.echo(graph(find_machine(settings(config), definition), format), nl=False)
+
+
+@workflow_app.command("list")
+def list_cmd(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List shipped and configured definitions."""
+    from trafficlake.workflow.library import list_definitions
+
+    rows = list_definitions(settings(config))
+    if json_:
+        print_json(rows)
+        return
+    for d in rows:
+        console.print(f"{d.name:<20} {d.origin:<10} {d.path}", highlight=False, markup=False)
+
+
+@schedule_app.command("run")
+def schedule_run_cmd(
+    once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit.")] = False,
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Fire due schedules (one execution at a time per machine); runs until interrupted."""
+    from trafficlake.workflow.schedule import run_due, run_forever
+
+    s = settings(config)
+
+    def started(entry: Any) -> None:
+        err_console.print(
+            f"schedule {entry.name}: starting {entry.state_machine}", highlight=False, markup=False
+        )
+
+    if once:
+        results = run_due(s, on_event=_printer(True), on_start=started)
+        if json_:
+            print_json([{k: v for k, v in r.__dict__.items() if k != "events"} for r in results])
+        else:
+            for r in results:
+                console.print(f"execution {r.id}: {r.status}", highlight=False, markup=False)
+            if not results:
+                console.print("nothing due")
+        if any(r.status != "SUCCEEDED" for r in results):
+            raise typer.Exit(1)
+        return
+    try:
+        run_forever(s, on_event=_printer(True), on_start=started)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@schedule_app.command("list")
+def schedule_list_cmd(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Show configured schedules with their last and next fire times."""
+    from trafficlake.workflow.schedule import list_schedules
+
+    rows = list_schedules(settings(config))
+    if json_:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no schedules configured")
+    for r in rows:
+        console.print(
+            f"{r.name:<16} {r.expression:<28} {r.timezone:<16} next {r.next_fire}  "
+            f"-> {r.state_machine}",
+            highlight=False,
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(workflow_app, name="workflow")
+    app.add_typer(schedule_app, name="schedule")

@@ -1,0 +1,200 @@
+"""Schedules (``settings.schedules``): fire state machines on EventBridge expressions.
+
+The last fire time of each schedule is a catalog bookmark ``schedule:<name>``, so a restarted
+scheduler neither forgets nor repeats: fires missed while it was down run ONCE on restart.
+An OS file lock (``schedule.lock`` next to a SQLite catalog, else in ``.trafficlake/``) makes
+due executions run one at a time per machine, whichever process fires them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trafficlake.workflow.cron import (
+    UTC,
+    last_fire_at_or_before,
+    next_fire,
+    parse_expression,
+    timezone,
+)
+from trafficlake.workflow.errors import ScheduleError, ScheduleLockedError
+
+if TYPE_CHECKING:
+    from trafficlake.catalog.base import Catalog, HistoryEvent
+    from trafficlake.config import ScheduleEntry, Settings
+    from trafficlake.workflow.runtime import ExecutionResult
+
+__all__ = ["ScheduleStatus", "list_schedules", "next_fire", "run_due", "run_forever"]
+
+
+@dataclass
+class ScheduleStatus:
+    name: str
+    expression: str
+    state_machine: str
+    timezone: str
+    last_fire: str | None
+    next_fire: str | None
+    last_execution: str | None = None
+    last_status: str | None = None
+
+
+def _key(name: str) -> str:
+    return f"schedule:{name}"
+
+
+def _ts(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, UTC)
+
+
+def lock_path(settings: Settings) -> Path:
+    url = settings.catalog_url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return Path(url[len("sqlite:///") :]).parent / "schedule.lock"
+    return settings.resolve_path(".trafficlake") / "schedule.lock"
+
+
+@contextlib.contextmanager
+def schedule_lock(settings: Settings, *, blocking: bool = True) -> Iterator[None]:
+    """Hold the per-machine schedule lock (an flock on ``lock_path``)."""
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise ScheduleLockedError(f"another process holds the schedule lock {path}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def validate_schedules(settings: Settings) -> None:
+    for entry in settings.schedules:
+        try:
+            parse_expression(entry.expression)
+            timezone(entry.timezone)
+        except ScheduleError as e:
+            raise ScheduleError(f"schedule {entry.name!r}: {e}") from None
+
+
+def _state(catalog: Catalog, entry: ScheduleEntry, now: dt.datetime) -> dict[str, Any]:
+    """The bookmark of a schedule; a new (or changed) schedule is anchored at ``now``."""
+    state = catalog.get_bookmark(_key(entry.name))
+    if (
+        not state
+        or state.get("expression") != entry.expression
+        or state.get("timezone") != entry.timezone
+    ):
+        state = {
+            "expression": entry.expression,
+            "timezone": entry.timezone,
+            "last_fire": now.timestamp(),
+            "last_execution": None,
+            "last_status": None,
+        }
+        catalog.put_bookmark(_key(entry.name), state)
+    return state
+
+
+def list_schedules(settings: Settings, now: dt.datetime | None = None) -> list[ScheduleStatus]:
+    from trafficlake.catalog import open_catalog
+
+    validate_schedules(settings)
+    now = now or dt.datetime.now(UTC)
+    out = []
+    with open_catalog(settings) as catalog:
+        for e in settings.schedules:
+            state = _state(catalog, e, now)
+            last = _ts(state["last_fire"])
+            nxt = next_fire(e.expression, last, e.timezone) if last else None
+            out.append(
+                ScheduleStatus(
+                    e.name,
+                    e.expression,
+                    e.state_machine,
+                    e.timezone,
+                    last.isoformat() if last else None,
+                    nxt.isoformat() if nxt else None,
+                    state.get("last_execution"),
+                    state.get("last_status"),
+                )
+            )
+    return out
+
+
+def run_due(
+    settings: Settings,
+    *,
+    now: Callable[[], dt.datetime] | None = None,
+    on_event: Callable[[HistoryEvent], None] | None = None,
+    on_start: Callable[[ScheduleEntry], None] | None = None,
+) -> list[ExecutionResult]:
+    """Run every schedule that is due, once each, one at a time, under the schedule lock."""
+    from trafficlake.catalog import open_catalog
+    from trafficlake.workflow.library import run_workflow
+
+    validate_schedules(settings)
+    clock = now or (lambda: dt.datetime.now(UTC))
+    results: list[ExecutionResult] = []
+    with schedule_lock(settings):
+        for entry in settings.schedules:
+            t = clock()
+            with open_catalog(settings) as catalog:
+                state = _state(catalog, entry, t)
+                anchor = _ts(state["last_fire"]) or t
+                due = next_fire(entry.expression, anchor, entry.timezone)
+                if due is None or due > t:
+                    continue
+                fired = last_fire_at_or_before(entry.expression, anchor, t, entry.timezone)
+                state["last_fire"] = fired.timestamp()
+                catalog.put_bookmark(_key(entry.name), state)
+            if on_start is not None:
+                on_start(entry)
+            name = f"{entry.name}-{fired.strftime('%Y%m%dT%H%M%SZ')}"
+            result = run_workflow(
+                settings,
+                entry.state_machine,
+                dict(entry.input),
+                execution_name=name,
+                on_event=on_event,
+            )
+            results.append(result)
+            with open_catalog(settings) as catalog:
+                state["last_execution"], state["last_status"] = result.id, result.status
+                catalog.put_bookmark(_key(entry.name), state)
+    return results
+
+
+def seconds_to_next(settings: Settings, now: dt.datetime) -> float:
+    nxt = [
+        dt.datetime.fromisoformat(s.next_fire) for s in list_schedules(settings, now) if s.next_fire
+    ]
+    return max(0.0, min((n - now).total_seconds() for n in nxt)) if nxt else 60.0
+
+
+def run_forever(
+    settings: Settings,
+    *,
+    stop: threading.Event | None = None,
+    on_event: Callable[[HistoryEvent], None] | None = None,
+    on_start: Callable[[ScheduleEntry], None] | None = None,
+    max_sleep: float = 60.0,
+) -> None:
+    """Fire due schedules until ``stop`` is set (or forever)."""
+    stop = stop or threading.Event()
+    if not settings.schedules:
+        raise ScheduleError("no schedules configured: add [[schedules]] to trafficlake.toml")
+    while not stop.is_set():
+        run_due(settings, on_event=on_event, on_start=on_start)
+        wait = min(max_sleep, seconds_to_next(settings, dt.datetime.now(UTC)))
+        stop.wait(max(0.5, wait))
