@@ -185,9 +185,8 @@ def test_api_limits(lake: Lake, tmp_path: Path, make_record: Any) -> None:
 
 
 def test_one_stream_per_wal_dir(lake: Lake, tmp_path: Path) -> None:
-    with stream(lake, tmp_path):
-        with pytest.raises(WalLockedError, match="in use by another stream"):
-            stream(lake, tmp_path)
+    with stream(lake, tmp_path), pytest.raises(WalLockedError, match="in use by another stream"):
+        stream(lake, tmp_path)
 
 
 _CRASH = """

@@ -90,6 +90,21 @@ def _letter(letter: str, count: int, pattern: str) -> Formatter:
     )
 
 
+def _const(text: str) -> Formatter:
+    return lambda t: text
+
+
+Part = Callable[[datetime, str], str]
+
+
+def _literal(text: str) -> Part:
+    return lambda t, e: text
+
+
+def _timestamp(fmt: Formatter) -> Part:
+    return lambda t, e: fmt(t)
+
+
 def compile_timestamp(pattern: str) -> Formatter:
     """Compile a Java DateTimeFormatter pattern (letters, 'quoted text', punctuation)."""
     if not pattern:
@@ -103,7 +118,7 @@ def compile_timestamp(pattern: str) -> Formatter:
             if end < 0:
                 raise InvalidPrefixError(f"unterminated quote in !{{timestamp:{pattern}}}")
             text = pattern[i + 1 : end] or "'"
-            parts.append(lambda t, text=text: text)
+            parts.append(_const(text))
             i = end + 1
         elif ch.isalpha():
             j = i
@@ -114,7 +129,7 @@ def compile_timestamp(pattern: str) -> Formatter:
         elif ch in "[]{}#":
             raise InvalidPrefixError(f"reserved character {ch!r} in !{{timestamp:{pattern}}}")
         else:
-            parts.append(lambda t, ch=ch: ch)
+            parts.append(_const(ch))
             i += 1
     return lambda t: "".join(p(t) for p in parts)
 
@@ -125,23 +140,23 @@ class Prefix:
 
     template: str
     is_error_prefix: bool
-    _parts: tuple[Callable[[datetime, str], str], ...]
+    _parts: tuple[Part, ...]
 
     @classmethod
     def parse(cls, template: str, *, error_prefix: bool = False) -> Prefix:
-        parts: list[Callable[[datetime, str], str]] = []
+        parts: list[Part] = []
         pos = 0
         has_error_type = False
         for m in _EXPR.finditer(template):
             literal = template[pos : m.start()]
-            parts.append(lambda t, e, literal=literal: literal)
+            parts.append(_literal(literal))
             pos = m.end()
             namespace, sep, arg = m.group(1).partition(":")
             if not sep:
                 raise InvalidPrefixError(f"expression !{{{m.group(1)}}} needs namespace:value")
             if namespace == "timestamp":
                 fmt = compile_timestamp(arg)
-                parts.append(lambda t, e, fmt=fmt: fmt(t))
+                parts.append(_timestamp(fmt))
             elif namespace == "firehose" and arg == "random-string":
                 parts.append(
                     lambda t, e: "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(11))
