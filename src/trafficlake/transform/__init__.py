@@ -1,1 +1,16 @@
-"""transform."""
+"""The traffic transform (DESIGN 3.4/3.5): raw lane-minutes -> event-time road-section minutes.
+
+``start_transform`` (background) and ``run_transform`` (foreground) are the entry points; the
+SQL lives in ``traffic.sql``; engines implement :class:`trafficlake.transform.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+from trafficlake.transform.runs import (
+    TransformProgress,
+    TransformRunningError,
+    run_transform,
+    start_transform,
+)
+
+__all__ = ["TransformProgress", "TransformRunningError", "run_transform", "start_transform"]

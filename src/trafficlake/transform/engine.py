@@ -195,12 +195,15 @@ def _footer_minmax(meta: pq.FileMetaData, column: str) -> dict[str, tuple[Any, A
 ENGINES = ("duckdb", "spark")
 
 
-def open_engine(name: str, settings: Settings, lake: Lake, *, threads: int) -> Engine:
-    """Construct the named engine; Spark is imported lazily."""
+def open_engine(
+    name: str, settings: Settings, lake: Lake, *, threads: int, parallel_chunks: int = 1
+) -> Engine:
+    """Construct the named engine (``threads`` per chunk; ``parallel_chunks`` chunks may run at
+    once and share the memory limit); Spark is imported lazily."""
     if name == "duckdb":
         from trafficlake.transform.duckdb import DuckDBEngine
 
-        return DuckDBEngine(settings, lake, threads=threads)
+        return DuckDBEngine(settings, lake, threads=threads, parallel_chunks=parallel_chunks)
     if name == "spark":
         try:
             module = importlib.import_module("trafficlake.transform.spark")

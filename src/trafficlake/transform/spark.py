@@ -7,16 +7,22 @@ write the staged, hour-partitioned output themselves; the shared commit step pub
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trafficlake.errors import MissingExtraError, TrafficlakeError
+from trafficlake.s3 import to_s3a
+from trafficlake.transform.engine import PARTITION_KEYS, StagedFile, collect_staged
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
+    from trafficlake.storage import Lake
 
 JAVA_FIX = "install a Java 17+ runtime, e.g. apt-get install openjdk-17-jre-headless"
 
@@ -113,3 +119,91 @@ def spark_conf_for(settings: Settings) -> dict[str, str]:
         conf.update(spark_s3a_conf(settings))
     conf.update(settings.spark.conf)
     return conf
+
+
+# ---- the engine ------------------------------------------------------------------------------
+_SPARK_TYPES = {"string": "STRING", "int8": "TINYINT", "int32": "INT", "int64": "BIGINT"}
+
+
+def raw_schema_ddl() -> str:
+    """RAW_SCHEMA as a Spark DDL schema string (the types every raw file is read as)."""
+    from trafficlake.schema import RAW_SCHEMA
+
+    cols = []
+    for f in RAW_SCHEMA:
+        spark_type = _SPARK_TYPES.get(str(f.type))
+        if spark_type is None:  # pragma: no cover - guards a future schema change
+            raise TrafficlakeError(f"no Spark type for raw column {f.name} ({f.type})")
+        cols.append(f"`{f.name}` {spark_type}")
+    return ", ".join(cols)
+
+
+class SparkEngine:
+    """Runs the rendered transform SQL on Spark SQL (``settings.spark.master``)."""
+
+    name = "spark"
+    concurrent_chunks = False
+
+    def __init__(self, settings: Settings, lake: Lake, *, threads: int = 1) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.spark = get_spark_session(settings.spark.master, spark_conf_for(settings))
+
+    def read_raw(self, input_files: Sequence[str]) -> Any:
+        """The raw read set as a DataFrame with exactly the raw columns and types.
+
+        Files are named one by one (no folder listing, no Hive partition columns from the
+        arrival-time folders); a column missing from older files reads as NULL.
+        """
+        from pyspark.sql import functions as F
+
+        from trafficlake.schema import RAW_SCHEMA
+
+        if not input_files:
+            raise TrafficlakeError("no input files for the transform")
+        uris = [to_s3a(u) for u in input_files]
+        df = self.spark.read.schema(raw_schema_ddl()).parquet(*uris)
+        return df.select(
+            *[F.col(f.name).cast(_SPARK_TYPES[str(f.type)]).alias(f.name) for f in RAW_SCHEMA]
+        )
+
+    def run(self, sql: str, input_files: Sequence[str], output_uri: str) -> list[StagedFile]:
+        staging_key = self.lake.key_of(output_uri)
+        self.read_raw(input_files).createOrReplaceTempView("raw_input")
+        out = self.spark.sql(sql)
+        # One task per hour partition, so each staged hour is one file (not one per task).
+        (
+            out.repartition(*PARTITION_KEYS)
+            .write.partitionBy(*PARTITION_KEYS)
+            .mode("overwrite")
+            .parquet(to_s3a(output_uri))
+        )
+        return collect_staged(self.lake, staging_key)
+
+    def distinct_event_days(self, input_files: Sequence[str]) -> set[int]:
+        """UTC epoch days of the rows in these raw files and of each row + 19 minutes."""
+        self.read_raw(input_files).createOrReplaceTempView("raw_days")
+        rows = self.spark.sql(
+            "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT) AS d FROM raw_days "
+            "UNION SELECT DISTINCT CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) "
+            "FROM raw_days"
+        ).collect()
+        return {int(r["d"]) for r in rows if r["d"] is not None}
+
+    def close(self) -> None:
+        """Keep the session: starting Spark is expensive and it is reused by the next run."""
+        with contextlib.suppress(Exception):
+            self.spark.catalog.dropTempView("raw_input")
+            self.spark.catalog.dropTempView("raw_days")
+
+
+def stop_spark() -> None:
+    """Stop the process's Spark session, if any (the CLI calls this before exiting)."""
+    if "pyspark" not in sys.modules:
+        return
+    from pyspark.sql import SparkSession
+
+    with _session_lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()

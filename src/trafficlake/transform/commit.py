@@ -1,0 +1,220 @@
+"""Staged output -> catalog partitions: the commit protocol of DESIGN 3.5.
+
+Layout during a run ``R``::
+
+    transformed/_staging/R/chunk-<i>/year=Y/month=M/day=D/hour=H/<engine's names>.parquet
+    transformed/_staging/R/_manifest.json      final keys + keys about to be replaced
+
+Publishing (after every chunk has been staged):
+
+1. write the manifest (the keys this run will create and the keys it will replace);
+2. move each staged file to its final key ``transformed/year=Y/.../hour=H/R-<n>.parquet``
+   (invisible to readers: they go through the catalog's file lists);
+3. ONE ``catalog.commit_partitions``: upsert the new partitions of the rebuilt days, delete the
+   partitions of those days that have no rows any more, and advance the bookmark;
+4. delete the replaced files and the run's staging folder.
+
+A run killed anywhere leaves the catalog pointing at the old or the new files, never a mix.
+:func:`clean_stale_runs` (called at the start of every run) reads the manifests of dead runs and
+deletes every listed key that the catalog does not reference - the new files of a run that
+never committed, or the replaced files of a run that committed but died before deleting them -
+then removes their staging folders.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from trafficlake.catalog import (
+    Catalog,
+    Column,
+    DataFile,
+    NoSuchPartitionError,
+    NoSuchTableError,
+    Partition,
+    Table,
+)
+from trafficlake.storage import Lake
+from trafficlake.transform.engine import OUTPUT_COLUMNS, PARTITION_KEYS, StagedFile
+
+DATABASE = "traffic"
+TABLE = "transformed"
+PREFIX = "transformed/"
+STAGING = "transformed/_staging/"
+
+
+@dataclass
+class CommitResult:
+    rows_written: int
+    partitions_written: int
+    partitions_deleted: int
+    files_written: int
+    files_replaced: int
+    version: int
+
+    @property
+    def partitions_replaced(self) -> int:
+        return self.partitions_written + self.partitions_deleted
+
+
+def staging_key(run_id: str, chunk_index: int) -> str:
+    return f"{STAGING}{run_id}/chunk-{chunk_index}/"
+
+
+def partition_location(values: Sequence[str]) -> str:
+    return PREFIX + "".join(f"{k}={v}/" for k, v in zip(PARTITION_KEYS, values, strict=True))
+
+
+def ensure_table(catalog: Catalog) -> Table:
+    """``traffic.transformed`` (created with Hive types if missing)."""
+    catalog.create_database(DATABASE, exist_ok=True)
+    try:
+        return catalog.get_table(DATABASE, TABLE)
+    except NoSuchTableError:
+        table = Table(
+            database=DATABASE,
+            name=TABLE,
+            columns=[Column(n, t) for n, t in OUTPUT_COLUMNS],
+            partition_keys=[Column(k, "int") for k in PARTITION_KEYS],
+            location=PREFIX,
+            format="parquet",
+            parameters={"classification": "parquet", "writer": "trafficlake.transform"},
+        )
+        return catalog.create_table(table)
+
+
+def existing_partitions(catalog: Catalog, days: Iterable[date]) -> list[Partition]:
+    out: list[Partition] = []
+    for d in sorted(set(days)):
+        out += catalog.list_partitions(
+            DATABASE,
+            TABLE,
+            where={"year": d.year, "month": d.month, "day": d.day},
+            include_deprecated=True,
+        )
+    return out
+
+
+def publish(
+    catalog: Catalog,
+    lake: Lake,
+    run_id: str,
+    staged: Sequence[StagedFile],
+    days: Sequence[date],
+    *,
+    bookmark: tuple[str, dict[str, Any]] | None,
+) -> CommitResult:
+    """Move staged files to their final keys and switch the days' partitions in ONE commit."""
+    ensure_table(catalog)
+    by_partition: dict[tuple[str, ...], list[StagedFile]] = defaultdict(list)
+    for f in staged:
+        by_partition[f.values].append(f)
+    old = existing_partitions(catalog, days)
+    replaced_keys = sorted({f.key for p in old for f in p.files})
+    moves: list[tuple[str, str]] = []
+    upsert: list[Partition] = []
+    for values in sorted(by_partition, key=lambda v: tuple(int(x) for x in v)):
+        files = sorted(by_partition[values], key=lambda f: f.key)
+        location = partition_location(values)
+        data_files: list[DataFile] = []
+        lo: Any = None
+        hi: Any = None
+        for n, f in enumerate(files):
+            final = f"{location}{run_id}-{n}.parquet"
+            moves.append((f.key, final))
+            data_files.append(DataFile(final, f.size, f.row_count))
+            s = f.stats.get("recordTimestamp")
+            if s is not None:
+                lo = s[0] if lo is None else min(lo, s[0])
+                hi = s[1] if hi is None else max(hi, s[1])
+        upsert.append(
+            Partition(
+                database=DATABASE,
+                table=TABLE,
+                values=values,
+                location=location,
+                files=data_files,
+                row_count=sum(f.row_count for f in files),
+                size_bytes=sum(f.size for f in files),
+                stats={"recordTimestamp": (lo, hi)} if lo is not None else {},
+            )
+        )
+    new_values = {p.values for p in upsert}
+    delete = [p.values for p in old if tuple(p.values) not in new_values]
+    manifest = {"run_id": run_id, "final": [m[1] for m in moves], "replaced": replaced_keys}
+    lake.put_atomic(f"{STAGING}{run_id}/_manifest.json", json.dumps(manifest).encode())
+    for src, dst in moves:
+        lake.move(src, dst)
+    version = commit_catalog(catalog, upsert, delete, bookmark)
+    new_keys = {m[1] for m in moves}
+    for key in replaced_keys:
+        if key not in new_keys:
+            lake.delete(key)
+    lake.delete_prefix(f"{STAGING}{run_id}")
+    return CommitResult(
+        rows_written=sum(p.row_count or 0 for p in upsert),
+        partitions_written=len(upsert),
+        partitions_deleted=len(delete),
+        files_written=len(moves),
+        files_replaced=len(replaced_keys),
+        version=version,
+    )
+
+
+def commit_catalog(
+    catalog: Catalog,
+    upsert: Sequence[Partition],
+    delete: Sequence[Sequence[str]],
+    bookmark: tuple[str, dict[str, Any]] | None,
+) -> int:
+    """The one catalog transaction of a run (a separate function so tests can inject a crash)."""
+    return catalog.commit_partitions(
+        DATABASE, TABLE, upsert=upsert, delete=delete, bookmark=bookmark
+    )
+
+
+def clean_stale_runs(catalog: Catalog, lake: Lake, *, keep: str = "") -> list[str]:
+    """Remove the staging folders of runs other than ``keep`` (callers ensure no other run is
+    alive), deleting their listed keys that the catalog does not reference. Returns run ids."""
+    cleaned: list[str] = []
+    for folder in lake.list_dirs(STAGING):
+        run_id = posixpath.basename(folder.rstrip("/"))
+        if run_id == keep:
+            continue
+        manifest_key = f"{STAGING}{run_id}/_manifest.json"
+        if lake.exists(manifest_key):
+            manifest = json.loads(lake.read_bytes(manifest_key))
+            keys = list(manifest.get("final", [])) + list(manifest.get("replaced", []))
+            referenced = _referenced_keys(catalog, keys)
+            for key in keys:
+                if key not in referenced:
+                    lake.delete(key)
+        lake.delete_prefix(f"{STAGING}{run_id}")
+        cleaned.append(run_id)
+    return cleaned
+
+
+def _referenced_keys(catalog: Catalog, keys: Iterable[str]) -> set[str]:
+    """Which of these final-layout keys some catalog partition of the table lists."""
+    out: set[str] = set()
+    seen: set[str] = set()
+    for key in keys:
+        location = posixpath.dirname(key) + "/"
+        if location in seen:
+            continue
+        seen.add(location)
+        values = tuple(
+            part.split("=", 1)[1] for part in location[len(PREFIX) :].strip("/").split("/")
+        )
+        try:
+            partition = catalog.get_partition(DATABASE, TABLE, values)
+        except (NoSuchPartitionError, NoSuchTableError):
+            continue
+        out.update(f.key for f in partition.files)
+    return out

@@ -1,0 +1,132 @@
+"""The DuckDB engine: one in-memory DuckDB database per chunk, bounded memory, spill to disk.
+
+Local lakes are read with DuckDB's own Parquet reader and written with ``COPY ...
+PARTITION_BY``; S3 lakes are read through the lake's pyarrow filesystem (a pyarrow dataset
+scanned by DuckDB) and the staged output is written to a local temporary folder first, then
+uploaded into the staging prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow.dataset as pads
+
+from trafficlake.transform.engine import StagedFile, TransformError, collect_staged
+
+if TYPE_CHECKING:
+    from trafficlake.config import Settings
+    from trafficlake.storage import Lake
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
+
+
+def parse_memory(text: str) -> int:
+    """``"4GB"`` -> bytes (DuckDB's units: KB/MB/GB decimal, KiB/MiB/GiB binary)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
+    if m is None or m.group(2).lower() not in _UNITS:
+        raise TransformError(f"cannot read memory limit {text!r} (use e.g. 4GB or 512MiB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+class DuckDBEngine:
+    """Runs the rendered transform SQL on DuckDB, one fresh database per chunk."""
+
+    name = "duckdb"
+    concurrent_chunks = True
+
+    def __init__(
+        self, settings: Settings, lake: Lake, *, threads: int, parallel_chunks: int = 1
+    ) -> None:
+        self.lake = lake
+        self.threads = max(1, threads)
+        total = parse_memory(settings.transform.memory_limit)
+        self.memory_limit_bytes = max(64 * 1024**2, total // max(1, parallel_chunks))
+        self.temp_root = tempfile.mkdtemp(prefix="trafficlake-duckdb-")
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:")
+        tmp = tempfile.mkdtemp(dir=self.temp_root)
+        con.execute(f"SET threads = {self.threads}")
+        con.execute(f"SET memory_limit = '{self.memory_limit_bytes}B'")
+        con.execute(f"SET temp_directory = '{_quote(tmp)}'")
+        con.execute("SET preserve_insertion_order = false")
+        return con
+
+    def expose_raw(self, con: duckdb.DuckDBPyConnection, input_files: Sequence[str]) -> None:
+        """Create the ``raw_input`` view over the given files."""
+        if not input_files:
+            raise TransformError("no input files for the transform")
+        if self.lake.is_local:
+            files = ", ".join(f"'{_quote(f)}'" for f in input_files)
+            con.execute(
+                "CREATE OR REPLACE VIEW raw_input AS SELECT * FROM read_parquet("
+                f"[{files}], union_by_name = true, hive_partitioning = false)"
+            )
+        else:
+            paths = [self.lake.path(self.lake.key_of(u)) for u in input_files]
+            dataset = pads.dataset(paths, format="parquet", filesystem=self.lake.fs)
+            con.register("raw_input_arrow", dataset)
+            con.execute("CREATE OR REPLACE VIEW raw_input AS SELECT * FROM raw_input_arrow")
+
+    def run(self, sql: str, input_files: Sequence[str], output_uri: str) -> list[StagedFile]:
+        staging_key = self.lake.key_of(output_uri)
+        con = self.connect()
+        local_out = None
+        try:
+            self.expose_raw(con, input_files)
+            if self.lake.is_local:
+                target = self.lake.path(staging_key)
+            else:
+                local_out = tempfile.mkdtemp(dir=self.temp_root)
+                target = local_out
+            os.makedirs(target, exist_ok=True)
+            con.execute(
+                f"COPY ({sql}) TO '{_quote(target)}' (FORMAT parquet, COMPRESSION zstd, "
+                "PARTITION_BY (year, month, day, hour), OVERWRITE_OR_IGNORE true, "
+                "FILENAME_PATTERN 'part-{i}')"
+            )
+            if local_out is not None:
+                self._upload(local_out, staging_key)
+        finally:
+            con.close()
+            if local_out is not None:
+                shutil.rmtree(local_out, ignore_errors=True)
+        return collect_staged(self.lake, staging_key)
+
+    def _upload(self, local_dir: str, staging_key: str) -> None:
+        for dirpath, _dirs, names in os.walk(local_dir):
+            for name in names:
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, local_dir).replace(os.sep, "/")
+                with open(full, "rb") as f:
+                    self.lake.put_atomic(f"{staging_key.rstrip('/')}/{rel}", f.read())
+
+    def distinct_event_days(self, input_files: Sequence[str]) -> set[int]:
+        """UTC epoch days of the rows in these raw files, and of each row + 19 minutes (the
+        next day's look-back), read from the data (cheap: one column)."""
+        con = self.connect()
+        try:
+            self.expose_raw(con, input_files)
+            rows = con.execute(
+                "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT) FROM raw_input "
+                "UNION SELECT DISTINCT CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) "
+                "FROM raw_input"
+            ).fetchall()
+        finally:
+            con.close()
+        return {int(r[0]) for r in rows if r[0] is not None}
+
+    def close(self) -> None:
+        shutil.rmtree(self.temp_root, ignore_errors=True)
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")

@@ -1,0 +1,198 @@
+"""Planning a transform run: which UTC event days to rebuild and which raw files each needs.
+
+Incremental (the default, like a Glue job bookmark): the bookmark ``{"version": N}`` names the
+highest raw-partition version already consumed; ``list_partitions(changed_since=N)`` gives the
+raw partitions added or changed since. The event days they touch come from each partition's
+recorded min/max of ``tijd_waarneming``; a partition whose rows may touch more than one day
+(late data, stale republishes, midnight) is read exactly - one column, distinct days - so a
+partition spanning months only rebuilds the days it has rows for. A row at time ``t`` also
+feeds the look-back of ``t + 19 min``, so the day of ``t + 1140`` is rebuilt as well.
+
+Explicit: ``start_day..end_day`` (both INCLUSIVE, like the seed's ``day BETWEEN start_day AND
+end_day``) or ``since`` (that day up to yesterday, UTC - the seed's ``{year, month, day}``
+start input). Explicit runs leave the bookmark where it is.
+
+Read set of a chunk ``[start, end)``: the raw partitions whose min/max ``tijd_waarneming``
+overlaps ``[start - 1140, end - 1]`` - from the catalog, never a listing of the lake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from trafficlake.catalog import Catalog, NoSuchTableError, Partition
+from trafficlake.transform.engine import LOOKBACK_SECONDS, TransformError
+
+RAW_DATABASE = "traffic"
+RAW_TABLE = "raw"
+JOB = "transform"
+EVENT_TIME = "tijd_waarneming"
+EPOCH = date(1970, 1, 1)
+
+
+class InvalidRangeError(TransformError):
+    pass
+
+
+def day_start(d: date) -> int:
+    return (d - EPOCH).days * 86400
+
+
+def epoch_day(d: int) -> date:
+    return EPOCH + timedelta(days=d)
+
+
+@dataclass
+class Chunk:
+    index: int
+    days: list[date]
+    input_keys: list[str]
+
+    @property
+    def start(self) -> int:
+        return day_start(self.days[0])
+
+    @property
+    def end(self) -> int:
+        return day_start(self.days[-1]) + 86400
+
+
+@dataclass
+class TransformPlan:
+    mode: str
+    """incremental | range"""
+    days: list[date] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bookmark: dict[str, Any] | None = None
+    """Bookmark state to commit with the output (None: leave it alone)."""
+
+    @property
+    def rebuilt_days(self) -> list[date]:
+        return [d for c in self.chunks for d in c.days]
+
+
+DaysOfFiles = Callable[[Sequence[str]], set[int]]
+"""Exact epoch days touched by raw files (keys): rows' days and rows' days + 19 minutes."""
+
+
+def requested_days(
+    *,
+    start_day: date | None,
+    end_day: date | None,
+    since: date | None,
+    today: date | None = None,
+) -> list[date] | None:
+    """The explicit days asked for, or None for an incremental run."""
+    today = today or datetime.now(UTC).date()
+    if since is not None and (start_day is not None or end_day is not None):
+        raise InvalidRangeError("give either --since or --from/--to, not both")
+    if end_day is not None and start_day is None:
+        raise InvalidRangeError("--to needs --from")
+    if since is not None or (start_day is not None and end_day is None):
+        first = since or start_day
+        assert first is not None
+        last = today - timedelta(days=1)
+    elif start_day is not None and end_day is not None:
+        first, last = start_day, end_day
+    else:
+        return None
+    if last < first:
+        if since is not None or end_day is None:
+            return []
+        raise InvalidRangeError(f"--to {last} is before --from {first}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def changed_days(
+    catalog: Catalog, bookmark_version: int, days_of_files: DaysOfFiles
+) -> tuple[set[date], int, list[Partition]]:
+    """Event days touched by raw partitions changed since ``bookmark_version``; the highest
+    version seen (the next bookmark); the changed partitions."""
+    changed = catalog.list_partitions(RAW_DATABASE, RAW_TABLE, changed_since=bookmark_version)
+    new_version = max([bookmark_version, *(p.version for p in changed)])
+    days: set[int] = set()
+    exact_keys: list[str] = []
+    for p in changed:
+        if not p.files:
+            continue
+        lo_hi = p.stats.get(EVENT_TIME)
+        if lo_hi is not None and lo_hi[0] is not None and lo_hi[1] is not None:
+            lo, hi = int(lo_hi[0]), int(lo_hi[1])
+            first, last = lo // 86400, (hi + LOOKBACK_SECONDS) // 86400
+            if first == last:
+                days.add(first)
+                continue
+        exact_keys += [f.key for f in p.files]
+    if exact_keys:
+        days |= days_of_files(exact_keys)
+    return {epoch_day(d) for d in days}, new_version, changed
+
+
+def read_set(catalog: Catalog, start: int, end: int) -> list[str]:
+    """Keys of the raw files that may hold rows with event time in [start - 19 min, end)."""
+    parts = catalog.list_partitions(
+        RAW_DATABASE,
+        RAW_TABLE,
+        overlapping=(EVENT_TIME, start - LOOKBACK_SECONDS, end - 1),
+    )
+    return sorted({f.key for p in parts for f in p.files})
+
+
+def group_days(days: Iterable[date], chunk_days: int) -> list[list[date]]:
+    """Consecutive days in groups of at most ``chunk_days``."""
+    groups: list[list[date]] = []
+    for d in sorted(set(days)):
+        if groups and (d - groups[-1][-1]).days == 1 and len(groups[-1]) < chunk_days:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+    return groups
+
+
+def plan_transform(
+    catalog: Catalog,
+    days_of_files: DaysOfFiles,
+    *,
+    chunk_days: int = 1,
+    start_day: date | None = None,
+    end_day: date | None = None,
+    since: date | None = None,
+    reset_bookmark: bool = False,
+    today: date | None = None,
+) -> TransformPlan:
+    explicit = requested_days(start_day=start_day, end_day=end_day, since=since, today=today)
+    try:
+        catalog.get_table(RAW_DATABASE, RAW_TABLE)
+    except NoSuchTableError:
+        plan = TransformPlan(mode="range" if explicit is not None else "incremental")
+        plan.notes.append(f"no table {RAW_DATABASE}.{RAW_TABLE} yet: run the raw crawler first")
+        return plan
+    if explicit is not None:
+        plan = TransformPlan(mode="range", days=explicit)
+    else:
+        state = None if reset_bookmark else catalog.get_bookmark(JOB)
+        version = int((state or {}).get("version", 0))
+        days, new_version, changed = changed_days(catalog, version, days_of_files)
+        plan = TransformPlan(mode="incremental", days=sorted(days))
+        plan.bookmark = {"version": new_version}
+        plan.notes.append(
+            f"{len(changed)} raw partition(s) changed since version {version}: "
+            f"{len(days)} event day(s) to rebuild"
+        )
+    for group in group_days(plan.days, max(1, chunk_days)):
+        start = day_start(group[0])
+        end = day_start(group[-1]) + 86400
+        keys = read_set(catalog, start, end)
+        if not keys:
+            plan.notes.append(
+                f"skipped {group[0]}"
+                + (f"..{group[-1]}" if len(group) > 1 else "")
+                + ": no raw data in the read set"
+            )
+            continue
+        plan.chunks.append(Chunk(len(plan.chunks), group, keys))
+    return plan

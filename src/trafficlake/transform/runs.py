@@ -1,0 +1,305 @@
+"""Transform runs: foreground (:func:`run_transform`) or background (:func:`start_transform`),
+recorded as ``JobRun`` rows (job ``transform``) that the workflow polls like the seed polls
+Athena. One run at a time; a run left RUNNING by a dead process is marked FAILED on the next
+start.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from trafficlake.catalog import Catalog, JobRun, open_catalog
+from trafficlake.config import Settings
+from trafficlake.storage import Lake
+from trafficlake.transform import commit
+from trafficlake.transform.engine import (
+    Engine,
+    StagedFile,
+    TransformError,
+    open_engine,
+    render_traffic_sql,
+)
+from trafficlake.transform.plan import JOB, Chunk, TransformPlan, plan_transform
+
+
+class TransformRunningError(TransformError):
+    """Another transform run is RUNNING in a live process."""
+
+
+@dataclass(frozen=True)
+class TransformProgress:
+    stage: str
+    """plan | chunk | commit | done"""
+    done: int
+    total: int
+    message: str = ""
+
+
+ProgressCallback = Callable[[TransformProgress], None]
+
+_ACTIVE: set[str] = set()
+"""Ids of the runs this process is executing."""
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: cannot tell, assume alive
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def begin_run(catalog: Catalog, arguments: dict[str, Any]) -> JobRun:
+    """Fail dead RUNNING runs, refuse when a live one exists, record a new RUNNING run."""
+    for run in catalog.list_job_runs(JOB, limit=100):
+        if run.state != "RUNNING":
+            continue
+        alive = run.id in _ACTIVE if run.owner == _owner() else _owner_alive(run.owner)
+        if alive:
+            raise TransformRunningError(
+                f"transform run {run.id} is still running (owner {run.owner})"
+            )
+        run.state = "FAILED"
+        run.error = f"owner process {run.owner} died while the run was RUNNING"
+        run.ended_at = time.time()
+        catalog.update_job_run(run)
+    run = JobRun(
+        id=new_run_id(),
+        job=JOB,
+        state="RUNNING",
+        arguments=arguments,
+        started_at=time.time(),
+        owner=_owner(),
+    )
+    _ACTIVE.add(run.id)
+    return catalog.create_job_run(run)
+
+
+def _arguments(
+    start_day: date | None,
+    end_day: date | None,
+    since: date | None,
+    reset_bookmark: bool,
+    engine: str,
+) -> dict[str, Any]:
+    return {
+        "start_day": start_day.isoformat() if start_day else None,
+        "end_day": end_day.isoformat() if end_day else None,
+        "since": since.isoformat() if since else None,
+        "reset_bookmark": reset_bookmark,
+        "engine": engine,
+    }
+
+
+def execute(
+    settings: Settings,
+    catalog: Catalog,
+    run: JobRun,
+    *,
+    progress: ProgressCallback | None = None,
+) -> JobRun:
+    """Do the work of a recorded run and record its end (SUCCEEDED or FAILED)."""
+    report = progress or (lambda p: None)
+    t0 = time.perf_counter()
+    try:
+        result = _transform(settings, catalog, run, report)
+        result["seconds"] = round(time.perf_counter() - t0, 3)
+        run.state, run.result = "SUCCEEDED", result
+    except Exception as exc:
+        run.state = "FAILED"
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.result = {"seconds": round(time.perf_counter() - t0, 3), "error": run.error}
+    run.ended_at = time.time()
+    try:
+        catalog.update_job_run(run)
+    finally:
+        _ACTIVE.discard(run.id)
+    report(TransformProgress("done", 1, 1, run.state))
+    return run
+
+
+def _transform(
+    settings: Settings, catalog: Catalog, run: JobRun, report: ProgressCallback
+) -> dict[str, Any]:
+    args = run.arguments
+    lake = Lake.from_settings(settings)
+    cfg = settings.transform
+    parallelism = max(1, cfg.parallelism)
+    threads = max(1, (os.cpu_count() or 1) // parallelism)
+    commit.clean_stale_runs(catalog, lake, keep=run.id)
+    if args.get("reset_bookmark"):
+        catalog.reset_bookmark(JOB)
+    engine = open_engine(
+        args.get("engine") or cfg.engine,
+        settings,
+        lake,
+        threads=threads,
+        parallel_chunks=parallelism,
+    )
+    try:
+        days_of_files = _days_of_files(settings, lake, threads)
+        plan = plan_transform(
+            catalog,
+            days_of_files,
+            chunk_days=cfg.chunk_days,
+            start_day=_date(args.get("start_day")),
+            end_day=_date(args.get("end_day")),
+            since=_date(args.get("since")),
+            reset_bookmark=bool(args.get("reset_bookmark")),
+        )
+        report(TransformProgress("plan", 0, len(plan.chunks), "; ".join(plan.notes)))
+        staged = _run_chunks(settings, lake, engine, run.id, plan, parallelism, report)
+    finally:
+        engine.close()
+    result: dict[str, Any] = {
+        "mode": plan.mode,
+        "days": [d.isoformat() for d in plan.rebuilt_days],
+        "chunks": len(plan.chunks),
+        "notes": plan.notes,
+        "engine": engine.name,
+        "rows_written": 0,
+        "partitions_written": 0,
+        "partitions_deleted": 0,
+        "partitions_replaced": 0,
+    }
+    bookmark = (JOB, {**plan.bookmark, "run_id": run.id}) if plan.bookmark else None
+    if not plan.chunks:
+        if bookmark is not None and plan.bookmark != catalog.get_bookmark(JOB):
+            catalog.put_bookmark(*bookmark)
+        lake.delete_prefix(f"{commit.STAGING}{run.id}")
+        return result
+    report(TransformProgress("commit", 0, 1, "committing"))
+    done = commit.publish(catalog, lake, run.id, staged, plan.rebuilt_days, bookmark=bookmark)
+    report(TransformProgress("commit", 1, 1, f"committed version {done.version}"))
+    result.update(
+        rows_written=done.rows_written,
+        partitions_written=done.partitions_written,
+        partitions_deleted=done.partitions_deleted,
+        partitions_replaced=done.partitions_replaced,
+        files_written=done.files_written,
+        files_replaced=done.files_replaced,
+        catalog_version=done.version,
+    )
+    return result
+
+
+def _run_chunks(
+    settings: Settings,
+    lake: Lake,
+    engine: Engine,
+    run_id: str,
+    plan: TransformPlan,
+    parallelism: int,
+    report: ProgressCallback,
+) -> list[StagedFile]:
+    cfg = settings.transform
+
+    def one(chunk: Chunk) -> list[StagedFile]:
+        sql = render_traffic_sql(
+            start=chunk.start,
+            end=chunk.end,
+            jam_threshold=cfg.jam_threshold_kmh,
+            locations=cfg.locations,
+        )
+        out = lake.uri(commit.staging_key(run_id, chunk.index))
+        return engine.run(sql, [lake.uri(k) for k in chunk.input_keys], out)
+
+    staged: list[StagedFile] = []
+    workers = parallelism if engine.concurrent_chunks else 1
+    total = len(plan.chunks)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="transform-chunk") as pool:
+        for i, files in enumerate(pool.map(one, plan.chunks), start=1):
+            staged += files
+            chunk = plan.chunks[i - 1]
+            report(TransformProgress("chunk", i, total, f"{chunk.days[0]} ({len(files)} files)"))
+    return staged
+
+
+def _days_of_files(
+    settings: Settings, lake: Lake, threads: int
+) -> Callable[[Sequence[str]], set[int]]:
+    from trafficlake.transform.duckdb import DuckDBEngine
+
+    def days(keys: Sequence[str]) -> set[int]:
+        probe = DuckDBEngine(settings, lake, threads=threads)
+        try:
+            return probe.distinct_event_days([lake.uri(k) for k in keys])
+        finally:
+            probe.close()
+
+    return days
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# ---- public API --------------------------------------------------------------------------------
+
+
+def run_transform(
+    settings: Settings,
+    *,
+    start_day: date | None = None,
+    end_day: date | None = None,
+    since: date | None = None,
+    reset_bookmark: bool = False,
+    engine: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> JobRun:
+    """Run a transform in this thread; returns the finished JobRun (SUCCEEDED or FAILED)."""
+    name = engine or settings.transform.engine
+    with open_catalog(settings) as catalog:
+        run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
+        return execute(settings, catalog, run, progress=progress)
+
+
+def start_transform(
+    settings: Settings,
+    *,
+    start_day: date | None = None,
+    end_day: date | None = None,
+    since: date | None = None,
+    reset_bookmark: bool = False,
+    engine: str | None = None,
+    wait: bool = False,
+) -> JobRun:
+    """Start a transform in a background thread of this process; poll
+    ``catalog.get_job_run(run.id)``. With ``wait`` it returns the finished run."""
+    name = engine or settings.transform.engine
+    with open_catalog(settings) as catalog:
+        run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
+
+    def work() -> None:
+        with open_catalog(settings) as own:
+            execute(settings, own, run)
+
+    thread = threading.Thread(target=work, name=f"transform-{run.id}", daemon=False)
+    thread.start()
+    if wait:
+        thread.join()
+        with open_catalog(settings) as catalog:
+            return catalog.get_job_run(run.id)
+    return run

@@ -1,0 +1,20 @@
+"""Fixtures of the transform tests: a lake + catalog under tmp_path."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lakes import TestLake
+
+from trafficlake.config import Settings
+from trafficlake.storage import Lake
+
+
+@pytest.fixture
+def tlake(settings: Settings) -> TestLake:
+    return TestLake(settings, Lake.from_settings(settings))
