@@ -28,9 +28,17 @@ class TimestampError(ValueError):
     """A timestamp is not an ISO 8601 date-time with a UTC offset."""
 
 
-_DOCTYPE_MARKERS = tuple(
-    "<!DOCTYPE".encode(enc) for enc in ("utf-8", "utf-16-le", "utf-16-be")
-) + tuple("<!ENTITY".encode(enc) for enc in ("utf-8", "utf-16-le", "utf-16-be"))
+_MARKERS = ("<!DOCTYPE", "<!ENTITY")
+_UTF8_MARKERS = tuple(m.encode() for m in _MARKERS)
+_WIDE_MARKERS = tuple(m.encode(enc) for m in _MARKERS for enc in ("utf-16-le", "utf-16-be"))
+
+
+def declares_dtd(data: bytes) -> bool:
+    """True when the document carries a DOCTYPE or ENTITY declaration (8- or 16-bit)."""
+    if any(marker in data for marker in _UTF8_MARKERS):
+        return True
+    wide = b"\x00" in data[:4] or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    return wide and any(marker in data for marker in _WIDE_MARKERS)
 
 
 def read_source(source: bytes | str | os.PathLike[str] | BinaryIO) -> bytes:
@@ -71,7 +79,7 @@ def iterparse_safely(
     data = read_source(source)
     if not data.strip():
         raise FeedParseError("empty document: no XML content")
-    if any(marker in data for marker in _DOCTYPE_MARKERS):
+    if declares_dtd(data):
         raise FeedParseError(
             "document declares a DTD or entities (<!DOCTYPE/<!ENTITY), refused for safety"
         )

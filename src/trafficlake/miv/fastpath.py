@@ -1,0 +1,111 @@
+"""A strict fast path for MIV documents in the feed's own canonical layout.
+
+The real feed (and the simulator) always write the same element sequence. When a whole
+document matches that layout exactly — an UTF-8 prolog, a ``<miv>`` start tag that lxml
+accepts, the header timestamps, then ``<meetpunt>`` blocks back to back with every element
+present, integer texts of plain digits and no entity references, CDATA, comments or DTD — its
+texts are read with one compiled regular expression per block instead of an XML tree. The
+grammar is a strict subset of XML, so a document it accepts is well-formed and means the same
+as under an XML parser. Anything else returns ``None`` and the caller takes the lxml path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from trafficlake.schema import CLASSES
+
+_INT = rb"(-?[0-9]{1,18})"
+_TS = rb"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{8,}(?:Z|[+-][0-9]{2}:[0-9]{2}))"
+_WS = rb"[ \t\r\n]*"
+
+
+def _element(tag: str, value: bytes = _INT) -> bytes:
+    t = tag.encode()
+    return _WS + b"<" + t + b">" + value + b"</" + t + b">"
+
+
+_BLOCK_PARTS = [
+    _WS + rb'<meetpunt beschrijvende_id="([^"<&\t\r\n]*)" unieke_id="([0-9]{1,10})">',
+    _element("lve_nr"),
+    _element("tijd_waarneming", _TS),
+    _element("tijd_laatst_gewijzigd", _TS),
+    _element("actueel_publicatie"),
+    _element("beschikbaar"),
+    _element("defect"),
+    _element("geldig"),
+]
+for _k in CLASSES:
+    _BLOCK_PARTS += [
+        _WS + f'<meetdata klasse_id="{_k}">'.encode(),
+        _element("verkeersintensiteit"),
+        _element("voertuigsnelheid_rekenkundig"),
+        _element("voertuigsnelheid_harmonisch"),
+        _WS + b"</meetdata>",
+    ]
+_BLOCK_PARTS += [
+    _WS + b"<rekendata>",
+    _element("bezettingsgraad"),
+    _element("beschikbaarheidsgraad"),
+    _element("onrustigheid"),
+    _WS + b"</rekendata>",
+    _WS + b"</meetpunt>",
+]
+BLOCK = re.compile(b"".join(_BLOCK_PARTS))
+HEAD = re.compile(
+    rb"(?:\xef\xbb\xbf)?"
+    + _WS
+    + rb'(?:<\?xml version="1\.[01]"(?: encoding="[Uu][Tt][Ff]-?8")?(?: standalone="(?:yes|no)")?'
+    + _WS
+    + rb"\?>)?"
+    + _WS
+    + rb"(<miv(?:[ \t\r\n][^<>&]*)?>)"
+    + _element("tijd_publicatie", _TS)
+    + rb"(?:"
+    + _element("tijd_laatste_config_wijziging", _TS)
+    + rb")?"
+)
+TAIL = re.compile(_WS + rb"</miv>" + _WS)
+
+SLOT_COUNT = 25
+"""Texts per block after the two attributes (same order as the feed parser's slots)."""
+
+
+def scan_canonical(
+    data: bytes,
+) -> tuple[str, str | None, list[bytes], list[bytes], list[tuple[bytes, ...]]] | None:
+    """``(tijd_publicatie, tijd_laatste_config_wijziging, bids, uids, rows)`` or ``None``.
+
+    ``rows`` hold the 25 texts of each block as bytes; ``None`` means "not canonical".
+    """
+    head = HEAD.match(data)
+    if head is None:
+        return None
+    try:
+        root = etree.fromstring(head.group(1) + b"</miv>")
+    except etree.XMLSyntaxError:
+        return None
+    if root.tag != "miv" or None in root.nsmap:
+        return None  # a default namespace changes every tag: not the canonical layout
+    pos = head.end()
+    match = BLOCK.match
+    bids: list[bytes] = []
+    uids: list[bytes] = []
+    rows: list[tuple[bytes, ...]] = []
+    while True:
+        m = match(data, pos)
+        if m is None:
+            break
+        groups = m.groups()
+        bids.append(groups[0])
+        uids.append(groups[1])
+        rows.append(groups[2:])
+        pos = m.end()
+    tail = TAIL.fullmatch(data, pos)
+    if tail is None:
+        return None
+    published = head.group(2).decode()
+    changed = head.group(3).decode() if head.group(3) is not None else None
+    return published, changed, bids, uids, rows

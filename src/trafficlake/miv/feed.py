@@ -1,0 +1,324 @@
+"""Parse a MIV verkeersdata document (``<miv>``) into Arrow events (``EVENT_SCHEMA``).
+
+Streaming: lxml ``iterparse`` hands over one ``<meetpunt>`` at a time; its texts go into
+per-column lists and the element is cleared. Conversion and validation then run column-wise
+in Arrow compute, so the Python work per lane is one pass over ~30 child elements.
+
+Validation (a failing ``<meetpunt>`` becomes one :class:`FeedError`, the rest still parses):
+
+- ``unieke_id`` and ``tijd_waarneming`` are required; ``unieke_id`` must be an int32.
+- every numeric element must be an integer (``xs:int``) within int32; flags
+  (``actueel_publicatie``, ``beschikbaar``, ``defect``, ``geldig``) within 0..127.
+- vehicle counts must be ≥ 0 and speeds within 0..254 (the XSD's value domain; sentinels
+  251/252/254 are kept as published). ``rekendata`` values only need to be int32 (the seed's
+  transform filters ``bezettingsgraad > -1``, so -1 is a value the feed can carry).
+- timestamps are ISO 8601 with an offset (``+01:00``, ``+02:00``, ``Z``, fractional seconds are
+  floored) and must fall in [2000-01-01, now + 1 day] (``latest`` overrides the upper bound).
+- ``<meetdata>`` needs ``klasse_id`` 1..5; an absent element or ``<rekendata>`` gives nulls.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from lxml import etree
+
+from trafficlake.miv.fastpath import scan_canonical
+from trafficlake.miv.xmlsafe import (
+    FeedParseError,
+    TimestampError,
+    iterparse_safely,
+    parse_timestamp,
+    read_source,
+)
+from trafficlake.schema import CLASSES, EVENT_SCHEMA
+
+__all__ = ["FeedError", "FeedParseError", "ParsedFeed", "parse_document"]
+
+EARLIEST = 946684800
+"""2000-01-01T00:00:00Z: older timestamps are absurd (unsynchronised device clocks)."""
+FUTURE_SLACK_S = 86400
+"""Timestamps more than one day after the parse are absurd."""
+
+_SCALARS = (
+    "lve_nr",
+    "tijd_waarneming",
+    "tijd_laatst_gewijzigd",
+    "actueel_publicatie",
+    "beschikbaar",
+    "defect",
+    "geldig",
+)
+_MEETDATA = ("verkeersintensiteit", "voertuigsnelheid_rekenkundig", "voertuigsnelheid_harmonisch")
+_REKENDATA = ("bezettingsgraad", "beschikbaarheidsgraad", "onrustigheid")
+_SLOTS: list[str] = list(_SCALARS)
+_SLOTS += [f"{m}_klasse{k}" for k in CLASSES for m in _MEETDATA]
+_SLOTS += [f"rekendata_{r}" for r in _REKENDATA]
+_SCALAR_INDEX = {name: i for i, name in enumerate(_SCALARS)}
+_CLASS_BASE = {str(k): len(_SCALARS) + 3 * i for i, k in enumerate(CLASSES)}
+_MEETDATA_OFFSET = {m: i for i, m in enumerate(_MEETDATA)}
+_REKEN_INDEX = {r: len(_SCALARS) + 15 + i for i, r in enumerate(_REKENDATA)}
+_TIMESTAMPS = ("tijd_waarneming", "tijd_laatst_gewijzigd")
+_INT_PATTERN = r"^\s*[+-]?[0-9]{1,18}\s*$"
+
+
+@dataclass(frozen=True)
+class FeedError:
+    """One ``<meetpunt>`` that could not be converted, with the reason and its XML."""
+
+    reason: str
+    raw: str
+    unieke_id: str | None
+
+
+@dataclass
+class ParsedFeed:
+    """The events of one document, its rejected meetpunten and its header timestamps."""
+
+    events: pa.Table
+    errors: list[FeedError] = field(default_factory=list)
+    tijd_publicatie: int | None = None
+    tijd_laatste_config_wijziging: int | None = None
+
+
+def _bounds(name: str, low: int, high: int) -> tuple[int, int]:
+    if name in _TIMESTAMPS:
+        return EARLIEST, high
+    if name in ("actueel_publicatie", "beschikbaar", "defect", "geldig"):
+        return 0, 127
+    if name.startswith("verkeersintensiteit"):
+        return 0, 2**31 - 1
+    if name.startswith("voertuigsnelheid"):
+        return 0, 254
+    return low, 2**31 - 1
+
+
+def _header_time(tag: str, text: str | None) -> int:
+    try:
+        return parse_timestamp(text)
+    except TimestampError as exc:
+        raise FeedParseError(f"<{tag}> is not a valid timestamp: {exc}") from None
+
+
+class _Errors:
+    """First reason per rejected row."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[int, str] = {}
+
+    def add(self, row: int, reason: str) -> None:
+        self.reasons.setdefault(row, reason)
+
+    def add_mask(self, mask: pa.Array, texts: pa.Array, template: str) -> None:
+        rows = pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist()
+        for row in rows:
+            self.add(row, template.format(texts[row].as_py()))
+
+
+def _int_column(name: str, texts: pa.Array, errors: _Errors, low: int, high: int) -> pa.Array:
+    """Strings → int64 (nulls stay null); rows with bad text or out-of-range values recorded."""
+    is_int = pc.match_substring_regex(texts, _INT_PATTERN)
+    if not pc.all(pc.fill_null(is_int, True)).as_py():
+        errors.add_mask(pc.invert(is_int), texts, f"{name} is not an integer: {{!r}}")
+    clean = pc.if_else(is_int, texts, pa.scalar(None, pa.string()))
+    clean = pc.replace_substring_regex(pc.utf8_trim_whitespace(clean), r"^\+", "")
+    values = pc.cast(clean, pa.int64())
+    extremes = pc.min_max(values)
+    lo, hi = extremes["min"].as_py(), extremes["max"].as_py()
+    if lo is not None and (lo < low or hi > high):
+        out_of_range = pc.or_(pc.less(values, low), pc.greater(values, high))
+        what = "negative" if low == 0 and high > 254 else f"outside {low}..{high}"
+        errors.add_mask(out_of_range, texts, f"{name} {what}: {{!r}}")
+    return values
+
+
+def _time_column(name: str, texts: pa.Array, errors: _Errors, latest: int) -> pa.Array:
+    encoded = pc.dictionary_encode(texts)
+    parsed: list[int | None] = []
+    for text in encoded.dictionary.to_pylist():
+        try:
+            parsed.append(parse_timestamp(text))
+        except TimestampError:
+            parsed.append(None)
+    lookup = pa.array(parsed, pa.int64())
+    values = lookup.take(encoded.indices)
+    bad = pc.and_(pc.is_valid(texts), pc.is_null(values))
+    if pc.any(bad).as_py():
+        errors.add_mask(bad, texts, f"{name} is not an ISO date-time with offset: {{!r}}")
+    absurd = pc.or_(pc.less(values, EARLIEST), pc.greater(values, latest))
+    if pc.any(pc.fill_null(absurd, False)).as_py():
+        errors.add_mask(
+            absurd, texts, f"{name} absurd (before 2000 or more than a day ahead): {{!r}}"
+        )
+    return values
+
+
+def parse_document(
+    source: bytes | str | os.PathLike[str] | BinaryIO, *, latest: int | None = None
+) -> ParsedFeed:
+    """Parse one ``<miv>`` document. See the module docstring for what is rejected.
+
+    ``source``: bytes, XML text (a ``str`` starting with ``<``), a path, or a binary file.
+    ``latest``: the latest acceptable timestamp (epoch s); default now + 1 day.
+    Raises :class:`FeedParseError` for documents that are empty, truncated, not XML, carry
+    a DTD, have another root than ``<miv>`` or a malformed header timestamp.
+    """
+    data = read_source(source)
+    latest = int(time.time()) + FUTURE_SLACK_S if latest is None else latest
+    texts = _scan_fast(data)
+    if texts is None:
+        texts = _scan_xml(data)
+    return _build(data, texts, latest)
+
+
+@dataclass
+class _Texts:
+    """The raw texts of a document: per-column string arrays plus header timestamps."""
+
+    published: int | None
+    config_changed: int | None
+    uids: pa.Array
+    bids: pa.Array
+    columns: list[pa.Array]
+    errors: _Errors
+
+
+def _scan_fast(data: bytes) -> _Texts | None:
+    scanned = scan_canonical(data)
+    if scanned is None:
+        return None
+    published, changed, bids, uids, rows = scanned
+    try:
+        columns = [pa.array(c, pa.binary()).cast(pa.string()) for c in zip(*rows, strict=True)]
+        bid_array = pa.array(bids, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return None  # not valid UTF-8: let the XML parser report it
+    if not rows:
+        columns = [pa.array([], pa.string()) for _ in _SLOTS]
+    return _Texts(
+        published=_header_time("tijd_publicatie", published),
+        config_changed=None
+        if changed is None
+        else _header_time("tijd_laatste_config_wijziging", changed),
+        uids=pa.array(uids, pa.binary()).cast(pa.string()),
+        bids=bid_array,
+        columns=columns,
+        errors=_Errors(),
+    )
+
+
+def _scan_xml(data: bytes) -> _Texts:
+    published: int | None = None
+    config_changed: int | None = None
+    uids: list[str | None] = []
+    bids: list[str | None] = []
+    rows: list[list[str | None]] = []
+    errors = _Errors()
+    n_slots = len(_SLOTS)
+    for elem in iterparse_safely(
+        data, root="miv", tags=("meetpunt", "tijd_publicatie", "tijd_laatste_config_wijziging")
+    ):
+        parent = elem.getparent()
+        if parent is None or parent.getparent() is not None:
+            continue  # only children of the root count
+        tag = elem.tag
+        if tag == "tijd_publicatie":
+            published = _header_time(tag, elem.text)
+            continue
+        if tag == "tijd_laatste_config_wijziging":
+            config_changed = _header_time(tag, elem.text)
+            continue
+        row: list[str | None] = [None] * n_slots
+        for child in elem:
+            ctag = child.tag
+            i = _SCALAR_INDEX.get(ctag)  # type: ignore[arg-type]
+            if i is not None:
+                row[i] = child.text
+            elif ctag == "meetdata":
+                klasse = child.get("klasse_id")
+                base = _CLASS_BASE.get(klasse)  # type: ignore[arg-type]
+                if base is None:
+                    errors.add(len(rows), f"meetdata klasse_id not 1..5: {klasse!r}")
+                    continue
+                for g in child:
+                    o = _MEETDATA_OFFSET.get(g.tag)  # type: ignore[arg-type]
+                    if o is not None:
+                        row[base + o] = g.text
+            elif ctag == "rekendata":
+                for g in child:
+                    j = _REKEN_INDEX.get(g.tag)  # type: ignore[arg-type]
+                    if j is not None:
+                        row[j] = g.text
+        uids.append(elem.get("unieke_id"))
+        bids.append(elem.get("beschrijvende_id"))
+        rows.append(row)
+        elem.clear()
+    columns = (
+        [pa.array(c, pa.string()) for c in zip(*rows, strict=True)]
+        if rows
+        else [pa.array([], pa.string()) for _ in _SLOTS]
+    )
+    return _Texts(
+        published,
+        config_changed,
+        pa.array(uids, pa.string()),
+        pa.array(bids, pa.string()),
+        columns,
+        errors,
+    )
+
+
+def _build(data: bytes, texts: _Texts, latest: int) -> ParsedFeed:
+    n = len(texts.uids)
+    errors = texts.errors
+    published = texts.published
+    for row in pc.indices_nonzero(pc.is_null(texts.uids)).to_pylist():
+        errors.add(row, "meetpunt without unieke_id attribute")
+    arrays: dict[str, pa.Array] = {
+        "beschrijvende_id": texts.bids,
+        "unieke_id": _int_column("unieke_id", texts.uids, errors, -(2**31), 2**31 - 1),
+        "tijd_publicatie": pa.nulls(n, pa.int64())
+        if published is None
+        else pa.repeat(pa.scalar(published, pa.int64()), n),
+    }
+    for name, col in zip(_SLOTS, texts.columns, strict=True):
+        if name in _TIMESTAMPS:
+            arrays[name] = _time_column(name, col, errors, latest)
+        else:
+            low, high = _bounds(name, -(2**31), latest)
+            arrays[name] = _int_column(name, col, errors, low, high)
+    for row in pc.indices_nonzero(pc.is_null(texts.columns[1])).to_pylist():
+        errors.add(row, "meetpunt without tijd_waarneming")
+    if errors.reasons:
+        keep = np.ones(n, dtype=bool)
+        keep[list(errors.reasons)] = False
+        mask = pa.array(keep)
+        arrays = {name: array.filter(mask) for name, array in arrays.items()}
+    table = pa.table([arrays[f.name].cast(f.type) for f in EVENT_SCHEMA], schema=EVENT_SCHEMA)
+    uid_list = texts.uids.to_pylist() if errors.reasons else []
+    feed_errors = _feed_errors(data, errors, uid_list) if errors.reasons else []
+    return ParsedFeed(table, feed_errors, published, texts.config_changed)
+
+
+def _feed_errors(data: bytes, errors: _Errors, uids: list[str | None]) -> list[FeedError]:
+    """Serialise the rejected meetpunten (a second pass, only when there are any)."""
+    raw: dict[int, str] = {}
+    index = 0
+    for elem in iterparse_safely(data, root="miv", tags=("meetpunt",)):
+        parent = elem.getparent()
+        if parent is None or parent.getparent() is not None:
+            continue
+        if index in errors.reasons:
+            raw[index] = etree.tostring(elem, encoding="unicode", with_tail=False)
+        index += 1
+        elem.clear()
+    return [
+        FeedError(reason=reason, raw=raw.get(row, ""), unieke_id=uids[row])
+        for row, reason in sorted(errors.reasons.items())
+    ]
