@@ -265,3 +265,115 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalo
     finally:
         for p in reversed(procs):
             stop_process(p)
+
+
+# ---- raw test data ---------------------------------------------------------------------------
+DAY = 86_400
+BASE_DAY = 20_778 * DAY  # 2026-11-21 00:00 UTC
+
+
+def raw_minutes(
+    *,
+    start: int,
+    minutes: int,
+    sections: int = 3,
+    lanes_per_section: int = 2,
+    seed: int = 7,
+    arrival_delay_s: int = 30,
+) -> Any:
+    """Raw lane-minutes (RAW_SCHEMA) with varied speeds, some slow (jams), some defects."""
+    import numpy as np
+    import pyarrow as pa
+
+    from trafficlake.schema import RAW_SCHEMA
+
+    rng = np.random.default_rng(seed)
+    n_lanes = sections * lanes_per_section
+    t = np.repeat(start + 60 * np.arange(minutes, dtype=np.int64), n_lanes)
+    lane = np.tile(np.arange(n_lanes), minutes)
+    n = len(t)
+    cols: dict[str, Any] = {
+        "beschrijvende_id": [f"H{i:03d}N1" for i in lane],
+        "unieke_id": (100 + lane).astype(np.int32),
+        "lve_nr": (1 + lane // lanes_per_section).astype(np.int32),
+        "tijd_waarneming": t,
+        "tijd_laatst_gewijzigd": t + 45,
+        "tijd_publicatie": t + 60,
+        "actueel_publicatie": np.ones(n, np.int8),
+        "beschikbaar": np.ones(n, np.int8),
+        "defect": (rng.random(n) < 0.03).astype(np.int8),
+        "geldig": np.zeros(n, np.int8),
+    }
+    # a speed level per section that drifts, with jam episodes (< 40 km/h)
+    level = 30 + 90 * rng.random(n)
+    for k in (1, 2, 3, 4, 5):
+        count = rng.integers(0, 15, n).astype(np.int32)
+        speed = np.clip(level + rng.normal(0, 12, n), 0, 250).astype(np.int32)
+        speed[count == 0] = 0
+        speed[rng.random(n) < 0.02] = 252  # sentinel
+        cols[f"verkeersintensiteit_klasse{k}"] = count
+        cols[f"voertuigsnelheid_rekenkundig_klasse{k}"] = speed
+        cols[f"voertuigsnelheid_harmonisch_klasse{k}"] = np.maximum(speed - 3, 0).astype(np.int32)
+    cols["rekendata_bezettingsgraad"] = rng.integers(-1, 60, n).astype(np.int32)
+    cols["rekendata_beschikbaarheidsgraad"] = np.full(n, 100, np.int32)
+    cols["rekendata_onrustigheid"] = rng.integers(0, 5, n).astype(np.int32)
+    cols["arrival_time"] = (t + arrival_delay_s) * 1000
+    return pa.table(cols, schema=RAW_SCHEMA)
+
+
+def read_output(lake: Any, prefix: str) -> Any:
+    """Every Parquet file under ``prefix`` with its year/month/day/hour folders as columns."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    files = [lake.path(f.key) for f in lake.list(prefix) if f.key.endswith(".parquet")]
+    if not files:
+        return None
+    part = pads.partitioning(
+        pa.schema([(k, pa.int32()) for k in ("year", "month", "day", "hour")]), flavor="hive"
+    )
+    ds = pads.dataset(
+        files,
+        format="parquet",
+        filesystem=lake.fs,
+        partitioning=part,
+        partition_base_dir=lake.path(prefix),
+    )
+    return ds.to_table()
+
+
+def assert_same_rows(
+    left: Any, right: Any, *, key: tuple[str, ...] = ("lve_nr", "recordTimestamp")
+) -> None:
+    """Row-for-row equality of two output tables; floats within 1e-9 (relative to magnitude)."""
+    import math
+
+    assert left is not None and right is not None, "an engine wrote no output"
+    assert sorted(left.column_names) == sorted(right.column_names)
+    assert left.num_rows == right.num_rows, (left.num_rows, right.num_rows)
+    sort = [(k, "ascending") for k in key]
+    a = left.sort_by(sort).to_pylist()
+    b = right.select(left.column_names).sort_by(sort).to_pylist()
+    for ra, rb in zip(a, b, strict=True):
+        for name in left.column_names:
+            x, y = ra[name], rb[name]
+            if isinstance(x, float) or isinstance(y, float):
+                assert (x is None) == (y is None), (name, ra, rb)
+                if x is not None:
+                    assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (name, x, y, ra)
+            else:
+                assert x == y, (name, x, y, ra)
+
+
+@pytest.fixture(scope="session")
+def scale() -> Any:
+    """The helpers above for test modules (conftest is not importable under importlib mode)."""
+    import types
+
+    return types.SimpleNamespace(
+        DAY=DAY,
+        BASE_DAY=BASE_DAY,
+        raw_minutes=raw_minutes,
+        read_output=read_output,
+        assert_same_rows=assert_same_rows,
+    )
