@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +129,70 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     finally:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- raw lake files (real Parquet in the raw layout, simulated rows) ------------------------
+
+
+class RawLakeWriter:
+    """Writes small raw-layout Parquet files (``RAW_SCHEMA``, simulated rows) into a lake."""
+
+    lanes = 3
+
+    @staticmethod
+    def hour_start(y: int, m: int, d: int, h: int) -> int:
+        from datetime import UTC, datetime
+
+        return int(datetime(y, m, d, h, tzinfo=UTC).timestamp())
+
+    def raw_table(
+        self, y: int, m: int, d: int, h: int, *, minutes: int = 2, offset: int = 0
+    ) -> Any:
+        """Simulated raw rows for ``minutes`` minutes from ``offset`` minutes into the hour."""
+        import pyarrow as pa
+
+        from trafficlake.miv.simulator import Simulator
+        from trafficlake.schema import RAW_SCHEMA
+
+        start = self.hour_start(y, m, d, h) + 60 * offset
+        events = pa.Table.from_batches(
+            list(Simulator(7, self.lanes, clean=True).minutes(start, minutes))
+        )
+        arrival = pa.array([(start + 120) * 1000] * events.num_rows, pa.int64())
+        return events.append_column(RAW_SCHEMA.field("arrival_time"), arrival).cast(RAW_SCHEMA)
+
+    @staticmethod
+    def hour_key(y: int, m: int, d: int, h: int, prefix: str = "raw") -> str:
+        return f"{prefix}/year={y}/month={m}/day={d}/hour={h}/"
+
+    @staticmethod
+    def write_parquet(lake: Any, key: str, table: Any) -> str:
+        import pyarrow.parquet as pq
+
+        with lake.open_atomic(key) as out:
+            pq.write_table(table, out)
+        return key
+
+    def write_hour(
+        self,
+        lake: Any,
+        y: int,
+        m: int,
+        d: int,
+        h: int,
+        *,
+        offset: int = 0,
+        minutes: int = 2,
+        prefix: str = "raw",
+    ) -> str:
+        """One delivery-stream-like file in the hour folder; returns its key."""
+        import uuid
+
+        name = f"miv-1-{y}-{m:02d}-{d:02d}-{h:02d}-{offset:02d}-{uuid.uuid4().hex[:8]}.parquet"
+        table = self.raw_table(y, m, d, h, offset=offset, minutes=minutes)
+        return self.write_parquet(lake, self.hour_key(y, m, d, h, prefix) + name, table)
+
+
+@pytest.fixture
+def raw_writer() -> RawLakeWriter:
+    return RawLakeWriter()

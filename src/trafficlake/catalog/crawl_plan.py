@@ -1,0 +1,438 @@
+"""One crawler target -> one table: find partition folders, read what changed, plan the commit.
+
+Nothing here writes to the catalog: :class:`TargetCrawl` reads the lake and the catalog and
+produces a :class:`TablePlan`; the runner publishes all plans only when every target succeeded.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import unquote
+
+from trafficlake.catalog.base import (
+    Catalog,
+    Column,
+    Crawler,
+    DataFile,
+    NoSuchTableError,
+    Partition,
+    Table,
+)
+from trafficlake.catalog.inference import (
+    CrawlDataError,
+    FileInfo,
+    file_format,
+    inspect_file,
+    merge_stats,
+    widen,
+)
+from trafficlake.storage import FileEntry, Lake
+
+FOOTER_WORKERS = 8
+SCHEMA_SERIALIZER_VERSION = "1.0"
+
+
+class CrawlCancelled(Exception):
+    """The crawler was asked to stop."""
+
+
+@dataclass
+class Folder:
+    key: str
+    """Lake key of the partition folder, ending in ``/`` (the target itself if unpartitioned)."""
+    names: tuple[str, ...]
+    files: list[FileEntry]
+
+
+@dataclass
+class TablePlan:
+    table: Table
+    create: bool
+    update: bool
+    schema_changed: bool
+    upsert: list[Partition] = field(default_factory=list)
+    delete: list[tuple[str, ...]] = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+
+
+def _hidden(rel: str) -> bool:
+    return any(part.startswith((".", "_")) for part in rel.split("/") if part)
+
+
+def _key_type(values: list[str]) -> str:
+    try:
+        nums = [int(v) for v in values]
+    except ValueError:
+        return "string"
+    return "int" if all(-(2**31) <= n < 2**31 for n in nums) else "bigint"
+
+
+def _is_newer(entry: FileEntry, part: Partition) -> bool:
+    return (
+        entry.mtime_ns is not None
+        and part.updated_at is not None
+        and entry.mtime_ns / 1e9 > part.updated_at
+    )
+
+
+class TargetCrawl:
+    """Crawl one target prefix of ``crawler`` into its table."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        lake: Lake,
+        crawler: Crawler,
+        target: str,
+        stats_columns: list[str],
+        messages: list[str],
+        check_stop: Callable[[], None],
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.catalog, self.lake, self.crawler = catalog, lake, crawler
+        self.target = target.strip("/") + "/" if target.strip("/") else ""
+        self.stats_columns = stats_columns
+        self.messages = messages
+        self.check_stop = check_stop
+        self.progress = progress
+        base = posixpath.basename(self.target.rstrip("/")) or "root"
+        self.name = f"{crawler.table_prefix}{base}"
+        self.database = crawler.database
+
+    def note(self, text: str) -> None:
+        self.messages.append(f"{self.database}.{self.name}: {text}")
+
+    # ---- discovery ------------------------------------------------------------------------
+    def scan_all(self) -> list[Folder]:
+        """Every partition folder with its files (lists the whole target)."""
+        by_folder: dict[str, list[FileEntry]] = {}
+        for entry in self.lake.list(self.target.rstrip("/")):
+            rel = entry.key[len(self.target) :]
+            if _hidden(rel):
+                continue
+            by_folder.setdefault(posixpath.dirname(rel), []).append(entry)
+        folders = [Folder(self.target + (d + "/" if d else ""), tuple(d.split("/")) if d else (), f)
+                   for d, f in sorted(by_folder.items())]  # fmt: skip
+        return folders
+
+    def walk_new(self, depth: int, known: set[str]) -> tuple[list[Folder], set[str]]:
+        """Folders at partition ``depth`` not in ``known`` with their files, and the known
+        folders seen. Lists folders level by level; never lists the files of a known folder."""
+        new: list[Folder] = []
+        seen: set[str] = set()
+
+        def visit(prefix: str, names: tuple[str, ...]) -> None:
+            if len(names) == depth:
+                if prefix in known:
+                    seen.add(prefix)
+                    return
+                files = [
+                    e
+                    for e in self.lake.list(prefix.rstrip("/"))
+                    if not _hidden(e.key[len(prefix) :])
+                ]
+                flat = [e for e in files if "/" not in e.key[len(prefix) :]]
+                if len(flat) < len(files):
+                    self.note(
+                        f"skipped {len(files) - len(flat)} file(s) below partition depth in {prefix}"
+                    )
+                if flat:
+                    new.append(Folder(prefix, names, flat))
+                return
+            # storage.Lake.list_dirs is annotated list[str] inside a class with a method named
+            # list, which mypy reads as that method: hence the ignore.
+            for d in self.lake.list_dirs(prefix.rstrip("/")):  # type: ignore[attr-defined]
+                visit(d + "/", (*names, posixpath.basename(d)))
+
+        visit(self.target, ())
+        return new, seen
+
+    # ---- partition keys -------------------------------------------------------------------
+    def infer_keys(self, folders: list[Folder]) -> list[Column]:
+        depth = len(folders[0].names) if folders else 0
+        keys: list[Column] = []
+        for level in range(depth):
+            names = [f.names[level] for f in folders]
+            split = [n.partition("=") for n in names]
+            hive_keys = {k for k, eq, _ in split if eq}
+            if len(hive_keys) == 1 and all(eq for _, eq, _ in split):
+                key = hive_keys.pop()
+                values = [unquote(v) for _, _, v in split]
+            else:
+                key, values = f"partition_{level}", names
+            keys.append(Column(key, _key_type(values)))
+        return keys
+
+    def values_of(self, folder: Folder, keys: list[Column]) -> tuple[str, ...] | None:
+        out: list[str] = []
+        for name, key in zip(folder.names, keys, strict=True):
+            if key.name.startswith("partition_") and "=" not in name:
+                out.append(name)
+                continue
+            k, eq, v = name.partition("=")
+            if not eq or k != key.name:
+                return None
+            out.append(unquote(v))
+        return tuple(out)
+
+    # ---- planning -------------------------------------------------------------------------
+    def plan(self) -> TablePlan | None:
+        try:
+            existing: Table | None = self.catalog.get_table(self.database, self.name)
+        except NoSuchTableError:
+            existing = None
+        known = (
+            {
+                p.location: p
+                for p in self.catalog.list_partitions(
+                    self.database, self.name, include_deprecated=True
+                )
+            }
+            if existing
+            else {}
+        )
+        incremental = existing is not None and self.crawler.recrawl_policy == "new_folders_only"
+        if incremental:
+            assert existing is not None
+            live = {loc for loc, p in known.items() if not p.deprecated}
+            folders, seen = self.walk_new(len(existing.partition_keys), live)
+            present = seen | {f.key for f in folders}
+        else:
+            folders = self.scan_all()
+            if existing is None and folders:
+                depth = Counter(len(f.names) for f in folders).most_common(1)[0][0]
+            else:
+                depth = len(existing.partition_keys) if existing else 0
+            odd = [f for f in folders if len(f.names) != depth]
+            if odd:
+                n = sum(len(f.files) for f in odd)
+                self.note(
+                    f"skipped {n} file(s) not at partition depth {depth}, e.g. {odd[0].files[0].key}"
+                )
+                folders = [f for f in folders if len(f.names) == depth]
+            present = {f.key for f in folders}
+        if existing is None and not folders:
+            self.note(f"no data files under {self.target or '/'}; no table created")
+            return None
+
+        keys = list(existing.partition_keys) if existing else self.infer_keys(folders)
+        parsed: list[tuple[Folder, tuple[str, ...]]] = []
+        for f in folders:
+            values = self.values_of(f, keys)
+            if values is None:
+                self.note(
+                    f"skipped folder {f.key}: does not match partition keys {[k.name for k in keys]}"
+                )
+                present.discard(f.key)
+                continue
+            parsed.append((f, values))
+        if existing:
+            keys = self.widen_keys(keys, [v for _, v in parsed])
+
+        # which files need their footer read
+        known_by_values = {p.values: p for p in known.values()}
+        work: list[
+            tuple[Folder, tuple[str, ...], Partition | None, list[tuple[FileEntry, str]], list[str]]
+        ] = []
+        for f, values in parsed:
+            old = known_by_values.get(values)
+            typed = [(e, fmt) for e in f.files if (fmt := self.format_of(e)) is not None]
+            if not typed:
+                present.discard(f.key)
+                continue
+            if old is not None:
+                old_files = {d.key: d for d in old.files}
+                same = {e.key for e, _ in typed if e.key in old_files and old_files[e.key].size == e.size
+                        and not _is_newer(e, old)}  # fmt: skip
+                if same == set(old_files) == {e.key for e, _ in typed}:
+                    if old.deprecated:
+                        work.append((f, values, old, [], sorted(same)))  # reappeared: undeprecate
+                    continue
+                if set(old_files) <= same:
+                    work.append(
+                        (f, values, old, [t for t in typed if t[0].key not in same], sorted(same))
+                    )
+                    continue
+            work.append((f, values, old, typed, []))
+        infos = self.read_files([t for _, _, _, todo, _ in work for t in todo])
+
+        # schema
+        columns, fmt, changes = self.merge_schema(existing, [infos[k] for k in sorted(infos)], keys)
+        plan = TablePlan(
+            table=Table(self.database, self.name, columns, keys, self.target, fmt),
+            create=existing is None, update=False, schema_changed=False,
+        )  # fmt: skip
+        if existing is not None:
+            plan.table = replace(existing, parameters=dict(existing.parameters))
+            if changes or keys != existing.partition_keys:
+                if self.crawler.schema_change_policy == "update":
+                    plan.table.columns, plan.table.partition_keys = columns, keys
+                    plan.schema_changed = True
+                    self.note(
+                        "schema updated: " + "; ".join(changes or ["partition key types widened"])
+                    )
+                else:
+                    self.note("schema change not applied (schema_change_policy=log): " + "; ".join(
+                        changes or ["partition key types widened"]))  # fmt: skip
+
+        # partitions
+        for f, values, old, todo, reused in work:
+            files = [DataFile(e.key, e.size, infos[e.key].row_count) for e, _ in todo]
+            stats: dict[str, tuple[Any, Any]] = {}
+            for e, _ in todo:
+                stats = merge_stats(stats, infos[e.key].stats)
+            if old is not None and reused:
+                kept = {d.key: d for d in old.files}
+                files += [kept[k] for k in reused]
+                stats = merge_stats(old.stats, stats)
+            files.sort(key=lambda d: d.key)
+            rows = [d.row_count for d in files]
+            plan.upsert.append(Partition(
+                self.database, self.name, values, f.key, files,
+                row_count=None if any(r is None for r in rows) else sum(r or 0 for r in rows),
+                size_bytes=sum(d.size for d in files), stats=stats,
+            ))  # fmt: skip
+            if old is None:
+                plan.added += 1
+            else:
+                plan.updated += 1
+
+        for loc, part in known.items():
+            if loc in present:
+                continue
+            behavior = self.crawler.delete_behavior
+            if behavior == "delete":
+                plan.delete.append(part.values)
+                plan.removed += 1
+            elif behavior == "deprecate" and not part.deprecated:
+                plan.upsert.append(replace(part, deprecated=True))
+                plan.removed += 1
+            elif behavior == "log":
+                self.note(f"partition {loc} vanished from the lake (delete_behavior=log: kept)")
+        self.set_parameters(plan, known)
+        return plan
+
+    def format_of(self, entry: FileEntry) -> str | None:
+        fmt = file_format(entry.key)
+        if fmt is None:
+            with self.lake.fs.open_input_file(self.lake.path(entry.key)) as fh:
+                fmt = file_format(entry.key, fh.read(64))
+            if fmt is None:
+                self.note(f"skipped {entry.key}: neither Parquet nor JSON lines")
+        return fmt
+
+    def read_files(self, todo: list[tuple[FileEntry, str]]) -> dict[str, FileInfo]:
+        out: dict[str, FileInfo] = {}
+        total = len(todo)
+        if self.progress:
+            self.progress(0, total)
+        if not todo:
+            return out
+        with ThreadPoolExecutor(FOOTER_WORKERS) as pool:
+            futures = [
+                pool.submit(inspect_file, self.lake, e, fmt, self.stats_columns) for e, fmt in todo
+            ]
+            try:
+                for i, fut in enumerate(futures, 1):
+                    info = fut.result()
+                    out[info.key] = info
+                    if self.progress:
+                        self.progress(i, total)
+                    self.check_stop()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+        return out
+
+    def widen_keys(self, keys: list[Column], values: list[tuple[str, ...]]) -> list[Column]:
+        out = []
+        for i, key in enumerate(keys):
+            seen = _key_type([v[i] for v in values]) if values else key.type
+            merged = widen(key.type, seen) or "string"
+            out.append(Column(key.name, merged, key.comment))
+        return out
+
+    def merge_schema(
+        self, existing: Table | None, infos: list[FileInfo], keys: list[Column]
+    ) -> tuple[list[Column], str, list[str]]:
+        cols = {c.name: c.type for c in existing.columns} if existing else {}
+        origin = {c.name: "the catalog" for c in existing.columns} if existing else {}
+        fmts = {existing.format} if existing else set()
+        conflicts: list[str] = []
+        changes: list[str] = []
+        key_names = {k.name for k in keys}
+        for info in infos:
+            fmts.add(info.format)
+            for c in info.columns:
+                if c.name in key_names:
+                    continue
+                if c.name not in cols:
+                    cols[c.name], origin[c.name] = c.type, info.key
+                    if existing:
+                        changes.append(f"added column {c.name} {c.type} (from {info.key})")
+                    continue
+                merged = widen(cols[c.name], c.type)
+                if merged is None:
+                    conflicts.append(
+                        f"column {c.name}: {c.type} in {info.key} is incompatible with {cols[c.name]} "
+                        f"in {origin[c.name]}"
+                    )
+                elif merged != cols[c.name]:
+                    if existing and c.name in {x.name for x in existing.columns}:
+                        changes.append(
+                            f"widened column {c.name} {cols[c.name]} -> {merged} (from {info.key})"
+                        )
+                    cols[c.name] = merged
+        if conflicts:
+            raise CrawlDataError(
+                f"incompatible types in {self.database}.{self.name}: " + "; ".join(conflicts)
+            )
+        if len(fmts) > 1:
+            raise CrawlDataError(f"target {self.target} mixes formats {sorted(fmts)}")
+        return [Column(n, t) for n, t in cols.items()], (fmts.pop() if fmts else "parquet"), changes
+
+    def set_parameters(self, plan: TablePlan, known: dict[str, Partition]) -> None:
+        final = {p.values: p for p in known.values()}
+        for p in plan.upsert:
+            final[p.values] = p
+        for v in plan.delete:
+            final.pop(v, None)
+        live = [p for p in final.values() if not p.deprecated]
+        params = dict(plan.table.parameters)
+        params.update({
+            "classification": plan.table.format,
+            "recordCount": str(sum(p.row_count or 0 for p in live)),
+            "sizeKey": str(sum(p.size_bytes for p in live)),
+            "objectCount": str(sum(len(p.files) for p in live)),
+            "UPDATED_BY_CRAWLER": self.crawler.name,
+            "CrawlerSchemaSerializerVersion": SCHEMA_SERIALIZER_VERSION,
+            "typeOfData": "file",
+        })  # fmt: skip
+        if not plan.create and params != plan.table.parameters:
+            plan.update = True
+        plan.table.parameters = params
+        plan.update = plan.update or plan.schema_changed
+
+
+def throttled_stop_check(catalog: Catalog, name: str, every_s: float = 0.5) -> Callable[[], None]:
+    """A callable raising CrawlCancelled once the crawler's state is STOPPING."""
+    last = [0.0]
+
+    def check() -> None:
+        now = time.monotonic()
+        if now - last[0] < every_s:
+            return
+        last[0] = now
+        if catalog.get_crawler(name).state == "STOPPING":
+            raise CrawlCancelled()
+
+    return check

@@ -1,0 +1,180 @@
+"""The crawler (Glue crawler analog): lake prefixes -> catalog tables and partitions.
+
+A crawl reads the lake and the catalog, plans every table (:mod:`crawl_plan`), and publishes
+only when all targets were read without error: tables are created or updated, then each
+table's partition changes go in ONE ``commit_partitions``. A failed or cancelled crawl leaves
+the catalog as it was. Public API (also used as workflow task resources):
+:func:`ensure_default_crawlers`, :func:`run_crawler`, :func:`start_crawler`,
+:func:`stop_crawler`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from trafficlake.catalog import open_catalog
+from trafficlake.catalog.base import (
+    Catalog,
+    Crawler,
+    CrawlRun,
+    NoSuchCrawlerError,
+    TableExistsError,
+)
+from trafficlake.catalog.crawl_plan import (
+    CrawlCancelled,
+    TablePlan,
+    TargetCrawl,
+    throttled_stop_check,
+)
+from trafficlake.config import Settings
+from trafficlake.errors import TrafficlakeError
+from trafficlake.storage import Lake
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CRAWLERS = {"raw": "raw/", "transformed": "transformed/"}
+
+Progress = Callable[[int, int], None]
+
+
+def default_crawler(settings: Settings, name: str) -> Crawler:
+    return Crawler(
+        name=name,
+        targets=[DEFAULT_CRAWLERS[name]],
+        database=settings.catalog.database,
+        table_prefix=settings.catalog.table_prefix,
+    )
+
+
+def ensure_default_crawlers(catalog: Catalog, settings: Settings) -> None:
+    """Create the crawlers ``raw`` (raw/) and ``transformed`` (transformed/) if missing."""
+    for name in DEFAULT_CRAWLERS:
+        catalog.create_crawler(default_crawler(settings, name), exist_ok=True)
+
+
+def _get_crawler(catalog: Catalog, settings: Settings, name: str) -> Crawler:
+    try:
+        return catalog.get_crawler(name)
+    except NoSuchCrawlerError:
+        if name not in DEFAULT_CRAWLERS:
+            raise
+        ensure_default_crawlers(catalog, settings)
+        return catalog.get_crawler(name)
+
+
+def _publish(catalog: Catalog, plan: TablePlan, run: CrawlRun) -> None:
+    t = plan.table
+    catalog.create_database(t.database, exist_ok=True)
+    if plan.create:
+        try:
+            catalog.create_table(t)
+            run.tables_created += 1
+        except TableExistsError:  # created concurrently: treat as an update
+            catalog.update_table(t)
+            run.tables_updated += 1
+    elif plan.update:
+        catalog.update_table(t)
+        if plan.schema_changed:
+            run.tables_updated += 1
+    if plan.upsert or plan.delete:
+        catalog.commit_partitions(t.database, t.name, upsert=plan.upsert, delete=plan.delete)
+    run.partitions_added += plan.added
+    run.partitions_updated += plan.updated
+    run.partitions_removed += plan.removed
+
+
+def execute_crawl(
+    settings: Settings,
+    catalog: Catalog,
+    lake: Lake,
+    crawler: Crawler,
+    run: CrawlRun,
+    progress: Progress | None = None,
+) -> CrawlRun:
+    """Carry out an already started ``run`` of ``crawler`` and record how it ended."""
+    check_stop = throttled_stop_check(catalog, crawler.name)
+    stats_columns = list(settings.catalog.stats_columns)
+    try:
+        plans: list[TablePlan] = []
+        for target in crawler.targets:
+            check_stop()
+            crawl = TargetCrawl(
+                catalog, lake, crawler, target, stats_columns, run.messages, check_stop, progress
+            )
+            plan = crawl.plan()
+            if plan is not None:
+                plans.append(plan)
+        if catalog.get_crawler(crawler.name).state == "STOPPING":
+            raise CrawlCancelled()
+        for plan in plans:
+            _publish(catalog, plan, run)
+        run.status = "SUCCEEDED"
+    except CrawlCancelled:
+        run.status = "CANCELLED"
+        run.messages.append("stopped on request before publishing; catalog unchanged")
+    except TrafficlakeError as exc:
+        run.status, run.error_message = "FAILED", str(exc)
+    except Exception as exc:  # a bug or an I/O failure: record it, do not leave the crawler RUNNING
+        log.exception("crawler %s failed", crawler.name)
+        run.status, run.error_message = "FAILED", f"{type(exc).__name__}: {exc}"
+    finally:
+        run.ended_at = time.time()
+        catalog.finish_crawl(run)
+    return run
+
+
+def run_crawler(
+    settings: Settings,
+    name: str,
+    *,
+    catalog: Catalog | None = None,
+    lake: Lake | None = None,
+    progress: Progress | None = None,
+) -> CrawlRun:
+    """Crawl in the foreground and return the finished run (SUCCEEDED, FAILED or CANCELLED).
+
+    Data errors are recorded on the run, not raised; raises CrawlerRunningError when the
+    crawler is already running. The default crawlers are created on first use."""
+    own = catalog is None
+    cat = catalog or open_catalog(settings)
+    try:
+        crawler = _get_crawler(cat, settings, name)
+        run = cat.start_crawl(name)
+        return execute_crawl(
+            settings, cat, lake or Lake.from_settings(settings), crawler, run, progress
+        )
+    finally:
+        if own:
+            cat.close()
+
+
+def start_crawler(settings: Settings, name: str, *, wait: bool = False) -> CrawlRun:
+    """Start a crawl: ``wait=True`` runs it here; otherwise in a background thread of this
+    process, returning the RUNNING run at once (poll ``get_crawler(name)``)."""
+    if wait:
+        return run_crawler(settings, name)
+    catalog = open_catalog(settings)
+    try:
+        crawler = _get_crawler(catalog, settings, name)
+        run = catalog.start_crawl(name)
+    except BaseException:
+        catalog.close()
+        raise
+
+    def work() -> None:
+        try:
+            execute_crawl(settings, catalog, Lake.from_settings(settings), crawler, run)
+        finally:
+            catalog.close()
+
+    threading.Thread(target=work, name=f"crawler-{name}", daemon=False).start()
+    return CrawlRun(id=run.id, crawler=run.crawler, status=run.status, started_at=run.started_at)
+
+
+def stop_crawler(settings: Settings, name: str) -> None:
+    """Ask a running crawler to stop (RUNNING -> STOPPING); it ends CANCELLED, publishing nothing."""
+    with open_catalog(settings) as catalog:
+        catalog.request_stop(name)
