@@ -214,6 +214,7 @@ def _validate_machine(doc: dict[str, Any], where: str, problems: list[str], seen
     elif start not in states:
         problems.append(f"{where}: field 'StartAt' names unknown state {start!r}")
     edges: dict[str, list[str]] = {}
+    first = len(problems)
     for name, state in states.items():
         if name in seen:
             problems.append(f"state {name!r}: the name is used more than once in the machine")
@@ -221,7 +222,9 @@ def _validate_machine(doc: dict[str, Any], where: str, problems: list[str], seen
         if len(name) > 80:
             problems.append(f"state {name!r}: names may have at most 80 characters")
         edges[name] = _validate_state(name, state, states, problems, seen)
-    if isinstance(start, str) and start in states:
+    # an unknown target leaves the intended graph unclear: report it, not its fallout
+    broken = any("names unknown state" in p for p in problems[first:])
+    if isinstance(start, str) and start in states and not broken:
         reached = {start}
         todo = [start]
         while todo:

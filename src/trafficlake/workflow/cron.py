@@ -169,9 +169,13 @@ def _day_matches(c: Cron, d: dt.date) -> bool:
                 return True
             if item == "LW" and d.day == _nearest_weekday(d.year, d.month, last):
                 return True
-            if isinstance(item, str) and item.endswith("W") and item != "LW":
-                if d.day == _nearest_weekday(d.year, d.month, int(item[:-1])):
-                    return True
+            if (
+                isinstance(item, str)
+                and item.endswith("W")
+                and item != "LW"
+                and d.day == _nearest_weekday(d.year, d.month, int(item[:-1]))
+            ):
+                return True
         return False
     aws_dow = d.isoweekday() % 7 + 1
     for item in c.dow or ():

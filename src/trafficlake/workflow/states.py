@@ -78,7 +78,7 @@ def run_map(
             return failures > 0
         if tol_count is not None and failures > tol_count:
             return True
-        return tol_pct is not None and items and failures * 100.0 / len(items) > tol_pct
+        return bool(tol_pct is not None and items and failures * 100.0 / len(items) > tol_pct)
 
     def iteration(index: int, item: Any, child: Scope) -> Any:
         nonlocal failures
