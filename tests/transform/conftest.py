@@ -9,12 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lakes import TestLake
+from transform_lakes import LakeHarness
 
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
 
 
 @pytest.fixture
-def tlake(settings: Settings) -> TestLake:
-    return TestLake(settings, Lake.from_settings(settings))
+def tlake(settings: Settings) -> LakeHarness:
+    return LakeHarness(settings, Lake.from_settings(settings))

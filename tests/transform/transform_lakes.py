@@ -3,6 +3,7 @@ crawler into the real catalog, and the transformed table read back through the c
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -80,9 +81,15 @@ def with_arrival(events: pa.Table | pa.RecordBatch, delay_s: int = 114) -> pa.Ta
 
 
 @dataclass
-class TestLake:
+class LakeHarness:
     settings: Settings
     lake: Lake
+
+    def configure(self, **transform: Any) -> None:
+        """Change fields of the ``[transform]`` settings."""
+        self.settings = dataclasses.replace(
+            self.settings, transform=dataclasses.replace(self.settings.transform, **transform)
+        )
 
     def catalog(self) -> Catalog:
         return open_catalog(self.settings)
