@@ -144,7 +144,7 @@ class Executor:
             cause = f"the execution ran longer than TimeoutSeconds={t}"
             self.history.add("ExecutionTimedOut", scope.previous, error=error, cause=cause)
         except StatesError as e:
-            status, error, cause = "FAILED", e.error, e.cause
+            status, error, cause = "FAILED", e.error, e.cause or None
             self.history.add("ExecutionFailed", scope.previous, error=error, cause=cause)
         stop = self.clock.now()
         self.history.flush()
