@@ -13,6 +13,7 @@ whole; values must fit the column type (int8/int32/int64); ``tijd_*`` are epoch 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from trafficlake.schema import EVENT_SCHEMA, RAW_SCHEMA, REQUIRED_COLUMNS
 
@@ -32,6 +34,7 @@ _FIELDS = {f.name: f.type for f in EVENT_SCHEMA}
 _KNOWN = frozenset(_FIELDS)
 _REQUIRED = frozenset(REQUIRED_COLUMNS)
 _TIME_MAX = 4_102_444_800  # 2100-01-01 in epoch seconds
+_TIME_COLUMNS = [name for name in EVENT_SCHEMA.names if name.startswith("tijd_")]
 _RANGES: dict[pa.DataType, tuple[int, int]] = {
     pa.int8(): (-(2**7), 2**7 - 1),
     pa.int32(): (-(2**31), 2**31 - 1),
@@ -88,12 +91,12 @@ def _convert_one(name: str, value: Any) -> int | str | None:
     return number
 
 
-def _fast_column(name: str, values: list[Any]) -> pa.Array:
+def _fast_column(name: str, values: list[Any] | pa.Array) -> pa.Array:
     """Vectorised conversion of one column; raises if any value needs the slow path."""
     typ = _FIELDS[name]
-    arr = pa.array(values)
+    arr = values if isinstance(values, pa.Array) else pa.array(values)
     if pa.types.is_null(arr.type):
-        return pa.nulls(len(values), typ)
+        return pa.nulls(len(arr), typ)
     if pa.types.is_string(typ):
         if not pa.types.is_string(arr.type):
             raise ValueError("not strings")
@@ -113,6 +116,33 @@ def _fast_column(name: str, values: list[Any]) -> pa.Array:
     if mn.is_valid and (mn.as_py() < lo or mx.as_py() > hi):
         raise ValueError("out of range")
     return pc.cast(arr, typ)
+
+
+def _convert_column(name: str, values: list[Any] | pa.Array, bad: dict[int, str]) -> pa.Array:
+    """Fast path, else value by value (recording the first bad value of each row in ``bad``)."""
+    try:
+        return _fast_column(name, values)
+    except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    converted: list[Any] = []
+    for j, v in enumerate(values.to_pylist() if isinstance(values, pa.Array) else values):
+        try:
+            converted.append(_convert_one(name, v))
+        except ValueError as exc:
+            bad.setdefault(j, str(exc))
+            converted.append(None)
+    return pa.array(converted, _FIELDS[name])
+
+
+def _assemble(arrays: list[pa.Array], n: int, arrival_ms: int, drop: list[int]) -> pa.RecordBatch:
+    batch = pa.RecordBatch.from_arrays(
+        [*arrays, pa.array(np.full(n, arrival_ms, dtype=np.int64))], schema=RAW_SCHEMA
+    )
+    if drop:
+        keep = np.ones(n, dtype=bool)
+        keep[drop] = False
+        batch = batch.filter(pa.array(keep))
+    return batch
 
 
 def convert_objects(
@@ -143,37 +173,102 @@ def convert_objects(
             )
     rows = [i for i in range(n) if i not in errors] if errors else list(range(n))
     good = [objects[i] for i in rows]
-    columns: dict[str, Any] = {}
     bad_rows: dict[int, str] = {}  # position within ``good`` → reason
-    for name in _FIELDS:
-        values = [o.get(name) for o in good]
-        try:
-            columns[name] = _fast_column(name, values)
-            continue
-        except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            pass
-        converted: list[Any] = []
-        for j, v in enumerate(values):
-            try:
-                converted.append(_convert_one(name, v))
-            except ValueError as exc:
-                bad_rows.setdefault(j, str(exc))
-                converted.append(None)
-        columns[name] = converted
+    arrays = [
+        _convert_column(f.name, [o.get(f.name) for o in good], bad_rows) for f in EVENT_SCHEMA
+    ]
     for j, reason in bad_rows.items():
         errors[rows[j]] = RecordError(rows[j], INVALID_VALUE, reason)
-    arrays = [
-        pa.array(columns[f.name], f.type) if isinstance(columns[f.name], list) else columns[f.name]
-        for f in EVENT_SCHEMA
-    ]
-    batch = pa.RecordBatch.from_arrays(
-        [*arrays, pa.array(np.full(len(good), arrival_ms, dtype=np.int64))], schema=RAW_SCHEMA
-    )
-    if bad_rows:
-        keep = np.ones(len(good), dtype=bool)
-        keep[list(bad_rows)] = False
-        batch = batch.filter(pa.array(keep))
+    batch = _assemble(arrays, len(good), arrival_ms, list(bad_rows))
     return batch, sorted(errors.values(), key=lambda e: e.index)
+
+
+def _cast_whole(table: pa.Table, arrival_ms: int) -> pa.RecordBatch | None:
+    """One Arrow cast of a complete, clean table; None if any value needs a closer look."""
+    if len(table.column_names) != len(EVENT_SCHEMA) or table.num_rows == 0:
+        return None
+    try:
+        typed = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)  # checks int8/int32 overflow
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+        return None
+    for name in REQUIRED_COLUMNS:
+        if typed.column(name).null_count:
+            return None
+    for name in _TIME_COLUMNS:
+        mn, mx = pc.min_max(typed.column(name)).values()
+        if mn.is_valid and (mn.as_py() < 0 or mx.as_py() > _TIME_MAX):
+            return None
+    arrays = [typed.column(f.name).combine_chunks() for f in EVENT_SCHEMA]
+    for i, f in enumerate(EVENT_SCHEMA):
+        if pa.types.is_string(f.type):
+            arrays[i] = pc.if_else(pc.equal(arrays[i], ""), pa.scalar(None, pa.string()), arrays[i])
+    return _assemble(arrays, table.num_rows, arrival_ms, [])
+
+
+def convert_table(table: pa.Table, arrival_ms: int) -> tuple[pa.RecordBatch, list[RecordError]]:
+    """Convert a table of known columns (strings or numbers, as read from JSON lines)."""
+    fast = _cast_whole(table, arrival_ms)
+    if fast is not None:
+        return fast, []
+    n = table.num_rows
+    reasons: dict[int, RecordError] = {}
+    missing_by_row: dict[int, list[str]] = {}
+    for name in REQUIRED_COLUMNS:
+        if name not in table.column_names:
+            for i in range(n):
+                missing_by_row.setdefault(i, []).append(name)
+            continue
+        col = table.column(name)
+        mask = pc.is_null(col)
+        if pa.types.is_string(col.type):
+            mask = pc.or_(mask, pc.fill_null(pc.equal(col, ""), False))
+        for i in np.flatnonzero(mask.to_numpy(zero_copy_only=False)).tolist():
+            missing_by_row.setdefault(i, []).append(name)
+    for i, names in missing_by_row.items():
+        reasons[i] = RecordError(
+            i, INVALID_SCHEMA, f"missing required field(s): {', '.join(names)}"
+        )
+    bad_rows: dict[int, str] = {}
+    arrays = []
+    for f in EVENT_SCHEMA:
+        if f.name in table.column_names:
+            values = table.column(f.name).combine_chunks()
+            arrays.append(_convert_column(f.name, values, bad_rows))
+        else:
+            arrays.append(pa.nulls(n, f.type))
+    for j, reason in bad_rows.items():
+        reasons.setdefault(j, RecordError(j, INVALID_VALUE, reason))
+    batch = _assemble(arrays, n, arrival_ms, sorted(reasons))
+    return batch, sorted(reasons.values(), key=lambda e: e.index)
+
+
+_ALL_STRINGS = pa.schema([pa.field(name, pa.string()) for name in EVENT_SCHEMA.names])
+
+
+def read_json_block(raw: list[bytes]) -> pa.Table | None:
+    """Parse records with Arrow's JSON reader when each is one single-line JSON object.
+
+    Returns None when the block needs the record-by-record path (a record spanning lines,
+    unknown fields, mixed types, malformed JSON...): that path finds the culprits.
+    """
+    lines = [r.strip() for r in raw]
+    if any(not line.startswith(b"{") or b"\n" in line for line in lines):
+        return None
+    data = b"\n".join(lines) + b"\n"
+    read = pa_json.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
+    for schema in (_ALL_STRINGS, None):
+        parse = pa_json.ParseOptions(
+            explicit_schema=schema,
+            unexpected_field_behavior="error" if schema is not None else "infer",
+        )
+        try:
+            table = pa_json.read_json(io.BytesIO(data), read_options=read, parse_options=parse)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if table.num_rows != len(raw) or not _KNOWN.issuperset(table.column_names):
+            return None
+        return table
+    return None
 
 
 def parse_json_records(raw: list[bytes]) -> list[Any]:
@@ -202,7 +297,10 @@ class Unparseable:
 
 
 def convert_json(raw: list[bytes], arrival_ms: int) -> tuple[pa.RecordBatch, list[RecordError]]:
-    """Parse and convert JSON records; see :func:`convert_objects`."""
+    """Parse and convert JSON records: Arrow's reader for clean blocks, else one by one."""
+    table = read_json_block(raw)
+    if table is not None:
+        return convert_table(table, arrival_ms)
     return convert_objects(parse_json_records(raw), arrival_ms)
 
 

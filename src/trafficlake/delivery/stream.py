@@ -30,7 +30,12 @@ import pyarrow.parquet as pq
 
 from trafficlake.config import Settings
 from trafficlake.delivery.prefix import Prefix, object_name
-from trafficlake.delivery.records import convert_objects, events_to_raw, parse_json_records
+from trafficlake.delivery.records import (
+    convert_json,
+    convert_objects,
+    events_to_raw,
+    parse_json_records,
+)
 from trafficlake.delivery.wal import (
     KIND_ERRORS,
     KIND_RAW,
@@ -195,7 +200,6 @@ class DeliveryStream:
                 f"Records has {len(records)} records; the limit is {MAX_BATCH_RECORDS}"
             )
         raw: list[bytes] = []
-        objects: list[Any] = []
         total = 0
         for i, rec in enumerate(records):
             if isinstance(rec, dict):
@@ -216,15 +220,15 @@ class DeliveryStream:
             raise InvalidArgumentError(
                 f"the records total {total} bytes; the limit is {MAX_CALL_BYTES} (4 MiB) per call"
             )
+        arrival = self._now_ms()
         if any(isinstance(r, dict) for r in records):
-            parsed = parse_json_records([r for r in raw])
+            parsed = parse_json_records(raw)
             objects = [
                 r if isinstance(r, dict) else p for r, p in zip(records, parsed, strict=True)
             ]
+            batch, failures = convert_objects(objects, arrival)
         else:
-            objects = parse_json_records(raw)
-        arrival = self._now_ms()
-        batch, failures = convert_objects(objects, arrival)
+            batch, failures = convert_json(raw, arrival)
         bad = [error_record(raw[e.index], e.code, e.message, arrival) for e in failures]
         table = pa.Table.from_batches([batch])
         self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total)
@@ -283,8 +287,7 @@ class DeliveryStream:
         with self._lock:
             if self._closed:
                 raise StreamClosedError(f"delivery stream {self.name} is closed")
-            if self._wal is not None:
-                self._wal.append(frames)
+            ticket = self._wal.write(frames) if self._wal is not None else 0
             if table is not None and table.num_rows:
                 self._raw.append(table)
                 self.records_in += table.num_rows
@@ -295,6 +298,8 @@ class DeliveryStream:
             if self._oldest_ms is None or oldest < self._oldest_ms:
                 self._oldest_ms = oldest
             due = self._due_locked()
+        if self._wal is not None:
+            self._wal.sync(ticket)  # group commit: concurrent callers share one fsync
         if due:
             self.flush()
 

@@ -5,6 +5,8 @@ A segment is a sequence of frames::
 
     magic "TLW1" | kind (1 byte) | payload length (u32 LE) | crc32 of payload (u32 LE) | payload
 
+Callers may :meth:`~WriteAheadLog.write` concurrently and then :meth:`~WriteAheadLog.sync` their
+ticket: one fsync covers every frame written before it started (group commit).
 Kind ``R`` carries an Arrow IPC stream of RAW_SCHEMA rows (typed, arrival time included);
 kind ``E`` carries a JSON object ``{"type": <error-output-type>, "records": [...]}`` of
 Firehose error records. One call to :meth:`WriteAheadLog.append` writes its frames and fsyncs
@@ -19,6 +21,7 @@ import fcntl
 import json
 import os
 import struct
+import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +107,7 @@ class WriteAheadLog:
 
     def __init__(self, directory: str | os.PathLike[str], *, sync: bool = True) -> None:
         self.directory = Path(directory)
-        self.sync = sync
+        self.sync_enabled = sync
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.directory / "LOCK", "a+")  # noqa: SIM115 - held open
         try:
@@ -126,6 +129,10 @@ class WriteAheadLog:
         self._current: BinaryIO | None = None
         self._current_path: Path | None = None
         self._closed_segments: list[Path] = []
+        self._cond = threading.Condition()
+        self._written = 0
+        self._synced = 0
+        self._syncing = False
 
     def existing_segments(self) -> list[Path]:
         return sorted(self.directory.glob(_SEGMENT_GLOB))
@@ -134,37 +141,78 @@ class WriteAheadLog:
         path = self.directory / f"segment-{self._next_seq:012d}.wal"
         self._next_seq += 1
         f = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across appends
-        if self.sync:
+        if self.sync_enabled:
             _fsync_dir(self.directory)
         self._current, self._current_path = f, path
         return f
 
-    def append(self, frames: list[tuple[int, bytes | pa.Buffer]]) -> None:
-        """Write frames and fsync once; when this returns the frames survive a crash."""
-        if not frames:
-            return
-        f = self._current or self._open_segment()
-        try:
-            for kind, payload in frames:
-                view = memoryview(payload)
-                f.write(_HEADER.pack(MAGIC, kind, len(view), zlib.crc32(view)))
-                written = 0
-                while written < len(view):
-                    written += f.write(view[written:]) or 0
-            if self.sync:
-                os.fdatasync(f.fileno())
-        except OSError as exc:
-            raise WalWriteError(f"cannot write the WAL in {self.directory}: {exc}") from exc
+    def write(self, frames: list[tuple[int, bytes | pa.Buffer]]) -> int:
+        """Write frames (not yet synced); returns the ticket to pass to :meth:`sync`."""
+        with self._cond:
+            if not frames:
+                return self._written
+            f = self._current or self._open_segment()
+            try:
+                for kind, payload in frames:
+                    view = memoryview(payload)
+                    f.write(_HEADER.pack(MAGIC, kind, len(view), zlib.crc32(view)))
+                    done = 0
+                    while done < len(view):
+                        done += f.write(view[done:]) or 0
+                    self._written += _HEADER.size + len(view)
+            except OSError as exc:
+                # A torn frame may now end this segment: start a new one for later frames.
+                self._close_current()
+                raise WalWriteError(f"cannot write the WAL in {self.directory}: {exc}") from exc
+            return self._written
 
-    def rotate(self) -> list[Path]:
-        """Close the current segment; return every closed segment not yet released."""
+    def sync(self, ticket: int) -> None:
+        """Return once everything up to ``ticket`` is fsync'd (one fsync serves many callers)."""
+        with self._cond:
+            while self._synced < ticket:
+                if self._syncing:
+                    self._cond.wait()
+                    continue
+                target, f = self._written, self._current
+                self._syncing = True
+                self._cond.release()
+                try:
+                    if f is not None and self.sync_enabled:
+                        os.fdatasync(f.fileno())
+                except OSError as exc:
+                    raise WalWriteError(f"cannot sync the WAL in {self.directory}: {exc}") from exc
+                finally:
+                    self._cond.acquire()
+                    self._syncing = False
+                    self._cond.notify_all()
+                self._synced = max(self._synced, target)
+
+    def append(self, frames: list[tuple[int, bytes | pa.Buffer]]) -> None:
+        """Write frames and fsync; when this returns the frames survive a crash."""
+        self.sync(self.write(frames))
+
+    def _close_current(self) -> None:
         if self._current is not None:
             self._current.close()
             assert self._current_path is not None
             self._closed_segments.append(self._current_path)
             self._current = None
             self._current_path = None
-        return list(self._closed_segments)
+
+    def rotate(self) -> list[Path]:
+        """Sync and close the current segment; return every closed segment not yet released."""
+        with self._cond:
+            while self._syncing:
+                self._cond.wait()
+            if self._current is not None and self._synced < self._written and self.sync_enabled:
+                try:
+                    os.fdatasync(self._current.fileno())
+                except OSError as exc:
+                    raise WalWriteError(f"cannot sync the WAL in {self.directory}: {exc}") from exc
+            self._synced = self._written
+            self._cond.notify_all()
+            self._close_current()
+            return list(self._closed_segments)
 
     def release(self, segments: list[Path]) -> None:
         """Delete segments whose records are in the lake."""
@@ -172,7 +220,7 @@ class WriteAheadLog:
             path.unlink(missing_ok=True)
             if path in self._closed_segments:
                 self._closed_segments.remove(path)
-        if segments and self.sync:
+        if segments and self.sync_enabled:
             _fsync_dir(self.directory)
 
     def close(self) -> None:

@@ -1,0 +1,135 @@
+"""Landing: records/s through a DeliveryStream into Parquet with the WAL on (fsync per call).
+
+Typed path: ``put_events`` in chunks of 4,600 rows (one full MIV feed document).
+JSON path: ``put_record_batch`` with 500 all-string JSON records a call (the wire format).
+Baseline: pyarrow writing the same rows straight to one zstd Parquet file, in the same run.
+Target (DESIGN 4): >= 100k records/s with the WAL on.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trafficlake.delivery import DeliveryStream
+from trafficlake.schema import EVENT_SCHEMA
+from trafficlake.storage import Lake
+
+TARGET = 100_000.0
+
+
+def make_events(n: int, seed: int = 7) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    cols: dict[str, Any] = {}
+    for f in EVENT_SCHEMA:
+        if pa.types.is_string(f.type):
+            cols[f.name] = pa.array([f"H{i % 4600:04d}L10" for i in range(n)])
+        elif f.name.startswith("tijd_"):
+            cols[f.name] = pa.array(1_763_700_000 + (np.arange(n) // 4600) * 60, f.type)
+        elif f.name == "unieke_id":
+            cols[f.name] = pa.array(np.arange(n) % 4600, f.type)
+        else:
+            hi = 2 if pa.types.is_int8(f.type) else 250
+            cols[f.name] = pa.array(rng.integers(0, hi, n), f.type)
+    return pa.table(cols, schema=EVENT_SCHEMA)
+
+
+def _stream(root: Path) -> DeliveryStream:
+    return DeliveryStream(
+        Lake.from_url(str(root / "lake")),
+        "bench",
+        prefix="raw/year=!{timestamp:yyyy}/month=!{timestamp:M}/day=!{timestamp:d}/hour=!{timestamp:H}/",
+        buffer_size_mb=128,
+        buffer_interval_s=900,
+        wal_dir=root / "wal",
+    )
+
+
+def _baseline(table: pa.Table, root: Path) -> float:
+    t0 = time.perf_counter()
+    pq.write_table(table, root / "baseline.parquet", compression="zstd")
+    return table.num_rows / (time.perf_counter() - t0)
+
+
+def _typed(table: pa.Table, root: Path) -> float:
+    t0 = time.perf_counter()
+    with _stream(root) as s:
+        for start in range(0, table.num_rows, 4600):
+            s.put_events(table.slice(start, 4600))
+    return table.num_rows / (time.perf_counter() - t0)
+
+
+def _json(table: pa.Table, root: Path, callers: int = 1) -> float:
+    """JSON records, 500 a call, from ``callers`` threads (like concurrent HTTP clients)."""
+    rows = [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in table.to_pylist()]
+    payloads = [json.dumps(r).encode() for r in rows]
+    calls = [payloads[i : i + 500] for i in range(0, len(payloads), 500)]
+
+    def send(s: DeliveryStream, mine: list[list[bytes]]) -> None:
+        for records in mine:
+            assert s.put_record_batch(records)["FailedPutCount"] == 0
+
+    t0 = time.perf_counter()
+    with _stream(root) as s:
+        threads = [
+            threading.Thread(target=send, args=(s, calls[i::callers])) for i in range(callers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return len(payloads) / (time.perf_counter() - t0)
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    n = 460_000 if quick else 2_760_000  # 100 / 600 feed documents
+    n_json = 100_000 if quick else 300_000
+    table = make_events(n)
+    root = Path(tempfile.mkdtemp(prefix="bench-landing-"))
+    try:
+        base = _baseline(table, root)
+        typed = _typed(table, root / "typed")
+        base_json = _baseline(table.slice(0, n_json), root)
+        js = _json(table.slice(0, n_json), root / "json")
+        js4 = _json(table.slice(0, n_json), root / "json4", callers=4)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return [
+        {"name": "pyarrow write_table zstd (baseline)", "value": base, "unit": "rows/s"},
+        {
+            "name": f"put_events typed, WAL on ({n:,} rows)",
+            "value": typed,
+            "unit": "rows/s",
+            "baseline": base,
+            "ratio": typed / base,
+            "target": f">= {TARGET:,.0f} rows/s",
+            "ok": typed >= TARGET,
+        },
+        {
+            "name": f"put_record_batch JSON, WAL on ({n_json:,} rows)",
+            "value": js,
+            "unit": "rows/s",
+            "baseline": base_json,
+            "ratio": js / base_json,
+            "target": f">= {TARGET:,.0f} rows/s",
+            "ok": js >= TARGET,
+        },
+        {
+            "name": "put_record_batch JSON, WAL on, 4 callers",
+            "value": js4,
+            "unit": "rows/s",
+            "baseline": base_json,
+            "ratio": js4 / base_json,
+            "target": f">= {TARGET:,.0f} rows/s",
+            "ok": js4 >= TARGET,
+        },
+    ]
