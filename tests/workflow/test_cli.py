@@ -1,0 +1,118 @@
+"""The workflow and schedule commands, run as the real `trafficlake` program."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+def tl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    env["PYTHONPATH"] = str(HERE)
+    env["TRAFFICLAKE_WORKFLOW__WAIT_SCALE"] = "0.01"
+    return subprocess.run(
+        [sys.executable, "-m", "trafficlake.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> Path:
+    path = tmp_path / "adder.asl.json"
+    path.write_text(
+        json.dumps(
+            {
+                "StartAt": "Add",
+                "States": {
+                    "Add": {
+                        "Type": "Task",
+                        "Resource": "python:wf_tasks.add",
+                        "ResultPath": "$.sum",
+                        "Next": "Wait",
+                    },
+                    "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Check"},
+                    "Check": {
+                        "Type": "Choice",
+                        "Default": "Odd",
+                        "Choices": [{"Variable": "$.sum", "NumericEquals": 4, "Next": "Done"}],
+                    },
+                    "Odd": {"Type": "Fail", "Error": "NotFour", "Cause": "the sum is not 4"},
+                    "Done": {"Type": "Succeed"},
+                },
+            }
+        )
+    )
+    return path
+
+
+def test_run_executions_history(tmp_path: Path, machine: Path) -> None:
+    r = tl(
+        tmp_path, "workflow", "run", machine.name, "--input", '{"a": 1, "b": 3}', "--name", "ok1"
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [ln.split()[2] for ln in lines[:4]] == [
+        "TaskStateEntered",
+        "WaitStateEntered",
+        "ChoiceStateEntered",
+        "SucceedStateEntered",
+    ]
+    assert "execution adder:ok1: SUCCEEDED" in r.stdout
+    r = tl(tmp_path, "workflow", "run", str(machine), "--input", '{"a": 1, "b": 1}', "--json")
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert (out["status"], out["error"], out["cause"]) == ("FAILED", "NotFour", "the sum is not 4")
+    r = tl(tmp_path, "workflow", "executions", "--json")
+    assert sorted(e["status"] for e in json.loads(r.stdout)) == ["FAILED", "SUCCEEDED"]
+    r = tl(tmp_path, "workflow", "history", "ok1", "--json")
+    events = json.loads(r.stdout)["events"]
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
+    r = tl(tmp_path, "workflow", "history", "ok1")
+    assert "TaskSucceeded" in r.stdout
+
+
+def test_validate_list_graph_and_errors(tmp_path: Path) -> None:
+    r = tl(tmp_path, "workflow", "validate", "batch")
+    assert r.returncode == 0 and "batch: valid (16 states)" in r.stdout
+    bad = tmp_path / "bad.asl.yaml"
+    bad.write_text(
+        "StartAt: WaitCrawler\nStates:\n  WaitCrawler:\n    Type: Wait\n"
+        "    Seconds: 1\n    Next: Foo\n"
+    )
+    r = tl(tmp_path, "workflow", "validate", str(bad))
+    assert r.returncode == 1
+    assert "state 'WaitCrawler': field 'Next' names unknown state 'Foo'" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = tl(tmp_path, "workflow", "list", "--json")
+    assert {d["name"] for d in json.loads(r.stdout)} == {"batch", "batch-sync"}
+    r = tl(tmp_path, "workflow", "graph", "batch-sync", "--format", "dot")
+    assert r.stdout.startswith('digraph "batch-sync"')
+    r = tl(tmp_path, "workflow", "run", "nope")
+    assert r.returncode == 1 and "no state machine named 'nope'" in r.stderr
+    r = tl(tmp_path, "workflow", "run", "batch", "--input", "{bad")
+    assert r.returncode == 1 and "--input is not valid JSON" in r.stderr
+
+
+def test_schedule_commands(tmp_path: Path, machine: Path) -> None:
+    (tmp_path / "trafficlake.toml").write_text(
+        f'[[schedules]]\nname = "often"\nexpression = "rate(1 minute)"\n'
+        f'state_machine = "{machine}"\ntimezone = "Europe/Brussels"\n'
+        f"input = {{a = 2, b = 2}}\n"
+    )
+    r = tl(tmp_path, "schedule", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["name"] == "often" and row["next_fire"]
+    r = tl(tmp_path, "schedule", "run", "--once")
+    assert r.returncode == 0 and "nothing due" in r.stdout
