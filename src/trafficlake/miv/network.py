@@ -142,8 +142,8 @@ def build_network(seed: int, lanes: int) -> Network:
                 else f"complex {place} ({int(rng.integers(1, 30))})"
             )
             d_km = positions[s] - km
-            lon = round(float(lon0 + np.cos(heading) * d_km / 70.0), 9)
-            lat = round(float(lat0 + np.sin(heading) * d_km / 111.0), 8)
+            lon = round(float(np.clip(lon0 + np.cos(heading) * d_km / 70.0, 2.55, 5.9)), 9)
+            lat = round(float(np.clip(lat0 + np.sin(heading) * d_km / 111.0, 50.69, 51.45)), 8)
             x = round(150000.0 + (lon - 4.3677) * 70000.0, 4)
             y = round(170000.0 + (lat - 50.7977) * 111000.0, 4)
             weights = np.linspace(1.0, 0.8, n) * rng.uniform(0.9, 1.1, n)

@@ -180,7 +180,7 @@ class Simulator:
             "missing": lanes_episodes(0.005, 30, 240),
             "defect": lanes_episodes(0.006, 60, 1440),
             "absent": lanes_episodes(0.003, 5, 60),
-            "late": lanes_episodes(0.004, 5, 30),
+            "late": lanes_episodes(0.02, 5, 30),
         }
         eps["defect"]["code"] = np.where(rng.random(eps["defect"]["lane"].size) < 0.9, 1, 2)
         lves = np.unique(self._lve)
