@@ -365,6 +365,86 @@ def assert_same_rows(
                 assert x == y, (name, x, y, ra)
 
 
+# ---- a lake + catalog driven through the public pipeline ------------------------------------
+@dataclass
+class PipelineLake:
+    """Raw files landed in arrival-hour partitions, crawled, transformed, read via the catalog."""
+
+    settings: Settings
+
+    @property
+    def lake(self) -> Any:
+        from trafficlake.storage import Lake
+
+        return Lake.from_settings(self.settings)
+
+    def land(self, table: Any, name: str = "miv") -> None:
+        import datetime as dt
+
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        lake = self.lake
+        hours = pc.divide(table["arrival_time"], 3_600_000)
+        for hour in sorted(set(hours.to_pylist())):
+            part = table.filter(pc.equal(hours, hour))
+            t = dt.datetime.fromtimestamp(hour * 3600, dt.UTC)
+            key = (
+                f"raw/year={t.year}/month={t.month}/day={t.day}/hour={t.hour}/"
+                f"{name}-1-{t:%Y-%m-%d-%H}-00-00-{uuid.uuid4().hex}.parquet"
+            )
+            with lake.open_atomic(key) as out:
+                pq.write_table(part, out)
+
+    def crawl(self) -> None:
+        from trafficlake.catalog.crawler import run_crawler
+
+        run = run_crawler(self.settings, "raw")
+        assert run.status == "SUCCEEDED", run.error_message
+
+    def transform(self, **kwargs: Any) -> Any:
+        from trafficlake.transform import run_transform
+
+        run = run_transform(self.settings, **kwargs)
+        assert run.state == "SUCCEEDED", run.error
+        return run
+
+    def output(self) -> Any:
+        """The transformed table as readers see it: the catalog's file lists."""
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
+        from trafficlake.catalog import open_catalog
+
+        with open_catalog(self.settings) as cat:
+            parts = cat.list_partitions("traffic", "transformed")
+        lake = self.lake
+        tables = []
+        for p in parts:
+            for f in p.files:
+                t = pads.dataset(lake.path(f.key), format="parquet", filesystem=lake.fs).to_table()
+                for k, v in zip(("year", "month", "day", "hour"), p.values, strict=True):
+                    t = t.append_column(k, pa.array([int(v)] * t.num_rows, pa.int32()))
+                tables.append(t)
+        return pa.concat_tables(tables) if tables else None
+
+
+def pipeline_settings(
+    base: Path, extra: dict[str, dict[str, str]] | None = None, **spark: Any
+) -> Settings:
+    base.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, Any] = {
+        "lake": {"url": str(base / "lake")},
+        "catalog": {"url": f"sqlite:///{base / 'catalog.db'}"},
+        "transform": {"parallelism": "1"},
+    }
+    if spark:
+        overrides["spark"] = spark
+    for section, values in (extra or {}).items():
+        overrides[section] = {**overrides.get(section, {}), **values}
+    return load_settings(None, environ={}, overrides=overrides)
+
+
 @pytest.fixture(scope="session")
 def scale() -> Any:
     """The helpers above for test modules (conftest is not importable under importlib mode)."""
@@ -376,4 +456,6 @@ def scale() -> Any:
         raw_minutes=raw_minutes,
         read_output=read_output,
         assert_same_rows=assert_same_rows,
+        PipelineLake=PipelineLake,
+        pipeline_settings=pipeline_settings,
     )

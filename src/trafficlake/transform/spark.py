@@ -144,7 +144,10 @@ class SparkEngine:
     name = "spark"
     concurrent_chunks = False
 
-    def __init__(self, settings: Settings, lake: Lake, *, threads: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, lake: Lake, *, threads: int = 1, parallel_chunks: int = 1
+    ) -> None:
+        # threads / parallel_chunks size DuckDB; Spark's parallelism is its master's cores.
         self.settings = settings
         self.lake = lake
         self.spark = get_spark_session(settings.spark.master, spark_conf_for(settings))
