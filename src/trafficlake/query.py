@@ -1,0 +1,312 @@
+"""SQL over the catalog with DuckDB: every catalog table is a view ``<database>.<table>``.
+
+Before each statement the views of the tables it references are rebuilt over exactly the
+partitions its partition-key predicates allow (see :mod:`trafficlake.query_pruning`); the
+partitions come from the catalog, the lake is never listed. ``files_read`` tells which files
+those views were built on. Read-only by default: only SELECT-like statements run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
+from trafficlake.config import Settings
+from trafficlake.errors import TrafficlakeError
+from trafficlake.query_pruning import (
+    KeyPredicate,
+    TableKey,
+    equality_filter,
+    matches,
+    select_partitions_for,
+)
+from trafficlake.storage import Lake
+
+LOCATIONS_KEY = "locations/locations.parquet"
+READ_STATEMENTS = {"SELECT"}
+
+_DUCK_TYPES = {
+    "tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "integer": "INTEGER",
+    "bigint": "BIGINT", "float": "FLOAT", "double": "DOUBLE", "boolean": "BOOLEAN",
+    "string": "VARCHAR", "binary": "BLOB", "date": "DATE", "timestamp": "TIMESTAMP",
+    "void": "INTEGER",
+}  # fmt: skip
+
+
+class QueryError(TrafficlakeError):
+    """A query that cannot run (bad SQL, a write in read-only mode, a missing file)."""
+
+
+class ReadOnlyQueryError(QueryError):
+    pass
+
+
+@dataclass
+class QueryResult:
+    table: pa.Table
+    files_read: list[str] = field(default_factory=list)
+    """Lake URIs of the files the queried views were built on."""
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.column_names)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        cols = [c.to_pylist() for c in self.table.columns]
+        return list(zip(*cols, strict=True)) if cols else []
+
+
+def duck_type(hive: str) -> str:
+    if hive.startswith("decimal("):
+        return hive.upper()
+    if hive.startswith("array<") and hive.endswith(">"):
+        return duck_type(hive[6:-1]) + "[]"
+    return _DUCK_TYPES.get(hive, "VARCHAR")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _s(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_uris(lake: Lake, keys: Sequence[str]) -> list[str]:
+    """Engine paths of lake keys (the one place local vs S3 file naming is decided)."""
+    return [lake.uri(k) for k in keys]
+
+
+def check_read_only(sql: str) -> None:
+    """Raise ReadOnlyQueryError unless every statement only reads."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"invalid SQL: {exc}") from None
+    for st in statements:
+        kind = st.type.name
+        if kind == "EXPLAIN":
+            inner = st.query.strip()
+            words = inner.split(None, 2)
+            rest = (
+                words[2]
+                if len(words) > 2 and words[1].upper() == "ANALYZE"
+                else inner.split(None, 1)[-1]
+            )
+            check_read_only(rest)
+            continue
+        if kind not in READ_STATEMENTS:
+            raise ReadOnlyQueryError(
+                f"{kind} statements are not allowed in a read-only query (only SELECT, WITH, "
+                "EXPLAIN, DESCRIBE, SHOW, SUMMARIZE and PRAGMA reads); pass read_only=False to write"
+            )
+
+
+class CatalogConnection:
+    """A DuckDB connection whose catalog-table views follow each statement's partition filters."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        lake: Lake,
+        *,
+        read_only: bool,
+        own_catalog: bool,
+    ) -> None:
+        self.settings, self.catalog, self.lake = settings, catalog, lake
+        self.read_only = read_only
+        self._own_catalog = own_catalog
+        self.duckdb = duckdb.connect(":memory:")
+        if not lake.is_local:
+            from trafficlake.s3 import configure_duckdb
+
+            configure_duckdb(self.duckdb, settings)
+        self.tables: dict[TableKey, Table] = {
+            (t.database, t.name): t for t in catalog.list_tables()
+        }
+        self._views: dict[TableKey, tuple[str, ...] | None] = {}
+        self.files_read: list[str] = []
+        for db in sorted({db for db, _ in self.tables} | {settings.catalog.database}):
+            self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(db)}")
+        for key, table in self.tables.items():
+            self._create_view(key, table, None)
+        loc = (settings.catalog.database, "locations")
+        if loc not in self.tables and lake.exists(LOCATIONS_KEY):
+            uri = file_uris(lake, [LOCATIONS_KEY])[0]
+            self.duckdb.execute(
+                f"CREATE VIEW {_q(loc[0])}.locations AS SELECT * FROM read_parquet({_s(uri)})"
+            )
+
+    # ---- views ----------------------------------------------------------------------------
+    def _create_view(self, key: TableKey, table: Table, parts: list[Partition] | None) -> None:
+        """(Re)build the view over ``parts`` (None: an empty view with the catalog's columns)."""
+        uris = tuple(file_uris(self.lake, [f.key for p in parts for f in p.files])) if parts else ()
+        state = uris if parts is not None else None
+        if key in self._views and self._views[key] == state:
+            return
+        name = f"{_q(table.database)}.{_q(table.name)}"
+        self.duckdb.execute(
+            f"CREATE OR REPLACE VIEW {name} AS {self._view_sql(table, parts or [])}"
+        )
+        self._views[key] = state
+
+    def _reader(self, table: Table, uris: Sequence[str], hive: bool) -> str:
+        files = "[" + ", ".join(_s(u) for u in uris) + "]"
+        opts = "union_by_name = true"
+        if hive and table.partition_keys:
+            types = ", ".join(f"{_s(k.name)}: {duck_type(k.type)}" for k in table.partition_keys)
+            opts += f", hive_partitioning = true, hive_types = {{{types}}}"
+        else:
+            opts += ", hive_partitioning = false"
+        if table.format == "json":
+            return f"read_json({files}, format = 'newline_delimited', {opts})"
+        return f"read_parquet({files}, {opts})"
+
+    def _view_sql(self, table: Table, parts: list[Partition]) -> str:
+        cols = [*table.columns, *table.partition_keys]
+        if not any(p.files for p in parts):
+            body = ", ".join(f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in cols)
+            return f"SELECT {body} WHERE false"
+        names = ", ".join(_q(c.name) for c in cols)
+        if not any(k.name.startswith("partition_") for k in table.partition_keys):
+            uris = file_uris(self.lake, [f.key for p in parts for f in p.files])
+            return f"SELECT {names} FROM {self._reader(table, uris, True)}"
+        # folders that are not key=value: add the partition values as constants per partition
+        selects = []
+        for p in parts:
+            if not p.files:
+                continue
+            consts = ", ".join(
+                f"CAST({_s(v)} AS {duck_type(k.type)}) AS {_q(k.name)}"
+                for k, v in zip(table.partition_keys, p.values, strict=True)
+            )
+            data = ", ".join(_q(c.name) for c in table.columns)
+            reader = self._reader(table, file_uris(self.lake, [f.key for f in p.files]), False)
+            selects.append(f"SELECT {data}{', ' if consts else ''}{consts} FROM {reader}")
+        return " UNION ALL BY NAME ".join(selects)
+
+    def _partitions(
+        self, key: TableKey, references: list[list[KeyPredicate]] | None
+    ) -> list[Partition]:
+        db, name = key
+        table = self.tables[key]
+        if references is None or any(not preds for preds in references):
+            return self.catalog.list_partitions(db, name)
+        chosen: dict[tuple[str, ...], Partition] = {}
+        for preds in references:
+            for p in self.catalog.list_partitions(db, name, where=equality_filter(table, preds)):
+                if matches(p, table, preds):
+                    chosen[p.values] = p
+        return [chosen[v] for v in sorted(chosen, key=lambda v: [(len(x), x) for x in v])]
+
+    def prepare(self, sql: str) -> list[str]:
+        """Point the views of the tables ``sql`` reads at the partitions it needs."""
+        if self.read_only:
+            check_read_only(sql)
+        selection = select_partitions_for(sql, self.tables)
+        wanted: dict[TableKey, list[list[KeyPredicate]] | None]
+        if selection is None:
+            wanted = dict.fromkeys(self.tables)
+        else:
+            wanted = dict(selection)
+            if not self.read_only:  # user views may read any table: keep the others complete
+                wanted.update({k: None for k in self.tables if k not in wanted})
+        files: set[str] = set()
+        for key, refs in wanted.items():
+            parts = self._partitions(key, refs)
+            self._create_view(key, self.tables[key], parts)
+            files.update(file_uris(self.lake, [f.key for p in parts for f in p.files]))
+        self.files_read = sorted(files)
+        return self.files_read
+
+    # ---- running --------------------------------------------------------------------------
+    def execute(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """Prepare the views for ``sql`` and run it; returns DuckDB's result cursor."""
+        self.prepare(sql)
+        try:
+            return self.duckdb.execute(sql, params)
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {exc}") from None
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> QueryResult:
+        cur = self.execute(sql, params)
+        if cur.description is None:
+            return QueryResult(pa.table({}), list(self.files_read))
+        table = cur.to_arrow_table() if hasattr(cur, "to_arrow_table") else cur.fetch_arrow_table()
+        if isinstance(table, pa.RecordBatchReader):
+            table = table.read_all()
+        return QueryResult(table, list(self.files_read))
+
+    def close(self) -> None:
+        self.duckdb.close()
+        if self._own_catalog:
+            self.catalog.close()
+
+    def __enter__(self) -> CatalogConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    lake: Lake | None = None,
+    read_only: bool = True,
+) -> CatalogConnection:
+    """A DuckDB connection with every catalog table as ``<database>.<table>``."""
+    own = catalog is None
+    cat = catalog or open_catalog(settings)
+    try:
+        return CatalogConnection(
+            settings,
+            cat,
+            lake or Lake.from_settings(settings),
+            read_only=read_only,
+            own_catalog=own,
+        )
+    except (duckdb.Error, CatalogError) as exc:
+        if own:
+            cat.close()
+        raise QueryError(f"cannot open the catalog for queries: {exc}") from None
+
+
+def run_query(
+    settings: Settings,
+    sql: str,
+    *,
+    params: Sequence[Any] | dict[str, Any] | None = None,
+    catalog: Catalog | None = None,
+    lake: Lake | None = None,
+    read_only: bool = True,
+) -> QueryResult:
+    """Run one SQL text over the catalog and return its result and the files it read."""
+    with connect(settings, catalog=catalog, lake=lake, read_only=read_only) as con:
+        return con.query(sql, params)
+
+
+def format_result(result: QueryResult, fmt: str) -> str:
+    """``csv`` or ``json`` (records) text of a result (the CLI renders ``table`` itself)."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        return buf.getvalue()
+    if fmt == "json":
+        return json.dumps(result.table.to_pylist(), default=str, indent=2) + "\n"
+    raise QueryError(f"unknown output format {fmt!r}: use table, csv or json")
