@@ -1,9 +1,155 @@
-"""CLI commands for this area (registered on the root app by register())."""
+"""``trafficlake ingest simulate | replay | live``: the MIV source into the delivery stream."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
 import typer
+
+from trafficlake.cli.common import ConfigOpt, JsonOpt, console, print_json, progress, settings
+
+group = typer.Typer(
+    help="Land MIV events in the lake through the delivery stream.", no_args_is_help=True
+)
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[threading.Event]:
+    """SIGTERM sets the event: the run stops after the current document and flushes."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _time(t: int | None) -> str:
+    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _summary(report: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"{report.source}: {report.documents} documents, {report.events:,} events delivered, "
+        f"{report.errors:,} records quarantined, {report.failed_documents} failed documents, "
+        f"{report.files_written} files written"
+    )
+    if report.first_event_time is not None:
+        console.print(
+            f"event time {_time(report.first_event_time)} .. {_time(report.last_event_time)}"
+        )
+
+
+def _run(label: str, total: int | None, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    with progress() as bar, _stop_on_sigterm() as stop:
+        task = bar.add_task(label, total=total)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+
+        def on_start(n: int) -> None:
+            bar.update(task, total=n)
+
+        if "on_start" in kwargs:
+            kwargs["on_start"] = on_start
+        return fn(progress=advance, stop=stop, **kwargs)
+
+
+@group.command()
+def simulate(
+    minutes: Annotated[int | None, typer.Option(help="Minutes to simulate.")] = None,
+    lanes: Annotated[int | None, typer.Option(help="Lanes (measuring points).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First minute, ISO date/datetime (UTC).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    xml: Annotated[
+        bool,
+        typer.Option("--xml/--arrow", help="Render and parse MIV XML, or put Arrow batches."),
+    ] = False,
+    simulated_arrival: Annotated[
+        bool,
+        typer.Option(
+            "--simulated-arrival/--real-arrival",
+            help="Arrival time follows the simulated publication time (default) or the clock.",
+        ),
+    ] = True,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Simulate MIV feed documents and deliver them (defaults from [simulator])."""
+    from trafficlake import ingest
+
+    s = settings(config)
+    total = s.simulator.minutes if minutes is None else minutes
+    report = _run(
+        "simulating minutes",
+        total,
+        ingest.simulate,
+        settings=s,
+        minutes=minutes,
+        lanes=lanes,
+        start=start,
+        seed=seed,
+        xml=xml,
+        simulated_arrival=simulated_arrival,
+    )
+    _summary(report, as_json)
+
+
+@group.command()
+def replay(
+    files: Annotated[list[str], typer.Argument(help="MIV XML files or globs (.gz ok).")],
+    simulated_arrival: Annotated[
+        bool,
+        typer.Option(
+            "--simulated-arrival/--real-arrival",
+            help="Arrival time follows each document's publication time, or the clock (default).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Parse archived MIV documents and deliver their events."""
+    from trafficlake import ingest
+
+    report = _run(
+        "replaying documents",
+        None,
+        ingest.replay,
+        settings=settings(config),
+        files=files,
+        simulated_arrival=simulated_arrival,
+        on_start=None,
+    )
+    _summary(report, as_json)
+
+
+@group.command()
+def live(
+    max_polls: Annotated[
+        int | None, typer.Option(help="Stop after this many polls (default: until SIGTERM).")
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Poll the live MIV feed (ingest.feed_url) and deliver every new document."""
+    from trafficlake import ingest
+
+    report = _run(
+        "polling documents", max_polls, ingest.live, settings=settings(config), max_polls=max_polls
+    )
+    _summary(report, as_json)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``ingest`` to the root app."""
+    app.add_typer(group, name="ingest")

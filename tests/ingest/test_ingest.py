@@ -1,0 +1,200 @@
+"""ingest simulate / replay / live through a real delivery stream into a real lake."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from trafficlake import ingest
+from trafficlake.cli import app
+from trafficlake.config import Settings, load_settings
+from trafficlake.delivery.prefix import Prefix
+from trafficlake.ingest import NoInputFilesError, parse_start
+from trafficlake.miv.simulator import Simulator
+from trafficlake.storage import Lake
+
+START = "2026-03-02T00:00:00Z"
+SHARED_TEST_XML = Path("/work/shared/data/miv/test.xml")
+
+
+def read_raw(settings: Settings) -> pa.Table:
+    lake = Lake.from_settings(settings)
+    files = [lake.path(e.key) for e in lake.list("raw/") if e.key.endswith(".parquet")]
+    return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def error_lines(settings: Settings, error_type: str) -> list[dict[str, Any]]:
+    lake = Lake.from_settings(settings)
+    out: list[dict[str, Any]] = []
+    for e in lake.list(f"errors/{error_type}/"):
+        out += [json.loads(x) for x in lake.read_bytes(e.key).decode().splitlines()]
+    return out
+
+
+def test_simulate_lands_partitions_that_follow_simulated_time(settings: Settings) -> None:
+    report = ingest.simulate(settings, minutes=150, lanes=40, start=START, seed=3)
+    assert report.documents == 150 and report.errors == 0
+    table = read_raw(settings)
+    assert table.num_rows == report.events > 0
+    lake = Lake.from_settings(settings)
+    hours = lake.list_dirs("raw/year=2026/month=3/day=2/")
+    assert hours == [f"raw/year=2026/month=3/day=2/hour={h}" for h in (0, 1, 2)]
+    arrival_s = pc.divide(table.column("arrival_time"), 1000)
+    lag = pc.subtract(arrival_s, table.column("tijd_publicatie")).to_pylist()
+    assert min(lag) >= 0 and max(lag) <= ingest.ARRIVAL_JITTER_S
+    assert report.files_written == len(lake.list("raw/"))
+    # Every file sits in the partition of its oldest record's arrival.
+    for entry in lake.list("raw/"):
+        oldest = pc.min(pq.read_table(lake.path(entry.key)).column("arrival_time")).as_py()
+        assert entry.key.startswith(Prefix.parse(settings.delivery.prefix).render(oldest))
+
+
+def test_simulate_xml_matches_arrow(settings: Settings, tmp_path: Path) -> None:
+    arrow = ingest.simulate(settings, minutes=5, lanes=30, start=START, seed=5)
+    other = load_settings(
+        None,
+        overrides={
+            "lake": {"url": str(tmp_path / "lake2")},
+            "delivery": {"wal_dir": str(tmp_path / "wal2")},
+        },
+    )
+    xml = ingest.simulate(other, minutes=5, lanes=30, start=START, seed=5, xml=True)
+    assert xml.events + xml.errors == arrow.events
+    keys = [("unieke_id", "ascending"), ("tijd_waarneming", "ascending")]
+    a = read_raw(settings).drop_columns(["arrival_time"]).sort_by(keys)
+    b = read_raw(other).drop_columns(["arrival_time"]).sort_by(keys)
+    assert xml.errors == 0
+    assert a.equals(b)  # the XML round trip through the parser loses nothing
+
+
+def test_real_arrival_uses_the_clock(settings: Settings) -> None:
+    import time
+
+    before = time.time() * 1000
+    ingest.simulate(settings, minutes=2, lanes=10, start=START, simulated_arrival=False)
+    assert pc.min(read_raw(settings).column("arrival_time")).as_py() >= before
+
+
+def test_replay_files_globs_gz_and_a_broken_document(settings: Settings, tmp_path: Path) -> None:
+    sim = Simulator(seed=1, lanes=25)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    t0 = parse_start(START)
+    batches = list(sim.minutes(t0, 3))
+    (docs / "a.xml").write_bytes(sim.to_xml(batches[0]))
+    (docs / "b.xml.gz").write_bytes(gzip.compress(sim.to_xml(batches[1])))
+    broken = sim.to_xml(batches[2])[:-200]
+    (docs / "c.xml").write_bytes(broken)
+    report = ingest.replay(settings, [str(docs / "*.xml"), str(docs / "*.gz")])
+    assert report.documents == 2 and report.failed_documents == 1
+    assert report.events == batches[0].num_rows + batches[1].num_rows
+    assert read_raw(settings).num_rows == report.events
+    [quarantined] = error_lines(settings, "processing-failed")
+    assert "XML" in quarantined["errorMessage"]
+    assert base64.b64decode(quarantined["rawData"]) == broken
+    with pytest.raises(NoInputFilesError):
+        ingest.replay(settings, [str(docs / "*.nothing")])
+
+
+def test_replay_quarantines_bad_meetpunten(settings: Settings, tmp_path: Path) -> None:
+    sim = Simulator(seed=2, lanes=5, clean=True)
+    xml = sim.to_xml(next(sim.minutes(parse_start(START), 1))).decode()
+    # Corrupt one lane's count into a non-number.
+    bad = xml.replace("<verkeersintensiteit>", "<verkeersintensiteit>x", 1)
+    (tmp_path / "doc.xml").write_text(bad)
+    report = ingest.replay(settings, [str(tmp_path / "doc.xml")], simulated_arrival=True)
+    assert report.errors == 1 and report.events == 4
+    [err] = error_lines(settings, "format-conversion-failed")
+    assert err["errorMessage"] and err["rawData"]
+    arrival = pc.min(read_raw(settings).column("arrival_time")).as_py() // 1000
+    assert 0 <= arrival - (parse_start(START) + 114) <= ingest.ARRIVAL_JITTER_S
+
+
+@pytest.mark.skipif(not SHARED_TEST_XML.exists(), reason="shared reference data absent")
+def test_replay_real_feed_sample(settings: Settings) -> None:
+    report = ingest.replay(settings, [str(SHARED_TEST_XML)])
+    assert report.events + report.errors == 2
+    assert read_raw(settings).column("tijd_waarneming")[0].as_py() > 1_400_000_000
+
+
+@pytest.fixture
+def feed_server() -> Iterator[str]:
+    sim = Simulator(seed=4, lanes=12)
+    t0 = parse_start(START)
+    state = {"n": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/config"):
+                body = sim.config_xml()
+            else:
+                body = sim.to_xml(sim.minute(t0 + 60 * state["n"]))
+                state["n"] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_live_polls_a_real_http_feed(settings: Settings, feed_server: str) -> None:
+    live_settings = load_settings(
+        None,
+        overrides={
+            "ingest": {
+                "feed_url": feed_server + "/feed",
+                "config_url": feed_server + "/config",
+                "poll_interval_s": "0.05",
+            }
+        },
+    )
+    report = ingest.live(live_settings, max_polls=3)
+    assert report.documents == 3
+    assert read_raw(live_settings).num_rows == report.events > 0
+    assert Lake.from_settings(live_settings).exists("locations/locations.parquet")
+
+
+def test_cli_ingest_simulate_json(settings: Settings) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["ingest", "simulate", "--minutes", "3", "--lanes", "7", "--start", START, "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["documents"] == 3 and report["files_written"] >= 1
+    assert read_raw(settings).num_rows == report["events"]
+
+
+def test_cli_replay_without_files_fails_cleanly(settings: Settings, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "trafficlake.cli", "ingest", "replay", str(tmp_path / "none*.xml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "no files match" in proc.stderr and "Traceback" not in proc.stderr
