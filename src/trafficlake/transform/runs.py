@@ -22,13 +22,21 @@ from trafficlake.config import Settings
 from trafficlake.storage import Lake
 from trafficlake.transform import commit
 from trafficlake.transform.engine import (
+    ENGINES,
     Engine,
     StagedFile,
     TransformError,
+    UnknownEngineError,
     open_engine,
     render_traffic_sql,
 )
-from trafficlake.transform.plan import JOB, Chunk, TransformPlan, plan_transform
+from trafficlake.transform.plan import (
+    JOB,
+    Chunk,
+    TransformPlan,
+    plan_transform,
+    requested_days,
+)
 
 
 class TransformRunningError(TransformError):
@@ -95,6 +103,17 @@ def begin_run(catalog: Catalog, arguments: dict[str, Any]) -> JobRun:
     )
     _ACTIVE.add(run.id)
     return catalog.create_job_run(run)
+
+
+def _validate(
+    start_day: date | None, end_day: date | None, since: date | None, engine: str
+) -> None:
+    """Reject bad input before a run is recorded."""
+    requested_days(start_day=start_day, end_day=end_day, since=since)
+    if engine not in ENGINES:
+        raise UnknownEngineError(
+            f"unknown transform engine {engine!r}: use one of {', '.join(ENGINES)}"
+        )
 
 
 def _arguments(
@@ -271,6 +290,7 @@ def run_transform(
 ) -> JobRun:
     """Run a transform in this thread; returns the finished JobRun (SUCCEEDED or FAILED)."""
     name = engine or settings.transform.engine
+    _validate(start_day, end_day, since, name)
     with open_catalog(settings) as catalog:
         run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
         return execute(settings, catalog, run, progress=progress)
@@ -289,6 +309,7 @@ def start_transform(
     """Start a transform in a background thread of this process; poll
     ``catalog.get_job_run(run.id)``. With ``wait`` it returns the finished run."""
     name = engine or settings.transform.engine
+    _validate(start_day, end_day, since, name)
     with open_catalog(settings) as catalog:
         run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
 
