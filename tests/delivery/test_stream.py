@@ -225,3 +225,24 @@ def test_killed_process_is_recovered_with_a_torn_tail(
     assert list((tmp_path / "wal").glob("segment-*.wal")) == []
     assert EVENT_SCHEMA.names == read_raw(lake).schema.names[:-1]
     assert os.path.exists(tmp_path / "wal" / "LOCK")
+
+
+def test_concurrent_callers_share_the_wal(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    import threading
+
+    table = events(make_record, 100)
+    with stream(lake, tmp_path, buffer_size_mb=1) as s:
+
+        def put(offset: int) -> None:
+            for i in range(25):
+                s.put_events(table.slice((offset + i) % 100, 1))
+                s.put_record_batch([make_record(1000 + offset * 25 + i)])
+
+        threads = [threading.Thread(target=put, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert s.stats()["records"] == 400
+    assert read_raw(lake).num_rows == 400
+    assert list((tmp_path / "wal").glob("segment-*.wal")) == []
