@@ -53,7 +53,7 @@ _BLOCK_PARTS += [
     _WS + b"</rekendata>",
     _WS + b"</meetpunt>",
 ]
-BLOCK = re.compile(b"".join(_BLOCK_PARTS))
+BLOCK = re.compile(b"(" + b"".join(_BLOCK_PARTS) + b")")
 HEAD = re.compile(
     rb"(?:\xef\xbb\xbf)?"
     + _WS
@@ -67,7 +67,7 @@ HEAD = re.compile(
     + _element("tijd_laatste_config_wijziging", _TS)
     + rb")?"
 )
-TAIL = re.compile(_WS + rb"</miv>" + _WS)
+TAIL = re.compile(rb"</miv>" + _WS + rb"\Z")
 
 SLOT_COUNT = 25
 """Texts per block after the two attributes (same order as the feed parser's slots)."""
@@ -89,23 +89,19 @@ def scan_canonical(
         return None
     if root.tag != "miv" or None in root.nsmap:
         return None  # a default namespace changes every tag: not the canonical layout
-    pos = head.end()
-    match = BLOCK.match
-    bids: list[bytes] = []
-    uids: list[bytes] = []
-    rows: list[tuple[bytes, ...]] = []
-    while True:
-        m = match(data, pos)
-        if m is None:
-            break
-        groups = m.groups()
-        bids.append(groups[0])
-        uids.append(groups[1])
-        rows.append(groups[2:])
-        pos = m.end()
-    tail = TAIL.fullmatch(data, pos)
-    if tail is None:
+    start = head.end()
+    end = data.rfind(b"</miv>")
+    if end < start or TAIL.match(data, end) is None:
         return None
+    while end > start and data[end - 1 : end] in (b" ", b"\t", b"\r", b"\n"):
+        end -= 1
+    blocks = BLOCK.findall(data, start, end)
+    # non-overlapping matches inside [start, end) whose lengths add up to it tile it exactly
+    if sum(len(b[0]) for b in blocks) != end - start:
+        return None
+    bids = [b[1] for b in blocks]
+    uids = [b[2] for b in blocks]
+    rows = [b[3:] for b in blocks]
     published = head.group(2).decode()
     changed = head.group(3).decode() if head.group(3) is not None else None
     return published, changed, bids, uids, rows
