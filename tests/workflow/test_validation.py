@@ -255,3 +255,26 @@ def test_not_json_or_yaml(tmp_path: Path) -> None:
     path.write_text("{ not json")
     with pytest.raises(ValidationError, match="not valid JSON or YAML"):
         load_definition(path)
+
+
+def test_unknown_predefined_error_and_unsupported_features() -> None:
+    p = problems(States__Start__Retry=[{"ErrorEquals": ["States.Everything"]}])
+    assert "state 'Start': Retry[0]: unknown predefined error 'States.Everything'" in p
+    doc = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "End": True,
+                "ItemReader": {},
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}},
+            }
+        },
+    }
+    assert (
+        "state 'M': field 'ItemReader' (distributed Map) is not supported by this runtime"
+        in validate(doc)
+    )
+    assert "top level: only QueryLanguage 'JSONPath' is supported" in problems(
+        QueryLanguage="JSONata"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from trafficlake.workflow.choice import validate_choice_rule
-from trafficlake.workflow.errors import ValidationError
+from trafficlake.workflow.errors import PREDEFINED_ERRORS, ValidationError
 from trafficlake.workflow.paths import PathSyntaxError, is_reference_path, parse_path
 
 COMMON = {"Type", "Comment"}
@@ -63,6 +63,7 @@ FIELDS: dict[str, set[str]] = {
 REQUIRED = {"Task": ["Resource"], "Choice": ["Choices"], "Parallel": ["Branches"]}
 TOP_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 SUB_FIELDS = {"Comment", "StartAt", "States", "ProcessorConfig"}
+UNSUPPORTED_MAP_FIELDS = ("ItemReader", "ItemBatcher", "ResultWriter")
 PATH_FIELDS = ("InputPath", "OutputPath", "ItemsPath")
 REFERENCE_FIELDS = (
     "ResultPath",
@@ -191,6 +192,8 @@ def validate(doc: Any) -> list[str]:
     for key in doc:
         if key not in TOP_FIELDS:
             problems.append(f"top level: unknown field {key!r}")
+    if doc.get("QueryLanguage", "JSONPath") != "JSONPath":
+        problems.append("top level: only QueryLanguage 'JSONPath' is supported")
     t = doc.get("TimeoutSeconds")
     if t is not None and not _positive_int(t):
         problems.append("top level: field 'TimeoutSeconds' must be a positive integer")
@@ -345,6 +348,9 @@ def _validate_state(
             for i, branch in enumerate(branches):
                 _validate_sub(branch, f"state {name!r}: Branches[{i}]", problems, seen)
     if typ == "Map":
+        for key in UNSUPPORTED_MAP_FIELDS:
+            if key in state:
+                bad(f"field {key!r} (distributed Map) is not supported by this runtime")
         procs = [k for k in ("ItemProcessor", "Iterator") if k in state]
         if len(procs) != 1:
             bad("needs exactly one of 'ItemProcessor' or 'Iterator'")
@@ -408,7 +414,11 @@ def _validate_retry_catch(state: dict[str, Any], bad: Any, target: Any) -> None:
             errs = rule.get("ErrorEquals")
             if not isinstance(errs, list) or not errs or not all(isinstance(e, str) for e in errs):
                 bad(f"{where}: field 'ErrorEquals' must be a non-empty array of strings")
-            elif "States.ALL" in errs:
+            else:
+                for err in errs:
+                    if err.startswith("States.") and err not in PREDEFINED_ERRORS:
+                        bad(f"{where}: unknown predefined error {err!r}")
+            if isinstance(errs, list) and "States.ALL" in errs:
                 if len(errs) != 1:
                     bad(f"{where}: 'States.ALL' must appear alone in ErrorEquals")
                 if i != len(rules) - 1:
