@@ -302,3 +302,11 @@ def test_real_minute_parses_to_exactly_the_published_values() -> None:
     defects = Counter(r["defect"] for r in rows)
     # what the 2017 minute holds (recorded in docs/miv.md)
     assert (all254, stale, defects[1], defects[2]) == (90, 78, 26, 1)
+
+
+def test_xml_writer_leaves_out_null_values() -> None:
+    partial = parse(FIXTURES / "feed_tricky.xml").events  # absent classes, rekendata, ...
+    assert partial.column("rekendata_bezettingsgraad").null_count > 0
+    data = Simulator(lanes=5).to_xml(partial)
+    assert b"<tijd_laatst_gewijzigd>" not in data.split(b"</meetpunt>")[0]
+    assert parse(data).events.equals(partial)

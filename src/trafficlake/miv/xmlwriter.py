@@ -42,6 +42,22 @@ _MEETDATA = ("verkeersintensiteit", "voertuigsnelheid_rekenkundig", "voertuigsne
 _REKENDATA = ("bezettingsgraad", "beschikbaarheidsgraad", "onrustigheid")
 
 
+def _full_meetpunt_template() -> str:
+    parts = ['    <meetpunt beschrijvende_id=%s unieke_id="%s">\n']
+    parts += [f"        <{name}>%s</{name}>\n" for name in _SCALARS]
+    for k in CLASSES:
+        parts.append(f'        <meetdata klasse_id="{k}">\n')
+        parts += [f"            <{tag}>%s</{tag}>\n" for tag in _MEETDATA]
+        parts.append("        </meetdata>\n")
+    parts.append("        <rekendata>\n")
+    parts += [f"            <{tag}>%s</{tag}>\n" for tag in _REKENDATA]
+    parts.append("        </rekendata>\n    </meetpunt>\n")
+    return "".join(parts)
+
+
+_FULL_MEETPUNT = _full_meetpunt_template()
+
+
 def winter_time(t: int) -> str:
     """Epoch s → ``2017-04-27T14:38:00+01:00`` (fixed UTC+1, like ``tijd_waarneming``)."""
     return datetime.fromtimestamp(t, _WINTER).isoformat()
@@ -99,16 +115,25 @@ def feed_document(batch: pa.RecordBatch | pa.Table, config_changed: int | None) 
     class_cols = [[cols[f"{m}_klasse{k}"] for m in _MEETDATA] for k in CLASSES]
     reken_cols = [cols[f"rekendata_{r}"] for r in _REKENDATA]
     bid = cols["beschrijvende_id"]
-    for i, uid in enumerate(cols["unieke_id"]):
-        attr = "" if bid[i] is None else f" beschrijvende_id={quoteattr(bid[i])}"
-        out.append(f"    <meetpunt{attr} unieke_id={quoteattr(str(uid))}>\n")
-        for name in _SCALARS:
-            value = cols[name][i]
-            if name == "tijd_waarneming":
-                value = fmt_winter(value)
-            elif name == "tijd_laatst_gewijzigd":
-                value = fmt_local(value)
-            out.append(_element("        ", name, value))
+    quoted: dict[str, str] = {}
+    texts = [
+        [None if b is None else quoted.get(b) or quoted.setdefault(b, quoteattr(b)) for b in bid],
+        cols["unieke_id"],
+        cols["lve_nr"],
+        [fmt_winter(t) for t in cols["tijd_waarneming"]],
+        [fmt_local(t) for t in cols["tijd_laatst_gewijzigd"]],
+        *(cols[name] for name in _SCALARS[3:]),
+        *(col for kcols in class_cols for col in kcols),
+        *reken_cols,
+    ]
+    for i, row in enumerate(zip(*texts, strict=True)):
+        if None not in row:
+            out.append(_FULL_MEETPUNT % row)
+            continue
+        attr = "" if row[0] is None else f" beschrijvende_id={row[0]}"
+        out.append(f"    <meetpunt{attr} unieke_id={quoteattr(str(row[1]))}>\n")
+        for j, name in enumerate(_SCALARS):
+            out.append(_element("        ", name, row[2 + j]))
         for k, kcols in zip(CLASSES, class_cols, strict=True):
             out.append(f'        <meetdata klasse_id="{k}">\n')
             for tag, col in zip(_MEETDATA, kcols, strict=True):
