@@ -166,38 +166,42 @@ def _transform(
     lake = Lake.from_settings(settings)
     cfg = settings.transform
     parallelism = max(1, cfg.parallelism)
-    threads = max(1, (os.cpu_count() or 1) // parallelism)
+    cores = os.cpu_count() or 1
     commit.clean_stale_runs(catalog, lake, keep=run.id)
     if args.get("reset_bookmark"):
         catalog.reset_bookmark(JOB)
-    engine = open_engine(
-        args.get("engine") or cfg.engine,
-        settings,
-        lake,
-        threads=threads,
-        parallel_chunks=parallelism,
+    plan = plan_transform(
+        catalog,
+        _days_of_files(settings, lake, cores),
+        chunk_days=cfg.chunk_days,
+        start_day=_date(args.get("start_day")),
+        end_day=_date(args.get("end_day")),
+        since=_date(args.get("since")),
+        reset_bookmark=bool(args.get("reset_bookmark")),
     )
-    try:
-        days_of_files = _days_of_files(settings, lake, threads)
-        plan = plan_transform(
-            catalog,
-            days_of_files,
-            chunk_days=cfg.chunk_days,
-            start_day=_date(args.get("start_day")),
-            end_day=_date(args.get("end_day")),
-            since=_date(args.get("since")),
-            reset_bookmark=bool(args.get("reset_bookmark")),
+    report(TransformProgress("plan", 0, len(plan.chunks), "; ".join(plan.notes)))
+    engine_name = args.get("engine") or cfg.engine
+    staged: list[StagedFile] = []
+    if plan.chunks:
+        # chunks at once: at most `parallelism`; each gets its share of cores and memory
+        at_once = min(parallelism, len(plan.chunks))
+        engine = open_engine(
+            engine_name,
+            settings,
+            lake,
+            threads=max(1, cores // at_once),
+            parallel_chunks=at_once,
         )
-        report(TransformProgress("plan", 0, len(plan.chunks), "; ".join(plan.notes)))
-        staged = _run_chunks(settings, lake, engine, run.id, plan, parallelism, report)
-    finally:
-        engine.close()
+        try:
+            staged = _run_chunks(settings, lake, engine, run.id, plan, at_once, report)
+        finally:
+            engine.close()
     result: dict[str, Any] = {
         "mode": plan.mode,
         "days": [d.isoformat() for d in plan.rebuilt_days],
         "chunks": len(plan.chunks),
         "notes": plan.notes,
-        "engine": engine.name,
+        "engine": engine_name,
         "rows_written": 0,
         "partitions_written": 0,
         "partitions_deleted": 0,
@@ -205,7 +209,8 @@ def _transform(
     }
     bookmark = (JOB, {**plan.bookmark, "run_id": run.id}) if plan.bookmark else None
     if not plan.chunks:
-        if bookmark is not None and plan.bookmark != catalog.get_bookmark(JOB):
+        stored = catalog.get_bookmark(JOB) or {}
+        if bookmark is not None and bookmark[1]["version"] != stored.get("version"):
             catalog.put_bookmark(*bookmark)
         lake.delete_prefix(f"{commit.STAGING}{run.id}")
         return result
