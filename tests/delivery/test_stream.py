@@ -246,3 +246,21 @@ def test_concurrent_callers_share_the_wal(lake: Lake, tmp_path: Path, make_recor
         assert s.stats()["records"] == 400
     assert read_raw(lake).num_rows == 400
     assert list((tmp_path / "wal").glob("segment-*.wal")) == []
+
+
+def test_api_maps_a_closed_stream_to_service_unavailable(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    from trafficlake.delivery.server import ApiError, FirehoseAPI
+
+    s = stream(lake, tmp_path)
+    api = FirehoseAPI({"miv": s})
+    s.close()
+    data = base64.b64encode(json.dumps(make_record(1)).encode()).decode()
+    with pytest.raises(ApiError) as info:
+        api.call("PutRecordBatch", {"DeliveryStreamName": "miv", "Records": [{"Data": data}]})
+    assert (info.value.type, info.value.status) == ("ServiceUnavailableException", 503)
+    with pytest.raises(ApiError, match="not base64"):
+        api.call("PutRecord", {"DeliveryStreamName": "miv", "Record": {"Data": "!!"}})
+    with pytest.raises(ApiError, match="unknown operation"):
+        api.call("DeleteDeliveryStream", {"DeliveryStreamName": "miv"})

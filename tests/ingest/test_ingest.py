@@ -198,3 +198,44 @@ def test_cli_replay_without_files_fails_cleanly(settings: Settings, tmp_path: Pa
     )
     assert proc.returncode == 1
     assert "no files match" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sigterm_stops_ingest_and_flushes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trafficlake.cli",
+            "ingest",
+            "simulate",
+            "--minutes",
+            "100000",
+            "--lanes",
+            "20",
+            "--start",
+            START,
+            "--json",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    deadline = time.monotonic() + 60
+    while not lake.list("raw/") and time.monotonic() < deadline:  # wait until it is landing
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert 0 < report["documents"] < 100000
+    files = [lake.path(e.key) for e in lake.list("raw/")]
+    assert sum(pq.read_metadata(f).num_rows for f in files) == report["events"]
+    assert not list((tmp_path / ".trafficlake/wal/miv").glob("segment-*"))
