@@ -81,6 +81,10 @@ def _s(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def file_uris(lake: Lake, keys: Sequence[str]) -> list[str]:
     """Engine paths of lake keys (the one place local vs S3 file naming is decided)."""
     return [lake.uri(k) for k in keys]
@@ -91,7 +95,7 @@ def check_read_only(sql: str) -> None:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryError(f"invalid SQL: {exc}") from None
+        raise QueryError(f"invalid SQL: {_first_line(exc)}") from None
     for st in statements:
         kind = st.type.name
         if kind == "EXPLAIN":
@@ -107,7 +111,7 @@ def check_read_only(sql: str) -> None:
         if kind not in READ_STATEMENTS:
             raise ReadOnlyQueryError(
                 f"{kind} statements are not allowed in a read-only query (only SELECT, WITH, "
-                "EXPLAIN, DESCRIBE, SHOW, SUMMARIZE and PRAGMA reads); pass read_only=False to write"
+                "EXPLAIN, DESCRIBE, SHOW, SUMMARIZE and PRAGMA reads); allow writes with --write (read_only=False)"
             )
 
 
@@ -238,7 +242,7 @@ class CatalogConnection:
         try:
             return self.duckdb.execute(sql, params)
         except duckdb.Error as exc:
-            raise QueryError(f"query failed: {exc}") from None
+            raise QueryError(f"query failed: {_first_line(exc)}") from None
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> QueryResult:
         cur = self.execute(sql, params)

@@ -11,6 +11,9 @@ the catalog as it was. Public API (also used as workflow task resources):
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +21,9 @@ from collections.abc import Callable
 from trafficlake.catalog import open_catalog
 from trafficlake.catalog.base import (
     Catalog,
+    CatalogError,
     Crawler,
+    CrawlerRunningError,
     CrawlRun,
     NoSuchCrawlerError,
     TableExistsError,
@@ -178,3 +183,45 @@ def stop_crawler(settings: Settings, name: str) -> None:
     """Ask a running crawler to stop (RUNNING -> STOPPING); it ends CANCELLED, publishing nothing."""
     with open_catalog(settings) as catalog:
         catalog.request_stop(name)
+
+
+def start_crawler_detached(
+    settings: Settings, name: str, *, config: str | None = None, timeout_s: float = 30.0
+) -> CrawlRun:
+    """Start ``trafficlake crawler start NAME --wait`` as a detached process (it outlives the
+    caller) and return its run as soon as the catalog records it."""
+    with open_catalog(settings) as catalog:
+        crawler = _get_crawler(catalog, settings, name)
+        if crawler.state != "READY":
+            raise CrawlerRunningError(f"crawler {name} is already running (state {crawler.state})")
+        before = crawler.last_crawl.id if crawler.last_crawl else None
+        cmd = [sys.executable, "-m", "trafficlake.cli", "crawler", "start", name, "--wait"]
+        if config:
+            cmd += ["--config", str(config)]
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(
+                cmd,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                last = catalog.get_crawler(name).last_crawl
+                if last is not None and last.id != before:
+                    return last
+                if proc.poll() is not None:
+                    last = catalog.get_crawler(name).last_crawl
+                    if last is not None and last.id != before:
+                        return last
+                    err.seek(0)
+                    reason = err.read().decode("utf-8", "replace").strip().splitlines()
+                    raise CatalogError(
+                        f"crawler {name} process exited ({proc.returncode}): "
+                        + (reason[-1] if reason else "no output")
+                    )
+                time.sleep(0.05)
+    raise CatalogError(
+        f"crawler {name} did not start within {timeout_s:.0f} s (process {proc.pid})"
+    )
