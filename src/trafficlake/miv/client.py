@@ -12,7 +12,7 @@ import httpx
 import pyarrow as pa
 
 from trafficlake.errors import TrafficlakeError
-from trafficlake.miv.feed import ParsedFeed, parse_document
+from trafficlake.miv.feed import FeedParseError, ParsedFeed, parse_document
 from trafficlake.miv.locations import parse_config
 
 if TYPE_CHECKING:
@@ -121,7 +121,11 @@ class MivClient:
         response = self._get(self.feed_url, headers)
         if response.status_code == 304:
             return None
-        feed = parse_document(response.content)
+        try:
+            feed = parse_document(response.content)
+        except FeedParseError as exc:
+            exc.document = response.content
+            raise
         self._validators = {
             k: response.headers[k] for k in ("etag", "last-modified") if k in response.headers
         }

@@ -21,7 +21,15 @@ from trafficlake.errors import TrafficlakeError
 
 
 class FeedParseError(TrafficlakeError):
-    """The document is not a well-formed, safe MIV document of the expected kind."""
+    """The document is not a well-formed, safe MIV document of the expected kind.
+
+    ``document`` holds the offending bytes when the raiser had them (the HTTP client sets
+    it), so a caller can quarantine the whole document.
+    """
+
+    def __init__(self, message: str, document: bytes | None = None) -> None:
+        super().__init__(message)
+        self.document = document
 
 
 class TimestampError(ValueError):
