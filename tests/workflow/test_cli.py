@@ -116,3 +116,36 @@ def test_schedule_commands(tmp_path: Path, machine: Path) -> None:
     assert row["name"] == "often" and row["next_fire"]
     r = tl(tmp_path, "schedule", "run", "--once")
     assert r.returncode == 0 and "nothing due" in r.stdout
+
+
+def test_killed_run_is_aborted_on_next_listing(tmp_path: Path) -> None:
+    path = tmp_path / "slow.asl.json"
+    path.write_text(
+        json.dumps(
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 6000, "End": True}}}
+        )
+    )  # 60 s at wait_scale 0.01
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    env["TRAFFICLAKE_WORKFLOW__WAIT_SCALE"] = "0.01"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trafficlake.cli", "workflow", "run", str(path), "--name", "victim"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once the Wait state is entered
+        assert "WaitStateEntered" in line
+        r = tl(tmp_path, "workflow", "executions", "--json")
+        assert [e["status"] for e in json.loads(r.stdout)] == ["RUNNING"]
+    finally:
+        proc.kill()
+        proc.wait()
+    r = tl(tmp_path, "workflow", "executions", "--json")
+    (row,) = json.loads(r.stdout)
+    assert (row["id"], row["status"]) == ("slow:victim", "ABORTED")
+    r = tl(tmp_path, "workflow", "history", "victim")
+    assert "ExecutionAborted" in r.stdout

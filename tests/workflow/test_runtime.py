@@ -508,3 +508,13 @@ def test_retry_count_in_context(clock: FakeClock) -> None:
     assert r.output == {"rc": 3}
     scheduled = [e.details["parameters"]["rc"] for e in r.events if e.type == "TaskScheduled"]
     assert scheduled == [0, 1, 2]
+
+
+def test_parallel_branches_run_concurrently() -> None:
+    wf_tasks.BARRIER.reset()
+    branches = [
+        {"StartAt": f"B{i}", "States": {f"B{i}": task("barrier", End=True)}} for i in range(3)
+    ]
+    r = run(one({"Type": "Parallel", "Branches": branches}), {"x": 1})
+    assert r.status == "SUCCEEDED", r.cause
+    assert r.output == [{"x": 1}] * 3

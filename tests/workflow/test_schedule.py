@@ -15,7 +15,7 @@ from trafficlake.catalog import open_catalog
 from trafficlake.config import ScheduleEntry, Settings
 from trafficlake.workflow.cron import last_fire_at_or_before, next_fire
 from trafficlake.workflow.errors import ScheduleError, ScheduleLockedError
-from trafficlake.workflow.schedule import list_schedules, run_due, schedule_lock
+from trafficlake.workflow.schedule import list_schedules, run_due, run_forever, schedule_lock
 
 UTC = dt.UTC
 
@@ -223,3 +223,16 @@ def test_invalid_schedule_is_a_clear_error(settings: Settings, machine: str) -> 
     )
     with pytest.raises(ScheduleError, match="unknown timezone"):
         list_schedules(s)
+
+
+def test_run_forever_stops_on_request(settings: Settings, machine: str) -> None:
+    s = with_schedule(settings, machine, "rate(5 minutes)")
+    stop = threading.Event()
+    worker = threading.Thread(target=run_forever, args=(s,), kwargs={"stop": stop})
+    worker.start()
+    time.sleep(0.5)
+    stop.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    (row,) = list_schedules(s)
+    assert row.last_fire is not None and row.last_execution is None

@@ -146,6 +146,9 @@ class Executor:
         except StatesError as e:
             status, error, cause = "FAILED", e.error, e.cause or None
             self.history.add("ExecutionFailed", scope.previous, error=error, cause=cause)
+        except Exception as e:  # a defect must still end the execution, not leave it RUNNING
+            status, error, cause = "FAILED", "States.Runtime", f"{type(e).__name__}: {e}"
+            self.history.add("ExecutionFailed", scope.previous, error=error, cause=cause)
         stop = self.clock.now()
         self.history.flush()
         if self.catalog is not None:
