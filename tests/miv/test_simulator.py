@@ -41,9 +41,16 @@ def test_same_seed_same_data_in_any_order() -> None:
     assert not other.equals(forward[0])
 
 
-def test_minute_must_start_on_a_minute() -> None:
+def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="multiple of 60"):
         Simulator(lanes=10).minute(MONDAY + 30)
+    with pytest.raises(ValueError, match="non-negative"):
+        Simulator(lanes=10).minute(-60)
+    with pytest.raises(ValueError, match="seed"):
+        Simulator(seed=-1, lanes=10)
+    with pytest.raises(ValueError, match="lanes"):
+        Simulator(lanes=0)
+    assert Simulator(lanes=50).minute(0).num_rows > 40  # the epoch itself works
 
 
 def test_network_looks_like_the_real_configuration() -> None:

@@ -80,6 +80,8 @@ class Simulator:
     """Synthetic MIV feed for ``lanes`` lanes. See the module docstring for the model."""
 
     def __init__(self, seed: int = 42, lanes: int = 4600, *, clean: bool = False) -> None:
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
         self.seed = seed
         self.lanes = lanes
         self.clean = clean
@@ -107,8 +109,8 @@ class Simulator:
 
     def minute(self, t: int) -> pa.RecordBatch:
         """The feed document of the minute starting at epoch second ``t`` (a multiple of 60)."""
-        if t % 60:
-            raise ValueError(f"minute start must be a multiple of 60 s, got {t}")
+        if t % 60 or t < 0:
+            raise ValueError(f"minute start must be a non-negative multiple of 60 s, got {t}")
         values = self._clean_minute(t)
         if self.clean:
             present = np.ones(self.lanes, dtype=bool)
@@ -198,7 +200,7 @@ class Simulator:
             self._long_stale_lve, self._long_stale_age, self._long_stale_minute, strict=True
         ):
             members = np.flatnonzero(self._lve == g)
-            old = ((d // 128) * 128 - int(age)) * DAY + 60 * int(minute)
+            old = max(0, ((d // 128) * 128 - int(age)) * DAY + 60 * int(minute))
             lane += [members]
             start += [np.full(members.size, t_day)]
             end += [np.full(members.size, t_day + DAY)]
