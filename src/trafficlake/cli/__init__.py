@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from trafficlake import __version__
-from trafficlake.cli import catalog, firehose, ingest, transform, workflow
+from trafficlake.cli import catalog, demo, firehose, ingest, transform, workflow
 from trafficlake.cli.common import ConfigOpt, console, err_console
 from trafficlake.config import DEFAULT_CONFIG_NAME, write_default_config
 from trafficlake.errors import TrafficlakeError
@@ -58,7 +58,7 @@ def init(
     console.print(f"wrote {written}")
 
 
-for _module in (ingest, firehose, catalog, transform, workflow):
+for _module in (ingest, firehose, catalog, transform, workflow, demo):
     _module.register(app)
 
 
