@@ -518,3 +518,29 @@ def test_parallel_branches_run_concurrently() -> None:
     r = run(one({"Type": "Parallel", "Branches": branches}), {"x": 1})
     assert r.status == "SUCCEEDED", r.cause
     assert r.output == [{"x": 1}] * 3
+
+
+def test_failure_cancels_waits_nested_in_sibling_maps() -> None:
+    waiting_map = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "End": True,
+                "ItemProcessor": {
+                    "StartAt": "Long",
+                    "States": {"Long": {"Type": "Wait", "Seconds": 100, "End": True}},
+                },
+            }
+        },
+    }
+    failing = {"StartAt": "Boom", "States": {"Boom": task("raise_custom", End=True)}}
+    t0 = time.monotonic()
+    r = run(
+        one({"Type": "Parallel", "Branches": [waiting_map, failing]}),
+        {"items": [1, 2]},
+        wait_scale=0.05,
+    )  # the Waits would take 5 s
+    assert (r.status, r.error) == ("FAILED", "CustomError")
+    assert time.monotonic() - t0 < 2

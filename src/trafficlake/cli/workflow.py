@@ -40,7 +40,7 @@ def _printer(to_stderr: bool) -> Any:
         if not event.type.endswith(_SHOWN):
             return
         d = event.details
-        what = d.get("name", "")
+        what = d.get("name") or d.get("resource", "")
         if "error" in d:
             what += f"  {d['error']}: {d.get('cause', '')}"
         out.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -184,7 +185,9 @@ class Executor:
         if self.deadline is not None and self.clock.now() + seconds > self.deadline:
             seconds, timed_out = max(0.0, self.deadline - self.clock.now()), True
         if isinstance(self.clock, SystemClock) and scope.cancels:
-            scope.cancels[-1].wait(seconds)
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0 and not scope.cancelled:
+                scope.cancels[-1].wait(min(left, 0.1))
         else:
             self.clock.sleep(seconds)
         if timed_out:
