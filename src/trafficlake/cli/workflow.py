@@ -97,7 +97,7 @@ def run_cmd(
         if result.error:
             console.print(f"  {result.error}: {result.cause}", highlight=False, markup=False)
         else:
-            console.print(json.dumps(result.output), highlight=False, markup=False)
+            typer.echo(json.dumps(result.output))
     if result.status != "SUCCEEDED":
         raise typer.Exit(1)
 
