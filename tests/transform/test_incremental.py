@@ -73,6 +73,11 @@ def test_midnight_rows_also_rebuild_the_next_day(tlake: LakeHarness) -> None:
     assert tlake.transform().result["days"] == [day_of(D1).isoformat(), day_of(D2).isoformat()]
 
 
+def test_look_back_alone_does_not_create_a_day(tlake: LakeHarness) -> None:
+    tlake.land_and_crawl(lane_rows(SECTION, range(D2 - 1200, D2, 60)))  # 23:40..23:59 of D1
+    assert tlake.transform().result["days"] == [day_of(D1).isoformat()]
+
+
 def test_rerun_is_idempotent_and_replaces_files(tlake: LakeHarness) -> None:
     three_days(tlake)
     tlake.transform(start_day=day_of(D1), end_day=day_of(D3))

@@ -124,6 +124,21 @@ class DuckDBEngine:
             con.close()
         return {int(r[0]) for r in rows if r[0] is not None}
 
+    def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
+        """(epoch days of the rows in these raw files, epoch days whose 19-minute look-back
+        they fall in) - one column read from the data."""
+        con = self.connect()
+        try:
+            self.expose_raw(con, input_files)
+            rows = con.execute(
+                "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT), "
+                "CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) FROM raw_input "
+                "WHERE tijd_waarneming IS NOT NULL"
+            ).fetchall()
+        finally:
+            con.close()
+        return {int(r[0]) for r in rows}, {int(r[1]) for r in rows if r[1] != r[0]}
+
     def close(self) -> None:
         shutil.rmtree(self.temp_root, ignore_errors=True)
 

@@ -75,8 +75,8 @@ class TransformPlan:
         return [d for c in self.chunks for d in c.days]
 
 
-DaysOfFiles = Callable[[Sequence[str]], set[int]]
-"""Exact epoch days touched by raw files (keys): rows' days and rows' days + 19 minutes."""
+DaysOfFiles = Callable[[Sequence[str]], tuple[set[int], set[int]]]
+"""Exact epoch days of the rows of raw files (keys), and the days whose look-back they feed."""
 
 
 def requested_days(
@@ -115,6 +115,7 @@ def changed_days(
     changed = catalog.list_partitions(RAW_DATABASE, RAW_TABLE, changed_since=bookmark_version)
     new_version = max([bookmark_version, *(p.version for p in changed)])
     days: set[int] = set()
+    spill: set[int] = set()
     exact_keys: list[str] = []
     for p in changed:
         if not p.files:
@@ -122,13 +123,23 @@ def changed_days(
         lo_hi = p.stats.get(EVENT_TIME)
         if lo_hi is not None and lo_hi[0] is not None and lo_hi[1] is not None:
             lo, hi = int(lo_hi[0]), int(lo_hi[1])
-            first, last = lo // 86400, (hi + LOOKBACK_SECONDS) // 86400
-            if first == last:
-                days.add(first)
+            if lo // 86400 == hi // 86400:
+                days.add(lo // 86400)
+                if (hi + LOOKBACK_SECONDS) // 86400 != hi // 86400:
+                    spill.add(hi // 86400 + 1)
                 continue
         exact_keys += [f.key for f in p.files]
     if exact_keys:
-        days |= days_of_files(exact_keys)
+        row_days, spill_days = days_of_files(exact_keys)
+        days |= row_days
+        spill |= spill_days
+    # a day reached only through its look-back is rebuilt only if it has data of its own
+    for d in sorted(spill - days):
+        start = d * 86400
+        if catalog.list_partitions(
+            RAW_DATABASE, RAW_TABLE, overlapping=(EVENT_TIME, start, start + 86399)
+        ):
+            days.add(d)
     return {epoch_day(d) for d in days}, new_version, changed
 
 

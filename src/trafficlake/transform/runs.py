@@ -263,13 +263,13 @@ def _run_chunks(
 
 def _days_of_files(
     settings: Settings, lake: Lake, threads: int
-) -> Callable[[Sequence[str]], set[int]]:
+) -> Callable[[Sequence[str]], tuple[set[int], set[int]]]:
     from trafficlake.transform.duckdb import DuckDBEngine
 
-    def days(keys: Sequence[str]) -> set[int]:
+    def days(keys: Sequence[str]) -> tuple[set[int], set[int]]:
         probe = DuckDBEngine(settings, lake, threads=threads)
         try:
-            return probe.distinct_event_days([lake.uri(k) for k in keys])
+            return probe.event_days([lake.uri(k) for k in keys])
         finally:
             probe.close()
 
