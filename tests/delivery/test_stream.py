@@ -264,3 +264,23 @@ def test_api_maps_a_closed_stream_to_service_unavailable(
         api.call("PutRecord", {"DeliveryStreamName": "miv", "Record": {"Data": "!!"}})
     with pytest.raises(ApiError, match="unknown operation"):
         api.call("DeleteDeliveryStream", {"DeliveryStreamName": "miv"})
+
+
+def test_failed_delivery_keeps_acknowledged_records(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    from trafficlake.delivery import DeliveryUnavailableError
+
+    blocker = Path(lake.path("raw"))
+    blocker.write_text("a file where the partition folder must go")
+    table = events(make_record, 20_000)
+    s = stream(lake, tmp_path, buffer_interval_s=0, buffer_size_mb=1)
+    assert s.put_events(table.slice(0, 10)) == 10  # acknowledged; delivery failed and is retried
+    assert s.stats()["buffered_bytes"] > 0 and lake.list("raw/") == []
+    s.put_events(table)  # the buffer is now past twice the size hint
+    with pytest.raises(DeliveryUnavailableError, match="cannot deliver"):
+        s.put_events(table.slice(0, 10))
+    blocker.unlink()
+    s.close()
+    assert read_raw(lake).num_rows == 20_010
+    assert list((tmp_path / "wal").glob("segment-*.wal")) == []

@@ -3,6 +3,7 @@
 from trafficlake.delivery.prefix import InvalidPrefixError, Prefix
 from trafficlake.delivery.stream import (
     DeliveryStream,
+    DeliveryUnavailableError,
     InvalidArgumentError,
     InvalidRecordError,
     StreamClosedError,
@@ -11,6 +12,7 @@ from trafficlake.delivery.wal import WalLockedError, WalWriteError
 
 __all__ = [
     "DeliveryStream",
+    "DeliveryUnavailableError",
     "InvalidArgumentError",
     "InvalidPrefixError",
     "InvalidRecordError",

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trafficlake.config import Settings
+from trafficlake.config import DeliverySettings, Settings
 from trafficlake.delivery.prefix import Prefix, object_name
 from trafficlake.delivery.records import (
     convert_json,
@@ -56,6 +56,7 @@ FORMAT_CONVERSION_FAILED = "format-conversion-failed"
 COMPRESSIONS = ("zstd", "snappy", "gzip", "uncompressed")
 
 ErrorsByType = dict[str, list[dict[str, Any]]]
+_DEFAULTS = DeliverySettings()
 
 
 class InvalidArgumentError(TrafficlakeError):
@@ -68,6 +69,10 @@ class InvalidRecordError(InvalidArgumentError):
 
 class StreamClosedError(TrafficlakeError):
     """The stream is closed or shutting down (AWS ServiceUnavailableException)."""
+
+
+class DeliveryUnavailableError(StreamClosedError):
+    """The lake keeps refusing deliveries and the buffer is full (ServiceUnavailableException)."""
 
 
 def error_record(raw: bytes, code: str, message: str, arrival_ms: int) -> dict[str, Any]:
@@ -88,12 +93,12 @@ class DeliveryStream:
         lake: Lake,
         name: str = "miv",
         *,
-        prefix: str = "raw/",
-        error_prefix: str = "errors/!{firehose:error-output-type}/",
-        buffer_size_mb: float = 64,
-        buffer_interval_s: float = 300,
-        format: str = "parquet",
-        compression: str = "zstd",
+        prefix: str = _DEFAULTS.prefix,
+        error_prefix: str = _DEFAULTS.error_prefix,
+        buffer_size_mb: float = _DEFAULTS.buffer_size_mb,
+        buffer_interval_s: float = _DEFAULTS.buffer_interval_s,
+        format: str = _DEFAULTS.format,
+        compression: str = _DEFAULTS.compression,
         wal_dir: str | Path | None = None,
         wal_sync: bool = True,
         clock: Callable[[], float] | None = None,
@@ -279,8 +284,16 @@ class DeliveryStream:
             frames.append((KIND_ERRORS, encode_errors(etype, recs)))
         with self._lock:
             due_before = self._due_locked()
-        if due_before:  # the buffer's interval ran out before these records arrived
-            self.flush()
+            backlog = self._buffered_bytes >= 2 * self.buffer_size_bytes
+        if due_before or backlog:  # e.g. the interval ran out before these records arrived
+            try:
+                self.flush()
+            except Exception as exc:
+                if backlog or self._wal is None:
+                    raise DeliveryUnavailableError(
+                        f"delivery stream {self.name} cannot deliver to the lake: {exc}"
+                    ) from exc
+                log.exception("delivery stream %s: flush failed; will retry", self.name)
         oldest = self._now_ms()
         if table is not None and table.num_rows:
             oldest = min(oldest, table.column("arrival_time")[0].as_py())
@@ -300,8 +313,13 @@ class DeliveryStream:
             due = self._due_locked()
         if self._wal is not None:
             self._wal.sync(ticket)  # group commit: concurrent callers share one fsync
-        if due:
-            self.flush()
+        if due:  # the records are acknowledged (in the WAL): a failed delivery is retried later
+            try:
+                self.flush()
+            except Exception:
+                if self._wal is None:
+                    raise
+                log.exception("delivery stream %s: flush failed; will retry", self.name)
 
     def _due_locked(self) -> bool:
         if self._oldest_ms is None:
