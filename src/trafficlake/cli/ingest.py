@@ -85,7 +85,7 @@ def simulate(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Simulate MIV feed documents and deliver them (defaults from [simulator])."""
+    """Simulate MIV feed documents and deliver them (defaults: the simulator settings)."""
     from trafficlake import ingest
 
     s = settings(config)
