@@ -208,14 +208,49 @@ def test_simulator_round_trip_is_exact(clean: bool, t: int) -> None:
 def test_lxml_path_gives_the_same_events_as_the_fast_path() -> None:
     sim = Simulator(seed=3, lanes=300)
     data = sim.to_xml(sim.minute(epoch("2026-03-02T08:00:00+00:00")))
-    # swap the attribute order and drop indentation: same XML meaning, not the canonical layout
-    other = re.sub(
-        rb'<meetpunt beschrijvende_id="([^"]*)" unieke_id="([^"]*)">',
-        rb'<meetpunt unieke_id="\2" beschrijvende_id="\1">',
-        data,
-    ).replace(b"\n        ", b"")
+    # a comment before the root: same XML meaning, but not the canonical head
+    other = data.replace(b"<miv ", b"<!-- relayed -->\n<miv ", 1)
     assert scan_canonical(other) is None
     assert parse(other).events.equals(parse(data).events)
+
+
+def test_non_canonical_meetpunten_amid_canonical_ones() -> None:
+    sim = Simulator(seed=3, lanes=300)
+    batch = sim.minute(epoch("2026-03-02T08:00:00+00:00"))
+    data = sim.to_xml(batch)
+    blocks = data.split(b"    <meetpunt ")
+    # lane 10: attributes swapped; lane 11: a comment inside; lane 40: no rekendata;
+    # (blocks[i] is lane i - 1) a comment after lane 99; the last lane: a space in a tag
+    blocks[10] = re.sub(
+        rb'beschrijvende_id="([^"]*)" unieke_id="([^"]*)">',
+        rb'unieke_id="\2" beschrijvende_id="\1">',
+        blocks[10],
+    )
+    blocks[11] = blocks[11].replace(b"<defect>", b"<!-- hi --><defect>")
+    blocks[40] = re.sub(rb"\s*<rekendata>.*</rekendata>", b"", blocks[40], flags=re.S)
+    blocks[100] += b"<!-- gap -->\n"
+    blocks[-1] = blocks[-1].replace(b"<lve_nr>", b"<lve_nr >")
+    mixed = b"    <meetpunt ".join(blocks)
+    canonical = scan_canonical(mixed)
+    assert canonical is not None
+    n = batch.num_rows
+    assert [before for before, _ in canonical.gaps] == [9, 37, 97, n - 4]  # 9+10: one stretch
+    feed = parse(mixed)
+    assert feed.errors == []
+    expected = pa.Table.from_batches([batch]).to_pylist()
+    for name in (
+        "rekendata_bezettingsgraad",
+        "rekendata_beschikbaarheidsgraad",
+        "rekendata_onrustigheid",
+    ):
+        expected[39][name] = None
+    assert feed.events.to_pylist() == expected
+    assert feed.events.equals(texts_via_lxml(mixed))
+
+
+def texts_via_lxml(data: bytes) -> pa.Table:
+    """The same document through the lxml path only (a head the fast path refuses)."""
+    return parse(data.replace(b"<miv ", b"<!-- x -->\n<miv ", 1)).events
 
 
 def test_one_bad_value_in_a_full_document_costs_one_meetpunt() -> None:

@@ -5,13 +5,16 @@ document matches that layout exactly — an UTF-8 prolog, a ``<miv>`` start tag 
 accepts, the header timestamps, then ``<meetpunt>`` blocks back to back with every element
 present, integer texts of plain digits and no entity references, CDATA, comments or DTD — its
 texts are read with one compiled regular expression per block instead of an XML tree. The
-grammar is a strict subset of XML, so a document it accepts is well-formed and means the same
-as under an XML parser. Anything else returns ``None`` and the caller takes the lxml path.
+grammar is a strict subset of XML, so what it accepts is well-formed and means the same as
+under an XML parser. Stretches between canonical blocks (a lane without ``<rekendata>``, a
+comment, a bad value) are handed back as gaps for the caller to parse with lxml; a document
+whose head or tail is not canonical returns ``None`` and the caller takes the lxml path.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -69,17 +72,27 @@ HEAD = re.compile(
 )
 TAIL = re.compile(rb"</miv>" + _WS + rb"\Z")
 
-SLOT_COUNT = 25
-"""Texts per block after the two attributes (same order as the feed parser's slots)."""
+MAX_GAPS = 64
+"""More non-canonical stretches than this (or more than half the body): take the lxml path."""
 
 
-def scan_canonical(
-    data: bytes,
-) -> tuple[str, str | None, list[bytes], list[bytes], list[tuple[bytes, ...]]] | None:
-    """``(tijd_publicatie, tijd_laatste_config_wijziging, bids, uids, rows)`` or ``None``.
+@dataclass
+class Canonical:
+    """What the fast path read: header texts, the canonical blocks and the stretches between.
 
-    ``rows`` hold the 25 texts of each block as bytes; ``None`` means "not canonical".
+    ``blocks`` hold ``(whole block, beschrijvende_id, unieke_id, 25 texts...)`` as bytes;
+    ``gaps`` hold ``(number of blocks before it, bytes)`` for each non-whitespace stretch that
+    is not a canonical block (the caller parses those with lxml).
     """
+
+    published: str
+    config_changed: str | None
+    blocks: list[tuple[bytes, ...]]
+    gaps: list[tuple[int, bytes]]
+
+
+def scan_canonical(data: bytes) -> Canonical | None:
+    """Read a document in the feed's canonical layout, or ``None`` when it is not."""
     head = HEAD.match(data)
     if head is None:
         return None
@@ -95,13 +108,20 @@ def scan_canonical(
         return None
     while end > start and data[end - 1 : end] in (b" ", b"\t", b"\r", b"\n"):
         end -= 1
-    blocks = BLOCK.findall(data, start, end)
-    # non-overlapping matches inside [start, end) whose lengths add up to it tile it exactly
-    if sum(len(b[0]) for b in blocks) != end - start:
-        return None
-    bids = [b[1] for b in blocks]
-    uids = [b[2] for b in blocks]
-    rows = [b[3:] for b in blocks]
     published = head.group(2).decode()
     changed = head.group(3).decode() if head.group(3) is not None else None
-    return published, changed, bids, uids, rows
+    blocks = BLOCK.findall(data, start, end)
+    # non-overlapping matches inside [start, end) whose lengths add up to it tile it exactly
+    if sum(len(b[0]) for b in blocks) == end - start:
+        return Canonical(published, changed, blocks, [])
+    blocks, gaps, pos = [], [], start
+    for m in BLOCK.finditer(data, start, end):
+        if data[pos : m.start()].strip():
+            gaps.append((len(blocks), data[pos : m.start()]))
+        blocks.append(m.groups())
+        pos = m.end()
+    if data[pos:end].strip():
+        gaps.append((len(blocks), data[pos:end]))
+    if len(gaps) > MAX_GAPS or 2 * sum(len(gap) for _, gap in gaps) > end - start:
+        return None  # mostly non-canonical: the streaming lxml path is the better reader
+    return Canonical(published, changed, blocks, gaps)

@@ -1,8 +1,8 @@
 """Parse a MIV verkeersdata document (``<miv>``) into Arrow events (``EVENT_SCHEMA``).
 
-Streaming: lxml ``iterparse`` hands over one ``<meetpunt>`` at a time; its texts go into
-per-column lists and the element is cleared. Conversion and validation then run column-wise
-in Arrow compute, so the Python work per lane is one pass over ~30 child elements.
+``texts.scan_document`` reads each ``<meetpunt>``'s texts (a regex fast path for the feed's
+canonical layout, streaming lxml ``iterparse`` otherwise); conversion and validation then run
+column-wise in Arrow compute.
 
 Validation (a failing ``<meetpunt>`` becomes one :class:`FeedError`, the rest still parses):
 
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from lxml import etree
 
-from trafficlake.miv.fastpath import scan_canonical
+from trafficlake.miv.texts import SLOTS, DocumentTexts, scan_document
 from trafficlake.miv.xmlsafe import (
     FeedParseError,
     TimestampError,
@@ -37,7 +37,7 @@ from trafficlake.miv.xmlsafe import (
     parse_timestamp,
     read_source,
 )
-from trafficlake.schema import CLASSES, EVENT_SCHEMA
+from trafficlake.schema import EVENT_SCHEMA
 
 __all__ = ["FeedError", "FeedParseError", "ParsedFeed", "parse_document"]
 
@@ -46,24 +46,6 @@ EARLIEST = 946684800
 FUTURE_SLACK_S = 86400
 """Timestamps more than one day after the parse are absurd."""
 
-_SCALARS = (
-    "lve_nr",
-    "tijd_waarneming",
-    "tijd_laatst_gewijzigd",
-    "actueel_publicatie",
-    "beschikbaar",
-    "defect",
-    "geldig",
-)
-_MEETDATA = ("verkeersintensiteit", "voertuigsnelheid_rekenkundig", "voertuigsnelheid_harmonisch")
-_REKENDATA = ("bezettingsgraad", "beschikbaarheidsgraad", "onrustigheid")
-_SLOTS: list[str] = list(_SCALARS)
-_SLOTS += [f"{m}_klasse{k}" for k in CLASSES for m in _MEETDATA]
-_SLOTS += [f"rekendata_{r}" for r in _REKENDATA]
-_SCALAR_INDEX = {name: i for i, name in enumerate(_SCALARS)}
-_CLASS_BASE = {str(k): len(_SCALARS) + 3 * i for i, k in enumerate(CLASSES)}
-_MEETDATA_OFFSET = {m: i for i, m in enumerate(_MEETDATA)}
-_REKEN_INDEX = {r: len(_SCALARS) + 15 + i for i, r in enumerate(_REKENDATA)}
 _TIMESTAMPS = ("tijd_waarneming", "tijd_laatst_gewijzigd")
 _INT_PATTERN = r"^\s*[+-]?[0-9]{1,18}\s*$"
 
@@ -97,13 +79,6 @@ def _bounds(name: str, low: int, high: int) -> tuple[int, int]:
     if name.startswith("voertuigsnelheid"):
         return 0, 254
     return low, 2**31 - 1
-
-
-def _header_time(tag: str, text: str | None) -> int:
-    try:
-        return parse_timestamp(text)
-    except TimestampError as exc:
-        raise FeedParseError(f"<{tag}> is not a valid timestamp: {exc}") from None
 
 
 class _Errors:
@@ -171,112 +146,13 @@ def parse_document(
     """
     data = read_source(source)
     latest = int(time.time()) + FUTURE_SLACK_S if latest is None else latest
-    texts = _scan_fast(data)
-    if texts is None:
-        texts = _scan_xml(data)
-    return _build(data, texts, latest)
+    return _build(data, scan_document(data), latest)
 
 
-@dataclass
-class _Texts:
-    """The raw texts of a document: per-column string arrays plus header timestamps."""
-
-    published: int | None
-    config_changed: int | None
-    uids: pa.Array
-    bids: pa.Array
-    columns: list[pa.Array]
-    errors: _Errors
-
-
-def _scan_fast(data: bytes) -> _Texts | None:
-    scanned = scan_canonical(data)
-    if scanned is None:
-        return None
-    published, changed, bids, uids, rows = scanned
-    try:
-        columns = [pa.array(c, pa.binary()).cast(pa.string()) for c in zip(*rows, strict=True)]
-        bid_array = pa.array(bids, pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid:
-        return None  # not valid UTF-8: let the XML parser report it
-    if not rows:
-        columns = [pa.array([], pa.string()) for _ in _SLOTS]
-    return _Texts(
-        published=_header_time("tijd_publicatie", published),
-        config_changed=None
-        if changed is None
-        else _header_time("tijd_laatste_config_wijziging", changed),
-        uids=pa.array(uids, pa.binary()).cast(pa.string()),
-        bids=bid_array,
-        columns=columns,
-        errors=_Errors(),
-    )
-
-
-def _scan_xml(data: bytes) -> _Texts:
-    published: int | None = None
-    config_changed: int | None = None
-    uids: list[str | None] = []
-    bids: list[str | None] = []
-    rows: list[list[str | None]] = []
-    errors = _Errors()
-    n_slots = len(_SLOTS)
-    for elem in iterparse_safely(
-        data, root="miv", tags=("meetpunt", "tijd_publicatie", "tijd_laatste_config_wijziging")
-    ):
-        parent = elem.getparent()
-        if parent is None or parent.getparent() is not None:
-            continue  # only children of the root count
-        tag = elem.tag
-        if tag == "tijd_publicatie":
-            published = _header_time(tag, elem.text)
-            continue
-        if tag == "tijd_laatste_config_wijziging":
-            config_changed = _header_time(tag, elem.text)
-            continue
-        row: list[str | None] = [None] * n_slots
-        for child in elem:
-            ctag = child.tag
-            i = _SCALAR_INDEX.get(ctag)  # type: ignore[arg-type]
-            if i is not None:
-                row[i] = child.text
-            elif ctag == "meetdata":
-                klasse = child.get("klasse_id")
-                base = _CLASS_BASE.get(klasse)  # type: ignore[arg-type]
-                if base is None:
-                    errors.add(len(rows), f"meetdata klasse_id not 1..5: {klasse!r}")
-                    continue
-                for g in child:
-                    o = _MEETDATA_OFFSET.get(g.tag)  # type: ignore[arg-type]
-                    if o is not None:
-                        row[base + o] = g.text
-            elif ctag == "rekendata":
-                for g in child:
-                    j = _REKEN_INDEX.get(g.tag)  # type: ignore[arg-type]
-                    if j is not None:
-                        row[j] = g.text
-        uids.append(elem.get("unieke_id"))
-        bids.append(elem.get("beschrijvende_id"))
-        rows.append(row)
-        elem.clear()
-    columns = (
-        [pa.array(c, pa.string()) for c in zip(*rows, strict=True)]
-        if rows
-        else [pa.array([], pa.string()) for _ in _SLOTS]
-    )
-    return _Texts(
-        published,
-        config_changed,
-        pa.array(uids, pa.string()),
-        pa.array(bids, pa.string()),
-        columns,
-        errors,
-    )
-
-
-def _build(data: bytes, texts: _Texts, latest: int) -> ParsedFeed:
+def _build(data: bytes, texts: DocumentTexts, latest: int) -> ParsedFeed:
     n = len(texts.uids)
-    errors = texts.errors
+    errors = _Errors()
+    errors.reasons.update(texts.bad_rows)
     published = texts.published
     for row in pc.indices_nonzero(pc.is_null(texts.uids)).to_pylist():
         errors.add(row, "meetpunt without unieke_id attribute")
@@ -287,7 +163,7 @@ def _build(data: bytes, texts: _Texts, latest: int) -> ParsedFeed:
         if published is None
         else pa.repeat(pa.scalar(published, pa.int64()), n),
     }
-    for name, col in zip(_SLOTS, texts.columns, strict=True):
+    for name, col in zip(SLOTS, texts.columns, strict=True):
         if name in _TIMESTAMPS:
             arrays[name] = _time_column(name, col, errors, latest)
         else:
