@@ -140,13 +140,14 @@ def run_demo(
     if result.status == "SUCCEEDED":
         summary.congestion = congestion_by_location(settings)
     summary.seconds["summary"] = time.perf_counter() - t0
+    busiest = summary.congestion[0]["lve_nr"] if summary.congestion else 1
     summary.example_queries = [
         f"trafficlake query --config {config} "
         f'"SELECT hour, count(*) AS jam_minutes FROM {db}.transformed '
         f'WHERE trafficJamIndicator = 1 GROUP BY hour ORDER BY hour"',
         f"trafficlake query --config {config} "
         f'"SELECT recordTimestamp, currentSpeed, avgSpeed3Minutes, trafficJamIndicator '
-        f'FROM {db}.transformed WHERE lve_nr = <lve_nr> ORDER BY recordTimestamp LIMIT 30"',
+        f'FROM {db}.transformed WHERE lve_nr = {busiest} ORDER BY recordTimestamp LIMIT 30"',
         f"trafficlake catalog partitions {db}.transformed --config {config}",
         f"trafficlake workflow history {result.id} --config {config}",
     ]
