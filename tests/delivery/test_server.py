@@ -202,3 +202,45 @@ def test_kill_9_loses_no_acknowledged_record(server_factory: Any, make_record: A
     landed = set(read_raw(server.folder).column("unieke_id").to_pylist())
     assert set(acked) <= landed
     assert len(acked) >= 5000
+
+
+def test_create_delivery_stream_persists_across_restarts(
+    server_factory: Any, firehose_client: Any, make_record: Any
+) -> None:
+    server = server_factory()
+    client = firehose_client(server.url)
+    s3 = {
+        "RoleARN": "arn:aws:iam::000000000000:role/x",
+        "BucketARN": "arn:aws:s3:::lake",
+        "Prefix": "other/day=!{timestamp:yyyy-MM-dd}/",
+        "ErrorOutputPrefix": "other-errors/!{firehose:error-output-type}/",
+        "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 600},
+    }
+    arn = client.create_delivery_stream(
+        DeliveryStreamName="second", ExtendedS3DestinationConfiguration=s3
+    )["DeliveryStreamARN"]
+    assert arn.endswith("deliverystream/second")
+    with pytest.raises(client.exceptions.ResourceInUseException):
+        client.create_delivery_stream(
+            DeliveryStreamName="second", ExtendedS3DestinationConfiguration=s3
+        )
+    with pytest.raises(client.exceptions.InvalidArgumentException, match="timestamp"):
+        client.create_delivery_stream(
+            DeliveryStreamName="third",
+            ExtendedS3DestinationConfiguration={**s3, "Prefix": "x/!{timestamp:QQ}/"},
+        )
+    assert client.list_delivery_streams()["DeliveryStreamNames"] == ["miv", "second"]
+    client.put_record_batch(DeliveryStreamName="second", Records=batch(make_record, 0, 7))
+    server.proc.kill()  # acknowledged but not delivered: only the WAL has them
+    server.proc.wait(10)
+    restarted = server_factory()
+    again = firehose_client(restarted.url)
+    assert again.list_delivery_streams()["DeliveryStreamNames"] == ["miv", "second"]
+    hints = again.describe_delivery_stream(DeliveryStreamName="second")[
+        "DeliveryStreamDescription"
+    ]["Destinations"][0]["ExtendedS3DestinationDescription"]["BufferingHints"]
+    assert hints == {"SizeInMBs": 5, "IntervalInSeconds": 600}
+    assert restarted.stop() == 0
+    files = lake_files(server.folder, "other/")
+    assert len(files) == 1 and "/day=" in files[0] and "/second-1-" in files[0]
+    assert pq.read_table(files[0]).num_rows == 7

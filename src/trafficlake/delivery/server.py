@@ -2,7 +2,8 @@
 
 Speaks what boto3's ``firehose`` client sends (``POST /`` with ``X-Amz-Target:
 Firehose_20150804.<Operation>`` and an ``application/x-amz-json-1.1`` body): PutRecord,
-PutRecordBatch, DescribeDeliveryStream and ListDeliveryStreams. Errors are AWS-shaped
+PutRecordBatch, DescribeDeliveryStream, ListDeliveryStreams and CreateDeliveryStream (DirectPut,
+S3 destination: Prefix, ErrorOutputPrefix, BufferingHints; saved next to its WAL). Errors are AWS-shaped
 (``{"__type": ..., "message": ...}``). Built on the standard library's ThreadingHTTPServer: no
 extra dependency, and full control over reading the body, so Content-Length is checked before
 a byte of it is read. Optional shared secret: the client sends it as its AWS access key id
@@ -23,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from trafficlake.config import Settings
+from trafficlake.delivery.prefix import InvalidPrefixError
+from trafficlake.delivery.registry import StreamExistsError, StreamRegistry
 from trafficlake.delivery.stream import (
     MAX_BATCH_RECORDS,
     MAX_CALL_BYTES,
@@ -58,8 +61,11 @@ class ApiError(Exception):
 class FirehoseAPI:
     """The operations, independent of HTTP: ``call(operation, body) -> reply``."""
 
-    def __init__(self, streams: dict[str, DeliveryStream]) -> None:
+    def __init__(
+        self, streams: dict[str, DeliveryStream], registry: StreamRegistry | None = None
+    ) -> None:
         self.streams = streams
+        self.registry = registry
 
     def _stream(self, body: dict[str, Any]) -> DeliveryStream:
         name = body.get("DeliveryStreamName")
@@ -82,6 +88,22 @@ class FirehoseAPI:
         except (binascii.Error, ValueError):
             raise ApiError("SerializationException", f"{where}: Data is not base64") from None
 
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.registry is None:
+            raise ApiError("InvalidArgumentException", "this server cannot create streams")
+        if body.get("DeliveryStreamType", "DirectPut") != "DirectPut":
+            raise ApiError("InvalidArgumentException", "only DirectPut streams are supported")
+        destination = (
+            body.get("ExtendedS3DestinationConfiguration")
+            or body.get("S3DestinationConfiguration")
+            or {}
+        )
+        if not isinstance(destination, dict):
+            raise ApiError("InvalidArgumentException", "the S3 destination must be an object")
+        name = body.get("DeliveryStreamName")
+        stream = self.registry.create(name if isinstance(name, str) else "", destination)
+        return {"DeliveryStreamARN": stream.describe()["DeliveryStreamARN"]}
+
     def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             if operation == "PutRecordBatch":
@@ -98,6 +120,8 @@ class FirehoseAPI:
             if operation == "PutRecord":
                 stream = self._stream(body)
                 return stream.put_record(self._data(body.get("Record"), "Record"))
+            if operation == "CreateDeliveryStream":
+                return self._create(body)
             if operation == "DescribeDeliveryStream":
                 return {"DeliveryStreamDescription": self._stream(body).describe()}
             if operation == "ListDeliveryStreams":
@@ -111,8 +135,10 @@ class FirehoseAPI:
                     "DeliveryStreamNames": names[:limit],
                     "HasMoreDeliveryStreams": len(names) > limit,
                 }
-        except InvalidArgumentError as exc:
+        except (InvalidArgumentError, InvalidPrefixError) as exc:
             raise ApiError("InvalidArgumentException", str(exc)) from None
+        except StreamExistsError as exc:
+            raise ApiError("ResourceInUseException", str(exc)) from None
         except (StreamClosedError, WalWriteError, StorageError) as exc:
             raise ApiError("ServiceUnavailableException", str(exc), 503) from None
         raise ApiError("UnknownOperationException", f"unknown operation {operation!r}")
@@ -231,13 +257,18 @@ class FirehoseServer:
 
     def __init__(
         self,
-        streams: list[DeliveryStream],
+        streams: list[DeliveryStream] | StreamRegistry,
         host: str = "127.0.0.1",
         port: int = 4573,
         token: str = "",
     ) -> None:
-        self.streams = {s.name: s for s in streams}
-        self.httpd = FirehoseHTTPServer((host, port), FirehoseAPI(self.streams), token)
+        registry: StreamRegistry | None = None
+        if isinstance(streams, StreamRegistry):
+            registry, self.streams = streams, streams.streams
+        else:
+            self.streams = {s.name: s for s in streams}
+        api = FirehoseAPI(self.streams, registry)
+        self.httpd = FirehoseHTTPServer((host, port), api, token)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -249,17 +280,18 @@ class FirehoseServer:
         port: int | None = None,
         token: str | None = None,
     ) -> FirehoseServer:
+        """The configured stream plus streams saved by CreateDeliveryStream."""
         d = settings.delivery
-        stream = DeliveryStream.from_settings(settings)
+        registry = StreamRegistry(settings).open()
         try:
             return cls(
-                [stream],
+                registry,
                 d.host if host is None else host,
                 d.port if port is None else port,
                 d.token if token is None else token,
             )
         except BaseException:
-            stream.close()
+            registry.close()
             raise
 
     @property
@@ -292,5 +324,5 @@ class FirehoseServer:
                 return
             self._closed = True
         self.httpd.server_close()
-        for stream in self.streams.values():
+        for stream in list(self.streams.values()):
             stream.close()
