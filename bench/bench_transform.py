@@ -7,7 +7,7 @@
     DuckDB ``COPY ... PARTITION_BY`` over the same files; the write is included in both.
 (b) incremental: a daily run (one new day landed and crawled) on a 30-day lake vs the same run
     on a 1-day lake, 200 lanes (kept small so the 30-day lake builds in reasonable time).
-``--quick``: 400 lanes for (a); 4 days x 20 lanes for (b).
+``--quick``: 300 lanes for (a); 3 days x 20 lanes for (b).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _land_day(tl: LakeHarness, sim: Simulator, start: int, minutes: int = 1440) 
 
 
 def full_day(quick: bool) -> list[dict[str, Any]]:
-    lanes = 400 if quick else 4600
+    lanes = 300 if quick else 4600
     with tempfile.TemporaryDirectory() as root:
         tl = _harness(root)
         sim = Simulator(seed=42, lanes=lanes, clean=False)
@@ -122,7 +122,7 @@ def _incremental(days: int, lanes: int) -> tuple[float, int]:
 
 
 def incremental(quick: bool) -> list[dict[str, Any]]:
-    days, lanes = (4, 20) if quick else (30, 200)
+    days, lanes = (3, 20) if quick else (30, 200)
     small, small_days = _incremental(1, lanes)
     big, big_days = _incremental(days, lanes)
     return [

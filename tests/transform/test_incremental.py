@@ -6,6 +6,7 @@ import socket
 import time
 from datetime import date, timedelta
 
+import pyarrow as pa
 import pytest
 from transform_lakes import DAY, T0, LakeHarness, day_of, lane_rows
 
@@ -61,11 +62,22 @@ def test_a_partition_spanning_months_rebuilds_only_its_days(tlake: LakeHarness) 
     old = D1 - 40 * DAY + 12 * 3600
     stale = lane_rows([(1, 10)], [old], arrival_delay_s=D3 + 9 * 3600 - old)
     fresh = lane_rows([(1, 10)], [D3 + 8 * 3600 + 60], arrival_delay_s=60)
-    import pyarrow as pa
-
     tlake.land_and_crawl(pa.concat_tables([stale, fresh]))
     run = tlake.transform()
     assert run.result["days"] == [day_of(old).isoformat(), day_of(D3).isoformat()]
+
+
+def test_stale_republishes_do_not_trigger_old_days(tlake: LakeHarness) -> None:
+    three_days(tlake)
+    tlake.transform()
+    old = D1 - 40 * DAY + 12 * 3600
+    stale = lane_rows([(1, 10)], [old], arrival_delay_s=D3 + 9 * 3600 - old, actueel_publicatie=0)
+    fresh = lane_rows([(1, 10)], [D3 + 8 * 3600 + 60], arrival_delay_s=60)
+    tlake.land_and_crawl(pa.concat_tables([stale, fresh]))
+    assert tlake.transform().result["days"] == [day_of(D3).isoformat()]
+    # an explicit run of that old day uses the stale row
+    tlake.transform(start_day=day_of(old), end_day=day_of(old))
+    assert [r["recordTimestamp"] for r in tlake.rows(f"recordTimestamp < {D1}")] == [old]
 
 
 def test_midnight_rows_also_rebuild_the_next_day(tlake: LakeHarness) -> None:

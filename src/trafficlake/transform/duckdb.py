@@ -126,14 +126,16 @@ class DuckDBEngine:
 
     def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
         """(epoch days of the rows in these raw files, epoch days whose 19-minute look-back
-        they fall in) - one column read from the data."""
+        they fall in), read from the data. Stale republishes (``actueel_publicatie = 0``: the
+        feed repeating a minute it already published) are left out."""
         con = self.connect()
         try:
             self.expose_raw(con, input_files)
             rows = con.execute(
                 "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT), "
                 "CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) FROM raw_input "
-                "WHERE tijd_waarneming IS NOT NULL"
+                "WHERE tijd_waarneming IS NOT NULL "
+                "AND coalesce(CAST(actueel_publicatie AS INTEGER), 1) <> 0"
             ).fetchall()
         finally:
             con.close()

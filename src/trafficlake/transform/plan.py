@@ -6,7 +6,12 @@ raw partitions added or changed since. The event days they touch come from each 
 recorded min/max of ``tijd_waarneming``; a partition whose rows may touch more than one day
 (late data, stale republishes, midnight) is read exactly - one column, distinct days - so a
 partition spanning months only rebuilds the days it has rows for. A row at time ``t`` also
-feeds the look-back of ``t + 19 min``, so the day of ``t + 1140`` is rebuilt as well.
+feeds the look-back of ``t + 19 min``, so the day of ``t + 1140`` is rebuilt as well - when
+that day has raw data of its own. Rows the feed marks as stale republishes
+(``actueel_publicatie = 0``, a minute published before, repeated - for months by some lve
+groups) do not trigger a rebuild of their day by themselves (otherwise every run would rebuild
+those old days, with read sets growing with the lake); they are used whenever their day is
+rebuilt for another reason or explicitly.
 
 Explicit: ``start_day..end_day`` (both INCLUSIVE, like the seed's ``day BETWEEN start_day AND
 end_day``) or ``since`` (that day up to yesterday, UTC - the seed's ``{year, month, day}``
@@ -113,6 +118,7 @@ def changed_days(
     """Event days touched by raw partitions changed since ``bookmark_version``; the highest
     version seen (the next bookmark); the changed partitions."""
     changed = catalog.list_partitions(RAW_DATABASE, RAW_TABLE, changed_since=bookmark_version)
+    keys = [k.name for k in catalog.get_table(RAW_DATABASE, RAW_TABLE).partition_keys]
     new_version = max([bookmark_version, *(p.version for p in changed)])
     days: set[int] = set()
     spill: set[int] = set()
@@ -123,7 +129,9 @@ def changed_days(
         lo_hi = p.stats.get(EVENT_TIME)
         if lo_hi is not None and lo_hi[0] is not None and lo_hi[1] is not None:
             lo, hi = int(lo_hi[0]), int(lo_hi[1])
-            if lo // 86400 == hi // 86400:
+            arrival = _arrival_hour(p, keys)
+            timely = arrival is not None and lo >= arrival - TIMELY_SECONDS
+            if timely and lo // 86400 == hi // 86400:
                 days.add(lo // 86400)
                 if (hi + LOOKBACK_SECONDS) // 86400 != hi // 86400:
                     spill.add(hi // 86400 + 1)
@@ -141,6 +149,21 @@ def changed_days(
         ):
             days.add(d)
     return {epoch_day(d) for d in days}, new_version, changed
+
+
+TIMELY_SECONDS = 2 * 3600
+"""Rows at most this much older than their arrival hour are taken from partition stats; a
+partition holding older rows (late data, stale republishes) is read exactly."""
+
+
+def _arrival_hour(p: Partition, keys: Sequence[str]) -> int | None:
+    """Start of the arrival hour of a raw partition (Hive keys year/month/day/hour), if known."""
+    try:
+        v = p.as_dict(keys)
+        d = date(int(v["year"]), int(v["month"]), int(v["day"]))
+        return day_start(d) + int(v.get("hour", 0)) * 3600
+    except (KeyError, ValueError):
+        return None
 
 
 def read_set(catalog: Catalog, start: int, end: int) -> list[str]:
