@@ -229,6 +229,11 @@ def test_create_delivery_stream_persists_across_restarts(
             DeliveryStreamName="third",
             ExtendedS3DestinationConfiguration={**s3, "Prefix": "x/!{timestamp:QQ}/"},
         )
+    for bad_name in ("..", "a/b", "x" * 65):
+        with pytest.raises(client.exceptions.InvalidArgumentException):
+            client.create_delivery_stream(
+                DeliveryStreamName=bad_name, ExtendedS3DestinationConfiguration=s3
+            )
     assert client.list_delivery_streams()["DeliveryStreamNames"] == ["miv", "second"]
     client.put_record_batch(DeliveryStreamName="second", Records=batch(make_record, 0, 7))
     server.proc.kill()  # acknowledged but not delivered: only the WAL has them

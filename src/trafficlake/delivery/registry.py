@@ -69,9 +69,10 @@ class StreamRegistry:
 
     def create(self, name: str, destination: dict[str, Any]) -> DeliveryStream:
         """Create (and persist) a stream with a Firehose S3 destination configuration."""
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.match(name) or name.startswith("."):
             raise InvalidArgumentError(
                 "DeliveryStreamName must be 1-64 characters of a-z, A-Z, 0-9, '_', '.', '-'"
+                " and not start with '.'"
             )
         keep = ("Prefix", "ErrorOutputPrefix", "BufferingHints")
         definition = {k: destination[k] for k in keep if k in destination}
