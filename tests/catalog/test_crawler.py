@@ -38,6 +38,14 @@ def _versions(env: CrawlEnv, table: str = "raw") -> dict[tuple[str, ...], int]:
     }
 
 
+def _assert_totals(env: CrawlEnv, table: str = "raw") -> None:
+    live = env.catalog.list_partitions("traffic", table)
+    params = env.catalog.get_table("traffic", table).parameters
+    assert params["recordCount"] == str(sum(p.row_count or 0 for p in live))
+    assert params["sizeKey"] == str(sum(p.size_bytes for p in live))
+    assert params["objectCount"] == str(sum(len(p.files) for p in live))
+
+
 def _set_policy(env: CrawlEnv, **kw: str) -> None:
     ensure_default_crawlers(env.catalog, env.settings)
     env.catalog.update_crawler(replace(env.catalog.get_crawler("raw"), **kw))
@@ -129,6 +137,7 @@ def test_new_hour_folders_become_partitions(crawl_env: CrawlEnv, policy: str) ->
     changed = env.catalog.list_partitions("traffic", "raw", changed_since=v1)
     assert [p.values for p in changed] == [("2026", "11", "21", "2"), ("2026", "11", "22", "0")]
     assert env.catalog.get_partition("traffic", "raw", ["2026", "11", "21", "1"]).version <= v1
+    _assert_totals(env)
 
 
 def test_changed_file_set_reupserts_partition(crawl_env: CrawlEnv) -> None:
@@ -189,16 +198,20 @@ def test_int_types_widen(crawl_env: CrawlEnv) -> None:
     assert types["lve_nr"] == "bigint"
 
 
+@pytest.mark.parametrize("policy", ["everything", "new_folders_only"])
 @pytest.mark.parametrize("behavior", ["delete", "deprecate", "log"])
-def test_vanished_folder_per_delete_behavior(crawl_env: CrawlEnv, behavior: str) -> None:
+def test_vanished_folder_per_delete_behavior(
+    crawl_env: CrawlEnv, behavior: str, policy: str
+) -> None:
     env = crawl_env
-    _set_policy(env, delete_behavior=behavior)
+    _set_policy(env, delete_behavior=behavior, recrawl_policy=policy)
     for h in (1, 2, 3):
         env.raw.write_hour(env.lake, *DAY, h)
     _crawl(env)
     env.lake.delete_prefix(env.raw.hour_key(*DAY, 2))
     run = _crawl(env)
     assert run.status == "SUCCEEDED"
+    _assert_totals(env)
     live = [p.values[3] for p in env.catalog.list_partitions("traffic", "raw")]
     every = {
         p.values[3]: p
@@ -211,6 +224,7 @@ def test_vanished_folder_per_delete_behavior(crawl_env: CrawlEnv, behavior: str)
         env.raw.write_hour(env.lake, *DAY, 2)  # it comes back
         again = _crawl(env)
         assert again.partitions_updated == 1
+        _assert_totals(env)
         assert [p.values[3] for p in env.catalog.list_partitions("traffic", "raw")] == [
             "1",
             "2",

@@ -273,6 +273,14 @@ class Catalog(abc.ABC):
     def get_partition(self, database: str, table: str, values: Sequence[str]) -> Partition:
         """Raises NoSuchPartitionError."""
 
+    def list_partition_locations(
+        self, database: str, table: str
+    ) -> dict[str, tuple[tuple[str, ...], bool]]:
+        """``location -> (values, deprecated)`` of every partition, without files or stats:
+        the cheap index an incremental crawl walks the lake against. Raises NoSuchTableError."""
+        parts = self.list_partitions(database, table, include_deprecated=True)
+        return {p.location: (p.values, p.deprecated) for p in parts}
+
     @abc.abstractmethod
     def commit_partitions(
         self,

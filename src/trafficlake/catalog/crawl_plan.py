@@ -189,23 +189,26 @@ class TargetCrawl:
             existing: Table | None = self.catalog.get_table(self.database, self.name)
         except NoSuchTableError:
             existing = None
-        known = (
-            {
-                p.location: p
-                for p in self.catalog.list_partitions(
-                    self.database, self.name, include_deprecated=True
-                )
-            }
-            if existing
-            else {}
-        )
         incremental = existing is not None and self.crawler.recrawl_policy == "new_folders_only"
+        known: dict[str, Partition] = {}
         if incremental:
             assert existing is not None
-            live = {loc for loc, p in known.items() if not p.deprecated}
+            # O(new + vanished): an index of locations, full partitions only where needed
+            index = self.catalog.list_partition_locations(self.database, self.name)
+            live = {loc for loc, (_, dep) in index.items() if not dep}
             folders, seen = self.walk_new(len(existing.partition_keys), live)
-            present = seen | {f.key for f in folders}
+            new_keys = {f.key for f in folders}
+            present = seen | new_keys
+            deleting = self.crawler.delete_behavior == "delete"
+            for loc, (key_values, dep) in index.items():
+                if loc in new_keys or (loc not in present and (deleting or not dep)):
+                    known[loc] = self.catalog.get_partition(self.database, self.name, key_values)
         else:
+            if existing is not None:
+                parts = self.catalog.list_partitions(
+                    self.database, self.name, include_deprecated=True
+                )
+                known = {p.location: p for p in parts}
             folders = self.scan_all()
             if existing is None and folders:
                 depth = Counter(len(f.names) for f in folders).most_common(1)[0][0]
@@ -317,7 +320,7 @@ class TargetCrawl:
                 plan.removed += 1
             elif behavior == "log":
                 self.note(f"partition {loc} vanished from the lake (delete_behavior=log: kept)")
-        self.set_parameters(plan, known)
+        self.set_parameters(plan, known, existing if incremental else None)
         return plan
 
     def format_of(self, entry: FileEntry) -> str | None:
@@ -400,19 +403,43 @@ class TargetCrawl:
             raise CrawlDataError(f"target {self.target} mixes formats {sorted(fmts)}")
         return [Column(n, t) for n, t in cols.items()], (fmts.pop() if fmts else "parquet"), changes
 
-    def set_parameters(self, plan: TablePlan, known: dict[str, Partition]) -> None:
-        final = {p.values: p for p in known.values()}
+    def set_parameters(
+        self, plan: TablePlan, known: dict[str, Partition], base: Table | None
+    ) -> None:
+        """Table totals: from ``base``'s parameters plus this crawl's changes when given
+        (incremental crawls), else summed over ``known`` (every partition) plus the changes."""
+
+        def size(p: Partition | None) -> tuple[int, int, int]:
+            if p is None or p.deprecated:
+                return (0, 0, 0)
+            return (p.row_count or 0, p.size_bytes, len(p.files))
+
+        names = ("recordCount", "sizeKey", "objectCount")
+        try:
+            if base is None:
+                raise KeyError
+            totals = [int(base.parameters[n]) for n in names]
+        except (KeyError, ValueError):
+            if base is not None:  # parameters missing: count everything once
+                parts = self.catalog.list_partitions(self.database, self.name)
+                known = {**{p.location: p for p in parts}, **known}
+            totals = [0, 0, 0]
+            for p in known.values():
+                totals = [t + n for t, n in zip(totals, size(p), strict=True)]
+        by_values = {p.values: p for p in known.values()}
         for p in plan.upsert:
-            final[p.values] = p
+            totals = [
+                t - o + n
+                for t, o, n in zip(totals, size(by_values.get(p.values)), size(p), strict=True)
+            ]
         for v in plan.delete:
-            final.pop(v, None)
-        live = [p for p in final.values() if not p.deprecated]
+            totals = [t - o for t, o in zip(totals, size(by_values.get(tuple(v))), strict=True)]
         params = dict(plan.table.parameters)
         params.update({
             "classification": plan.table.format,
-            "recordCount": str(sum(p.row_count or 0 for p in live)),
-            "sizeKey": str(sum(p.size_bytes for p in live)),
-            "objectCount": str(sum(len(p.files) for p in live)),
+            "recordCount": str(totals[0]),
+            "sizeKey": str(totals[1]),
+            "objectCount": str(totals[2]),
             "UPDATED_BY_CRAWLER": self.crawler.name,
             "CrawlerSchemaSerializerVersion": SCHEMA_SERIALIZER_VERSION,
             "typeOfData": "file",

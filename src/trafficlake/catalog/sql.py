@@ -112,8 +112,20 @@ class SqlCatalog(Catalog):
         self._create_schema()
 
     # ---- plumbing -------------------------------------------------------------------------
+    def _schema_ready(self) -> bool:
+        with self._read() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+            if not set(T.metadata.tables) <= present:
+                return False
+            counter = conn.execute(
+                sa.select(T.counters.c.value).where(T.counters.c.name == "version")
+            )
+            return counter.first() is not None
+
     def _create_schema(self) -> None:
         try:
+            if self._schema_ready():
+                return
             with self._write() as conn:
                 if not self._sqlite:
                     conn.execute(
@@ -152,6 +164,8 @@ class SqlCatalog(Catalog):
 
     # ---- databases ------------------------------------------------------------------------
     def create_database(self, name: str, *, exist_ok: bool = True) -> None:
+        if exist_ok and name in self.list_databases():
+            return
         with self._write() as conn:
             exists = conn.execute(
                 sa.select(T.databases.c.name).where(T.databases.c.name == name)
@@ -308,6 +322,19 @@ class SqlCatalog(Catalog):
                 )
             stats = self._load_stats(conn, [row.id])
         return partition_from_row(row, stats.get(row.id, {}))
+
+    def list_partition_locations(
+        self, database: str, table: str
+    ) -> dict[str, tuple[tuple[str, ...], bool]]:
+        P = T.partitions
+        with self._read() as conn:
+            self._table_row(conn, database, table)
+            rows = conn.execute(
+                sa.select(P.c.location, P.c.pvalues, P.c.deprecated).where(
+                    P.c.database_name == database, P.c.table_name == table
+                )
+            )
+            return {r.location: (tuple(json.loads(r.pvalues)), bool(r.deprecated)) for r in rows}
 
     def commit_partitions(
         self,
