@@ -174,6 +174,17 @@ def spark_local(spark_warehouse: Path) -> Any:
     return get_spark_session("local[2]", spark_test_conf(spark_warehouse))
 
 
+def _stop_spark_on(master: str) -> None:
+    """Stop this process's Spark session if it runs on ``master`` (before the cluster goes)."""
+    if "pyspark" not in sys.modules:
+        return
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master == master:
+        active.stop()
+
+
 @dataclass(frozen=True)
 class StandaloneCluster:
     master_url: str
@@ -263,6 +274,7 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalo
             raise RuntimeError(f"only {alive} of 2 Spark workers registered; logs in {base}")
         yield StandaloneCluster(master_url, f"http://127.0.0.1:{webui}")
     finally:
+        _stop_spark_on(f"spark://127.0.0.1:{port}")
         for p in reversed(procs):
             stop_process(p)
 
