@@ -13,7 +13,6 @@ delivers what that folder holds (duplicates are possible, loss is not).
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import logging
 import threading
@@ -26,10 +25,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from trafficlake.config import DeliverySettings, Settings
-from trafficlake.delivery.prefix import Prefix, object_name
+from trafficlake.delivery.output import describe_stream, write_errors, write_raw
+from trafficlake.delivery.prefix import Prefix
 from trafficlake.delivery.records import (
     convert_json,
     convert_objects,
@@ -380,26 +379,21 @@ class DeliveryStream:
 
     def _write_raw(self, table: pa.Table, oldest_ms: int) -> str:
         folder = self.prefix.render(oldest_ms)
-        if self.format == "parquet":
-            key = folder + object_name(self.name, oldest_ms, ".parquet", self.version)
-            compression = None if self.compression == "uncompressed" else self.compression
-            with self.lake.open_atomic(key) as out:
-                pq.write_table(table, out, compression=compression)
-            return key
-        suffix = ".json.gz" if self.compression == "gzip" else ".json"
-        key = folder + object_name(self.name, oldest_ms, suffix, self.version)
-        lines = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in table.to_pylist())
-        data = lines.encode()
-        self.lake.put_atomic(key, gzip.compress(data) if suffix.endswith(".gz") else data)
-        return key
+        return write_raw(
+            self.lake,
+            folder,
+            self.name,
+            self.version,
+            self.format,
+            self.compression,
+            table,
+            oldest_ms,
+        )
 
     def _write_errors(self, error_type: str, recs: list[dict[str, Any]]) -> str:
         oldest = min(r["arrivalTimestamp"] for r in recs)
         folder = self.error_prefix.render(oldest, error_type)
-        key = folder + object_name(self.name, oldest, ".json", self.version)
-        body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in recs)
-        self.lake.put_atomic(key, body.encode())
-        return key
+        return write_errors(self.lake, folder, self.name, self.version, recs, oldest)
 
     def _recover(self) -> None:
         """Deliver what a previous (killed) instance left in the WAL, segment by segment."""
@@ -458,35 +452,16 @@ class DeliveryStream:
 
     def describe(self) -> dict[str, Any]:
         """A DeliveryStreamDescription shaped like the AWS API's."""
-        arn = f"arn:aws:firehose:local:000000000000:deliverystream/{self.name}"
-        compression = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP"}.get(
-            self.compression, "UNCOMPRESSED"
+        return describe_stream(
+            self.name,
+            self.version,
+            self.lake.url,
+            self.prefix.template,
+            self.error_prefix.template,
+            self.buffer_size_bytes,
+            self.buffer_interval_s,
+            self.format,
+            self.compression,
+            self.created,
+            active=not self._closed,
         )
-        s3 = {
-            "RoleARN": "arn:aws:iam::000000000000:role/trafficlake",
-            "BucketARN": f"arn:aws:s3:::{self.lake.url}",
-            "Prefix": self.prefix.template,
-            "ErrorOutputPrefix": self.error_prefix.template,
-            "BufferingHints": {
-                "SizeInMBs": self.buffer_size_bytes // (1024 * 1024),
-                "IntervalInSeconds": int(self.buffer_interval_s),
-            },
-            "CompressionFormat": "UNCOMPRESSED" if self.format == "parquet" else compression,
-            "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
-            "DataFormatConversionConfiguration": {"Enabled": self.format == "parquet"},
-        }
-        return {
-            "DeliveryStreamName": self.name,
-            "DeliveryStreamARN": arn,
-            "DeliveryStreamStatus": "DELETING" if self._closed else "ACTIVE",
-            "DeliveryStreamType": "DirectPut",
-            "VersionId": str(self.version),
-            "CreateTimestamp": self.created,
-            "Destinations": [
-                {
-                    "DestinationId": "destinationId-000000000001",
-                    "ExtendedS3DestinationDescription": s3,
-                }
-            ],
-            "HasMoreDestinations": False,
-        }
