@@ -344,3 +344,51 @@ def test_bookmarks_job_runs_executions_history(catalog: Catalog) -> None:
     ]
     with pytest.raises(NoSuchExecutionError, match="execution nope not found"):
         catalog.get_history("nope")
+
+
+def test_concurrent_creates_one_wins_others_get_named_errors(catalog_url: str) -> None:
+    n = 5
+    barrier = threading.Barrier(n)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        with open_catalog(catalog_url) as cat:
+            barrier.wait()
+            cat.create_database("traffic")  # exist_ok: never fails
+            try:
+                cat.create_table(Table("traffic", "raw", [Column("a", "int")]))
+                outcomes.append("created")
+            except TableExistsError:
+                outcomes.append("exists")
+            cat.create_crawler(Crawler("raw", ["raw/"]), exist_ok=True)
+
+    threads = [threading.Thread(target=create) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == ["created"] + ["exists"] * (n - 1)
+    with open_catalog(catalog_url) as cat:
+        assert [c.name for c in cat.list_crawlers()] == ["raw"]
+
+
+def test_a_crawl_whose_process_died_is_taken_over(catalog_url: str) -> None:
+    import subprocess
+    import sys
+
+    with open_catalog(catalog_url) as cat:
+        cat.create_crawler(Crawler("raw", ["raw/"]))
+    code = (
+        "import sys; from trafficlake.catalog import open_catalog; "
+        "c = open_catalog(sys.argv[1]); print(c.start_crawl('raw').id)"
+    )
+    dead = subprocess.run(
+        [sys.executable, "-c", code, catalog_url], capture_output=True, text=True, check=True
+    )
+    dead_id = dead.stdout.strip()
+    with open_catalog(catalog_url) as cat:
+        assert cat.get_crawler("raw").state == "RUNNING"
+        run = cat.start_crawl("raw")  # the owner process is gone: not CrawlerRunningError
+        runs = {r.id: r for r in cat.list_crawl_runs("raw")}
+        assert runs[dead_id].status == "FAILED" and "died" in (runs[dead_id].error_message or "")
+        assert runs[run.id].status == "RUNNING"

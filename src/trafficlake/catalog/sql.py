@@ -143,13 +143,17 @@ class SqlCatalog(Catalog):
             raise CatalogError(f"cannot open catalog {self.url}: {exc.orig}") from None
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        with self._engine.connect() as conn:
-            if self._sqlite:
-                conn.execution_options(tl_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+    def _write(self, conflict: str = "") -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite). A unique-key violation (a
+        concurrent writer created the same object first) becomes ``CatalogError(conflict)``."""
+        try:
+            with self._engine.connect() as conn:
+                if self._sqlite:
+                    conn.execution_options(tl_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError as exc:
+            raise CatalogError(conflict or f"conflicting concurrent change: {exc.orig}") from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -166,15 +170,19 @@ class SqlCatalog(Catalog):
     def create_database(self, name: str, *, exist_ok: bool = True) -> None:
         if exist_ok and name in self.list_databases():
             return
-        with self._write() as conn:
-            exists = conn.execute(
-                sa.select(T.databases.c.name).where(T.databases.c.name == name)
-            ).first()
-            if exists:
-                if not exist_ok:
-                    raise CatalogError(f"database {name} already exists")
-                return
-            conn.execute(T.databases.insert().values(name=name, created_at=_now()))
+        try:
+            with self._write("exists") as conn:
+                exists = conn.execute(
+                    sa.select(T.databases.c.name).where(T.databases.c.name == name)
+                ).first()
+                if exists:
+                    raise CatalogError("exists")
+                conn.execute(T.databases.insert().values(name=name, created_at=_now()))
+        except CatalogError as exc:
+            if str(exc) != "exists":
+                raise
+            if not exist_ok:
+                raise CatalogError(f"database {name} already exists") from None
 
     def list_databases(self) -> list[str]:
         with self._read() as conn:
@@ -198,7 +206,15 @@ class SqlCatalog(Catalog):
 
     def create_table(self, table: Table) -> Table:
         now = _now()
-        with self._write() as conn:
+        try:
+            return self._create_table(table, now)
+        except CatalogError as exc:
+            if str(exc) == "exists":
+                raise TableExistsError(f"table {table.full_name} already exists") from None
+            raise
+
+    def _create_table(self, table: Table, now: float) -> Table:
+        with self._write("exists") as conn:
             if (
                 conn.execute(
                     sa.select(T.databases.c.name).where(T.databases.c.name == table.database)
@@ -461,7 +477,17 @@ class SqlCatalog(Catalog):
 
     def create_crawler(self, crawler: Crawler, *, exist_ok: bool = False) -> Crawler:
         _validate_crawler(crawler)
-        with self._write() as conn:
+        try:
+            self._insert_crawler(crawler, exist_ok)
+        except CatalogError as exc:
+            if str(exc) != "exists":
+                raise
+            if not exist_ok:
+                raise CatalogError(f"crawler {crawler.name} already exists") from None
+        return self.get_crawler(crawler.name)
+
+    def _insert_crawler(self, crawler: Crawler, exist_ok: bool) -> None:
+        with self._write("exists") as conn:
             if self._crawler_row(conn, crawler.name, must=False) is None:
                 conn.execute(
                     T.crawlers.insert().values(
@@ -473,8 +499,7 @@ class SqlCatalog(Catalog):
                     )
                 )
             elif not exist_ok:
-                raise CatalogError(f"crawler {crawler.name} already exists")
-        return self.get_crawler(crawler.name)
+                raise CatalogError("exists")
 
     def _crawler_row(
         self, conn: Connection, name: str, *, must: bool = True, lock: bool = False
@@ -632,6 +657,7 @@ class SqlCatalog(Catalog):
 
     def put_bookmark(self, job: str, state: dict[str, Any]) -> None:
         with self._write() as conn:
+            self._bump_version(conn, 0)  # serialises bookmark writers (row lock on PostgreSQL)
             self._put_bookmark(conn, job, state)
 
     def reset_bookmark(self, job: str) -> None:
@@ -656,7 +682,7 @@ class SqlCatalog(Catalog):
         run.id = run.id or uuid.uuid4().hex
         run.started_at = run.started_at if run.started_at is not None else _now()
         run.owner = run.owner or owner_id()
-        with self._write() as conn:
+        with self._write(f"job run {run.id} already exists") as conn:
             if conn.execute(sa.select(T.job_runs.c.id).where(T.job_runs.c.id == run.id)).first():
                 raise CatalogError(f"job run {run.id} already exists")
             conn.execute(T.job_runs.insert().values(id=run.id, **self._job_run_values(run)))
@@ -709,7 +735,7 @@ class SqlCatalog(Catalog):
         e.id = e.id or f"{e.state_machine}:{e.name}"
         e.started_at = e.started_at if e.started_at is not None else _now()
         e.owner = e.owner or owner_id()
-        with self._write() as conn:
+        with self._write(f"execution {e.id} already exists") as conn:
             if conn.execute(sa.select(T.executions.c.id).where(T.executions.c.id == e.id)).first():
                 raise CatalogError(f"execution {e.id} already exists")
             conn.execute(T.executions.insert().values(id=e.id, **self._execution_values(e)))
@@ -749,7 +775,7 @@ class SqlCatalog(Catalog):
     def add_history_events(self, execution_id: str, events: Sequence[HistoryEvent]) -> None:
         if not events:
             return
-        with self._write() as conn:
+        with self._write(f"execution {execution_id}: duplicate history event id") as conn:
             if (
                 conn.execute(
                     sa.select(T.executions.c.id).where(T.executions.c.id == execution_id)
