@@ -1,10 +1,11 @@
 """A strict fast path for MIV documents in the feed's own canonical layout.
 
-The real feed (and the simulator) always write the same element sequence. When a whole
-document matches that layout exactly — an UTF-8 prolog, a ``<miv>`` start tag that lxml
-accepts, the header timestamps, then ``<meetpunt>`` blocks back to back with every element
-present, integer texts of plain digits and no entity references, CDATA, comments or DTD — its
-texts are read with one compiled regular expression per block instead of an XML tree. The
+The real feed (and the simulator) always write the same element sequence. When a document
+matches that layout — an XML 1.0 UTF-8 prolog, a ``<miv>`` start tag that lxml accepts, the
+header timestamps, then ``<meetpunt>`` blocks back to back with every element present,
+integer texts of plain digits, a printable-ASCII ``beschrijvende_id`` and no entity
+references, CDATA, comments or DTD — its texts are read with one compiled regular expression
+per block instead of an XML tree. The
 grammar is a strict subset of XML, so what it accepts is well-formed and means the same as
 under an XML parser. Stretches between canonical blocks (a lane without ``<rekendata>``, a
 comment, a bad value) are handed back as gaps for the caller to parse with lxml; a document
@@ -31,7 +32,8 @@ def _element(tag: str, value: bytes = _INT) -> bytes:
 
 
 _BLOCK_PARTS = [
-    _WS + rb'<meetpunt beschrijvende_id="([^"<&\t\r\n]*)" unieke_id="([0-9]{1,10})">',
+    _WS
+    + rb'<meetpunt beschrijvende_id="([\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x7e]*)" unieke_id="([0-9]{1,10})">',
     _element("lve_nr"),
     _element("tijd_waarneming", _TS),
     _element("tijd_laatst_gewijzigd", _TS),
@@ -60,7 +62,7 @@ BLOCK = re.compile(b"(" + b"".join(_BLOCK_PARTS) + b")")
 HEAD = re.compile(
     rb"(?:\xef\xbb\xbf)?"
     + _WS
-    + rb'(?:<\?xml version="1\.[01]"(?: encoding="[Uu][Tt][Ff]-?8")?(?: standalone="(?:yes|no)")?'
+    + rb'(?:<\?xml version="1\.0"(?: encoding="[Uu][Tt][Ff]-?8")?(?: standalone="(?:yes|no)")?'
     + _WS
     + rb"\?>)?"
     + _WS
