@@ -164,7 +164,9 @@ class Simulator:
     def _day_with_episodes(self, d: int) -> _Day:
         day = self._day(d)
         if not day.episodes:
-            self._plan_episodes(d, day)
+            self._plan_episodes(d, day)  # may touch (and evict) other days: keep this one
+            self._days[d] = day
+            self._days.move_to_end(d)
         return day
 
     def _plan_episodes(self, d: int, day: _Day) -> None:
