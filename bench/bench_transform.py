@@ -114,11 +114,17 @@ def _incremental(days: int, lanes: int) -> tuple[float, int]:
         assert run_transform(tl.settings).state == "SUCCEEDED"
         _land_day(tl, sim, T0)
         tl.crawl()
-        t0 = time.perf_counter()
-        run = run_transform(tl.settings)
-        seconds = time.perf_counter() - t0
-        assert run.state == "SUCCEEDED", run.error
-        return seconds, len(run.result["days"])
+        with tl.catalog() as cat:
+            before = cat.get_bookmark("transform")
+        best = float("inf")
+        for _ in range(3):  # the same daily run, bookmark put back in between; best of 3
+            with tl.catalog() as cat:
+                cat.put_bookmark("transform", before or {})
+            t0 = time.perf_counter()
+            run = run_transform(tl.settings)
+            best = min(best, time.perf_counter() - t0)
+            assert run.state == "SUCCEEDED", run.error
+        return best, len(run.result["days"])
 
 
 def incremental(quick: bool) -> list[dict[str, Any]]:

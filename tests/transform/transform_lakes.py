@@ -72,11 +72,11 @@ def lane_rows(
     return pa.Table.from_pydict(cols, schema=RAW_SCHEMA)
 
 
-def with_arrival(events: pa.Table | pa.RecordBatch, delay_s: int = 114) -> pa.Table:
-    """Simulator output (EVENT_SCHEMA) + arrival_time = tijd_waarneming + delay."""
+def with_arrival(events: pa.Table | pa.RecordBatch, delay_s: int = 2) -> pa.Table:
+    """Simulator output (EVENT_SCHEMA) + arrival_time = its document's publication + delay."""
     table = pa.Table.from_batches([events]) if isinstance(events, pa.RecordBatch) else events
     table = table.select(EVENT_SCHEMA.names)
-    arrival = pc.multiply(pc.add(table["tijd_waarneming"], delay_s), 1000)
+    arrival = pc.multiply(pc.add(table["tijd_publicatie"], delay_s), 1000)
     return table.append_column("arrival_time", arrival.cast(pa.int64()))
 
 
