@@ -1,9 +1,8 @@
 """The DuckDB engine: one in-memory DuckDB database per chunk, bounded memory, spill to disk.
 
-Local lakes are read with DuckDB's own Parquet reader and written with ``COPY ...
-PARTITION_BY``; S3 lakes are read through the lake's pyarrow filesystem (a pyarrow dataset
-scanned by DuckDB) and the staged output is written to a local temporary folder first, then
-uploaded into the staging prefix.
+Raw files are read with DuckDB's own Parquet reader and the staged output is written with
+``COPY ... PARTITION_BY``, for local and S3 lakes alike: on S3 DuckDB's httpfs extension does the
+I/O (configured by :func:`trafficlake.s3.configure_duckdb` from the ``[s3]`` settings).
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow.dataset as pads
 
+from trafficlake.s3 import configure_duckdb
 from trafficlake.transform.engine import StagedFile, TransformError, collect_staged
 
 if TYPE_CHECKING:
@@ -45,6 +44,7 @@ class DuckDBEngine:
     def __init__(
         self, settings: Settings, lake: Lake, *, threads: int, parallel_chunks: int = 1
     ) -> None:
+        self.settings = settings
         self.lake = lake
         self.threads = max(1, threads)
         total = parse_memory(settings.transform.memory_limit)
@@ -64,50 +64,31 @@ class DuckDBEngine:
         """Create the ``raw_input`` view over the given files."""
         if not input_files:
             raise TransformError("no input files for the transform")
-        if self.lake.is_local:
-            files = ", ".join(f"'{_quote(f)}'" for f in input_files)
-            con.execute(
-                "CREATE OR REPLACE VIEW raw_input AS SELECT * FROM read_parquet("
-                f"[{files}], union_by_name = true, hive_partitioning = false)"
-            )
-        else:
-            paths = [self.lake.path(self.lake.key_of(u)) for u in input_files]
-            dataset = pads.dataset(paths, format="parquet", filesystem=self.lake.fs)
-            con.register("raw_input_arrow", dataset)
-            con.execute("CREATE OR REPLACE VIEW raw_input AS SELECT * FROM raw_input_arrow")
+        configure_duckdb(con, self.settings)  # S3 lakes: httpfs + a secret; local: no-op
+        files = ", ".join(f"'{_quote(f)}'" for f in input_files)
+        con.execute(
+            "CREATE OR REPLACE VIEW raw_input AS SELECT * FROM read_parquet("
+            f"[{files}], union_by_name = true, hive_partitioning = false)"
+        )
 
     def run(self, sql: str, input_files: Sequence[str], output_uri: str) -> list[StagedFile]:
         staging_key = self.lake.key_of(output_uri)
         con = self.connect()
-        local_out = None
         try:
             self.expose_raw(con, input_files)
             if self.lake.is_local:
                 target = self.lake.path(staging_key)
+                os.makedirs(target, exist_ok=True)
             else:
-                local_out = tempfile.mkdtemp(dir=self.temp_root)
-                target = local_out
-            os.makedirs(target, exist_ok=True)
+                target = output_uri  # s3://...: DuckDB writes the objects itself (httpfs)
             con.execute(
                 f"COPY ({sql}) TO '{_quote(target)}' (FORMAT parquet, COMPRESSION zstd, "
                 "PARTITION_BY (year, month, day, hour), OVERWRITE_OR_IGNORE true, "
                 "FILENAME_PATTERN 'part-{i}')"
             )
-            if local_out is not None:
-                self._upload(local_out, staging_key)
         finally:
             con.close()
-            if local_out is not None:
-                shutil.rmtree(local_out, ignore_errors=True)
         return collect_staged(self.lake, staging_key)
-
-    def _upload(self, local_dir: str, staging_key: str) -> None:
-        for dirpath, _dirs, names in os.walk(local_dir):
-            for name in names:
-                full = os.path.join(dirpath, name)
-                rel = os.path.relpath(full, local_dir).replace(os.sep, "/")
-                with open(full, "rb") as f:
-                    self.lake.put_atomic(f"{staging_key.rstrip('/')}/{rel}", f.read())
 
     def distinct_event_days(self, input_files: Sequence[str]) -> set[int]:
         """UTC epoch days of the rows in these raw files, and of each row + 19 minutes (the
