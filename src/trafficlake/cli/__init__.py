@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from trafficlake import __version__
 from trafficlake.cli import catalog, demo, firehose, ingest, transform, workflow
@@ -66,7 +67,8 @@ def main() -> None:
     try:
         app()
     except TrafficlakeError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        # escape: a reason may contain brackets, e.g. pip install 'trafficlake[spark]'
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
