@@ -198,6 +198,8 @@ def inspect_parquet(lake: Lake, entry: FileEntry, stats_columns: list[str]) -> F
             schema = pf.schema_arrow
             stats = _parquet_stats(pf, stats_columns)
             rows = pf.metadata.num_rows
+    except FileNotFoundError:
+        raise CrawlDataError(f"file {entry.key} vanished during the crawl; crawl again") from None
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(f"cannot read Parquet file {entry.key}: {exc}") from None
     columns = [Column(f.name, hive_type(f.type)) for f in schema]
