@@ -280,7 +280,8 @@ def live(
     """Poll the live MIV feed every ``ingest.poll_interval_s`` and deliver each new document.
 
     The measuring-point configuration is written to the lake first and whenever a document
-    says it changed. Fetch errors are counted and logged; polling goes on.
+    says it changed. Fetch errors are counted and logged; polling goes on. A document that
+    arrives but does not parse goes to the ``processing-failed`` error prefix with its reason.
     """
     from trafficlake.miv.client import MivClient
     from trafficlake.miv.locations import write_locations
@@ -302,6 +303,11 @@ def live(
     def failed(exc: Exception) -> None:
         fetch_errors.append(str(exc))
         log.warning("MIV fetch failed: %s", exc)
+        document = getattr(exc, "document", None)
+        if document:
+            # A document that arrived but could not be parsed is quarantined, not dropped.
+            stream.put_error(document, str(exc), PROCESSING_FAILED)
+            report.errors += 1
         if on_error is not None:
             on_error(exc)
 

@@ -136,6 +136,7 @@ def feed_server() -> Iterator[str]:
     sim = Simulator(seed=4, lanes=12)
     t0 = parse_start(START)
     state = {"n": 0}
+    garbage_polls = {3}  # the 4th document the server hands out is truncated XML
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -144,6 +145,9 @@ def feed_server() -> Iterator[str]:
         def do_GET(self) -> None:
             if self.path.startswith("/config"):
                 body = sim.config_xml()
+            elif state["n"] in garbage_polls:
+                body = b"<miv><meetpunt unieke_id='1'>truncated"
+                state["n"] += 1
             else:
                 body = sim.to_xml(sim.minute(t0 + 60 * state["n"]))
                 state["n"] += 1
@@ -176,6 +180,27 @@ def test_live_polls_a_real_http_feed(settings: Settings, feed_server: str) -> No
     assert report.documents == 3
     assert read_raw(live_settings).num_rows == report.events > 0
     assert Lake.from_settings(live_settings).exists("locations/locations.parquet")
+
+
+def test_live_quarantines_a_document_that_does_not_parse(
+    settings: Settings, feed_server: str
+) -> None:
+    live_settings = load_settings(
+        None,
+        overrides={
+            "ingest": {
+                "feed_url": feed_server + "/feed",
+                "config_url": feed_server + "/config",
+                "poll_interval_s": "0.05",
+                "retries": "0",
+            }
+        },
+    )
+    report = ingest.live(live_settings, max_polls=5)
+    assert report.documents == 4 and report.failed_documents == 1 and report.errors == 1
+    [err] = error_lines(live_settings, "processing-failed")
+    assert base64.b64decode(err["rawData"]).startswith(b"<miv><meetpunt")
+    assert err["errorMessage"]
 
 
 def test_cli_ingest_simulate_json(settings: Settings) -> None:
