@@ -24,6 +24,7 @@ from trafficlake.catalog.base import (
     NoSuchExecutionError,
     NoSuchJobRunError,
 )
+from trafficlake.catalog.sql_crawlers import owner_id
 from trafficlake.catalog.sql_rows import execution_from_row, job_run_from_row
 
 
@@ -45,8 +46,6 @@ class RunStore:
 
     @staticmethod
     def _owner() -> str:
-        from trafficlake.catalog.sql import owner_id
-
         return owner_id()
 
     # ---- bookmarks ------------------------------------------------------------------------
