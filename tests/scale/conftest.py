@@ -176,11 +176,9 @@ def spark_local(spark_warehouse: Path) -> Any:
 
 def _stop_spark_on(master: str) -> None:
     """Stop this process's Spark session if it runs on ``master`` (before the cluster goes)."""
-    if "pyspark" not in sys.modules:
-        return
-    from pyspark.sql import SparkSession
+    from trafficlake.transform.spark import current_session
 
-    active = SparkSession.getActiveSession()
+    active = current_session()
     if active is not None and active.sparkContext.master == master:
         active.stop()
 

@@ -46,6 +46,10 @@ class SparkStartError(TrafficlakeError):
     """The Spark driver could not start or could not reach the master."""
 
 
+class S3ConnectorMissingError(TrafficlakeError):
+    """The lake is on S3 but Spark has no s3a connector (the hadoop-aws jar)."""
+
+
 def import_pyspark() -> Any:
     try:
         import pyspark
@@ -80,11 +84,24 @@ def hadoop_aws_package() -> str:
 _session_lock = threading.Lock()
 
 
+def current_session() -> Any:
+    """The process's running SparkSession, or None (whatever thread created it)."""
+    if "pyspark" not in sys.modules:
+        return None
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if SparkContext._active_spark_context is None:
+        return None
+    return SparkSession.builder.getOrCreate()
+
+
 def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
     """A SparkSession on ``master``, reused while the master stays the same.
 
     A session on another master is stopped first (one SparkContext per process). On a reused
-    session only runtime SQL settings (``spark.sql.*``) from ``conf`` are applied.
+    session only runtime settings from ``conf`` are applied: ``spark.sql.*`` and the Hadoop
+    ``spark.hadoop.*`` ones (such as the s3a settings).
     """
     import_pyspark()
     check_java()
@@ -92,11 +109,14 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
 
     conf = {**BASE_CONF, **(conf or {})}
     with _session_lock:
-        active = SparkSession.getActiveSession()
+        active = current_session()
         if active is not None:
             if active.sparkContext.master == master:
+                hadoop = active.sparkContext._jsc.hadoopConfiguration()
                 for key, value in conf.items():
-                    if key.startswith("spark.sql.") and not key.startswith("spark.sql.warehouse"):
+                    if key.startswith("spark.hadoop."):
+                        hadoop.set(key[len("spark.hadoop.") :], value)
+                    elif key.startswith("spark.sql.") and not key.startswith("spark.sql.warehouse"):
                         active.conf.set(key, value)
                 return active
             active.stop()
@@ -108,6 +128,20 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SparkStartError(f"cannot start Spark on {master}: {first}") from None
+
+
+def check_s3a(spark: Any) -> None:
+    """Fail early, with the fix, when Spark cannot load Hadoop's S3A filesystem."""
+    jvm = spark._jvm
+    try:
+        # the context class loader also sees jars added by spark.jars / spark.jars.packages
+        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        loader.loadClass("org.apache.hadoop.fs.s3a.S3AFileSystem")
+    except Exception:
+        raise S3ConnectorMissingError(
+            "Spark cannot read s3:// lakes without the hadoop-aws jar: add "
+            f'"spark.jars.packages" = "{hadoop_aws_package()}" under [spark.conf]'
+        ) from None
 
 
 def spark_conf_for(settings: Settings) -> dict[str, str]:
@@ -151,6 +185,8 @@ class SparkEngine:
         self.settings = settings
         self.lake = lake
         self.spark = get_spark_session(settings.spark.master, spark_conf_for(settings))
+        if not lake.is_local:
+            check_s3a(self.spark)
 
     def read_raw(self, input_files: Sequence[str]) -> Any:
         """The raw read set as a DataFrame with exactly the raw columns and types.
@@ -202,11 +238,7 @@ class SparkEngine:
 
 def stop_spark() -> None:
     """Stop the process's Spark session, if any (the CLI calls this before exiting)."""
-    if "pyspark" not in sys.modules:
-        return
-    from pyspark.sql import SparkSession
-
     with _session_lock:
-        active = SparkSession.getActiveSession()
+        active = current_session()
         if active is not None:
             active.stop()
