@@ -51,6 +51,17 @@ class Folder:
 
 
 @dataclass
+class Work:
+    """One partition to write: its folder, values, catalog state, files to read and files kept."""
+
+    folder: Folder
+    values: tuple[str, ...]
+    old: Partition | None
+    read: list[tuple[FileEntry, str]]
+    reused: list[str]
+
+
+@dataclass
 class TablePlan:
     table: Table
     create: bool
@@ -185,43 +196,17 @@ class TargetCrawl:
 
     # ---- planning -------------------------------------------------------------------------
     def plan(self) -> TablePlan | None:
+        """Everything this crawl would change in the table (None: no data and no table)."""
         try:
             existing: Table | None = self.catalog.get_table(self.database, self.name)
         except NoSuchTableError:
             existing = None
         incremental = existing is not None and self.crawler.recrawl_policy == "new_folders_only"
-        known: dict[str, Partition] = {}
         if incremental:
             assert existing is not None
-            # O(new + vanished): an index of locations, full partitions only where needed
-            index = self.catalog.list_partition_locations(self.database, self.name)
-            live = {loc for loc, (_, dep) in index.items() if not dep}
-            folders, seen = self.walk_new(len(existing.partition_keys), live)
-            new_keys = {f.key for f in folders}
-            present = seen | new_keys
-            deleting = self.crawler.delete_behavior == "delete"
-            for loc, (key_values, dep) in index.items():
-                if loc in new_keys or (loc not in present and (deleting or not dep)):
-                    known[loc] = self.catalog.get_partition(self.database, self.name, key_values)
+            folders, present, known = self.discover_new(existing)
         else:
-            if existing is not None:
-                parts = self.catalog.list_partitions(
-                    self.database, self.name, include_deprecated=True
-                )
-                known = {p.location: p for p in parts}
-            folders = self.scan_all()
-            if existing is None and folders:
-                depth = Counter(len(f.names) for f in folders).most_common(1)[0][0]
-            else:
-                depth = len(existing.partition_keys) if existing else 0
-            odd = [f for f in folders if len(f.names) != depth]
-            if odd:
-                n = sum(len(f.files) for f in odd)
-                self.note(
-                    f"skipped {n} file(s) not at partition depth {depth}, e.g. {odd[0].files[0].key}"
-                )
-                folders = [f for f in folders if len(f.names) == depth]
-            present = {f.key for f in folders}
+            folders, present, known = self.discover_all(existing)
         if existing is None and not folders:
             self.note(f"no data files under {self.target or '/'}; no table created")
             return None
@@ -231,87 +216,144 @@ class TargetCrawl:
         for f in folders:
             values = self.values_of(f, keys)
             if values is None:
-                self.note(
-                    f"skipped folder {f.key}: does not match partition keys {[k.name for k in keys]}"
-                )
+                names = [k.name for k in keys]
+                self.note(f"skipped folder {f.key}: does not match partition keys {names}")
                 present.discard(f.key)
                 continue
             parsed.append((f, values))
         if existing:
             keys = self.widen_keys(keys, [v for _, v in parsed])
 
-        # which files need their footer read
-        known_by_values = {p.values: p for p in known.values()}
-        work: list[
-            tuple[Folder, tuple[str, ...], Partition | None, list[tuple[FileEntry, str]], list[str]]
-        ] = []
+        work = self.work_items(parsed, known, present)
+        infos = self.read_files([t for w in work for t in w.read])
+        plan = self.table_plan(existing, [infos[k] for k in sorted(infos)], keys)
+        for w in work:
+            plan.upsert.append(self.partition(w, infos))
+            if w.old is None:
+                plan.added += 1
+            else:
+                plan.updated += 1
+        self.vanished(plan, known, present)
+        self.set_parameters(plan, known, existing if incremental else None)
+        return plan
+
+    def discover_new(self, existing: Table) -> tuple[list[Folder], set[str], dict[str, Partition]]:
+        """new_folders_only: O(new + vanished) - the catalog's location index, a folder walk,
+        and full partitions only for new folders that match a known one and vanished ones."""
+        index = self.catalog.list_partition_locations(self.database, self.name)
+        live = {loc for loc, (_, dep) in index.items() if not dep}
+        folders, seen = self.walk_new(len(existing.partition_keys), live)
+        new_keys = {f.key for f in folders}
+        present = seen | new_keys
+        deleting = self.crawler.delete_behavior == "delete"
+        known: dict[str, Partition] = {}
+        for loc, (values, dep) in index.items():
+            if loc in new_keys or (loc not in present and (deleting or not dep)):
+                known[loc] = self.catalog.get_partition(self.database, self.name, values)
+        return folders, present, known
+
+    def discover_all(
+        self, existing: Table | None
+    ) -> tuple[list[Folder], set[str], dict[str, Partition]]:
+        """everything: list the whole target; every known partition from the catalog."""
+        known: dict[str, Partition] = {}
+        if existing is not None:
+            parts = self.catalog.list_partitions(self.database, self.name, include_deprecated=True)
+            known = {p.location: p for p in parts}
+        folders = self.scan_all()
+        if existing is None and folders:
+            depth = Counter(len(f.names) for f in folders).most_common(1)[0][0]
+        else:
+            depth = len(existing.partition_keys) if existing else 0
+        odd = [f for f in folders if len(f.names) != depth]
+        if odd:
+            n = sum(len(f.files) for f in odd)
+            example = odd[0].files[0].key
+            self.note(f"skipped {n} file(s) not at partition depth {depth}, e.g. {example}")
+            folders = [f for f in folders if len(f.names) == depth]
+        return folders, {f.key for f in folders}, known
+
+    def work_items(
+        self,
+        parsed: list[tuple[Folder, tuple[str, ...]]],
+        known: dict[str, Partition],
+        present: set[str],
+    ) -> list[Work]:
+        """The partitions to (re)write and which of their files need their footer read: new
+        files, files whose size changed, files modified after the partition's last update."""
+        by_values = {p.values: p for p in known.values()}
+        work: list[Work] = []
         for f, values in parsed:
-            old = known_by_values.get(values)
+            old = by_values.get(values)
             typed = [(e, fmt) for e in f.files if (fmt := self.format_of(e)) is not None]
             if not typed:
                 present.discard(f.key)
                 continue
-            if old is not None:
-                old_files = {d.key: d for d in old.files}
-                same = {e.key for e, _ in typed if e.key in old_files and old_files[e.key].size == e.size
-                        and not _is_newer(e, old)}  # fmt: skip
-                if same == set(old_files) == {e.key for e, _ in typed}:
-                    if old.deprecated:
-                        work.append((f, values, old, [], sorted(same)))  # reappeared: undeprecate
-                    continue
-                if set(old_files) <= same:
-                    work.append(
-                        (f, values, old, [t for t in typed if t[0].key not in same], sorted(same))
-                    )
-                    continue
-            work.append((f, values, old, typed, []))
-        infos = self.read_files([t for _, _, _, todo, _ in work for t in todo])
-
-        # schema
-        columns, fmt, changes = self.merge_schema(existing, [infos[k] for k in sorted(infos)], keys)
-        plan = TablePlan(
-            table=Table(self.database, self.name, columns, keys, self.target, fmt),
-            create=existing is None, update=False, schema_changed=False,
-        )  # fmt: skip
-        if existing is not None:
-            plan.table = replace(existing, parameters=dict(existing.parameters))
-            if changes or keys != existing.partition_keys:
-                if self.crawler.schema_change_policy == "update":
-                    plan.table.columns, plan.table.partition_keys = columns, keys
-                    plan.schema_changed = True
-                    self.note(
-                        "schema updated: " + "; ".join(changes or ["partition key types widened"])
-                    )
-                else:
-                    self.note("schema change not applied (schema_change_policy=log): " + "; ".join(
-                        changes or ["partition key types widened"]))  # fmt: skip
-
-        # partitions
-        for f, values, old, todo, reused in work:
-            files = [DataFile(e.key, e.size, infos[e.key].row_count) for e, _ in todo]
-            stats: dict[str, tuple[Any, Any]] = {}
-            for e, _ in todo:
-                stats = merge_stats(stats, infos[e.key].stats)
-            if old is not None and reused:
-                kept = {d.key: d for d in old.files}
-                files += [kept[k] for k in reused]
-                stats = merge_stats(old.stats, stats)
-            files.sort(key=lambda d: d.key)
-            rows = [d.row_count for d in files]
-            plan.upsert.append(Partition(
-                self.database, self.name, values, f.key, files,
-                row_count=None if any(r is None for r in rows) else sum(r or 0 for r in rows),
-                size_bytes=sum(d.size for d in files), stats=stats,
-            ))  # fmt: skip
             if old is None:
-                plan.added += 1
+                work.append(Work(f, values, None, typed, []))
+                continue
+            old_files = {d.key: d for d in old.files}
+            same = {
+                e.key
+                for e, _ in typed
+                if e.key in old_files and old_files[e.key].size == e.size and not _is_newer(e, old)
+            }
+            if same == set(old_files) == {e.key for e, _ in typed}:
+                if old.deprecated:  # reappeared unchanged: undeprecate
+                    work.append(Work(f, values, old, [], sorted(same)))
+            elif set(old_files) <= same:  # only gained files: read just those
+                work.append(
+                    Work(f, values, old, [t for t in typed if t[0].key not in same], sorted(same))
+                )
             else:
-                plan.updated += 1
+                work.append(Work(f, values, old, typed, []))
+        return work
 
+    def table_plan(
+        self, existing: Table | None, infos: list[FileInfo], keys: list[Column]
+    ) -> TablePlan:
+        """The table to create, or the existing one with the schema change policy applied."""
+        columns, fmt, changes = self.merge_schema(existing, infos, keys)
+        if existing is None:
+            table = Table(self.database, self.name, columns, keys, self.target, fmt)
+            return TablePlan(table, create=True, update=False, schema_changed=False)
+        plan = TablePlan(
+            replace(existing, parameters=dict(existing.parameters)),
+            create=False, update=False, schema_changed=False,
+        )  # fmt: skip
+        if changes or keys != existing.partition_keys:
+            what = "; ".join(changes or ["partition key types widened"])
+            if self.crawler.schema_change_policy == "update":
+                plan.table.columns, plan.table.partition_keys = columns, keys
+                plan.schema_changed = True
+                self.note(f"schema updated: {what}")
+            else:
+                self.note(f"schema change not applied (schema_change_policy=log): {what}")
+        return plan
+
+    def partition(self, w: Work, infos: dict[str, FileInfo]) -> Partition:
+        files = [DataFile(e.key, e.size, infos[e.key].row_count) for e, _ in w.read]
+        stats: dict[str, tuple[Any, Any]] = {}
+        for e, _ in w.read:
+            stats = merge_stats(stats, infos[e.key].stats)
+        if w.old is not None and w.reused:
+            kept = {d.key: d for d in w.old.files}
+            files += [kept[k] for k in w.reused]
+            stats = merge_stats(w.old.stats, stats)
+        files.sort(key=lambda d: d.key)
+        rows = [d.row_count for d in files]
+        return Partition(
+            self.database, self.name, w.values, w.folder.key, files,
+            row_count=None if any(r is None for r in rows) else sum(r or 0 for r in rows),
+            size_bytes=sum(d.size for d in files), stats=stats,
+        )  # fmt: skip
+
+    def vanished(self, plan: TablePlan, known: dict[str, Partition], present: set[str]) -> None:
+        """Apply the delete behaviour to known partitions whose folder is gone."""
+        behavior = self.crawler.delete_behavior
         for loc, part in known.items():
             if loc in present:
                 continue
-            behavior = self.crawler.delete_behavior
             if behavior == "delete":
                 plan.delete.append(part.values)
                 plan.removed += 1
@@ -320,8 +362,6 @@ class TargetCrawl:
                 plan.removed += 1
             elif behavior == "log":
                 self.note(f"partition {loc} vanished from the lake (delete_behavior=log: kept)")
-        self.set_parameters(plan, known, existing if incremental else None)
-        return plan
 
     def format_of(self, entry: FileEntry) -> str | None:
         fmt = file_format(entry.key)
