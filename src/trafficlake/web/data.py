@@ -1,0 +1,298 @@
+"""What the dashboard and API answer: catalog summaries and SQL over the transformed table.
+
+No web framework here. User values reach SQL only as ``?`` parameters, except validated
+integers (a day's year/month/day) that are written as literals so the catalog can prune
+partitions (:mod:`trafficlake.query_pruning` reads literals, not parameters).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import re
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trafficlake.catalog import Catalog, NoSuchTableError, Table
+from trafficlake.config import Settings
+from trafficlake.errors import TrafficlakeError
+from trafficlake.query import CatalogConnection, QueryError
+
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TIMESERIES_COLUMNS = (
+    "recordTimestamp",
+    "currentSpeed",
+    "avgSpeed3Minutes",
+    "avgSpeed20Minutes",
+    "trafficJamIndicator",
+    "vehicleCount",
+)
+DAY_KEYS = ("year", "month", "day")
+
+
+class BadRequestError(TrafficlakeError):
+    """A request value that is malformed (HTTP 400)."""
+
+
+class NotFoundError(TrafficlakeError):
+    """Something asked for that does not exist (HTTP 404)."""
+
+
+def parse_day(text: str) -> dt.date:
+    """A ``YYYY-MM-DD`` day, or BadRequestError."""
+    if not DAY_RE.match(text or ""):
+        raise BadRequestError(f"day must be YYYY-MM-DD, got {text!r}")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise BadRequestError(f"day {text!r} is not a date: {exc}") from None
+
+
+def qname(database: str, table: str) -> str:
+    return ".".join('"' + p.replace('"', '""') + '"' for p in (database, table))
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: NaN/inf become null, times ISO text, decimals floats, bytes base64."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return jsonable(float(value))
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return jsonable(asdict(value))
+    return str(value)
+
+
+# ---- catalog summaries ----------------------------------------------------------------------
+
+
+def transformed_table(catalog: Catalog, settings: Settings) -> Table:
+    """The transformed table, or NotFoundError; it must be partitioned by year/month/day."""
+    db = settings.catalog.database
+    try:
+        table = catalog.get_table(db, "transformed")
+    except NoSuchTableError:
+        raise NotFoundError(
+            f"table {db}.transformed is not in the catalog yet (run the transform and its crawler)"
+        ) from None
+    keys = [k.name for k in table.partition_keys]
+    if not all(k in keys for k in DAY_KEYS):
+        raise NotFoundError(f"{db}.transformed is not partitioned by year/month/day ({keys})")
+    return table
+
+
+def available_days(catalog: Catalog, settings: Settings) -> list[str]:
+    """The UTC days the transformed table has partitions for, oldest first (from the catalog)."""
+    try:
+        table = transformed_table(catalog, settings)
+    except NotFoundError:
+        return []
+    keys = [k.name for k in table.partition_keys]
+    idx = [keys.index(k) for k in DAY_KEYS]
+    days: set[dt.date] = set()
+    for values, deprecated in catalog.list_partition_locations(table.database, table.name).values():
+        if deprecated:
+            continue
+        try:
+            days.add(dt.date(*(int(values[i]) for i in idx)))
+        except ValueError:
+            continue  # a partition whose values are not a date cannot be picked as a day
+    return [d.isoformat() for d in sorted(days)]
+
+
+def table_summary(catalog: Catalog, table: Table) -> dict[str, Any]:
+    """Name, columns, keys and the crawler-maintained totals of one table."""
+    p = table.parameters
+
+    def _int(key: str) -> int | None:
+        try:
+            return int(p[key])
+        except (KeyError, ValueError):
+            return None
+
+    parts = catalog.list_partition_locations(table.database, table.name)
+    return {
+        "database": table.database,
+        "name": table.name,
+        "full_name": table.full_name,
+        "location": table.location,
+        "format": table.format,
+        "columns": [{"name": c.name, "type": c.type} for c in table.columns],
+        "partition_keys": [{"name": c.name, "type": c.type} for c in table.partition_keys],
+        "partitions": sum(1 for _, deprecated in parts.values() if not deprecated),
+        "rows": _int("recordCount"),
+        "bytes": _int("sizeKey"),
+        "files": _int("objectCount"),
+        "updated_at": table.updated_at,
+    }
+
+
+def partition_rows(catalog: Catalog, table: Table, where: dict[str, str]) -> list[dict[str, Any]]:
+    keys = [k.name for k in table.partition_keys]
+    return [
+        {
+            "values": dict(zip(keys, p.values, strict=True)),
+            "location": p.location,
+            "rows": p.row_count,
+            "bytes": p.size_bytes,
+            "files": len(p.files),
+            "stats": {c: list(mm) for c, mm in p.stats.items()},
+            "version": p.version,
+            "updated_at": p.updated_at,
+        }
+        for p in catalog.list_partitions(table.database, table.name, where=where or None)
+    ]
+
+
+# ---- SQL over the transformed table ---------------------------------------------------------
+
+
+def _day_filter(day: dt.date) -> str:
+    # validated ints written as literals: the catalog prunes to this day's partitions
+    return f"year = {int(day.year)} AND month = {int(day.month)} AND day = {int(day.day)}"
+
+
+def _has_view(con: CatalogConnection, database: str, name: str) -> bool:
+    rows = con.duckdb.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [database, name],
+    ).fetchone()
+    return bool(rows and rows[0])
+
+
+def congestion(
+    con: CatalogConnection, settings: Settings, day: dt.date, limit: int
+) -> dict[str, Any]:
+    """Per location (lve_nr) on ``day``: jam minutes, minutes, min/avg speed, name."""
+    transformed_table(con.catalog, settings)
+    db = settings.catalog.database
+    with_names = _has_view(con, db, "locations")
+    names = (
+        f"LEFT JOIN (SELECT lve_nr, min(volledige_naam) AS name FROM {qname(db, 'locations')} "
+        "GROUP BY lve_nr) AS names USING (lve_nr)"
+        if with_names
+        else ""
+    )
+    name_col = "names.name" if with_names else "CAST(NULL AS VARCHAR)"
+    sql = f"""
+        WITH jams AS (
+            SELECT lve_nr,
+                   CAST(sum(CASE WHEN trafficJamIndicator = 1 THEN 1 ELSE 0 END) AS BIGINT)
+                       AS jam_minutes,
+                   count(*) AS minutes,
+                   min(currentSpeed) AS min_speed,
+                   avg(currentSpeed) AS avg_speed
+            FROM {qname(db, "transformed")}
+            WHERE {_day_filter(day)} AND lve_nr IS NOT NULL
+            GROUP BY lve_nr
+        )
+        SELECT jams.lve_nr, {name_col} AS name, jams.jam_minutes, jams.minutes,
+               jams.min_speed, jams.avg_speed
+        FROM jams {names}
+        ORDER BY jams.jam_minutes DESC, jams.min_speed ASC NULLS LAST, jams.lve_nr
+        LIMIT ?
+    """
+    result = con.query(sql, [int(limit)])
+    return {
+        "day": day.isoformat(),
+        "jam_threshold_kmh": settings.transform.jam_threshold_kmh,
+        "locations": jsonable(result.table.to_pylist()),
+        "files_read": result.files_read,
+    }
+
+
+def timeseries(
+    con: CatalogConnection, settings: Settings, lve_nr: int, day: dt.date
+) -> dict[str, Any]:
+    """One location's minutes on ``day`` (UTC), oldest first; NotFoundError when it has none."""
+    transformed_table(con.catalog, settings)
+    db = settings.catalog.database
+    cols = ", ".join(f'"{c}"' for c in TIMESERIES_COLUMNS)
+    sql = (
+        f"SELECT {cols} FROM {qname(db, 'transformed')} "
+        f"WHERE {_day_filter(day)} AND lve_nr = ? ORDER BY recordTimestamp"
+    )
+    result = con.query(sql, [int(lve_nr)])
+    if not result.rows:
+        raise NotFoundError(f"location {lve_nr} has no transformed data on {day.isoformat()}")
+    name = None
+    if _has_view(con, db, "locations"):
+        found = con.query(
+            f"SELECT min(volledige_naam) FROM {qname(db, 'locations')} WHERE lve_nr = ?",
+            [int(lve_nr)],
+        ).rows
+        name = found[0][0] if found else None
+    return {
+        "lve_nr": int(lve_nr),
+        "name": name,
+        "day": day.isoformat(),
+        "jam_threshold_kmh": settings.transform.jam_threshold_kmh,
+        "columns": list(TIMESERIES_COLUMNS),
+        "rows": jsonable(result.rows),
+        "files_read": result.files_read,
+    }
+
+
+@dataclass
+class UserQueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    files_read: list[str] = field(default_factory=list)
+
+
+def user_query(
+    con: CatalogConnection, sql: str, *, limit: int, timeout_s: float
+) -> UserQueryResult:
+    """Run a read-only statement; at most ``limit`` rows, interrupted after ``timeout_s``."""
+    if not sql.strip():
+        raise BadRequestError("sql is empty")
+    timer = threading.Timer(timeout_s, con.duckdb.interrupt)
+    timer.start()
+    try:
+        cur = con.execute(sql)  # raises ReadOnlyQueryError for writes
+        columns = [d[0] for d in cur.description or []]
+        rows: list[list[Any]] = []
+        if cur.description:
+            # Arrow, not fetchmany: Python conversion of TIMESTAMPTZ would need pytz
+            reader = cur.fetch_record_batch(min(limit + 1, 2048))
+            for batch in reader:
+                cols = [c.to_pylist() for c in batch.columns]  # keeps duplicate names
+                rows.extend([list(r) for r in zip(*cols, strict=True)])
+                if len(rows) > limit:
+                    break
+    except QueryError:
+        if not timer.is_alive():
+            raise QueryError(f"query interrupted after {timeout_s:g} s") from None
+        raise
+    except Exception as exc:  # a failure while fetching rows
+        if not timer.is_alive():
+            raise QueryError(f"query interrupted after {timeout_s:g} s") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise QueryError(f"query failed: {first}") from None
+    finally:
+        timer.cancel()
+    return UserQueryResult(
+        columns=columns,
+        rows=[jsonable(r) for r in rows[:limit]],
+        truncated=len(rows) > limit,
+        files_read=list(con.files_read),
+    )
