@@ -319,8 +319,11 @@ def start_transform(
         run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
 
     def work() -> None:
-        with open_catalog(settings) as own:
-            execute(settings, own, run)
+        try:
+            with open_catalog(settings) as own:
+                execute(settings, own, run)
+        finally:
+            _ACTIVE.discard(run.id)
 
     thread = threading.Thread(target=work, name=f"transform-{run.id}", daemon=False)
     thread.start()
