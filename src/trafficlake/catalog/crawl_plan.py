@@ -13,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote
 
 from trafficlake.catalog.base import (
     Catalog,
@@ -25,13 +24,12 @@ from trafficlake.catalog.base import (
     Table,
 )
 from trafficlake.catalog.inference import (
-    CrawlDataError,
     FileInfo,
     file_format,
     inspect_file,
     merge_stats,
-    widen,
 )
+from trafficlake.catalog.schema_merge import infer_keys, merge_schema, values_of, widen_keys
 from trafficlake.storage import FileEntry, Lake
 
 FOOTER_WORKERS = 8
@@ -76,14 +74,6 @@ class TablePlan:
 
 def _hidden(rel: str) -> bool:
     return any(part.startswith((".", "_")) for part in rel.split("/") if part)
-
-
-def _key_type(values: list[str]) -> str:
-    try:
-        nums = [int(v) for v in values]
-    except ValueError:
-        return "string"
-    return "int" if all(-(2**31) <= n < 2**31 for n in nums) else "bigint"
 
 
 def _is_newer(entry: FileEntry, part: Partition) -> bool:
@@ -166,34 +156,6 @@ class TargetCrawl:
         visit(self.target, ())
         return new, seen
 
-    # ---- partition keys -------------------------------------------------------------------
-    def infer_keys(self, folders: list[Folder]) -> list[Column]:
-        depth = len(folders[0].names) if folders else 0
-        keys: list[Column] = []
-        for level in range(depth):
-            names = [f.names[level] for f in folders]
-            split = [n.partition("=") for n in names]
-            hive_keys = {k for k, eq, _ in split if eq}
-            if len(hive_keys) == 1 and all(eq for _, eq, _ in split):
-                key = hive_keys.pop()
-                values = [unquote(v) for _, _, v in split]
-            else:
-                key, values = f"partition_{level}", names
-            keys.append(Column(key, _key_type(values)))
-        return keys
-
-    def values_of(self, folder: Folder, keys: list[Column]) -> tuple[str, ...] | None:
-        out: list[str] = []
-        for name, key in zip(folder.names, keys, strict=True):
-            if key.name.startswith("partition_") and "=" not in name:
-                out.append(name)
-                continue
-            k, eq, v = name.partition("=")
-            if not eq or k != key.name:
-                return None
-            out.append(unquote(v))
-        return tuple(out)
-
     # ---- planning -------------------------------------------------------------------------
     def plan(self) -> TablePlan | None:
         """Everything this crawl would change in the table (None: no data and no table)."""
@@ -211,10 +173,10 @@ class TargetCrawl:
             self.note(f"no data files under {self.target or '/'}; no table created")
             return None
 
-        keys = list(existing.partition_keys) if existing else self.infer_keys(folders)
+        keys = list(existing.partition_keys) if existing else infer_keys([f.names for f in folders])
         parsed: list[tuple[Folder, tuple[str, ...]]] = []
         for f in folders:
-            values = self.values_of(f, keys)
+            values = values_of(f.names, keys)
             if values is None:
                 names = [k.name for k in keys]
                 self.note(f"skipped folder {f.key}: does not match partition keys {names}")
@@ -222,7 +184,7 @@ class TargetCrawl:
                 continue
             parsed.append((f, values))
         if existing:
-            keys = self.widen_keys(keys, [v for _, v in parsed])
+            keys = widen_keys(keys, [v for _, v in parsed])
 
         work = self.work_items(parsed, known, present)
         infos = self.read_files([t for w in work for t in w.read])
@@ -313,7 +275,7 @@ class TargetCrawl:
         self, existing: Table | None, infos: list[FileInfo], keys: list[Column]
     ) -> TablePlan:
         """The table to create, or the existing one with the schema change policy applied."""
-        columns, fmt, changes = self.merge_schema(existing, infos, keys)
+        columns, fmt, changes = merge_schema(existing, infos, keys, self.target)
         if existing is None:
             table = Table(self.database, self.name, columns, keys, self.target, fmt)
             return TablePlan(table, create=True, update=False, schema_changed=False)
@@ -395,53 +357,6 @@ class TargetCrawl:
                     fut.cancel()
                 raise
         return out
-
-    def widen_keys(self, keys: list[Column], values: list[tuple[str, ...]]) -> list[Column]:
-        out = []
-        for i, key in enumerate(keys):
-            seen = _key_type([v[i] for v in values]) if values else key.type
-            merged = widen(key.type, seen) or "string"
-            out.append(Column(key.name, merged, key.comment))
-        return out
-
-    def merge_schema(
-        self, existing: Table | None, infos: list[FileInfo], keys: list[Column]
-    ) -> tuple[list[Column], str, list[str]]:
-        cols = {c.name: c.type for c in existing.columns} if existing else {}
-        origin = {c.name: "the catalog" for c in existing.columns} if existing else {}
-        fmts = {existing.format} if existing else set()
-        conflicts: list[str] = []
-        changes: list[str] = []
-        key_names = {k.name for k in keys}
-        for info in infos:
-            fmts.add(info.format)
-            for c in info.columns:
-                if c.name in key_names:
-                    continue
-                if c.name not in cols:
-                    cols[c.name], origin[c.name] = c.type, info.key
-                    if existing:
-                        changes.append(f"added column {c.name} {c.type} (from {info.key})")
-                    continue
-                merged = widen(cols[c.name], c.type)
-                if merged is None:
-                    conflicts.append(
-                        f"column {c.name}: {c.type} in {info.key} is incompatible with {cols[c.name]} "
-                        f"in {origin[c.name]}"
-                    )
-                elif merged != cols[c.name]:
-                    if existing and c.name in {x.name for x in existing.columns}:
-                        changes.append(
-                            f"widened column {c.name} {cols[c.name]} -> {merged} (from {info.key})"
-                        )
-                    cols[c.name] = merged
-        if conflicts:
-            raise CrawlDataError(
-                f"incompatible types in {self.database}.{self.name}: " + "; ".join(conflicts)
-            )
-        if len(fmts) > 1:
-            raise CrawlDataError(f"target {self.target} mixes formats {sorted(fmts)}")
-        return [Column(n, t) for n, t in cols.items()], (fmts.pop() if fmts else "parquet"), changes
 
     def set_parameters(
         self, plan: TablePlan, known: dict[str, Partition], base: Table | None
