@@ -273,7 +273,7 @@ def user_query(
         rows: list[list[Any]] = []
         if cur.description:
             # Arrow, not fetchmany: Python conversion of TIMESTAMPTZ would need pytz
-            reader = cur.fetch_record_batch(min(limit + 1, 2048))
+            reader = cur.to_arrow_reader(min(limit + 1, 2048))
             for batch in reader:
                 cols = [c.to_pylist() for c in batch.columns]  # keeps duplicate names
                 rows.extend([list(r) for r in zip(*cols, strict=True)])
