@@ -70,6 +70,7 @@ def full_day(quick: bool) -> list[dict[str, Any]]:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET memory_limit = '3GB'")
+        con.execute("SET enable_progress_bar = false")
         con.execute(
             f"CREATE VIEW seed_source AS SELECT * FROM read_parquet([{files}], "
             "hive_partitioning = false)"

@@ -58,6 +58,7 @@ class DuckDBEngine:
         con.execute(f"SET memory_limit = '{self.memory_limit_bytes}B'")
         con.execute(f"SET temp_directory = '{_quote(tmp)}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         return con
 
     def expose_raw(self, con: duckdb.DuckDBPyConnection, input_files: Sequence[str]) -> None:
