@@ -275,3 +275,14 @@ def test_query_bad_bodies(site: Served) -> None:
     assert site.post("/api/query", content=b"not json").status_code == 400
     assert site.post("/api/query", json={"sql": 5}).status_code == 400
     assert site.get("/api/query").status_code == 405
+
+
+def test_concurrent_requests_share_the_catalog_safely(site: Served) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [f"/api/locations/congestion?day={DAY1}", "/api/tables", "/api/days"] * 4
+    first = {p: site.get(p).json() for p in set(paths)}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda p: (p, site.get(p)), paths))
+    for path, r in answers:
+        assert r.status_code == 200 and r.json() == first[path]

@@ -8,6 +8,7 @@ JSON ``{"error": "<one line>"}`` with 400 (bad input, rejected SQL) or 404 (unkn
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -77,6 +78,7 @@ def create_app(
     10,000); ``query_timeout_s`` interrupts a user query that runs longer.
     """
     state: dict[str, Any] = {}
+    opening = threading.Lock()  # request threads share one catalog and one lake handle
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -85,14 +87,16 @@ def create_app(
             state["catalog"].close()
 
     def get_catalog() -> Catalog:
-        if "catalog" not in state:
-            state["catalog"] = catalog or open_catalog(settings)
-        return state["catalog"]
+        with opening:
+            if "catalog" not in state:
+                state["catalog"] = catalog or open_catalog(settings)
+            return state["catalog"]
 
     def get_lake() -> Lake:
-        if "lake" not in state:
-            state["lake"] = Lake.from_settings(settings)
-        return state["lake"]
+        with opening:
+            if "lake" not in state:
+                state["lake"] = Lake.from_settings(settings)
+            return state["lake"]
 
     @contextmanager
     def sql(sandbox: bool = False) -> Iterator[CatalogConnection]:
