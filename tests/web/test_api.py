@@ -286,3 +286,21 @@ def test_concurrent_requests_share_the_catalog_safely(site: Served) -> None:
         answers = list(pool.map(lambda p: (p, site.get(p)), paths))
     for path, r in answers:
         assert r.status_code == 200 and r.json() == first[path]
+
+
+def test_congestion_without_a_locations_table(site: Served) -> None:
+    """Names are null (not an error) when there is no locations table to join."""
+    from trafficlake.query import connect
+    from trafficlake.web import data
+
+    with connect(site.settings) as con:
+        con.duckdb.execute("DROP VIEW traffic.locations")
+        body = data.congestion(con, site.settings, dt.date.fromisoformat(DAY1), 5)
+        series = data.timeseries(
+            con, site.settings, body["locations"][0]["lve_nr"], dt.date(2026, 11, 16)
+        )
+    with_names = site.get("/api/locations/congestion", params={"day": DAY1, "limit": 5}).json()
+    assert [r["name"] for r in body["locations"]] == [None] * 5
+    assert series["name"] is None and series["rows"]
+    strip = [{k: v for k, v in r.items() if k != "name"} for r in with_names["locations"]]
+    assert [{k: v for k, v in r.items() if k != "name"} for r in body["locations"]] == strip
