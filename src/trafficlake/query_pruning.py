@@ -1,11 +1,12 @@
-"""Which partitions a SQL query needs: partition-key predicates per catalog table reference.
+"""Which partitions a SQL query needs: column predicates per catalog table reference.
 
 The query is parsed with sqlglot (DuckDB dialect). For every reference to a catalog table
 ``db.table``, the top-level ``AND`` terms of the ``WHERE`` of the ``SELECT`` that reads it are
-scanned for simple comparisons of a partition key with literals (``=``, ``IN``, ``BETWEEN``,
-``<``, ``<=``, ``>``, ``>=``). Only such null-rejecting ``WHERE`` terms are used (never ``ON``),
-so pruning is correct for every join type. Anything else reads all partitions: correct, just
-not pruned.
+scanned for simple comparisons of a column with literals (``=``, ``IN``, ``BETWEEN``,
+``<``, ``<=``, ``>``, ``>=``): partition keys are matched against partition values, other
+columns against the partitions' min/max statistics (e.g. ``tijd_waarneming``). Only such
+null-rejecting ``WHERE`` terms are used (never ``ON``), so pruning is correct for every join
+type. Anything else reads all partitions: correct, just not pruned.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 @dataclass(frozen=True)
 class KeyPredicate:
     key: str
+    """A partition key, or a column whose partition statistics may prune."""
     op: str
     """=, <, <=, >, >=, in"""
     values: tuple[Any, ...]
@@ -148,8 +150,9 @@ def select_partitions_for(sql: str, tables: dict[TableKey, Table]) -> Selection 
             key = (node.db, node.name)
             if key not in tables:
                 continue
-            keys = {k.name for k in tables[key].partition_keys}
-            out.setdefault(key, []).append(_reference_predicates(node, keys))
+            table = tables[key]
+            columns = {k.name for k in table.partition_keys} | {c.name for c in table.columns}
+            out.setdefault(key, []).append(_reference_predicates(node, columns))
     return out
 
 
@@ -163,11 +166,38 @@ def _typed(value: Any, key_type: str) -> Any:
     raise ValueError("a number compared with a string key")
 
 
+def _may_hold(lo: Any, hi: Any, pred: KeyPredicate) -> bool:
+    """Whether a column whose values lie in [lo, hi] can satisfy ``pred``."""
+    if lo is None or hi is None:
+        return True
+    values = list(pred.values)
+
+    def comparable(v: Any) -> bool:
+        num = (int, float)
+        if isinstance(v, bool) or isinstance(lo, bool):
+            return False
+        return (isinstance(v, num) and isinstance(lo, num)) or (
+            isinstance(v, str) and isinstance(lo, str)
+        )
+
+    if not all(comparable(v) for v in values):
+        return True
+    if pred.op in ("=", "in"):
+        return any(lo <= v <= hi for v in values)
+    v = values[0]
+    return {">": hi > v, ">=": hi >= v, "<": lo < v, "<=": lo <= v}[pred.op]
+
+
 def matches(part: Partition, table: Table, predicates: Sequence[KeyPredicate]) -> bool:
-    """Whether the partition can hold rows satisfying every usable predicate."""
+    """Whether the partition can hold rows satisfying every usable predicate: partition keys
+    are compared with the partition's values, other columns with its min/max statistics."""
     types = {k.name: k.type for k in table.partition_keys}
     values = part.as_dict(table.partition_keys)
     for pred in predicates:
+        if pred.key not in types:
+            if pred.key in part.stats and not _may_hold(*part.stats[pred.key], pred):
+                return False
+            continue
         try:
             have = _typed(values[pred.key], types[pred.key])
             wanted = [_typed(v, types[pred.key]) for v in pred.values]
@@ -186,7 +216,7 @@ def equality_filter(table: Table, predicates: Sequence[KeyPredicate]) -> dict[st
     types = {k.name: k.type for k in table.partition_keys}
     out: dict[str, str | int] = {}
     for p in predicates:
-        if p.op != "=" or p.key in out:
+        if p.op != "=" or p.key in out or p.key not in types:
             continue
         try:
             value = _typed(p.values[0], types[p.key])

@@ -118,6 +118,20 @@ def test_pruning_in_between_ranges(
     assert res.rows == qenv.direct(f"WHERE {where} {ORDER}")
 
 
+def test_event_time_filters_prune_through_partition_stats(qenv: QueryEnv, raw_writer: Any) -> None:
+    start = raw_writer.hour_start(2026, 11, 21, 7)
+    for where, parts in [
+        (f"tijd_waarneming >= {start} AND tijd_waarneming < {start + 3600}", [(21, 7)]),
+        (f"tijd_waarneming BETWEEN {start - 3600} AND {start - 1}", [(21, 6)]),
+        (f"tijd_waarneming IN ({start}, {start + 3600})", [(21, 7), (21, 8)]),
+        (f"tijd_waarneming > {start + 3600 * 24}", []),
+        (f"tijd_waarneming > '{start}'", HOURS),  # a string literal: not compared, not pruned
+    ]:
+        res = _q(qenv, f"SELECT * FROM traffic.raw WHERE {where} {ORDER}")
+        assert res.files_read == _files(qenv, *parts), where
+        assert res.rows == qenv.direct(f"WHERE {where} {ORDER}"), where
+
+
 def test_joins_and_subqueries_prune_per_reference(qenv: QueryEnv) -> None:
     sql = (
         "SELECT a.unieke_id, a.tijd_waarneming, b.tijd_waarneming FROM traffic.raw a "
