@@ -10,6 +10,7 @@ partial file. Publication of *sets* of files is atomic through the catalog, not 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import posixpath
@@ -147,7 +148,7 @@ class Lake:
         out.sort(key=lambda e: e.key)
         return out
 
-    def list_dirs(self, prefix: str = "") -> list[str]:
+    def list_dirs(self, prefix: str = "") -> builtins.list[str]:
         """Immediate sub-folders of ``prefix`` as keys, sorted."""
         selector = pafs.FileSelector(self.path(prefix), recursive=False, allow_not_found=True)
         dirs = [

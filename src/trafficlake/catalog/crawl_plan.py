@@ -148,9 +148,7 @@ class TargetCrawl:
                 if flat:
                     new.append(Folder(prefix, names, flat))
                 return
-            # storage.Lake.list_dirs is annotated list[str] inside a class with a method named
-            # list, which mypy reads as that method: hence the ignore.
-            for d in self.lake.list_dirs(prefix.rstrip("/")):  # type: ignore[attr-defined]
+            for d in self.lake.list_dirs(prefix.rstrip("/")):
                 visit(d + "/", (*names, posixpath.basename(d)))
 
         visit(self.target, ())
