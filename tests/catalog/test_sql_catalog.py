@@ -392,3 +392,42 @@ def test_a_crawl_whose_process_died_is_taken_over(catalog_url: str) -> None:
         runs = {r.id: r for r in cat.list_crawl_runs("raw")}
         assert runs[dead_id].status == "FAILED" and "died" in (runs[dead_id].error_message or "")
         assert runs[run.id].status == "RUNNING"
+
+
+WRITER_PROCESS = """
+import sys
+from trafficlake.catalog import DataFile, Partition, open_catalog
+url, day = sys.argv[1], sys.argv[2]
+with open_catalog(url) as cat:
+    for h in range(5):
+        loc = f"raw/year=2026/month=1/day={day}/hour={h}/"
+        part = Partition("traffic", "raw", ("2026", "1", day, str(h)), loc, [DataFile(loc + "a", 1, 1)])
+        print(cat.commit_partitions("traffic", "raw", upsert=[part]))
+"""
+
+
+def test_concurrent_writer_processes_lose_no_update(catalog_url: str) -> None:
+    import subprocess
+    import sys
+
+    with open_catalog(catalog_url) as cat:
+        _table(cat)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER_PROCESS, catalog_url, str(day)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for day in (1, 2, 3)
+    ]
+    versions = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        versions += [int(v) for v in out.split()]
+    assert sorted(versions) == list(range(1, 16))
+    with open_catalog(catalog_url) as cat:
+        assert sorted(p.version for p in cat.list_partitions("traffic", "raw")) == list(
+            range(1, 16)
+        )
+        assert cat.current_version() == 15
