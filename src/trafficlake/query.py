@@ -135,21 +135,33 @@ class CatalogConnection:
             from trafficlake.s3 import configure_duckdb
 
             configure_duckdb(self.duckdb, settings)
-        self.tables: dict[TableKey, Table] = {
-            (t.database, t.name): t for t in catalog.list_tables()
-        }
+        self.tables: dict[TableKey, Table] = {}
         self._views: dict[TableKey, tuple[str, ...] | None] = {}
         self.files_read: list[str] = []
-        for db in sorted({db for db, _ in self.tables} | {settings.catalog.database}):
-            self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(db)}")
-        for key, table in self.tables.items():
-            self._create_view(key, table, None)
+        self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(settings.catalog.database)}")
+        self.refresh_tables()
         loc = (settings.catalog.database, "locations")
         if loc not in self.tables and lake.exists(LOCATIONS_KEY):
             uri = file_uris(lake, [LOCATIONS_KEY])[0]
             self.duckdb.execute(
                 f"CREATE VIEW {_q(loc[0])}.locations AS SELECT * FROM read_parquet({_s(uri)})"
             )
+
+    def refresh_tables(self) -> None:
+        """Follow the catalog's tables: new ones get a view, changed schemas a rebuilt one."""
+        current = {(t.database, t.name): t for t in self.catalog.list_tables()}
+        for key, table in current.items():
+            if key not in self.tables:
+                self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(key[0])}")
+            elif self.tables[key] == table:
+                continue
+            self._views.pop(key, None)
+            self.tables[key] = table
+            self._create_view(key, table, None)
+        for key in set(self.tables) - set(current):  # dropped from the catalog
+            del self.tables[key]
+            self._views.pop(key, None)
+            self.duckdb.execute(f"DROP VIEW IF EXISTS {_q(key[0])}.{_q(key[1])}")
 
     # ---- views ----------------------------------------------------------------------------
     def _create_view(self, key: TableKey, table: Table, parts: list[Partition] | None) -> None:
@@ -217,6 +229,7 @@ class CatalogConnection:
         """Point the views of the tables ``sql`` reads at the partitions it needs."""
         if self.read_only:
             check_read_only(sql)
+        self.refresh_tables()
         selection = select_partitions_for(sql, self.tables)
         wanted: dict[TableKey, list[list[KeyPredicate]] | None]
         if selection is None:

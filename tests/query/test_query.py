@@ -15,7 +15,7 @@ import pytest
 from trafficlake.catalog import Catalog, Crawler, open_catalog
 from trafficlake.catalog.crawler import run_crawler
 from trafficlake.config import Settings, load_settings
-from trafficlake.query import ReadOnlyQueryError, connect, format_result, run_query
+from trafficlake.query import QueryError, ReadOnlyQueryError, connect, format_result, run_query
 from trafficlake.storage import Lake
 
 HOURS = [(20, 6), (20, 7), (21, 6), (21, 7), (21, 8)]
@@ -162,6 +162,13 @@ def test_new_partitions_are_seen_without_reconnecting(qenv: QueryEnv, raw_writer
         assert len(res.files_read) == 1 and "day=22" in res.files_read[0]
         cur = con.execute("SELECT max(hour) FROM traffic.raw WHERE day = 21")
         assert cur.fetchone() == (8,)
+        # a table created after connecting appears; a dropped one disappears
+        raw_writer.write_hour(qenv.lake, 2026, 11, 21, 1, prefix="transformed")
+        run_crawler(qenv.settings, "transformed", catalog=qenv.catalog, lake=qenv.lake)
+        assert con.query("SELECT count(*) FROM traffic.transformed").rows[0][0] > 0
+        qenv.catalog.drop_table("traffic", "transformed")
+        with pytest.raises(QueryError, match="transformed"):
+            con.query("SELECT count(*) FROM traffic.transformed")
 
 
 @pytest.mark.parametrize(
