@@ -233,3 +233,14 @@ def test_non_hive_folders_and_empty_tables(qenv: QueryEnv, raw_writer: Any) -> N
     assert res.rows == [("b", 3)] and len(res.files_read) == 1
     empty = _q(qenv, "SELECT * FROM traffic.raw WHERE year = 1999")
     assert empty.rows == [] and empty.files_read == [] and "tijd_waarneming" in empty.columns
+
+
+def test_parameters_are_bound(qenv: QueryEnv) -> None:
+    res = run_query(
+        qenv.settings, "SELECT count(*) FROM traffic.raw WHERE day = 21 AND hour = ?", params=[7],
+        catalog=qenv.catalog, lake=qenv.lake,
+    )  # fmt: skip
+    assert res.rows == [(len(qenv.direct("WHERE day = 21 AND hour = 7")),)]
+    assert res.files_read == _files(
+        qenv, (21, 6), (21, 7), (21, 8)
+    )  # the placeholder is not pruned on
