@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import time
@@ -330,11 +331,9 @@ def test_non_hive_folders_and_json_lines(crawl_env: CrawlEnv) -> None:
         {"errorCode": "X", "rawData": "abc", "attempts": 1},
         {"errorCode": "Y", "rawData": "d", "attempts": 2},
     ]
-    for day in ("2026-11-21", "2026-11-22"):
-        env.lake.put_atomic(
-            f"errors/format-conversion-failed/{day}/a.json",
-            "\n".join(json.dumps(r) for r in rows).encode(),
-        )
+    body = "\n".join(json.dumps(r) for r in rows).encode()
+    env.lake.put_atomic("errors/format-conversion-failed/2026-11-21/a.json", body)
+    env.lake.put_atomic("errors/format-conversion-failed/2026-11-22/a.json.gz", gzip.compress(body))
     run = _crawl(env, "errors")
     assert run.status == "SUCCEEDED", run.error_message
     t = env.catalog.get_table("traffic", "format-conversion-failed")
@@ -350,7 +349,16 @@ def test_non_hive_folders_and_json_lines(crawl_env: CrawlEnv) -> None:
         ("2026-11-21",),
         ("2026-11-22",),
     ]
-    assert env.catalog.list_partitions("traffic", t.name)[0].row_count == 2
+    assert [p.row_count for p in env.catalog.list_partitions("traffic", t.name)] == [2, 2]
+    from trafficlake.query import run_query
+
+    res = run_query(
+        env.settings,
+        'SELECT partition_0, sum(attempts) FROM traffic."format-conversion-failed" GROUP BY 1 ORDER BY 1',
+        catalog=env.catalog,
+        lake=env.lake,
+    )
+    assert res.rows == [("2026-11-21", 3), ("2026-11-22", 3)]
     env.lake.put_atomic(
         "errors/format-conversion-failed/2026-11-23/b.json", b'{"errorCode": "Z"}\n{broken\n'
     )

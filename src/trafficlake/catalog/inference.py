@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from trafficlake.storage import FileEntry, Lake
 
 JSON_SAMPLE_ROWS = 1000
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
-JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 
 
 class CrawlDataError(CatalogError):
@@ -207,8 +208,14 @@ def inspect_parquet(lake: Lake, entry: FileEntry, stats_columns: list[str]) -> F
 
 
 def inspect_json(lake: Lake, entry: FileEntry, stats_columns: list[str]) -> FileInfo:
-    """Types from the first rows of a JSON-lines file; row count and stats from every row."""
+    """Types from the first rows of a JSON-lines file (gzipped if ``.gz``); row count and
+    stats from every row."""
     data = lake.read_bytes(entry.key)
+    if entry.key.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise CorruptFileError(f"cannot read JSON file {entry.key}: {exc}") from None
     types: dict[str, str] = {}
     stats: dict[str, tuple[Any, Any]] = {}
     rows = 0
