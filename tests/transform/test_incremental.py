@@ -34,7 +34,8 @@ def catalog_files(tlake: LakeHarness) -> set[str]:
         return {f.key for p in cat.list_partitions("traffic", "transformed") for f in p.files}
 
 
-def test_incremental_runs_follow_the_bookmark(tlake: LakeHarness) -> None:
+def test_incremental_runs_follow_the_bookmark(tlake_any: LakeHarness) -> None:
+    tlake = tlake_any
     three_days(tlake)
     first = tlake.transform()
     assert first.result["days"] == [day_of(d).isoformat() for d in (D1, D2, D3)]
@@ -105,8 +106,9 @@ def test_rerun_is_idempotent_and_replaces_files(tlake: LakeHarness) -> None:
 
 
 def test_crash_between_stage_and_commit(
-    tlake: LakeHarness, monkeypatch: pytest.MonkeyPatch
+    tlake_any: LakeHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tlake = tlake_any
     three_days(tlake)
     tlake.transform()
     before = tlake.rows()
@@ -203,7 +205,8 @@ def test_chunks_of_several_days_in_parallel(tlake: LakeHarness) -> None:
     assert tlake.rows() == one_by_one
 
 
-def test_background_run_and_dead_owner(tlake: LakeHarness) -> None:
+def test_background_run_and_dead_owner(tlake_any: LakeHarness) -> None:
+    tlake = tlake_any
     three_days(tlake)
     with tlake.catalog() as cat:
         dead = cat.create_job_run(
