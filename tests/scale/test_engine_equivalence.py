@@ -19,8 +19,15 @@ pytestmark = pytest.mark.spark
 def engines(tmp_path: Path, spark_local: Any, spark_conf: dict[str, str], scale: Any) -> Any:
     """Two lakes with two catalogs: one transformed by DuckDB, one by Spark."""
     duck = scale.PipelineLake(scale.pipeline_settings(tmp_path / "duckdb"))
+    # Spark gets several days per chunk (one job instead of one per day): chunking must not
+    # change the rows, and fewer jobs keep the suite fast.
     spark = scale.PipelineLake(
-        scale.pipeline_settings(tmp_path / "spark", master="local[2]", conf=spark_conf)
+        scale.pipeline_settings(
+            tmp_path / "spark",
+            extra={"transform": {"chunk_days": "7"}},
+            master="local[2]",
+            conf=spark_conf,
+        )
     )
 
     class Both:
