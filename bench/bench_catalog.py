@@ -80,7 +80,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     days = 7 if quick else 30
     hours = days * 24
     small = hours // 4
-    repeat = 3
+    repeat = 5
     root = Path(tempfile.mkdtemp(prefix="trafficlake-bench-catalog-"))
     try:
         inc, every, cold = (

@@ -336,14 +336,20 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
             tbl = table_from_row(self._table_row(conn, database, table))
             nkeys = len(tbl.partition_keys)
             version = self._bump_version(conn, len(upsert))
-            existing = {
-                r.pvalues: (r.id, r.created_at)
-                for r in conn.execute(
+            wanted = sorted(
+                {json.dumps([str(v) for v in p.values]) for p in upsert}
+                | {json.dumps([str(v) for v in d]) for d in delete}
+            )
+            existing: dict[str, tuple[int, float]] = {}
+            for i in range(0, len(wanted), _CHUNK):  # O(changes), not O(partitions)
+                rows = conn.execute(
                     sa.select(P.c.id, P.c.pvalues, P.c.created_at).where(
-                        P.c.database_name == database, P.c.table_name == table
+                        P.c.database_name == database,
+                        P.c.table_name == table,
+                        P.c.pvalues.in_(wanted[i : i + _CHUNK]),
                     )
                 )
-            }
+                existing.update({r.pvalues: (r.id, r.created_at) for r in rows})
             next_version = version - len(upsert)
             for part in upsert:
                 values = [str(v) for v in part.values]
