@@ -431,3 +431,12 @@ def test_concurrent_writer_processes_lose_no_update(catalog_url: str) -> None:
             range(1, 16)
         )
         assert cat.current_version() == 15
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_keeps_its_data(url: str) -> None:
+    with open_catalog(url) as cat:
+        _table(cat)
+        cat.commit_partitions("traffic", "raw", upsert=[_part(2026, 11, 21, 7)])
+        assert [t.full_name for t in cat.list_tables()] == ["traffic.raw"]
+        assert cat.current_version() == 1

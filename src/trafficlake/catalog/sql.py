@@ -64,10 +64,13 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
         self._sqlite = engine_url.startswith("sqlite")
         if self._sqlite:
             path = engine_url.split("///", 1)[1] if "///" in engine_url else ""
+            extra: dict[str, Any] = {}
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            else:  # in-memory: one shared connection, or every checkout sees an empty database
+                extra["poolclass"] = sa.pool.StaticPool
             self._engine: Engine = sa.create_engine(
-                engine_url, connect_args={"timeout": 60, "check_same_thread": False}
+                engine_url, connect_args={"timeout": 60, "check_same_thread": False}, **extra
             )
             sa.event.listen(self._engine, "connect", _sqlite_on_connect)
             sa.event.listen(self._engine, "begin", _sqlite_on_begin)
