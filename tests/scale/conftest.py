@@ -169,9 +169,12 @@ def spark_local(spark_warehouse: Path) -> Any:
     Function-scoped on purpose: a cluster test may have replaced the process's one session;
     this re-creates the local one only then and is free otherwise.
     """
-    from trafficlake.transform.spark import get_spark_session
+    from trafficlake.transform.spark import JavaNotFoundError, get_spark_session
 
-    return get_spark_session("local[2]", spark_test_conf(spark_warehouse))
+    try:
+        return get_spark_session("local[2]", spark_test_conf(spark_warehouse))
+    except JavaNotFoundError as exc:  # the machine lacks Java: say so in the skip reason
+        pytest.skip(str(exc))
 
 
 def _stop_spark_on(master: str) -> None:
@@ -199,7 +202,9 @@ def _master_json(webui_port: int) -> dict[str, Any]:
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
     """A real standalone cluster from pyspark's own jars: one master and two workers."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("no Java runtime")
+        from trafficlake.transform.spark import JavaNotFoundError
+
+        pytest.skip(str(JavaNotFoundError()))
     home = spark_home()
     base = tmp_path_factory.mktemp("spark-cluster")
     classpath = str(home / "jars" / "*")
