@@ -76,6 +76,29 @@ def test_crawl_browse_and_query_from_the_command_line(
     assert q.returncode == 0 and json.loads(out.read_text()) == [{"n": 6}]
 
 
+def test_crawler_create_and_update(settings: Settings, tmp_path: Path) -> None:
+    made = _tl(
+        tmp_path,
+        "crawler",
+        "create",
+        "errors",
+        "-t",
+        "errors/",
+        "--delete-behavior",
+        "delete",
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["targets"] == ["errors/"]
+    changed = _tl(
+        tmp_path, "crawler", "update", "raw", "--recrawl-policy", "new_folders_only", "--json"
+    )
+    got = json.loads(changed.stdout)
+    assert (got["recrawl_policy"], got["schema_change_policy"]) == ("new_folders_only", "update")
+    bad = _tl(tmp_path, "crawler", "update", "raw", "--delete-behavior", "shred")
+    assert bad.returncode == 1 and "delete_behavior must be one of" in bad.stderr
+
+
 def test_errors_are_one_line(settings: Settings, tmp_path: Path) -> None:
     for args, reason in [
         (("query", "DELETE FROM traffic.raw"), "not allowed in a read-only query"),

@@ -1,8 +1,10 @@
-"""CLI: ``catalog tables|partitions``, ``crawler list|start|stop|status|runs`` and ``query``."""
+"""CLI: ``catalog tables|partitions``, ``crawler list|create|update|start|stop|status|runs``,
+``query``."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from trafficlake.catalog import Catalog, CatalogError, CrawlRun, open_catalog
+from trafficlake.catalog import Catalog, CatalogError, Crawler, CrawlRun, open_catalog
 from trafficlake.cli.common import ConfigOpt, JsonOpt, console, print_json, progress, settings
 
 catalog_app = typer.Typer(help="Browse the catalog: tables and partitions.", no_args_is_help=True)
@@ -152,6 +154,83 @@ def crawler_start(
         _print_run(run)
     if run.status == "FAILED":
         raise typer.Exit(1)
+
+
+RecrawlOpt = Annotated[
+    str | None, typer.Option("--recrawl-policy", help="everything | new_folders_only")
+]
+SchemaOpt = Annotated[str | None, typer.Option("--schema-change-policy", help="update | log")]
+DeleteOpt = Annotated[
+    str | None, typer.Option("--delete-behavior", help="delete | deprecate | log")
+]
+
+
+@crawler_app.command("create")
+def crawler_create(
+    name: Annotated[str, typer.Argument(help="Crawler name.")],
+    target: Annotated[list[str], typer.Option("--target", "-t", help="Lake prefix (repeatable).")],
+    database: Annotated[
+        str | None, typer.Option("--database", help="Default: catalog.database.")
+    ] = None,
+    table_prefix: Annotated[str, typer.Option("--table-prefix")] = "",
+    recrawl_policy: RecrawlOpt = None,
+    schema_change_policy: SchemaOpt = None,
+    delete_behavior: DeleteOpt = None,
+    config: ConfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Define a crawler: each target prefix becomes a table."""
+    s = settings(config)
+    crawler = Crawler(
+        name, list(target), database=database or s.catalog.database, table_prefix=table_prefix
+    )
+    crawler = _with_policies(crawler, recrawl_policy, schema_change_policy, delete_behavior)
+    with open_catalog(s) as cat:
+        created = cat.create_crawler(crawler)
+    if json_:
+        print_json(created)
+    else:
+        console.print(f"crawler {name} created", highlight=False)
+
+
+@crawler_app.command("update")
+def crawler_update(
+    name: Annotated[str, typer.Argument(help="Crawler name.")],
+    recrawl_policy: RecrawlOpt = None,
+    schema_change_policy: SchemaOpt = None,
+    delete_behavior: DeleteOpt = None,
+    config: ConfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Change a crawler's policies."""
+    from trafficlake.catalog.crawler import ensure_default_crawlers
+
+    s = settings(config)
+    with open_catalog(s) as cat:
+        ensure_default_crawlers(cat, s)
+        crawler = _with_policies(
+            cat.get_crawler(name), recrawl_policy, schema_change_policy, delete_behavior
+        )
+        updated = cat.update_crawler(crawler)
+    if json_:
+        print_json(updated)
+        return
+    console.print(
+        f"crawler {name}: {updated.recrawl_policy}, schema {updated.schema_change_policy}, "
+        f"delete {updated.delete_behavior}",
+        highlight=False,
+    )
+
+
+def _with_policies(
+    c: Crawler, recrawl: str | None, schema: str | None, delete: str | None
+) -> Crawler:
+    return replace(
+        c,
+        recrawl_policy=recrawl or c.recrawl_policy,
+        schema_change_policy=schema or c.schema_change_policy,
+        delete_behavior=delete or c.delete_behavior,
+    )
 
 
 @crawler_app.command("stop")
