@@ -65,3 +65,23 @@ def test_same_sql_same_rows(settings: Settings, spark_local: Any, spark_conf, sc
     assert [f.name for f in one] == [c for c, _ in OUTPUT_COLUMNS]
     other = pq.read_schema(lake.path(staged_duck[0].key))
     assert [(f.name, f.type) for f in one] == [(f.name, f.type) for f in other]
+
+
+def test_event_days_probe_agrees(settings: Settings, spark_local: Any, spark_conf, scale) -> None:
+    """``distinct_event_days`` (the exact-days step of planning) gives the same days on both."""
+    lake = Lake.from_settings(settings)
+    day = scale.BASE_DAY
+    table = scale.raw_minutes(start=day - 30 * 60, minutes=20, seed=3)  # 23:30..23:49
+    with lake.open_atomic("raw/year=2026/month=11/day=21/hour=1/x.parquet") as out:
+        pq.write_table(table, out)
+    files = [lake.uri(f.key) for f in lake.list("raw")]
+    duck = DuckDBEngine(settings, lake, threads=1)
+    spark = SparkEngine(_spark_settings(settings, spark_conf), lake)
+    try:
+        days = duck.distinct_event_days(files)
+        assert spark.distinct_event_days(files) == days
+    finally:
+        duck.close()
+        spark.close()
+    # the rows' own day, and the next day reached through its 19-minute look-back
+    assert days == {day // scale.DAY - 1, day // scale.DAY}
