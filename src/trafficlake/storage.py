@@ -133,10 +133,10 @@ class Lake:
         except FileNotFoundError:
             raise StorageError(f"no such file in the lake: {key}") from None
 
-    def list(self, prefix: str = "", *, recursive: bool = True) -> list[FileEntry]:
+    def list(self, prefix: str = "", *, recursive: bool = True) -> builtins.list[FileEntry]:
         """Files under ``prefix`` (a folder key), sorted by key; hidden temp files excluded."""
         selector = pafs.FileSelector(self.path(prefix), recursive=recursive, allow_not_found=True)
-        out: list[FileEntry] = []
+        out: builtins.list[FileEntry] = []
         for info in self.fs.get_file_info(selector):
             if info.type != pafs.FileType.File:
                 continue

@@ -183,7 +183,7 @@ def clean_stale_runs(catalog: Catalog, lake: Lake, *, keep: str = "") -> list[st
     """Remove the staging folders of runs other than ``keep`` (callers ensure no other run is
     alive), deleting their listed keys that the catalog does not reference. Returns run ids."""
     cleaned: list[str] = []
-    for folder in lake.list_dirs(STAGING):  # type: ignore[attr-defined]  # Lake.list shadows list
+    for folder in lake.list_dirs(STAGING):
         run_id = posixpath.basename(folder.rstrip("/"))
         if run_id == keep:
             continue
