@@ -47,7 +47,7 @@ class CatalogSettings:
     Empty: a SQLite file ``catalog.db`` next to a local lake (in the working folder for S3)."""
     database: str = "traffic"
     table_prefix: str = ""
-    stats_columns: list[str] = field(default_factory=lambda: ["tijd_waarneming"])
+    stats_columns: list[str] = field(default_factory=lambda: ["tijd_waarneming", "recordTimestamp"])
     """Columns whose min/max are read from Parquet footers into partition statistics."""
 
 
@@ -370,7 +370,7 @@ url = "./lake"
 database = "traffic"
 # table_prefix = ""
 # Columns whose min/max the crawler records per partition (used to plan transforms).
-stats_columns = ["tijd_waarneming"]
+stats_columns = ["tijd_waarneming", "recordTimestamp"]
 
 [delivery]
 # The Firehose analog that lands raw events under raw/ partitioned by arrival time.
