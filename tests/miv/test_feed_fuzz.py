@@ -84,3 +84,11 @@ def test_junk_in_each_value_position(junk: bytes) -> None:
     start = DOCUMENT.index(b"<verkeersintensiteit>") + len(b"<verkeersintensiteit>")
     data = DOCUMENT[:start] + junk + DOCUMENT[start:]
     assert outcome(data)[0] in ("ok", "error")
+
+
+def test_white_space_before_the_xml_declaration_is_refused_on_both_paths() -> None:
+    # Found by the fuzz test above: the fast path used to accept what lxml (rightly) refuses.
+    data = b" " + DOCUMENT
+    assert outcome(data)[0] == "error"
+    assert outcome(data.replace(b"<miv ", b"<!-- lxml -->\n<miv ", 1))[0] == "error"
+    assert outcome(DOCUMENT)[0] == "ok"

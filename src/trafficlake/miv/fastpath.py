@@ -60,8 +60,7 @@ _BLOCK_PARTS += [
 ]
 BLOCK = re.compile(b"(" + b"".join(_BLOCK_PARTS) + b")")
 HEAD = re.compile(
-    rb"(?:\xef\xbb\xbf)?"
-    + _WS
+    rb"(?:\xef\xbb\xbf)?"  # no white space before an XML declaration (XML 1.0 §2.8)
     + rb'(?:<\?xml version="1\.0"(?: encoding="[Uu][Tt][Ff]-?8")?(?: standalone="(?:yes|no)")?'
     + _WS
     + rb"\?>)?"

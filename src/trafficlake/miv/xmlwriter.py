@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
+from trafficlake.miv.texts import MEETDATA as _MEETDATA
+from trafficlake.miv.texts import REKENDATA as _REKENDATA
+from trafficlake.miv.texts import SCALARS as _SCALARS
 from trafficlake.schema import CLASSES
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -29,17 +32,6 @@ _CONFIG_HEAD = (
     'xsi:noNamespaceSchemaLocation="http://miv.opendata.belfla.be/miv-config.xsd" '
     'schemaVersion="1.0.0">\n'
 )
-_SCALARS = (
-    "lve_nr",
-    "tijd_waarneming",
-    "tijd_laatst_gewijzigd",
-    "actueel_publicatie",
-    "beschikbaar",
-    "defect",
-    "geldig",
-)
-_MEETDATA = ("verkeersintensiteit", "voertuigsnelheid_rekenkundig", "voertuigsnelheid_harmonisch")
-_REKENDATA = ("bezettingsgraad", "beschikbaarheidsgraad", "onrustigheid")
 
 
 def _full_meetpunt_template() -> str:
