@@ -199,7 +199,8 @@ def congestion(
                        AS jam_minutes,
                    count(*) AS minutes,
                    min(currentSpeed) AS min_speed,
-                   avg(currentSpeed) AS avg_speed
+                   -- rounded: a parallel avg() differs in the last bits from run to run
+                   round(avg(currentSpeed), 6) AS avg_speed
             FROM {qname(db, "transformed")}
             WHERE {_day_filter(day)} AND lve_nr IS NOT NULL
             GROUP BY lve_nr
