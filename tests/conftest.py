@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from trafficlake.config import Settings, load_settings
+
+# CI replays a fixed set of generated examples (reproducible verdicts); local runs keep exploring
+# new ones, and a failure found there is saved in .hypothesis/ and replayed first next time.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Embedded defaults rooted in a temporary folder (lake, catalog, WAL all inside it)."""
     monkeypatch.chdir(tmp_path)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("TRAFFICLAKE_"):
             monkeypatch.delenv(name)
     return load_settings(None, overrides={"workflow": {"wait_scale": "0.01"}})
