@@ -96,6 +96,27 @@ def current_session() -> Any:
     return SparkSession.builder.getOrCreate()
 
 
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def loopback_driver_conf(master: str) -> dict[str, str]:
+    """Keep the driver on 127.0.0.1 for ``local[...]`` and loopback masters.
+
+    Left alone, Spark binds its driver to the host's first non-loopback address (and says so in
+    a warning). For a remote ``spark://`` master nothing is set: its executors must reach the
+    driver, so the host's own address is right there. ``SPARK_LOCAL_IP`` or ``spark.driver.*``
+    in ``[spark.conf]`` override this.
+    """
+    if os.environ.get("SPARK_LOCAL_IP"):
+        return {}
+    host = ""
+    if master.startswith("spark://"):
+        host = master[len("spark://") :].split(",")[0].rsplit(":", 1)[0]
+    if master.startswith("local") or host in _LOOPBACK_HOSTS:
+        return {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    return {}
+
+
 def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
     """A SparkSession on ``master``, reused while the master stays the same.
 
@@ -107,7 +128,7 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
     check_java()
     from pyspark.sql import SparkSession
 
-    conf = {**BASE_CONF, **(conf or {})}
+    conf = {**BASE_CONF, **loopback_driver_conf(master), **(conf or {})}
     with _session_lock:
         active = current_session()
         if active is not None:
