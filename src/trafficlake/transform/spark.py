@@ -128,7 +128,11 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
     check_java()
     from pyspark.sql import SparkSession
 
-    conf = {**BASE_CONF, **loopback_driver_conf(master), **(conf or {})}
+    loopback = loopback_driver_conf(master)
+    if loopback:
+        # Also for the JVM's own address lookup (block manager, its startup warning).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    conf = {**BASE_CONF, **loopback, **(conf or {})}
     with _session_lock:
         active = current_session()
         if active is not None:
