@@ -13,7 +13,6 @@ whole; values must fit the column type (int8/int32/int64); ``tijd_*`` are epoch 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ _KNOWN = frozenset(_FIELDS)
 _REQUIRED = frozenset(REQUIRED_COLUMNS)
 _TIME_MAX = 4_102_444_800  # 2100-01-01 in epoch seconds
 _TIME_COLUMNS = [name for name in EVENT_SCHEMA.names if name.startswith("tijd_")]
+_STRING_COLUMNS = [i for i, f in enumerate(EVENT_SCHEMA) if pa.types.is_string(f.type)]
+_NULL_STRING = pa.scalar(None, pa.string())
 _RANGES: dict[pa.DataType, tuple[int, int]] = {
     pa.int8(): (-(2**7), 2**7 - 1),
     pa.int32(): (-(2**31), 2**31 - 1),
@@ -187,8 +188,11 @@ def _cast_whole(table: pa.Table, arrival_ms: int) -> pa.RecordBatch | None:
     """One Arrow cast of a complete, clean table; None if any value needs a closer look."""
     if len(table.column_names) != len(EVENT_SCHEMA) or table.num_rows == 0:
         return None
+    batches = table.select(EVENT_SCHEMA.names).combine_chunks().to_batches()
+    if len(batches) != 1:
+        return None
     try:
-        typed = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)  # checks int8/int32 overflow
+        typed = batches[0].cast(EVENT_SCHEMA)  # checks int8/int32 overflow
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
         return None
     for name in REQUIRED_COLUMNS:
@@ -198,10 +202,9 @@ def _cast_whole(table: pa.Table, arrival_ms: int) -> pa.RecordBatch | None:
         mn, mx = pc.min_max(typed.column(name)).values()
         if mn.is_valid and (mn.as_py() < 0 or mx.as_py() > _TIME_MAX):
             return None
-    arrays = [typed.column(f.name).combine_chunks() for f in EVENT_SCHEMA]
-    for i, f in enumerate(EVENT_SCHEMA):
-        if pa.types.is_string(f.type):
-            arrays[i] = pc.if_else(pc.equal(arrays[i], ""), pa.scalar(None, pa.string()), arrays[i])
+    arrays = typed.columns
+    for i in _STRING_COLUMNS:
+        arrays[i] = pc.if_else(pc.equal(arrays[i], ""), _NULL_STRING, arrays[i])
     return _assemble(arrays, table.num_rows, arrival_ms, [])
 
 
@@ -243,6 +246,40 @@ def convert_table(table: pa.Table, arrival_ms: int) -> tuple[pa.RecordBatch, lis
 
 
 _ALL_STRINGS = pa.schema([pa.field(name, pa.string()) for name in EVENT_SCHEMA.names])
+_PARSE_OPTIONS = (
+    pa_json.ParseOptions(explicit_schema=_ALL_STRINGS, unexpected_field_behavior="error"),
+    pa_json.ParseOptions(unexpected_field_behavior="infer"),
+)
+_READ_OPTIONS: dict[int, pa_json.ReadOptions] = {}
+_OPEN_BRACE = ord("{")
+
+
+def _read_options(size: int) -> pa_json.ReadOptions:
+    """Cached options whose block holds ``size`` bytes (one block: records never split)."""
+    block = 1 << max(20, size.bit_length())
+    opts = _READ_OPTIONS.get(block)
+    if opts is None:
+        opts = _READ_OPTIONS[block] = pa_json.ReadOptions(use_threads=False, block_size=block)
+    return opts
+
+
+def _join_lines(raw: list[bytes]) -> bytes | None:
+    """The records as JSON lines, or None unless each is one single-line ``{...}`` text.
+
+    Fast check on the joined buffer (no per-record Python loop): exactly one newline per
+    separator and a ``{`` at every record start; else the per-record check with stripping.
+    """
+    data = b"\n".join(raw)
+    if data.count(b"\n") == len(raw) - 1:
+        lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+        if lengths.min() > 0:
+            starts = np.cumsum(lengths + 1) - (lengths + 1)
+            if (np.frombuffer(data, dtype=np.uint8)[starts] == _OPEN_BRACE).all():
+                return data + b"\n"
+    lines = [r.strip() for r in raw]
+    if any(not line.startswith(b"{") or b"\n" in line for line in lines):
+        return None
+    return b"\n".join(lines) + b"\n"
 
 
 def read_json_block(raw: list[bytes]) -> pa.Table | None:
@@ -251,18 +288,13 @@ def read_json_block(raw: list[bytes]) -> pa.Table | None:
     Returns None when the block needs the record-by-record path (a record spanning lines,
     unknown fields, mixed types, malformed JSON...): that path finds the culprits.
     """
-    lines = [r.strip() for r in raw]
-    if any(not line.startswith(b"{") or b"\n" in line for line in lines):
+    data = _join_lines(raw)
+    if data is None:
         return None
-    data = b"\n".join(lines) + b"\n"
-    read = pa_json.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 20))
-    for schema in (_ALL_STRINGS, None):
-        parse = pa_json.ParseOptions(
-            explicit_schema=schema,
-            unexpected_field_behavior="error" if schema is not None else "infer",
-        )
+    read = _read_options(len(data))
+    for parse in _PARSE_OPTIONS:
         try:
-            table = pa_json.read_json(io.BytesIO(data), read_options=read, parse_options=parse)
+            table = pa_json.read_json(pa.BufferReader(data), read_options=read, parse_options=parse)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         if table.num_rows != len(raw) or not _KNOWN.issuperset(table.column_names):

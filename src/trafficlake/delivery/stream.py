@@ -54,6 +54,8 @@ MAX_CALL_BYTES = 4 * 1024 * 1024
 FORMAT_CONVERSION_FAILED = "format-conversion-failed"
 COMPRESSIONS = ("zstd", "snappy", "gzip", "uncompressed")
 
+_RECORD_ID_SUFFIXES = [f"{i:04x}" for i in range(MAX_BATCH_RECORDS)]
+
 ErrorsByType = dict[str, list[dict[str, Any]]]
 _DEFAULTS = DeliverySettings()
 
@@ -82,6 +84,12 @@ def error_record(raw: bytes, code: str, message: str, arrival_ms: int) -> dict[s
         "arrivalTimestamp": arrival_ms,
         "rawData": base64.b64encode(raw).decode("ascii"),
     }
+
+
+def _record_too_big(index: int, size: int) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"record {index} is {size} bytes; the limit is {MAX_RECORD_BYTES} (1,000 KiB)"
+    )
 
 
 class DeliveryStream:
@@ -203,6 +211,44 @@ class DeliveryStream:
             raise InvalidArgumentError(
                 f"Records has {len(records)} records; the limit is {MAX_BATCH_RECORDS}"
             )
+        kinds = set(map(type, records))
+        if kinds == {bytes}:  # the wire path: no per-record Python loop
+            raw: list[bytes] = list(records)  # type: ignore[arg-type]
+            lengths = list(map(len, raw))
+            if max(lengths) > MAX_RECORD_BYTES:
+                i = next(i for i, size in enumerate(lengths) if size > MAX_RECORD_BYTES)
+                raise _record_too_big(i, lengths[i])
+            total = sum(lengths)
+        else:
+            raw, total = self._encode_records(records)
+        if total > MAX_CALL_BYTES:
+            raise InvalidArgumentError(
+                f"the records total {total} bytes; the limit is {MAX_CALL_BYTES} (4 MiB) per call"
+            )
+        arrival = self._now_ms()
+        if dict in kinds:
+            parsed = parse_json_records(raw)
+            objects = [
+                r if isinstance(r, dict) else p for r, p in zip(records, parsed, strict=True)
+            ]
+            batch, failures = convert_objects(objects, arrival)
+        else:
+            batch, failures = convert_json(raw, arrival)
+        bad = [error_record(raw[e.index], e.code, e.message, arrival) for e in failures]
+        table = pa.Table.from_batches([batch])
+        self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total, arrival)
+        call_id = uuid.uuid4().hex
+        responses: list[dict[str, str]] = [
+            {"RecordId": call_id + suffix} for suffix in _RECORD_ID_SUFFIXES[: len(records)]
+        ]
+        for e in failures:
+            responses[e.index] = {"ErrorCode": e.code, "ErrorMessage": e.message}
+        return {"FailedPutCount": len(failures), "Encrypted": False, "RequestResponses": responses}
+
+    def _encode_records(
+        self, records: list[bytes | str | dict[str, Any]]
+    ) -> tuple[list[bytes], int]:
+        """Records of any accepted kind as bytes, checked against the per-record limit."""
         raw: list[bytes] = []
         total = 0
         for i, rec in enumerate(records):
@@ -215,34 +261,10 @@ class DeliveryStream:
             else:
                 raise InvalidArgumentError(f"record {i}: expected bytes or a dict")
             if len(data) > MAX_RECORD_BYTES:
-                raise InvalidArgumentError(
-                    f"record {i} is {len(data)} bytes; the limit is {MAX_RECORD_BYTES} (1,000 KiB)"
-                )
+                raise _record_too_big(i, len(data))
             total += len(data)
             raw.append(data)
-        if total > MAX_CALL_BYTES:
-            raise InvalidArgumentError(
-                f"the records total {total} bytes; the limit is {MAX_CALL_BYTES} (4 MiB) per call"
-            )
-        arrival = self._now_ms()
-        if any(isinstance(r, dict) for r in records):
-            parsed = parse_json_records(raw)
-            objects = [
-                r if isinstance(r, dict) else p for r, p in zip(records, parsed, strict=True)
-            ]
-            batch, failures = convert_objects(objects, arrival)
-        else:
-            batch, failures = convert_json(raw, arrival)
-        bad = [error_record(raw[e.index], e.code, e.message, arrival) for e in failures]
-        table = pa.Table.from_batches([batch])
-        self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total)
-        call_id = uuid.uuid4().hex
-        responses: list[dict[str, str]] = [
-            {"RecordId": f"{call_id}{i:04x}"} for i in range(len(records))
-        ]
-        for e in failures:
-            responses[e.index] = {"ErrorCode": e.code, "ErrorMessage": e.message}
-        return {"FailedPutCount": len(failures), "Encrypted": False, "RequestResponses": responses}
+        return raw, total
 
     def put_events(self, table: pa.Table | pa.RecordBatch) -> int:
         """Put typed EVENT_SCHEMA rows (the fast path); the stream sets ``arrival_time``."""
@@ -274,7 +296,13 @@ class DeliveryStream:
         """Quarantine one record the source rejected, with its reason."""
         self.put_errors([(raw, reason)], error_type)
 
-    def _accept(self, table: pa.Table | None, errors: ErrorsByType, size: int) -> None:
+    def _accept(
+        self,
+        table: pa.Table | None,
+        errors: ErrorsByType,
+        size: int,
+        arrival_ms: int | None = None,
+    ) -> None:
         """WAL-append (fsync) and buffer; the caller's records are acknowledged on return."""
         frames: list[tuple[int, Any]] = []
         if table is not None and table.num_rows:
@@ -294,7 +322,9 @@ class DeliveryStream:
                     ) from exc
                 log.exception("delivery stream %s: flush failed; will retry", self.name)
         oldest = self._now_ms()
-        if table is not None and table.num_rows:
+        if arrival_ms is not None:
+            oldest = min(oldest, arrival_ms)
+        elif table is not None and table.num_rows:
             oldest = min(oldest, table.column("arrival_time")[0].as_py())
         with self._lock:
             if self._closed:
