@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -251,7 +252,6 @@ _PARSE_OPTIONS = (
     pa_json.ParseOptions(unexpected_field_behavior="infer"),
 )
 _READ_OPTIONS: dict[int, pa_json.ReadOptions] = {}
-_OPEN_BRACE = ord("{")
 
 
 def _read_options(size: int) -> pa_json.ReadOptions:
@@ -266,16 +266,15 @@ def _read_options(size: int) -> pa_json.ReadOptions:
 def _join_lines(raw: list[bytes]) -> bytes | None:
     """The records as JSON lines, or None unless each is one single-line ``{...}`` text.
 
-    Fast check on the joined buffer (no per-record Python loop): exactly one newline per
-    separator and a ``{`` at every record start; else the per-record check with stripping.
+    The common case is checked with C-level ``map`` calls (no per-record Python loop); a
+    record with surrounding whitespace takes the per-record check, which strips first.
     """
-    data = b"\n".join(raw)
-    if data.count(b"\n") == len(raw) - 1:
-        lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
-        if lengths.min() > 0:
-            starts = np.cumsum(lengths + 1) - (lengths + 1)
-            if (np.frombuffer(data, dtype=np.uint8)[starts] == _OPEN_BRACE).all():
-                return data + b"\n"
+    if (
+        raw
+        and all(map(bytes.startswith, raw, repeat(b"{")))
+        and (max(map(bytes.find, raw, repeat(b"\n"))) < 0)
+    ):
+        return b"\n".join([*raw, b""])
     lines = [r.strip() for r in raw]
     if any(not line.startswith(b"{") or b"\n" in line for line in lines):
         return None
