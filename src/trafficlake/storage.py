@@ -80,7 +80,12 @@ class Lake:
                 f"unsupported lake URL {url!r}: use a local path or s3://bucket/prefix"
             )
         path = os.path.abspath(url.removeprefix("file://"))
-        os.makedirs(path, exist_ok=True)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise StorageError(f"lake path {path} exists and is not a folder")
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:  # a parent is a file, no permission, read-only file system...
+            raise StorageError(f"cannot create lake folder {path}: {exc.strerror}") from None
         return cls(pafs.LocalFileSystem(), path, path)
 
     @classmethod

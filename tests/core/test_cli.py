@@ -50,3 +50,15 @@ def test_help_lists_the_command_groups(tmp_path: Path) -> None:
         "query",
     ):
         assert group in done.stdout, group
+
+
+def test_lake_path_that_is_a_file_gives_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "lakefile").write_text("not a folder")
+    (tmp_path / "t.toml").write_text('[lake]\nurl = "lakefile"\n')
+    done = trafficlake("crawler", "start", "raw", "--wait", "-c", "t.toml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip()
+        == f"error: lake path {tmp_path / 'lakefile'} exists and is not a folder"
+    )

@@ -59,3 +59,11 @@ def test_keys_cannot_escape_the_lake(tmp_path: Path) -> None:
 def test_unsupported_url_is_a_clear_error() -> None:
     with pytest.raises(StorageError, match="unsupported lake URL"):
         Lake.from_url("gs://bucket/lake")
+
+
+def test_lake_path_that_is_a_file_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "lakefile").write_text("not a folder")
+    with pytest.raises(StorageError, match="exists and is not a folder"):
+        Lake.from_url(str(tmp_path / "lakefile"))
+    with pytest.raises(StorageError, match="cannot create lake folder"):
+        Lake.from_url(str(tmp_path / "lakefile" / "lake"))
