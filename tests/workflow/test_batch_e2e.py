@@ -96,6 +96,14 @@ def test_batch_with_a_start_day_input(settings: Settings, lake: Lake) -> None:
     assert transformed_rows(settings) == 60
 
 
+def test_a_partial_start_date_is_refused_not_ignored(settings: Settings, lake: Lake) -> None:
+    r = run_workflow(settings, "batch", {"year": 2025, "month": 11})
+    assert r.status == "FAILED"
+    assert "needs year, month and day (missing: day)" in (r.cause or "")
+    with open_catalog(settings) as catalog:
+        assert catalog.list_job_runs() == []  # no transform was started
+
+
 def test_batch_sync_variant(settings: Settings, lake: Lake) -> None:
     r = run_workflow(settings, "batch-sync", {})
     assert r.status == "SUCCEEDED", (r.error, r.cause)

@@ -149,3 +149,18 @@ def test_killed_run_is_aborted_on_next_listing(tmp_path: Path) -> None:
     assert (row["id"], row["status"]) == ("slow:victim", "ABORTED")
     r = tl(tmp_path, "workflow", "history", "victim")
     assert "ExecutionAborted" in r.stdout
+
+
+def test_a_relative_definition_path_is_read_from_the_working_folder(
+    tmp_path: Path, machine: Path
+) -> None:
+    """The config lives elsewhere; `workflow validate FILE` still finds FILE where it was typed."""
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "trafficlake.toml").write_text("[lake]\nurl = './lake'\n")
+    r = tl(tmp_path, "workflow", "validate", machine.name, "--config", "conf/trafficlake.toml")
+    assert r.returncode == 0, r.stderr
+    missing = tl(
+        tmp_path, "workflow", "validate", "nope.asl.json", "--config", "conf/trafficlake.toml"
+    )
+    assert missing.returncode == 1 and "no definition file nope.asl.json" in missing.stderr

@@ -51,10 +51,14 @@ def list_definitions(settings: Settings | None = None) -> list[DefinitionInfo]:
 
 def find_machine(settings: Settings | None, name_or_path: str) -> StateMachine:
     """A definition by file path or by name; validated (raises ValidationError)."""
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.suffix in (".json", ".yaml", ".yml") or "/" in name_or_path:
-        if settings is not None and not path.is_absolute():
-            path = settings.base_dir / path
+        if not path.is_absolute():
+            # As typed on the command line (the working folder) first, then next to the config.
+            candidates = [Path.cwd() / path]
+            if settings is not None:
+                candidates.append(settings.base_dir / path)
+            path = next((c for c in candidates if c.is_file()), candidates[0])
         if not path.is_file():
             raise NoSuchStateMachineError(f"no definition file {name_or_path}")
         return load_definition(path)

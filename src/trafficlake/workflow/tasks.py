@@ -114,11 +114,18 @@ def crawler_start_sync(params: Any, ctx: TaskContext) -> dict[str, Any]:
 
 
 def _start_day(params: Any) -> dt.date | None:
+    """The seed's start-date input: all of year, month and day, or none of them."""
     src = params.get("Input", params) if isinstance(params, dict) else {}
-    if not isinstance(src, dict) or src.get("year") is None:
+    if not isinstance(src, dict):
         return None
+    given = {k: src.get(k) for k in ("year", "month", "day") if src.get(k) is not None}
+    if not given:
+        return None
+    if len(given) < 3:
+        missing = ", ".join(k for k in ("year", "month", "day") if k not in given)
+        raise WorkflowError(f"start date input needs year, month and day (missing: {missing})")
     try:
-        return dt.date(int(src["year"]), int(src.get("month", 1)), int(src.get("day", 1)))
+        return dt.date(int(given["year"]), int(given["month"]), int(given["day"]))
     except (TypeError, ValueError) as e:
         raise WorkflowError(f"bad start date year/month/day: {e}") from None
 
