@@ -298,6 +298,10 @@ def read_json_block(raw: list[bytes]) -> pa.Table | None:
             continue
         if table.num_rows != len(raw) or not _KNOWN.issuperset(table.column_names):
             return None
+        if any(pa.types.is_nested(t) for t in table.schema.types):
+            # A nested value could have let one record's object continue into the next
+            # record's "{...}" (rows would no longer map one-to-one to records).
+            return None
         return table
     return None
 
