@@ -8,6 +8,7 @@ then summarise what the lake now holds.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Callable
@@ -64,9 +65,23 @@ def prepare_folder(folder: Path) -> Path:
     return config
 
 
+def settings_for_existing_config(config: Path) -> Settings:
+    """The user's settings for a demo run into their own (empty) lake, Waits scaled down."""
+    from trafficlake.storage import Lake
+
+    settings = load_settings(config)
+    if Lake.from_settings(settings).list("raw/"):
+        raise TrafficlakeError(
+            f"the lake {settings.lake_url} already holds raw data; the demo needs an empty lake "
+            "(drop --config to run it in its own --dir)"
+        )
+    return settings.replace(workflow=dataclasses.replace(settings.workflow, wait_scale=0.02))
+
+
 def run_demo(
-    folder: Path,
+    folder: Path | None,
     *,
+    config: Path | None = None,
     lanes: int = 4600,
     hours: int = 6,
     start: str = "",
@@ -74,7 +89,11 @@ def run_demo(
     step: Callable[[str], None] = lambda _msg: None,
     on_event: Callable[[Any], None] | None = None,
 ) -> DemoSummary:
-    """Run the pipeline end to end in ``folder``; ``step`` is told what is happening."""
+    """Run the pipeline end to end; ``step`` is told what is happening.
+
+    Without ``config`` the demo runs in ``folder`` (wiped first) with a config of its own; with
+    ``config`` it runs into the lake and catalog that config names, which must hold no raw data.
+    """
     from trafficlake import ingest
     from trafficlake.catalog import open_catalog
     from trafficlake.miv.locations import write_locations
@@ -84,8 +103,14 @@ def run_demo(
 
     if hours < 1 or lanes < 1:
         raise TrafficlakeError("--hours and --lanes must be >= 1")
-    config = prepare_folder(folder)
-    settings: Settings = load_settings(config)
+    if config is not None:
+        settings = settings_for_existing_config(config)
+        folder = settings.base_dir
+    elif folder is not None:
+        config = prepare_folder(folder)
+        settings = load_settings(config)
+    else:
+        raise TrafficlakeError("the demo needs a folder or a config")
     if not start:
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         start = f"{yesterday.isoformat()}T05:00:00+00:00"  # 06:00 in Brussels: morning peak

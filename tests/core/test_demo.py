@@ -37,3 +37,16 @@ def test_demo_refuses_a_folder_it_did_not_create(tmp_path: Path) -> None:
     with pytest.raises(TrafficlakeError, match="not a trafficlake demo folder"):
         run_demo(tmp_path / "mine", lanes=10, hours=1)
     assert (tmp_path / "mine" / "precious.txt").exists()
+
+
+def test_demo_with_a_config_runs_into_that_lake_only_when_it_is_empty(tmp_path: Path) -> None:
+    conf = tmp_path / "mine" / "trafficlake.toml"
+    conf.parent.mkdir()
+    conf.write_text("[lake]\nurl = './my-lake'\n[catalog]\nurl = 'sqlite:///my-catalog.db'\n")
+    summary = run_demo(None, config=conf, lanes=60, hours=1, start="2026-11-16T07:00:00Z")
+    assert summary.execution_status == "SUCCEEDED", summary.execution_error
+    assert summary.lake == str(tmp_path / "mine" / "my-lake")
+    assert (tmp_path / "mine" / "my-catalog.db").exists()
+    assert summary.transformed_rows > 0
+    with pytest.raises(TrafficlakeError, match="already holds raw data"):
+        run_demo(None, config=conf, lanes=60, hours=1)

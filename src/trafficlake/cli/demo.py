@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trafficlake.cli.common import JsonOpt, console, err_console, print_json
+from trafficlake.cli.common import ConfigOpt, JsonOpt, console, err_console, print_json
 
 
 def demo(
@@ -22,11 +22,13 @@ def demo(
         str, typer.Option(help="First simulated minute (ISO, UTC); default yesterday 05:00 UTC.")
     ] = "",
     json: JsonOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Simulate traffic, land it, run the shipped state machine and summarise the lake.
 
     Runs in its own folder (default ./trafficlake-demo) with its own trafficlake.toml, so it
-    never touches your ./lake. Rerunning wipes and rebuilds that folder.
+    never touches your ./lake; rerunning wipes and rebuilds that folder. With --config it runs
+    into the lake and catalog your config names instead (that lake must hold no raw data yet).
     """
     from trafficlake.demo import run_demo
 
@@ -40,7 +42,13 @@ def demo(
             err_console.print(f"    {kind:<28} {name}", highlight=False)
 
     summary = run_demo(
-        directory.resolve(), lanes=lanes, hours=hours, start=start, step=step, on_event=on_event
+        None if config else directory.resolve(),
+        config=config,
+        lanes=lanes,
+        hours=hours,
+        start=start,
+        step=step,
+        on_event=on_event,
     )
     if json:
         print_json(summary)
