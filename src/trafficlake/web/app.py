@@ -56,9 +56,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _sandbox(con: CatalogConnection) -> None:
-    """Let user SQL read only the lake: no other files, no config changes (local lakes)."""
-    if not con.lake.is_local:
-        return
+    """Let user SQL read only the lake (a folder or an s3:// prefix): no other files, no config
+    changes."""
     root = con.lake.uri("").rstrip("/") + "/"
     con.duckdb.execute("SET allowed_directories = ?", [[root]])
     con.duckdb.execute("SET enable_external_access = false")
