@@ -147,13 +147,35 @@ def run_crawler(
     cat = catalog or open_catalog(settings)
     try:
         crawler = _get_crawler(cat, settings, name)
+        lake = lake or Lake.from_settings(settings)  # before start_crawl: a bad lake starts nothing
         run = cat.start_crawl(name)
-        return execute_crawl(
-            settings, cat, lake or Lake.from_settings(settings), crawler, run, progress
-        )
+        return _execute_to_the_end(settings, cat, lake, crawler, run, progress)
     finally:
         if own:
             cat.close()
+
+
+def _execute_to_the_end(
+    settings: Settings,
+    catalog: Catalog,
+    lake: Lake,
+    crawler: Crawler,
+    run: CrawlRun,
+    progress: Progress | None = None,
+) -> CrawlRun:
+    """:func:`execute_crawl`, and if even that fails (say recording the end raised), one more
+    try to end the run FAILED so that the crawler never stays RUNNING."""
+    try:
+        return execute_crawl(settings, catalog, lake, crawler, run, progress)
+    except BaseException as exc:
+        log.exception("crawler %s: could not record the end of run %s", crawler.name, run.id)
+        run.status, run.error_message = "FAILED", f"{type(exc).__name__}: {exc}"
+        run.ended_at = run.ended_at or time.time()
+        try:
+            catalog.finish_crawl(run)
+        except Exception:
+            log.exception("crawler %s: run %s left RUNNING", crawler.name, run.id)
+        raise
 
 
 def start_crawler(settings: Settings, name: str, *, wait: bool = False) -> CrawlRun:
@@ -164,6 +186,7 @@ def start_crawler(settings: Settings, name: str, *, wait: bool = False) -> Crawl
     catalog = open_catalog(settings)
     try:
         crawler = _get_crawler(catalog, settings, name)
+        lake = Lake.from_settings(settings)  # raised here, to the caller, before the run starts
         run = catalog.start_crawl(name)
     except BaseException:
         catalog.close()
@@ -171,7 +194,9 @@ def start_crawler(settings: Settings, name: str, *, wait: bool = False) -> Crawl
 
     def work() -> None:
         try:
-            execute_crawl(settings, catalog, Lake.from_settings(settings), crawler, run)
+            _execute_to_the_end(settings, catalog, lake, crawler, run)
+        except BaseException:  # already logged and recorded; nothing else listens to this thread
+            pass
         finally:
             catalog.close()
 
