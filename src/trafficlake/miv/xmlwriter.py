@@ -7,7 +7,7 @@ other timestamps are written in Brussels local time (``+01:00`` or ``+02:00``), 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
@@ -165,8 +165,3 @@ def config_document(table: pa.Table, config_changed: int | None) -> bytes:
         out.append("    </meetpunt>\n")
     out.append("</mivconfig>\n")
     return "".join(out).encode("utf-8")
-
-
-def utc_iso(t: int) -> str:
-    """Epoch s → ``...Z`` (for messages and tests)."""
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")

@@ -210,7 +210,3 @@ def _python_task(target: str) -> Task:
         return fn(params)
 
     return call
-
-
-def is_known_resource(resource: str) -> bool:
-    return resource in BUILTINS or resource.startswith("python:")
