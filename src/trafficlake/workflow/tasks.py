@@ -118,7 +118,7 @@ def _start_day(params: Any) -> dt.date | None:
     src = params.get("Input", params) if isinstance(params, dict) else {}
     if not isinstance(src, dict):
         return None
-    given = {k: src.get(k) for k in ("year", "month", "day") if src.get(k) is not None}
+    given: dict[str, Any] = {k: src[k] for k in ("year", "month", "day") if src.get(k) is not None}
     if not given:
         return None
     if len(given) < 3:
