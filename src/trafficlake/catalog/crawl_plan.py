@@ -34,6 +34,16 @@ from trafficlake.storage import FileEntry, Lake
 
 FOOTER_WORKERS = 8
 SCHEMA_SERIALIZER_VERSION = "1.0"
+WRITER_PARAMETER = "writer"
+"""Table parameter naming the writer that owns the table (the transform sets
+``writer = trafficlake.transform``): its partitions change only through that writer's catalog
+commits, so a crawler leaves such a table exactly as committed (files in its folders that no
+commit lists are uncommitted output, never published by a crawl)."""
+
+
+def owning_writer(table: Table) -> str | None:
+    """The writer that owns ``table`` (its ``writer`` parameter), or None for crawler tables."""
+    return table.parameters.get(WRITER_PARAMETER) or None
 
 
 class CrawlCancelled(Exception):
@@ -161,6 +171,12 @@ class TargetCrawl:
             existing: Table | None = self.catalog.get_table(self.database, self.name)
         except NoSuchTableError:
             existing = None
+        if existing is not None and (writer := owning_writer(existing)):
+            self.note(
+                f"table is owned by its writer ({WRITER_PARAMETER}={writer}); partitions and "
+                "schema left exactly as the writer committed them"
+            )
+            return None
         incremental = existing is not None and self.crawler.recrawl_policy == "new_folders_only"
         if incremental:
             assert existing is not None
