@@ -263,31 +263,37 @@ def _read_options(size: int) -> pa_json.ReadOptions:
     return opts
 
 
-def _join_lines(raw: list[bytes]) -> bytes | None:
+def join_records(raw: list[bytes]) -> bytes:
+    """The records each followed by a newline, as one buffer (what the JSON reader parses)."""
+    return b"\n".join([*raw, b""])
+
+
+def _join_lines(raw: list[bytes], joined: bytes | None = None) -> bytes | None:
     """The records as JSON lines, or None unless each is one single-line ``{...}`` text.
 
     The common case is checked with C-level ``map`` calls (no per-record Python loop); a
     record with surrounding whitespace takes the per-record check, which strips first.
+    ``joined`` is :func:`join_records` of ``raw`` when the caller already has it.
     """
     if (
         raw
         and all(map(bytes.startswith, raw, repeat(b"{")))
         and (max(map(bytes.find, raw, repeat(b"\n"))) < 0)
     ):
-        return b"\n".join([*raw, b""])
+        return joined if joined is not None else join_records(raw)
     lines = [r.strip() for r in raw]
     if any(not line.startswith(b"{") or b"\n" in line for line in lines):
         return None
     return b"\n".join(lines) + b"\n"
 
 
-def read_json_block(raw: list[bytes]) -> pa.Table | None:
+def read_json_block(raw: list[bytes], joined: bytes | None = None) -> pa.Table | None:
     """Parse records with Arrow's JSON reader when each is one single-line JSON object.
 
     Returns None when the block needs the record-by-record path (a record spanning lines,
     unknown fields, mixed types, malformed JSON...): that path finds the culprits.
     """
-    data = _join_lines(raw)
+    data = _join_lines(raw, joined)
     if data is None:
         return None
     read = _read_options(len(data))
@@ -331,9 +337,14 @@ class Unparseable:
     reason: str
 
 
-def convert_json(raw: list[bytes], arrival_ms: int) -> tuple[pa.RecordBatch, list[RecordError]]:
-    """Parse and convert JSON records: Arrow's reader for clean blocks, else one by one."""
-    table = read_json_block(raw)
+def convert_json(
+    raw: list[bytes], arrival_ms: int, joined: bytes | None = None
+) -> tuple[pa.RecordBatch, list[RecordError]]:
+    """Parse and convert JSON records: Arrow's reader for clean blocks, else one by one.
+
+    ``joined`` is :func:`join_records` of ``raw`` when the caller already has it.
+    """
+    table = read_json_block(raw, joined)
     if table is not None:
         return convert_table(table, arrival_ms)
     return convert_objects(parse_json_records(raw), arrival_ms)

@@ -12,14 +12,14 @@ delivers what that folder holds (duplicates are possible, loss is not).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trafficlake.config import DeliverySettings, Settings
+from trafficlake.delivery.calls import ConvertedCall, PendingCall, convert_call, error_record
 from trafficlake.delivery.output import describe_stream, write_errors, write_raw
 from trafficlake.delivery.prefix import Prefix
 from trafficlake.delivery.records import (
-    convert_json,
+    RecordError,
     convert_objects,
     events_to_raw,
+    join_records,
     parse_json_records,
 )
 from trafficlake.delivery.wal import (
     KIND_ERRORS,
+    KIND_JSON,
     KIND_RAW,
     WriteAheadLog,
     encode_errors,
+    encode_json_call,
     encode_raw,
     read_segment,
 )
@@ -74,16 +78,6 @@ class StreamClosedError(TrafficlakeError):
 
 class DeliveryUnavailableError(StreamClosedError):
     """The lake keeps refusing deliveries and the buffer is full (ServiceUnavailableException)."""
-
-
-def error_record(raw: bytes, code: str, message: str, arrival_ms: int) -> dict[str, Any]:
-    """A Firehose-style error record: the reason plus the original bytes in base64."""
-    return {
-        "errorCode": code,
-        "errorMessage": message,
-        "arrivalTimestamp": arrival_ms,
-        "rawData": base64.b64encode(raw).decode("ascii"),
-    }
 
 
 def _record_too_big(index: int, size: int) -> InvalidArgumentError:
@@ -136,7 +130,7 @@ class DeliveryStream:
         self.created = time.time()
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._raw: list[pa.Table] = []
+        self._raw: list[pa.Table | PendingCall] = []
         self._errors: ErrorsByType = {}
         self._buffered_bytes = 0
         self._oldest_ms: int | None = None
@@ -154,6 +148,9 @@ class DeliveryStream:
             except BaseException:
                 self._wal.close()
                 raise
+        self._syncer: ThreadPoolExecutor | None = None
+        if self._wal is not None and wal_sync:  # fsyncs JSON calls while they are converted
+            self._syncer = ThreadPoolExecutor(1, thread_name_prefix=f"delivery-{name}-wal")
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         if self.buffer_interval_s > 0:
@@ -232,11 +229,11 @@ class DeliveryStream:
                 r if isinstance(r, dict) else p for r, p in zip(records, parsed, strict=True)
             ]
             batch, failures = convert_objects(objects, arrival)
+            bad = [error_record(raw[e.index], e.code, e.message, arrival) for e in failures]
+            table = pa.Table.from_batches([batch])
+            self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total, arrival)
         else:
-            batch, failures = convert_json(raw, arrival)
-        bad = [error_record(raw[e.index], e.code, e.message, arrival) for e in failures]
-        table = pa.Table.from_batches([batch])
-        self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total, arrival)
+            failures = self._put_json(raw, total, arrival)
         call_id = uuid.uuid4().hex
         responses: list[dict[str, str]] = [
             {"RecordId": call_id + suffix} for suffix in _RECORD_ID_SUFFIXES[: len(records)]
@@ -309,6 +306,55 @@ class DeliveryStream:
             frames.append((KIND_RAW, encode_raw(table)))
         for etype, recs in errors.items():
             frames.append((KIND_ERRORS, encode_errors(etype, recs)))
+        if arrival_ms is None and table is not None and table.num_rows:
+            arrival_ms = table.column("arrival_time")[0].as_py()
+        item = table if table is not None and table.num_rows else None
+        ticket = self._append(frames, item, errors, size, arrival_ms)
+        if self._wal is not None:
+            self._wal.sync(ticket)  # group commit: concurrent callers share one fsync
+        self._flush_if_due()
+
+    def _put_json(self, raw: list[bytes], size: int, arrival_ms: int) -> list[RecordError]:
+        """Log the call's records as received, then convert them while the fsync runs.
+
+        Returns once the records are fsync'd and converted (their rows and quarantined
+        errors are in the buffer): the acknowledgement, as for every other call.
+        """
+        joined = join_records(raw)
+        frames = [(KIND_JSON, encode_json_call(arrival_ms, raw, joined))] if self._wal else []
+        pending = PendingCall()
+        ticket = self._append(frames, pending, {}, size, arrival_ms)
+        synced: Future[None] | None = None
+        if self._wal is not None and self._syncer is not None:
+            synced = self._syncer.submit(self._wal.sync, ticket)
+        result: ConvertedCall | None = None
+        try:
+            result = convert_call(raw, arrival_ms, joined)
+            with self._lock:
+                self.records_in += result.table.num_rows
+                self.errors_in += len(result.errors)
+        finally:
+            pending.resolve(result)
+            if synced is not None:
+                synced.result()  # raises WalWriteError: not acknowledged
+            elif self._wal is not None:
+                self._wal.sync(ticket)
+        self._flush_if_due()
+        return result.failures
+
+    def _append(
+        self,
+        frames: list[tuple[int, Any]],
+        item: pa.Table | PendingCall | None,
+        errors: ErrorsByType,
+        size: int,
+        arrival_ms: int | None,
+    ) -> int:
+        """Write the frames to the WAL and buffer the records (one step, under the lock).
+
+        Returns the WAL ticket to sync before acknowledging. Flushes first if the buffer was
+        already due.
+        """
         with self._lock:
             due_before = self._due_locked()
             backlog = self._buffered_bytes >= 2 * self.buffer_size_bytes
@@ -324,24 +370,25 @@ class DeliveryStream:
         oldest = self._now_ms()
         if arrival_ms is not None:
             oldest = min(oldest, arrival_ms)
-        elif table is not None and table.num_rows:
-            oldest = min(oldest, table.column("arrival_time")[0].as_py())
         with self._lock:
             if self._closed:
                 raise StreamClosedError(f"delivery stream {self.name} is closed")
             ticket = self._wal.write(frames) if self._wal is not None else 0
-            if table is not None and table.num_rows:
-                self._raw.append(table)
-                self.records_in += table.num_rows
+            if item is not None:
+                self._raw.append(item)
+                if isinstance(item, pa.Table):
+                    self.records_in += item.num_rows
             for etype, recs in errors.items():
                 self._errors.setdefault(etype, []).extend(recs)
                 self.errors_in += len(recs)
             self._buffered_bytes += size
             if self._oldest_ms is None or oldest < self._oldest_ms:
                 self._oldest_ms = oldest
+        return ticket
+
+    def _flush_if_due(self) -> None:
+        with self._lock:
             due = self._due_locked()
-        if self._wal is not None:
-            self._wal.sync(ticket)  # group commit: concurrent callers share one fsync
         if due:  # the records are acknowledged (in the WAL): a failed delivery is retried later
             try:
                 self.flush()
@@ -393,9 +440,20 @@ class DeliveryStream:
                 self._wal.release(segments)
             return keys
 
-    def _deliver(self, raw: list[pa.Table], errors: ErrorsByType) -> list[str]:
+    def _deliver(self, raw: Sequence[pa.Table | PendingCall], errors: ErrorsByType) -> list[str]:
         keys: list[str] = []
-        tables = [t for t in raw if t.num_rows]
+        tables: list[pa.Table] = []
+        for item in raw:
+            if isinstance(item, PendingCall):  # a call still converting: wait for its rows
+                call = item.wait()
+                if call is None:
+                    continue
+                item = call.table
+                if call.errors:  # merged into a copy: ``errors`` goes back as is on failure
+                    errors = {k: list(v) for k, v in errors.items()}
+                    errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
+            if item.num_rows:
+                tables.append(item)
         if tables:
             table = pa.concat_tables(tables)
             oldest = pc.min(table.column("arrival_time")).as_py()
@@ -433,8 +491,13 @@ class DeliveryStream:
             errors: ErrorsByType = {}
             for etype, recs in contents.errors:
                 errors.setdefault(etype, []).extend(recs)
-            self._deliver(contents.raw, errors)
-            self.recovered_records += sum(t.num_rows for t in contents.raw) + sum(
+            raw = list(contents.raw)
+            for arrival_ms, records in contents.json_calls:  # converted as when they came in
+                call = convert_call(records, arrival_ms)
+                raw.append(call.table)
+                errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
+            self._deliver(raw, errors)
+            self.recovered_records += sum(t.num_rows for t in raw) + sum(
                 len(r) for r in errors.values()
             )
             if contents.torn_bytes:
@@ -462,6 +525,8 @@ class DeliveryStream:
         self.flush()
         if self._wal is not None:
             self._wal.close()
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
 
     def __enter__(self) -> DeliveryStream:
         return self

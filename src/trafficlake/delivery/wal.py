@@ -8,7 +8,11 @@ A segment is a sequence of frames::
 Callers may :meth:`~WriteAheadLog.write` concurrently and then :meth:`~WriteAheadLog.sync` their
 ticket: one fsync covers every frame written before it started (group commit).
 Kind ``R`` carries an Arrow IPC stream of RAW_SCHEMA rows (typed, arrival time included);
-kind ``E`` carries a JSON object ``{"type": <error-output-type>, "records": [...]}`` of
+kind ``J`` carries one ``put_record_batch`` call's JSON records exactly as received (arrival
+time in ms (i64), record count (u32), each record's length (u32 each), then the records, each
+followed by a newline), logged before they are converted so that the fsync overlaps the
+conversion; recovery converts them again, with the same arrival time, and gets the same rows
+and errors; kind ``E`` carries a JSON object ``{"type": <error-output-type>, "records": [...]}`` of
 Firehose error records. One call to :meth:`WriteAheadLog.append` writes its frames and fsyncs
 once (group commit). A crash can only tear the last frame, which was never acknowledged: the
 reader stops at the first frame whose magic, length or checksum does not match. Segments are
@@ -25,7 +29,7 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 
 import pyarrow as pa
 
@@ -35,8 +39,14 @@ MAGIC = b"TLW1"
 _HEADER = struct.Struct("<4sBII")
 KIND_RAW = ord("R")
 KIND_ERRORS = ord("E")
+KIND_JSON = ord("J")
+_JSON_HEAD = struct.Struct("<qI")
 _SEGMENT_GLOB = "segment-*.wal"
 _IOV_MAX = 512  # well under every kernel's IOV_MAX (1024 on Linux)
+
+
+Payload: TypeAlias = bytes | pa.Buffer | list[bytes]
+"""A frame's payload: one buffer, or parts written back to back."""
 
 
 class WalLockedError(TrafficlakeError):
@@ -54,6 +64,8 @@ class SegmentContents:
     path: Path
     raw: list[pa.Table] = field(default_factory=list)
     errors: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    json_calls: list[tuple[int, list[bytes]]] = field(default_factory=list)
+    """JSON calls not yet converted: ``(arrival_ms, records)``."""
     torn_bytes: int = 0
     """Bytes at the end that did not form a whole, valid frame (an unacknowledged write)."""
 
@@ -63,6 +75,25 @@ def encode_raw(table: pa.Table) -> pa.Buffer:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue()
+
+
+def encode_json_call(arrival_ms: int, raw: list[bytes], joined: bytes) -> list[bytes]:
+    """A ``J`` payload in two parts; ``joined`` is every record followed by a newline."""
+    n = len(raw)
+    return [_JSON_HEAD.pack(arrival_ms, n) + struct.pack(f"<{n}I", *map(len, raw)), joined]
+
+
+def decode_json_call(payload: bytes) -> tuple[int, list[bytes]]:
+    arrival_ms, n = _JSON_HEAD.unpack_from(payload)
+    pos = _JSON_HEAD.size + 4 * n
+    lengths = struct.unpack_from(f"<{n}I", payload, _JSON_HEAD.size)
+    records = []
+    for length in lengths:
+        records.append(payload[pos : pos + length])
+        pos += length + 1
+    if pos != len(payload):
+        raise ValueError("JSON frame lengths do not add up")
+    return arrival_ms, records
 
 
 def encode_errors(error_type: str, records: list[dict[str, Any]]) -> bytes:
@@ -107,6 +138,8 @@ def read_segment(path: Path) -> SegmentContents:
         elif kind == KIND_ERRORS:
             obj = json.loads(payload)
             out.errors.append((obj["type"], obj["records"]))
+        elif kind == KIND_JSON:
+            out.json_calls.append(decode_json_call(payload))
         else:
             break
         pos = start + length
@@ -158,12 +191,18 @@ class WriteAheadLog:
         self._current, self._current_path = f, path
         return f
 
-    def write(self, frames: list[tuple[int, bytes | pa.Buffer]]) -> int:
+    def write(self, frames: list[tuple[int, Payload]]) -> int:
         """Write frames (not yet synced); returns the ticket to pass to :meth:`sync`."""
         parts: list[bytes | memoryview] = []
         for kind, payload in frames:  # checksums outside the lock: concurrent callers overlap
-            view = memoryview(payload).cast("B")
-            parts += (_HEADER.pack(MAGIC, kind, len(view), zlib.crc32(view)), view)
+            pieces = [
+                memoryview(p).cast("B")
+                for p in (payload if isinstance(payload, list) else [payload])
+            ]
+            crc = 0
+            for piece in pieces:
+                crc = zlib.crc32(piece, crc)
+            parts += (_HEADER.pack(MAGIC, kind, sum(map(len, pieces)), crc), *pieces)
         with self._cond:
             if not frames:
                 return self._written
@@ -198,7 +237,7 @@ class WriteAheadLog:
                     self._cond.notify_all()
                 self._synced = max(self._synced, target)
 
-    def append(self, frames: list[tuple[int, bytes | pa.Buffer]]) -> None:
+    def append(self, frames: list[tuple[int, Payload]]) -> None:
         """Write frames and fsync; when this returns the frames survive a crash."""
         self.sync(self.write(frames))
 
