@@ -64,4 +64,8 @@ def open_catalog(url: str | Settings) -> Catalog:
         from trafficlake.catalog.sql import SqlCatalog
 
         return SqlCatalog(url)
-    raise CatalogError(f"unsupported catalog URL {url!r}: use sqlite:///PATH or postgresql://...")
+    from trafficlake.catalog.sql import redacted
+
+    raise CatalogError(
+        f"unsupported catalog URL {redacted(url)!r}: use sqlite:///PATH or postgresql://..."
+    )

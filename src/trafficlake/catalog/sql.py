@@ -55,11 +55,31 @@ def _engine_url(url: str) -> str:
     return url
 
 
+def redacted(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe to print)."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not parseable as a database URL: cut any user info out by hand
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}***@{rest.split('@', 1)[1]}" if "@" in rest else url
+
+
+def _first_line(exc: BaseException) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    return reason.splitlines()[0].strip() if reason else type(exc).__name__
+
+
 class SqlCatalog(CrawlerStore, RunStore, Catalog):
     """A catalog in a SQLite file (``sqlite:///path``) or PostgreSQL (``postgresql://...``)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        try:
+            self._connect(url)
+        except sa.exc.ArgumentError as exc:  # malformed URL or unknown dialect
+            raise CatalogError(f"invalid catalog URL {redacted(url)}: {_first_line(exc)}") from None
+
+    def _connect(self, url: str) -> None:
         engine_url = _engine_url(url)
         self._sqlite = engine_url.startswith("sqlite")
         if self._sqlite:
@@ -111,8 +131,9 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
                     is None
                 ):
                     conn.execute(T.counters.insert().values(name="version", value=0))
-        except sa.exc.OperationalError as exc:
-            raise CatalogError(f"cannot open catalog {self.url}: {exc.orig}") from None
+        except sa.exc.DBAPIError as exc:  # unreachable server, not a SQLite file, bad login...
+            reason = _first_line(exc)
+            raise CatalogError(f"cannot open catalog {redacted(self.url)}: {reason}") from None
 
     @contextmanager
     def _write(self, conflict: str = "") -> Iterator[Connection]:
@@ -136,7 +157,7 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
         self._engine.dispose()
 
     def __repr__(self) -> str:
-        return f"SqlCatalog({self.url!r})"
+        return f"SqlCatalog({redacted(self.url)!r})"
 
     # ---- databases ------------------------------------------------------------------------
     def create_database(self, name: str, *, exist_ok: bool = True) -> None:
