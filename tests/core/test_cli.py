@@ -62,3 +62,16 @@ def test_lake_path_that_is_a_file_gives_one_line_error(tmp_path: Path) -> None:
         done.stderr.strip()
         == f"error: lake path {tmp_path / 'lakefile'} exists and is not a folder"
     )
+
+
+def test_os_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        done = trafficlake("firehose", "serve", "--port", port, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: Address already in use", done.stderr

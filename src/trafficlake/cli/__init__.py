@@ -70,6 +70,13 @@ def main() -> None:
         # escape: a reason may contain brackets, e.g. pip install 'trafficlake[spark]'
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    except OSError as exc:  # last resort (a busy port, a full disk...): one line, no traceback
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        where = "".join(f": {f}" for f in (exc.filename, exc.filename2) if f is not None)
+        err_console.print(
+            f"[red]error:[/red] {escape(reason + where)}", highlight=False, soft_wrap=True
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
