@@ -11,7 +11,8 @@
 -- can never flip an indicator.
 WITH
 -- 1. the read set: event time in [start - 19 min, end), optional lane list (a key column, so
---    it may be applied before de-duplication)
+--    it may be applied before de-duplication). Written out twice (read_set, repeated_set) so
+--    that no engine materialises it for its two uses below.
 read_set AS (
   SELECT
     unieke_id, lve_nr, tijd_waarneming, tijd_laatst_gewijzigd, tijd_publicatie, arrival_time,
@@ -26,17 +27,49 @@ read_set AS (
   WHERE tijd_waarneming >= {lookback_start} AND tijd_waarneming < {end}
     AND ({location_filter})
 ),
--- 2. de-duplicate: one row per (unieke_id, tijd_waarneming): the latest modification, then
---    the latest arrival (then the latest publication, for determinism)
-ranked AS (
+repeated_set AS (
   SELECT
-    read_set.*,
+    unieke_id, lve_nr, tijd_waarneming, tijd_laatst_gewijzigd, tijd_publicatie, arrival_time,
+    defect, rekendata_bezettingsgraad,
+    verkeersintensiteit_klasse2 AS i2, verkeersintensiteit_klasse3 AS i3,
+    verkeersintensiteit_klasse4 AS i4, verkeersintensiteit_klasse5 AS i5,
+    voertuigsnelheid_rekenkundig_klasse2 AS a2, voertuigsnelheid_rekenkundig_klasse3 AS a3,
+    voertuigsnelheid_rekenkundig_klasse4 AS a4, voertuigsnelheid_rekenkundig_klasse5 AS a5,
+    voertuigsnelheid_harmonisch_klasse2 AS h2, voertuigsnelheid_harmonisch_klasse3 AS h3,
+    voertuigsnelheid_harmonisch_klasse4 AS h4, voertuigsnelheid_harmonisch_klasse5 AS h5
+  FROM raw_input
+  WHERE tijd_waarneming >= {lookback_start} AND tijd_waarneming < {end}
+    AND ({location_filter})
+),
+-- 2. de-duplicate: one row per (unieke_id, tijd_waarneming): the latest modification, then
+--    the latest arrival (then the latest publication, for determinism). Only the (few) keys
+--    read more than once are ranked by a window; all other rows are their key's only
+--    version and pass unranked, which spares the window's sort of every row.
+repeated_keys AS (
+  SELECT unieke_id AS repeated_id, tijd_waarneming AS repeated_t
+  FROM raw_input
+  WHERE tijd_waarneming >= {lookback_start} AND tijd_waarneming < {end}
+    AND ({location_filter})
+  GROUP BY unieke_id, tijd_waarneming
+  HAVING COUNT(*) > 1
+),
+ranked AS (
+  SELECT read_set.*, 1 AS version_rank
+  FROM read_set LEFT JOIN repeated_keys
+    ON read_set.unieke_id IS NOT DISTINCT FROM repeated_keys.repeated_id
+    AND read_set.tijd_waarneming = repeated_keys.repeated_t
+  WHERE repeated_keys.repeated_t IS NULL
+  UNION ALL
+  SELECT
+    repeated_set.*,
     row_number() OVER (
       PARTITION BY unieke_id, tijd_waarneming
       ORDER BY tijd_laatst_gewijzigd DESC NULLS LAST, arrival_time DESC,
                tijd_publicatie DESC NULLS LAST
     ) AS version_rank
-  FROM read_set
+  FROM repeated_set JOIN repeated_keys
+    ON repeated_set.unieke_id IS NOT DISTINCT FROM repeated_keys.repeated_id
+    AND repeated_set.tijd_waarneming = repeated_keys.repeated_t
 ),
 -- 3. valid lanes; 4. which classes count (intensity > 0 and arithmetic speed in 0..200)
 valid_lanes AS (
