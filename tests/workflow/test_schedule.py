@@ -236,3 +236,61 @@ def test_run_forever_stops_on_request(settings: Settings, machine: str) -> None:
     assert not worker.is_alive()
     (row,) = list_schedules(s)
     assert row.last_fire is not None and row.last_execution is None
+
+
+def test_unknown_state_machine_is_rejected_up_front(settings: Settings, machine: str) -> None:
+    s = with_schedule(settings, "no-such-machine")
+    with pytest.raises(ScheduleError, match="schedule 'daily': state machine 'no-such-machine'"):
+        run_due(s, now=lambda: at(2026, 11, 1, 6))
+    with pytest.raises(ScheduleError, match="no-such-machine"):
+        list_schedules(s)
+    with open_catalog(s) as catalog:
+        assert catalog.get_bookmark("schedule:daily") is None  # nothing anchored, nothing lost
+
+
+def test_fire_that_cannot_start_is_recorded_failed_not_lost(
+    settings: Settings, machine: str
+) -> None:
+    from trafficlake.catalog import Execution
+    from trafficlake.workflow.library import find_machine
+
+    s = with_schedule(settings, machine)
+    t0 = at(2026, 11, 1, 6)
+    assert run_due(s, now=lambda: t0) == []
+    # The execution name of the next fire is already taken, so run_workflow raises before
+    # the execution is created (what a crash-restart or a foreign execution looks like).
+    name = "daily-20261102T060000Z"
+    taken = f"{find_machine(s, machine).name}:{name}"
+    with open_catalog(s) as catalog:
+        catalog.create_execution(
+            Execution(id=taken, state_machine=find_machine(s, machine).name, name=name, input={})
+        )
+    due = t0 + dt.timedelta(days=1, minutes=1)
+    results = run_due(s, now=lambda: due)
+    assert [(r.name, r.status, r.error) for r in results] == [
+        (name, "FAILED", "Schedule.StartFailed")
+    ]
+    assert "already exists" in (results[0].cause or "")
+    status = list_schedules(s, due)[0]
+    assert status.last_status == "FAILED" and "already exists" in (status.last_error or "")
+    assert status.last_fire == at(2026, 11, 2, 6).isoformat()
+    assert run_due(s, now=lambda: due) == []  # recorded: not retried in a loop, not repeated
+    nxt = run_due(s, now=lambda: due + dt.timedelta(days=1))
+    assert [r.status for r in nxt] == ["SUCCEEDED"]
+    assert list_schedules(s, due)[0].last_error is None
+
+
+def test_bookmark_records_the_execution_while_it_runs(settings: Settings, machine: str) -> None:
+    s = with_schedule(settings, machine)
+    t0 = at(2026, 11, 1, 6)
+    run_due(s, now=lambda: t0)
+    seen: list[dict[str, object]] = []
+
+    def peek(event: object) -> None:
+        with open_catalog(s) as catalog:
+            seen.append(dict(catalog.get_bookmark("schedule:daily") or {}))
+
+    results = run_due(s, now=lambda: t0 + dt.timedelta(days=1), on_event=peek)
+    assert seen and seen[0]["last_status"] == "RUNNING"
+    assert seen[0]["last_execution"] == results[0].id
+    assert seen[0]["last_fire"] == at(2026, 11, 2, 6).timestamp()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ScheduleStatus", "list_schedules", "next_fire", "run_due", "run_forever"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class ScheduleStatus:
@@ -45,6 +48,7 @@ class ScheduleStatus:
     next_fire: str | None
     last_execution: str | None = None
     last_status: str | None = None
+    last_error: str | None = None
 
 
 def _key(name: str) -> str:
@@ -79,12 +83,22 @@ def schedule_lock(settings: Settings, *, blocking: bool = True) -> Iterator[None
 
 
 def validate_schedules(settings: Settings) -> None:
+    """Every schedule's expression, timezone and state machine (which must resolve)."""
+    from trafficlake.workflow.errors import WorkflowError
+    from trafficlake.workflow.library import find_machine
+
     for entry in settings.schedules:
         try:
             parse_expression(entry.expression)
             timezone(entry.timezone)
         except ScheduleError as e:
             raise ScheduleError(f"schedule {entry.name!r}: {e}") from None
+        try:
+            find_machine(settings, entry.state_machine)
+        except WorkflowError as e:  # unknown name, missing file, invalid definition
+            raise ScheduleError(
+                f"schedule {entry.name!r}: state machine {entry.state_machine!r}: {e}"
+            ) from None
 
 
 def _state(catalog: Catalog, entry: ScheduleEntry, now: dt.datetime) -> dict[str, Any]:
@@ -127,6 +141,7 @@ def list_schedules(settings: Settings, now: dt.datetime | None = None) -> list[S
                     nxt.isoformat() if nxt else None,
                     state.get("last_execution"),
                     state.get("last_status"),
+                    state.get("last_error"),
                 )
             )
     return out
@@ -156,23 +171,83 @@ def run_due(
                 if due is None or due > t:
                     continue
                 fired = last_fire_at_or_before(entry.expression, anchor, t, entry.timezone)
-                state["last_fire"] = fired.timestamp()
-                catalog.put_bookmark(_key(entry.name), state)
             if on_start is not None:
                 on_start(entry)
             name = f"{entry.name}-{fired.strftime('%Y%m%dT%H%M%SZ')}"
-            result = run_workflow(
-                settings,
-                entry.state_machine,
-                dict(entry.input),
-                execution_name=name,
-                on_event=on_event,
-            )
+            # The fire is recorded once the execution exists (its ExecutionStarted event), or
+            # as a FAILED attempt when it could not be started: never lost, never repeated.
+            record = _FireRecorder(settings, entry, state, fired, name, on_event)
+            try:
+                result = run_workflow(
+                    settings,
+                    entry.state_machine,
+                    dict(entry.input),
+                    execution_name=name,
+                    on_event=record.event,
+                )
+            except Exception as exc:
+                if record.started:  # the execution exists: a defect after it began
+                    raise
+                log.warning("schedule %s: could not start %s: %s", entry.name, name, exc)
+                result = _not_started(entry, name, exc, t)
+            record.finish(result)
             results.append(result)
-            with open_catalog(settings) as catalog:
-                state["last_execution"], state["last_status"] = result.id, result.status
-                catalog.put_bookmark(_key(entry.name), state)
     return results
+
+
+class _FireRecorder:
+    """Writes a schedule's bookmark as its fire progresses: started, then finished."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        entry: ScheduleEntry,
+        state: dict[str, Any],
+        fired: dt.datetime,
+        name: str,
+        on_event: Callable[[HistoryEvent], None] | None,
+    ) -> None:
+        self.settings, self.entry, self.state = settings, entry, state
+        self.fired, self.name, self.on_event = fired, name, on_event
+        self.started = False
+
+    def _put(self, **changes: Any) -> None:
+        from trafficlake.catalog import open_catalog
+
+        self.state.update(last_fire=self.fired.timestamp(), **changes)
+        with open_catalog(self.settings) as catalog:
+            catalog.put_bookmark(_key(self.entry.name), self.state)
+
+    def event(self, event: HistoryEvent) -> None:
+        if not self.started and event.type == "ExecutionStarted":
+            self.started = True
+            machine = event.details.get("stateMachine", self.entry.state_machine)
+            self._put(
+                last_execution=f"{machine}:{self.name}", last_status="RUNNING", last_error=None
+            )
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def finish(self, result: ExecutionResult) -> None:
+        error = None if result.status == "SUCCEEDED" else (result.cause or result.error)
+        self._put(last_execution=result.id or None, last_status=result.status, last_error=error)
+
+
+def _not_started(
+    entry: ScheduleEntry, name: str, exc: Exception, now: dt.datetime
+) -> ExecutionResult:
+    """The result of a fire whose execution could not even be created."""
+    from trafficlake.workflow.runtime import ExecutionResult
+
+    return ExecutionResult(
+        id="",
+        name=name,
+        status="FAILED",
+        error="Schedule.StartFailed",
+        cause=f"schedule {entry.name!r} could not start {entry.state_machine!r}: {exc}",
+        started_at=now.timestamp(),
+        stopped_at=now.timestamp(),
+    )
 
 
 def seconds_to_next(settings: Settings, now: dt.datetime) -> float:
