@@ -195,7 +195,10 @@ def schedule_run_cmd(
             print_json([{k: v for k, v in r.__dict__.items() if k != "events"} for r in results])
         else:
             for r in results:
-                console.print(f"execution {r.id}: {r.status}", highlight=False, markup=False)
+                line = f"execution {r.id or r.name}: {r.status}"
+                if r.error:
+                    line += f" ({r.error}: {r.cause})"
+                console.print(line, highlight=False, markup=False)
             if not results:
                 console.print("nothing due")
         if any(r.status != "SUCCEEDED" for r in results):
