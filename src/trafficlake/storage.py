@@ -211,7 +211,3 @@ class Lake:
         if self.is_local:
             os.makedirs(posixpath.dirname(dst_path), exist_ok=True)
         self.fs.move(self.path(src), dst_path)
-
-
-def open_lake(settings: Settings) -> Lake:
-    return Lake.from_settings(settings)
