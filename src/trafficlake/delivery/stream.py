@@ -321,7 +321,11 @@ class DeliveryStream:
         errors are in the buffer): the acknowledgement, as for every other call.
         """
         joined = join_records(raw)
-        frames = [(KIND_JSON, encode_json_call(arrival_ms, raw, joined))] if self._wal else []
+        frames = (
+            [(KIND_JSON, encode_json_call(arrival_ms, raw, joined))]
+            if self._wal is not None
+            else []
+        )
         pending = PendingCall()
         ticket = self._append(frames, pending, {}, size, arrival_ms)
         synced: Future[None] | None = None
