@@ -284,3 +284,56 @@ def test_failed_delivery_keeps_acknowledged_records(
     s.close()
     assert read_raw(lake).num_rows == 20_010
     assert list((tmp_path / "wal").glob("segment-*.wal")) == []
+
+
+_CRASH_JSON = """
+import json, os, signal, sys
+from trafficlake.delivery import DeliveryStream
+from trafficlake.storage import Lake
+s = DeliveryStream(Lake.from_url(sys.argv[1]), "miv", wal_dir=sys.argv[2], buffer_interval_s=900)
+records = json.loads(open(sys.argv[3]).read())
+acked = []
+for i in range(0, len(records), 500):
+    reply = s.put_record_batch([json.dumps(r).encode() for r in records[i : i + 500]])
+    acked.append(reply["FailedPutCount"])
+print(json.dumps(acked), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_killed_process_recovers_acknowledged_json_calls(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    """JSON calls are logged as received and converted again on recovery: same rows, same
+    quarantined records, same arrival times."""
+    records = [make_record(i) for i in range(2000)]
+    for bad in (7, 1234):  # one bad record in two of the calls
+        records[bad]["verkeersintensiteit_klasse2"] = "many"
+    src = tmp_path / "records.json"
+    src.write_text(json.dumps(records))
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_JSON, lake.root, str(tmp_path / "wal"), str(src)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == -9, proc.stderr
+    assert json.loads(proc.stdout) == [1, 0, 1, 0]  # every call acknowledged before the kill
+    assert lake.list("") == []  # nothing had been flushed
+    with stream(lake, tmp_path) as s:
+        assert s.recovered_records == 2000
+    landed = read_raw(lake)
+    assert sorted(landed.column("unieke_id").to_pylist()) == [
+        i for i in range(2000) if i not in (7, 1234)
+    ]
+    errors = [
+        json.loads(line)
+        for e in lake.list("errors/")
+        for line in lake.read_bytes(e.key).decode().splitlines()
+    ]
+    assert len(errors) == 2 and all(
+        "verkeersintensiteit_klasse2" in e["errorMessage"] for e in errors
+    )
+    arrivals = set(landed.column("arrival_time").to_pylist())
+    assert {e["arrivalTimestamp"] for e in errors} <= arrivals  # original arrival times kept
+    assert list((tmp_path / "wal").glob("segment-*.wal")) == []
