@@ -24,6 +24,7 @@ from trafficlake.delivery import (
     InvalidRecordError,
     StreamClosedError,
     WalLockedError,
+    WalOwnerMismatchError,
 )
 from trafficlake.delivery.records import convert_objects
 from trafficlake.delivery.wal import read_segment
@@ -337,3 +338,43 @@ def test_killed_process_recovers_acknowledged_json_calls(
     arrivals = set(landed.column("arrival_time").to_pylist())
     assert {e["arrivalTimestamp"] for e in errors} <= arrivals  # original arrival times kept
     assert list((tmp_path / "wal").glob("segment-*.wal")) == []
+
+
+def test_wal_of_another_lake_is_refused_not_delivered_there(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    """Two lakes sharing one WAL folder (two configs, same default wal_dir): the records lake
+    A acknowledged before a kill -9 must never be recovered into lake B."""
+    src = tmp_path / "records.json"
+    src.write_text(json.dumps([make_record(i) for i in range(5)]))
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_JSON, lake.root, str(tmp_path / "wal"), str(src)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == -9, proc.stderr
+    assert json.loads(proc.stdout) == [0]
+    lake_b = Lake.from_url(str(tmp_path / "lake-b"))
+    with pytest.raises(WalOwnerMismatchError) as caught:
+        stream(lake_b, tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert lake.url in message and lake_b.url in message and str(tmp_path / "wal") in message
+    assert lake_b.list("") == []
+    assert len(list((tmp_path / "wal").glob("segment-*.wal"))) == 1  # still pending, for A
+    with stream(lake, tmp_path) as s:  # the lock was released; lake A gets everything
+        assert s.recovered_records == 5
+    assert sorted(read_raw(lake).column("unieke_id").to_pylist()) == list(range(5))
+    assert list((tmp_path / "wal").glob("segment-*.wal")) == []
+
+
+def test_empty_wal_folder_may_be_reowned(lake: Lake, tmp_path: Path, make_record: Any) -> None:
+    with stream(lake, tmp_path) as s:
+        s.put_record(make_record(1))
+    lake_b = Lake.from_url(str(tmp_path / "lake-b"))
+    with stream(lake_b, tmp_path) as s:  # A's records were delivered: nothing pending
+        s.put_record(make_record(2))
+    assert read_raw(lake_b).column("unieke_id").to_pylist() == [2]
+    owner = json.loads((tmp_path / "wal" / "OWNER.json").read_text())
+    assert owner == {"lake": lake_b.url, "stream": "miv"}

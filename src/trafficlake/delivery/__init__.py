@@ -8,7 +8,7 @@ from trafficlake.delivery.stream import (
     InvalidRecordError,
     StreamClosedError,
 )
-from trafficlake.delivery.wal import WalLockedError, WalWriteError
+from trafficlake.delivery.wal import WalLockedError, WalOwnerMismatchError, WalWriteError
 
 __all__ = [
     "DeliveryStream",
@@ -19,5 +19,6 @@ __all__ = [
     "Prefix",
     "StreamClosedError",
     "WalLockedError",
+    "WalOwnerMismatchError",
     "WalWriteError",
 ]

@@ -142,7 +142,9 @@ class DeliveryStream:
         self.recent_files: deque[str] = deque(maxlen=1000)
         self._wal: WriteAheadLog | None = None
         if wal_dir is not None:
-            self._wal = WriteAheadLog(wal_dir, sync=wal_sync)
+            self._wal = WriteAheadLog(
+                wal_dir, sync=wal_sync, owner={"lake": lake.url, "stream": name}
+            )
             try:
                 self._recover()
             except BaseException:

@@ -1,6 +1,10 @@
 """Write-ahead log: a stream acknowledges a record only after it is on disk and fsync'd.
 
-A WAL folder holds numbered segment files and a ``LOCK`` file (one stream instance per folder).
+A WAL folder holds numbered segment files, a ``LOCK`` file (one stream instance per folder) and
+``OWNER.json``, the lake URL and stream name its records belong to (written atomically when a
+stream first uses the folder). A folder whose segments belong to another lake or stream is refused
+(:class:`WalOwnerMismatchError`): acknowledged records are never delivered into the wrong lake.
+A folder without pending segments may be re-owned.
 A segment is a sequence of frames::
 
     magic "TLW1" | kind (1 byte) | payload length (u32 LE) | crc32 of payload (u32 LE) | payload
@@ -27,6 +31,7 @@ import os
 import struct
 import threading
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeAlias
@@ -42,6 +47,7 @@ KIND_ERRORS = ord("E")
 KIND_JSON = ord("J")
 _JSON_HEAD = struct.Struct("<qI")
 _SEGMENT_GLOB = "segment-*.wal"
+OWNER_FILE = "OWNER.json"
 _IOV_MAX = 512  # well under every kernel's IOV_MAX (1024 on Linux)
 
 
@@ -51,6 +57,10 @@ Payload: TypeAlias = bytes | pa.Buffer | list[bytes]
 
 class WalLockedError(TrafficlakeError):
     """Another process already runs a stream on this WAL folder."""
+
+
+class WalOwnerMismatchError(TrafficlakeError):
+    """The WAL folder holds acknowledged records of another lake (or stream)."""
 
 
 class WalWriteError(TrafficlakeError):
@@ -119,6 +129,33 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _describe(owner: Mapping[str, Any]) -> str:
+    return f"lake {owner.get('lake', '?')} (stream {owner.get('stream', '?')})"
+
+
+def read_owner(directory: Path) -> dict[str, Any] | None:
+    """The folder's ``OWNER.json``, or None if it has none (or it is unreadable)."""
+    try:
+        obj = json.loads((directory / OWNER_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _write_owner(directory: Path, owner: Mapping[str, Any], sync: bool) -> None:
+    """Write ``OWNER.json`` atomically (temporary file, fsync, rename, fsync the folder)."""
+    tmp = directory / (OWNER_FILE + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(json.dumps(dict(owner), sort_keys=True).encode())
+        if sync:
+            os.fsync(f.fileno())
+    os.replace(tmp, directory / OWNER_FILE)
+    if sync:
+        _fsync_dir(directory)
+
+
 def read_segment(path: Path) -> SegmentContents:
     """Decode every whole frame of a segment; a torn or corrupt tail is counted, not read."""
     data = path.read_bytes()
@@ -150,7 +187,18 @@ def read_segment(path: Path) -> SegmentContents:
 class WriteAheadLog:
     """Segmented, fsync'd, checksummed log in one folder, locked against a second process."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, sync: bool = True) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        sync: bool = True,
+        owner: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Lock the folder; with ``owner`` (``{"lake": url, "stream": name}``), claim it.
+
+        Raises :class:`WalOwnerMismatchError` if the folder's pending segments belong to
+        another owner; a folder without pending segments is re-owned.
+        """
         self.directory = Path(directory)
         self.sync_enabled = sync
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -169,6 +217,13 @@ class WriteAheadLog:
         self._lock_file.truncate()
         self._lock_file.write(str(os.getpid()))
         self._lock_file.flush()
+        if owner is not None:
+            try:
+                self._claim(owner)
+            except BaseException:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+                self._lock_file.close()
+                raise
         existing = self.existing_segments()
         self._next_seq = (int(existing[-1].stem.split("-")[1]) + 1) if existing else 1
         self._current: BinaryIO | None = None
@@ -178,6 +233,20 @@ class WriteAheadLog:
         self._written = 0
         self._synced = 0
         self._syncing = False
+
+    def _claim(self, owner: Mapping[str, Any]) -> None:
+        current = read_owner(self.directory)
+        if current == dict(owner):
+            return
+        pending = [p for p in self.existing_segments() if p.stat().st_size > 0]
+        if pending and current is not None:  # a folder from before OWNER.json is adopted
+            raise WalOwnerMismatchError(
+                f"WAL folder {self.directory} holds {len(pending)} segment(s) of acknowledged "
+                f"records for {_describe(current)}, not {_describe(owner)}; refusing to "
+                "deliver them elsewhere: open the stream with that lake's config to deliver "
+                "them, or give this one its own delivery.wal_dir"
+            )
+        _write_owner(self.directory, owner, self.sync_enabled)
 
     def existing_segments(self) -> list[Path]:
         return sorted(self.directory.glob(_SEGMENT_GLOB))
