@@ -38,3 +38,44 @@ RAW_SCHEMA = EVENT_SCHEMA.append(pa.field("arrival_time", pa.int64(), nullable=F
 
 REQUIRED_COLUMNS = ("unieke_id", "tijd_waarneming")
 EVENT_TIME_COLUMN = "tijd_waarneming"
+
+# ---- value bounds: ONE place, used by the feed parser and the delivery stream's JSON path ----
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+EARLIEST_TIMESTAMP = 946_684_800
+"""2000-01-01T00:00:00Z: older timestamps are absurd (unsynchronised device clocks)."""
+FUTURE_SLACK_S = 86_400
+"""Timestamps more than one day after now are absurd."""
+FLAG_COLUMNS = ("actueel_publicatie", "beschikbaar", "defect", "geldig")
+FLAG_RANGE = (0, 127)
+COUNT_RANGE = (0, INT32_MAX)
+"""``verkeersintensiteit_klasseK``: vehicle counts are never negative."""
+SPEED_RANGE = (0, 254)
+"""``voertuigsnelheid_*_klasseK``: the XSD's domain; sentinels 251/252/254 are kept."""
+INTEGER_TEXT = r"^\s*[+-]?[0-9]{1,18}\s*$"
+"""What an integer looks like as text: no exponent, no fraction, no separators."""
+
+
+def value_bounds(name: str, latest: int) -> tuple[int, int]:
+    """Inclusive bounds of an integer EVENT_SCHEMA column; ``latest`` caps timestamps.
+
+    ``tijd_*`` columns: [2000-01-01, latest]; flags 0..127; counts >= 0; speeds 0..254;
+    everything else (ids, ``rekendata_*``, where -1 is a published value) int32.
+    """
+    if name.startswith("tijd_"):
+        return EARLIEST_TIMESTAMP, latest
+    if name in FLAG_COLUMNS:
+        return FLAG_RANGE
+    if name.startswith("verkeersintensiteit"):
+        return COUNT_RANGE
+    if name.startswith("voertuigsnelheid"):
+        return SPEED_RANGE
+    return INT32_MIN, INT32_MAX
+
+
+def bounds_reason(name: str, low: int, high: int) -> str:
+    """How a value outside ``value_bounds`` is described (``"<name> <reason>: <value>"``)."""
+    if name.startswith("tijd_"):
+        return "absurd (before 2000 or more than a day ahead)"
+    if low == 0 and high > SPEED_RANGE[1]:
+        return "negative"
+    return f"outside {low}..{high}"

@@ -31,7 +31,7 @@ def test_string_records_convert_to_typed_columns(make_record: Any) -> None:
 
 def test_typed_values_and_optional_fields() -> None:
     recs = [
-        {"unieke_id": 29, "tijd_waarneming": 1588262160, "defect": 1.0},
+        {"unieke_id": 29, "tijd_waarneming": 1588262160, "defect": 1},
         {"unieke_id": "30", "tijd_waarneming": "1588262160", "lve_nr": "", "defect": None},
     ]
     batch, errors = convert_objects(recs, 1)
@@ -43,14 +43,15 @@ def test_typed_values_and_optional_fields() -> None:
 @pytest.mark.parametrize(
     "patch, code, reason",
     [
-        ({"defect": "128"}, INVALID_VALUE, "defect: 128 out of range"),
-        ({"lve_nr": "2147483648"}, INVALID_VALUE, "lve_nr: 2147483648 out of range"),
-        ({"lve_nr": 2**70}, INVALID_VALUE, "out of range"),
-        ({"verkeersintensiteit_klasse1": "veel"}, INVALID_VALUE, "not a number"),
-        ({"verkeersintensiteit_klasse1": "1.5"}, INVALID_VALUE, "not a whole number"),
-        ({"verkeersintensiteit_klasse1": 2.5}, INVALID_VALUE, "not a whole number"),
-        ({"verkeersintensiteit_klasse1": True}, INVALID_VALUE, "expected an integer"),
-        ({"tijd_waarneming": "1588262160000"}, INVALID_VALUE, "out of range 0..4102444800"),
+        ({"defect": "128"}, INVALID_VALUE, "defect outside 0..127: '128'"),
+        ({"lve_nr": "2147483648"}, INVALID_VALUE, "lve_nr outside -2147483648..2147483647"),
+        ({"lve_nr": 2**70}, INVALID_VALUE, "lve_nr outside"),
+        ({"verkeersintensiteit_klasse1": "veel"}, INVALID_VALUE, "not an integer: 'veel'"),
+        ({"verkeersintensiteit_klasse1": "1.5"}, INVALID_VALUE, "not an integer: '1.5'"),
+        ({"verkeersintensiteit_klasse1": 2.5}, INVALID_VALUE, "not an integer: 2.5"),
+        ({"verkeersintensiteit_klasse1": 3.0}, INVALID_VALUE, "not an integer: 3.0"),
+        ({"verkeersintensiteit_klasse1": True}, INVALID_VALUE, "not an integer: true"),
+        ({"tijd_waarneming": "1588262160000"}, INVALID_VALUE, "tijd_waarneming absurd"),
         ({"beschrijvende_id": 5}, INVALID_VALUE, "expected a string"),
         ({"unieke_id": None}, INVALID_SCHEMA, "missing required field(s): unieke_id"),
         ({"kleur": "rood"}, INVALID_SCHEMA, "unknown field(s): kleur"),
@@ -148,3 +149,115 @@ def test_real_feed_minute_flattened_like_the_original_pipeline() -> None:
     assert batch.num_rows + len(errors) == 4254
     assert batch.num_rows > 4000
     assert batch.column("tijd_waarneming")[0].as_py() == 1493300280  # 2017-04-27T14:38+01:00
+
+
+# ---- DESIGN 4: the JSON path rejects what the feed parser rejects (shared bounds) --------------
+_NOW = int(__import__("time").time())
+OUT_OF_BOUNDS = [
+    ("verkeersintensiteit_klasse2", "-5", "verkeersintensiteit_klasse2 negative: '-5'"),
+    ("verkeersintensiteit_klasse2", -5, "verkeersintensiteit_klasse2 negative: -5"),
+    ("tijd_waarneming", "1e3", "tijd_waarneming is not an integer: '1e3'"),
+    ("tijd_waarneming", 1e3, "tijd_waarneming is not an integer: 1000.0"),
+    ("tijd_waarneming", "1000", "tijd_waarneming absurd (before 2000 or more than a day ahead)"),
+    ("tijd_waarneming", str(_NOW + 3 * 86400), "tijd_waarneming absurd"),
+    ("tijd_laatst_gewijzigd", "-1", "tijd_laatst_gewijzigd absurd"),
+    ("tijd_publicatie", "0", "tijd_publicatie absurd"),
+    ("voertuigsnelheid_rekenkundig_klasse1", "255", "outside 0..254: '255'"),
+    ("voertuigsnelheid_harmonisch_klasse3", "-1", "outside 0..254: '-1'"),
+    ("geldig", "-1", "geldig outside 0..127: '-1'"),
+    ("unieke_id", "12.0", "unieke_id is not an integer: '12.0'"),
+    ("rekendata_onrustigheid", "1E2", "rekendata_onrustigheid is not an integer: '1E2'"),
+]
+
+
+@pytest.mark.parametrize(
+    "field, value, reason",
+    OUT_OF_BOUNDS,
+    ids=[
+        f"{f}={v!r}" if f != "tijd_waarneming" or i != 5 else "future"
+        for i, (f, v, _) in enumerate(OUT_OF_BOUNDS)
+    ],
+)
+@pytest.mark.parametrize("path", ["strings block", "typed block", "dicts"])
+def test_values_the_parser_rejects_fail_alone_naming_field_and_value(
+    make_record: Any, field: str, value: Any, reason: str, path: str
+) -> None:
+    import json
+
+    recs = [make_record(i) for i in range(6)]
+    if path == "typed block":
+        recs = [{k: (v if k == "beschrijvende_id" else int(v)) for k, v in r.items()} for r in recs]
+    recs[4][field] = value
+    if path == "dicts":
+        batch, errors = convert_objects(recs, 1_700_000_000_000)
+    else:
+        batch, errors = convert_json([json.dumps(r).encode() for r in recs], 1_700_000_000_000)
+    assert [(e.index, e.code) for e in errors] == [(4, INVALID_VALUE)]
+    assert reason in errors[0].message, errors[0].message
+    assert batch.column("unieke_id").to_pylist() == [0, 1, 2, 3, 5]
+
+
+def test_values_at_the_bounds_are_accepted(make_record: Any) -> None:
+    """Sentinels, -1 occupancy (the transform filters ``> -1``), 2000-01-01, now + 1 day."""
+    import json
+
+    rec = make_record(1)
+    rec.update(
+        {
+            "voertuigsnelheid_harmonisch_klasse1": "254",
+            "voertuigsnelheid_rekenkundig_klasse1": "0",
+            "verkeersintensiteit_klasse1": "0",
+            "rekendata_bezettingsgraad": "-1",
+            "geldig": "127",
+            "tijd_waarneming": "946684800",
+            "tijd_laatst_gewijzigd": str(_NOW + 86400 - 60),
+            "unieke_id": " +7 ",
+        }
+    )
+    for batch, errors in (convert_json([json.dumps(rec).encode()], 1), convert_objects([rec], 1)):
+        assert errors == []
+        row = batch.to_pylist()[0]
+        assert row["rekendata_bezettingsgraad"] == -1 and row["unieke_id"] == 7
+        assert row["tijd_waarneming"] == 946684800
+
+
+def test_json_path_and_feed_parser_share_one_set_of_bounds() -> None:
+    """The bounds come from trafficlake.schema: both paths name the same reason."""
+    from trafficlake.miv.feed import parse_document
+
+    xml = (
+        b"<miv><tijd_publicatie>2020-04-30T18:00:00+02:00</tijd_publicatie>"
+        b'<meetpunt beschrijvende_id="H1" unieke_id="1"><lve_nr>1</lve_nr>'
+        b"<tijd_waarneming>2020-04-30T17:56:00+02:00</tijd_waarneming>"
+        b"<tijd_laatst_gewijzigd>2020-04-30T17:57:00+02:00</tijd_laatst_gewijzigd>"
+        b"<actueel_publicatie>1</actueel_publicatie><beschikbaar>1</beschikbaar>"
+        b"<defect>0</defect><geldig>0</geldig>"
+        b'<meetdata klasse_id="2"><verkeersintensiteit>-5</verkeersintensiteit>'
+        b"<voertuigsnelheid_rekenkundig>80</voertuigsnelheid_rekenkundig>"
+        b"<voertuigsnelheid_harmonisch>75</voertuigsnelheid_harmonisch></meetdata>"
+        b"</meetpunt></miv>"
+    )
+    [feed_error] = parse_document(xml).errors
+    _, [record_error] = convert_objects(
+        [{"unieke_id": "1", "tijd_waarneming": "1588262160", "verkeersintensiteit_klasse2": "-5"}],
+        1,
+    )
+    assert feed_error.reason == record_error.message == "verkeersintensiteit_klasse2 negative: '-5'"
+
+
+def test_simulator_output_is_within_the_json_paths_bounds() -> None:
+    """``put_events`` does not re-check bounds because its producers stay within them: the
+    feed parser uses the same ``value_bounds``; this checks the simulator, artefacts on."""
+    import pyarrow.compute as pc
+
+    from trafficlake.miv.simulator import Simulator
+    from trafficlake.schema import value_bounds
+
+    start = 1_763_683_200  # 2025-11-21T00:00Z
+    table = pa.Table.from_batches(list(Simulator(seed=5, lanes=600).minutes(start, 240)))
+    assert table.num_rows > 100_000
+    for f in EVENT_SCHEMA:
+        if pa.types.is_integer(f.type):
+            lo, hi = value_bounds(f.name, start + 2 * 86400)
+            mn, mx = pc.min_max(table.column(f.name)).values()
+            assert not mn.is_valid or lo <= mn.as_py() <= mx.as_py() <= hi, (f.name, mn, mx)

@@ -88,7 +88,7 @@ def test_malformed_record_fails_alone_and_is_quarantined(
     assert server.stop() == 0
     [err] = lake_files(server.folder, "errors/format-conversion-failed/")
     lines = [json.loads(x) for x in Path(err).read_text().splitlines()]
-    assert lines[0]["errorMessage"] == "defect: not a number: 'x'"
+    assert lines[0]["errorMessage"] == "defect is not an integer: 'x'"
     assert "malformed JSON" in lines[1]["errorMessage"]
     assert read_raw(server.folder).num_rows == 9
 

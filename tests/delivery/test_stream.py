@@ -153,20 +153,53 @@ def test_errors_are_quarantined_with_reason(lake: Lake, tmp_path: Path, make_rec
         assert result["FailedPutCount"] == 1
         assert "RecordId" in result["RequestResponses"][0]
         assert result["RequestResponses"][1]["ErrorCode"] == "DataFormatConversion.InvalidValue"
-        with pytest.raises(InvalidRecordError, match="not a number"):
+        with pytest.raises(InvalidRecordError, match="not an integer"):
             s.put_record({**make_record(3), "lve_nr": "x"})
         s.put_error("<meetpunt unieke_id='7'>", "missing tijd_waarneming")
     [err_file] = lake.list("errors/")
     assert err_file.key.startswith("errors/format-conversion-failed/")
     lines = [json.loads(x) for x in lake.read_bytes(err_file.key).decode().splitlines()]
     assert [x["errorMessage"] for x in lines] == [
-        "defect: 999 out of range -128..127",
-        "lve_nr: not a number: 'x'",
+        "defect outside 0..127: '999'",
+        "lve_nr is not an integer: 'x'",
         "missing tijd_waarneming",
     ]
     assert base64.b64decode(lines[0]["rawData"]) == bad
     assert all(isinstance(x["arrivalTimestamp"], int) and x["errorCode"] for x in lines)
     assert read_raw(lake).column("unieke_id").to_pylist() == [0, 2]
+
+
+def test_values_outside_the_designs_bounds_go_to_the_error_prefix(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    """DESIGN 4: a negative count or an exponent timestamp (1970) is quarantined with its
+    reason, on the wire path (bytes) and the dict path alike; the good records land."""
+    negative = json.dumps({**make_record(1), "verkeersintensiteit_klasse2": "-5"}).encode()
+    exponent = json.dumps({**make_record(2), "tijd_waarneming": "1e3"}).encode()
+    with stream(lake, tmp_path) as s:
+        result = s.put_record_batch([make_record(0), negative, exponent, make_record(3)])
+        assert result["FailedPutCount"] == 2
+        assert [r.get("ErrorCode") for r in result["RequestResponses"]] == [
+            None,
+            "DataFormatConversion.InvalidValue",
+            "DataFormatConversion.InvalidValue",
+            None,
+        ]
+        wire = [json.dumps(make_record(i)).encode() for i in range(4, 8)]
+        wire[2] = json.dumps({**make_record(6), "voertuigsnelheid_harmonisch_klasse1": "300"})
+        result = s.put_record_batch([w if isinstance(w, bytes) else w.encode() for w in wire])
+        assert result["FailedPutCount"] == 1 and "ErrorCode" in result["RequestResponses"][2]
+    messages = sorted(
+        json.loads(line)["errorMessage"]
+        for e in lake.list("errors/")
+        for line in lake.read_bytes(e.key).decode().splitlines()
+    )
+    assert messages == [
+        "tijd_waarneming is not an integer: '1e3'",
+        "verkeersintensiteit_klasse2 negative: '-5'",
+        "voertuigsnelheid_harmonisch_klasse1 outside 0..254: '300'",
+    ]
+    assert sorted(read_raw(lake).column("unieke_id").to_pylist()) == [0, 3, 4, 5, 7]
 
 
 def test_api_limits(lake: Lake, tmp_path: Path, make_record: Any) -> None:

@@ -5,16 +5,20 @@ array and are cast and range-checked with Arrow kernels. Only a column that fail
 path is converted value by value, to find which records are at fault. A record with any bad
 value fails alone and is returned as a :class:`RecordError` (the stream quarantines it).
 
-Rules: ``unieke_id`` and ``tijd_waarneming`` are required; other fields may be absent, ``null``
-or ``""`` (all meaning null); numbers may be JSON numbers or decimal strings; a float must be
-whole; values must fit the column type (int8/int32/int64); ``tijd_*`` are epoch seconds in
-1970..2100; unknown keys (including ``arrival_time``, which the stream sets) are errors.
+Rules (the feed parser's, from the same place: :func:`trafficlake.schema.value_bounds`):
+``unieke_id`` and ``tijd_waarneming`` are required; other fields may be absent, ``null`` or ``""``
+(all meaning null); numbers are JSON integers or decimal integer strings (no fraction, no
+exponent, no booleans); counts >= 0, speeds 0..254, flags 0..127, other numbers int32;
+``tijd_*`` are epoch seconds in [2000-01-01, now + 1 day] (now = the later of the wall clock and
+the call's arrival time); unknown keys (including ``arrival_time``, which the stream sets) are
+errors. Bounds are checked on whole columns with Arrow kernels; only offending rows are marked.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
+import time
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -24,7 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from trafficlake.schema import EVENT_SCHEMA, RAW_SCHEMA, REQUIRED_COLUMNS
+from trafficlake.schema import (
+    EVENT_SCHEMA,
+    FUTURE_SLACK_S,
+    INTEGER_TEXT,
+    RAW_SCHEMA,
+    REQUIRED_COLUMNS,
+    bounds_reason,
+    value_bounds,
+)
 
 MALFORMED = "DataFormatConversion.MalformedData"
 INVALID_SCHEMA = "DataFormatConversion.InvalidSchema"
@@ -33,15 +45,19 @@ INVALID_VALUE = "DataFormatConversion.InvalidValue"
 _FIELDS = {f.name: f.type for f in EVENT_SCHEMA}
 _KNOWN = frozenset(_FIELDS)
 _REQUIRED = frozenset(REQUIRED_COLUMNS)
-_TIME_MAX = 4_102_444_800  # 2100-01-01 in epoch seconds
-_TIME_COLUMNS = [name for name in EVENT_SCHEMA.names if name.startswith("tijd_")]
 _STRING_COLUMNS = [i for i, f in enumerate(EVENT_SCHEMA) if pa.types.is_string(f.type)]
 _NULL_STRING = pa.scalar(None, pa.string())
-_RANGES: dict[pa.DataType, tuple[int, int]] = {
-    pa.int8(): (-(2**7), 2**7 - 1),
-    pa.int32(): (-(2**31), 2**31 - 1),
-    pa.int64(): (-(2**63), 2**63 - 1),
-}
+_INTEGER = re.compile(INTEGER_TEXT)
+_TYPE_RANGES = {pa.int8(): (-(2**7), 2**7 - 1), pa.int32(): (-(2**31), 2**31 - 1)}
+_NARROWED = [
+    (i, f.name)
+    for i, f in enumerate(EVENT_SCHEMA)
+    if f.name.startswith("tijd_")
+    or (f.type in _TYPE_RANGES and value_bounds(f.name, 0) != _TYPE_RANGES[f.type])
+]
+"""Columns whose bounds are narrower than their Arrow type (the cast alone does not check)."""
+_BLOCK_TYPES = (pa.string(), pa.int64(), pa.null())
+"""Column types the block path takes from Arrow's JSON reader (floats, booleans: per record)."""
 
 
 @dataclass(frozen=True)
@@ -53,48 +69,62 @@ class RecordError:
     message: str
 
 
-def _range_of(name: str, typ: pa.DataType) -> tuple[int, int]:
-    if name.startswith("tijd_"):
-        return (0, _TIME_MAX)
-    return _RANGES[typ]
+def latest_timestamp(arrival_ms: int) -> int:
+    """The latest acceptable ``tijd_*`` for a call: now (or its arrival, if later) + 1 day."""
+    return max(int(time.time()), arrival_ms // 1000) + FUTURE_SLACK_S
 
 
-def _convert_one(name: str, value: Any) -> int | str | None:
+def _shown(value: Any) -> str:
+    return repr(value[:40]) if isinstance(value, str) else json.dumps(value)[:40]
+
+
+def _convert_one(name: str, value: Any, latest: int) -> int | str | None:
     """Convert one value (the slow path); raises ValueError with a reason."""
     typ = _FIELDS[name]
     if value is None or value == "":
         return None
     if pa.types.is_string(typ):
         if not isinstance(value, str):
-            raise ValueError(f"{name}: expected a string, got {json.dumps(value)[:40]}")
+            raise ValueError(f"{name}: expected a string, got {_shown(value)}")
         return value
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected an integer, got {json.dumps(value)}")
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number: int | float = int(text, 10)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(f"{name}: not a number: {value[:40]!r}") from None
-    elif isinstance(value, (int, float)):
+    if isinstance(value, str) and _INTEGER.match(value):
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
-        raise ValueError(f"{name}: expected an integer, got {type(value).__name__}")
-    if isinstance(number, float):
-        if not math.isfinite(number) or not number.is_integer():
-            raise ValueError(f"{name}: not a whole number: {value!r}")
-        number = int(number)
-    lo, hi = _range_of(name, typ)
+        raise ValueError(f"{name} is not an integer: {_shown(value)}")
+    lo, hi = value_bounds(name, latest)
     if not lo <= number <= hi:
-        raise ValueError(f"{name}: {number} out of range {lo}..{hi}")
+        raise ValueError(f"{name} {bounds_reason(name, lo, hi)}: {_shown(value)}")
     return number
 
 
-def _fast_column(name: str, values: list[Any] | pa.Array) -> pa.Array:
-    """Vectorised conversion of one column; raises if any value needs the slow path."""
+def _mark_out_of_bounds(
+    name: str, ints: pa.Array, shown: list[Any] | pa.Array, bad: dict[int, str], latest: int
+) -> pa.Array:
+    """Null the values outside the column's bounds and record their rows' reasons in ``bad``.
+
+    One ``min_max`` over the column; only when it is out of bounds are the rows located.
+    """
+    lo, hi = value_bounds(name, latest)
+    mn, mx = pc.min_max(ints).values()
+    if not mn.is_valid or (lo <= mn.as_py() and mx.as_py() <= hi):
+        return ints
+    outside = pc.fill_null(pc.or_(pc.less(ints, lo), pc.greater(ints, hi)), False)
+    what = bounds_reason(name, lo, hi)
+    for j in pc.indices_nonzero(outside).to_pylist():
+        value = shown[j].as_py() if isinstance(shown, pa.Array) else shown[j]
+        bad.setdefault(j, f"{name} {what}: {_shown(value)}")
+    return pc.if_else(outside, pa.scalar(None, ints.type), ints)
+
+
+def _fast_column(
+    name: str, values: list[Any] | pa.Array, bad: dict[int, str], latest: int
+) -> pa.Array:
+    """Vectorised conversion of one column; raises if any value needs the slow path.
+
+    Values that are integers but out of bounds do not: their rows are marked in ``bad``.
+    """
     typ = _FIELDS[name]
     arr = values if isinstance(values, pa.Array) else pa.array(values)
     if pa.types.is_null(arr.type):
@@ -102,34 +132,29 @@ def _fast_column(name: str, values: list[Any] | pa.Array) -> pa.Array:
     if pa.types.is_string(typ):
         if not pa.types.is_string(arr.type):
             raise ValueError("not strings")
-        return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        return pc.if_else(pc.equal(arr, ""), _NULL_STRING, arr)
     if pa.types.is_string(arr.type):
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-        arr = pc.cast(arr, pa.int64())  # raises ArrowInvalid on a non-integer string
-    elif pa.types.is_floating(arr.type):
-        whole = pc.and_(pc.is_finite(arr), pc.equal(arr, pc.floor(arr)))
-        if pc.all(whole).as_py() is False:
-            raise ValueError("fractions")
-        arr = pc.cast(arr, pa.int64(), safe=False)
-    elif not pa.types.is_integer(arr.type):
-        raise ValueError("not numbers")
-    lo, hi = _range_of(name, typ)
-    mn, mx = pc.min_max(arr).values()
-    if mn.is_valid and (mn.as_py() < lo or mx.as_py() > hi):
-        raise ValueError("out of range")
-    return pc.cast(arr, typ)
+        arr = pc.if_else(pc.equal(arr, ""), _NULL_STRING, arr)
+        ints = pc.cast(arr, pa.int64())  # raises ArrowInvalid on a non-integer string
+    elif pa.types.is_integer(arr.type):
+        ints = pc.cast(arr, pa.int64())  # raises on a uint64 beyond int64
+    else:
+        raise ValueError("not integers")  # floats, booleans: found value by value
+    return pc.cast(_mark_out_of_bounds(name, ints, values, bad, latest), typ)
 
 
-def _convert_column(name: str, values: list[Any] | pa.Array, bad: dict[int, str]) -> pa.Array:
+def _convert_column(
+    name: str, values: list[Any] | pa.Array, bad: dict[int, str], latest: int
+) -> pa.Array:
     """Fast path, else value by value (recording the first bad value of each row in ``bad``)."""
     try:
-        return _fast_column(name, values)
+        return _fast_column(name, values, bad, latest)
     except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
     converted: list[Any] = []
     for j, v in enumerate(values.to_pylist() if isinstance(values, pa.Array) else values):
         try:
-            converted.append(_convert_one(name, v))
+            converted.append(_convert_one(name, v, latest))
         except ValueError as exc:
             bad.setdefault(j, str(exc))
             converted.append(None)
@@ -156,6 +181,7 @@ def convert_objects(
     positions in ``objects``; the batch holds the good records in their original order.
     """
     n = len(objects)
+    latest = latest_timestamp(arrival_ms)
     errors: dict[int, RecordError] = {}
     for i, obj in enumerate(objects):
         if isinstance(obj, Unparseable):
@@ -177,7 +203,8 @@ def convert_objects(
     good = [objects[i] for i in rows]
     bad_rows: dict[int, str] = {}  # position within ``good`` → reason
     arrays = [
-        _convert_column(f.name, [o.get(f.name) for o in good], bad_rows) for f in EVENT_SCHEMA
+        _convert_column(f.name, [o.get(f.name) for o in good], bad_rows, latest)
+        for f in EVENT_SCHEMA
     ]
     for j, reason in bad_rows.items():
         errors[rows[j]] = RecordError(rows[j], INVALID_VALUE, reason)
@@ -185,8 +212,14 @@ def convert_objects(
     return batch, sorted(errors.values(), key=lambda e: e.index)
 
 
-def _cast_whole(table: pa.Table, arrival_ms: int) -> pa.RecordBatch | None:
-    """One Arrow cast of a complete, clean table; None if any value needs a closer look."""
+def _cast_whole(
+    table: pa.Table, arrival_ms: int, latest: int
+) -> tuple[pa.RecordBatch, list[RecordError]] | None:
+    """One Arrow cast of a complete table of integers; None if any value needs a closer look.
+
+    Values out of bounds do not: one ``min_max`` per bounded column, and only when it is
+    out are the offending rows located and dropped (returned as errors).
+    """
     if len(table.column_names) != len(EVENT_SCHEMA) or table.num_rows == 0:
         return None
     batches = table.select(EVENT_SCHEMA.names).combine_chunks().to_batches()
@@ -199,21 +232,22 @@ def _cast_whole(table: pa.Table, arrival_ms: int) -> pa.RecordBatch | None:
     for name in REQUIRED_COLUMNS:
         if typed.column(name).null_count:
             return None
-    for name in _TIME_COLUMNS:
-        mn, mx = pc.min_max(typed.column(name)).values()
-        if mn.is_valid and (mn.as_py() < 0 or mx.as_py() > _TIME_MAX):
-            return None
     arrays = typed.columns
+    bad: dict[int, str] = {}
+    for i, name in _NARROWED:
+        _mark_out_of_bounds(name, arrays[i], batches[0].column(i), bad, latest)
     for i in _STRING_COLUMNS:
         arrays[i] = pc.if_else(pc.equal(arrays[i], ""), _NULL_STRING, arrays[i])
-    return _assemble(arrays, table.num_rows, arrival_ms, [])
+    errors = [RecordError(j, INVALID_VALUE, reason) for j, reason in sorted(bad.items())]
+    return _assemble(arrays, table.num_rows, arrival_ms, sorted(bad)), errors
 
 
 def convert_table(table: pa.Table, arrival_ms: int) -> tuple[pa.RecordBatch, list[RecordError]]:
     """Convert a table of known columns (strings or numbers, as read from JSON lines)."""
-    fast = _cast_whole(table, arrival_ms)
+    latest = latest_timestamp(arrival_ms)
+    fast = _cast_whole(table, arrival_ms, latest)
     if fast is not None:
-        return fast, []
+        return fast
     n = table.num_rows
     reasons: dict[int, RecordError] = {}
     missing_by_row: dict[int, list[str]] = {}
@@ -237,7 +271,7 @@ def convert_table(table: pa.Table, arrival_ms: int) -> tuple[pa.RecordBatch, lis
     for f in EVENT_SCHEMA:
         if f.name in table.column_names:
             values = table.column(f.name).combine_chunks()
-            arrays.append(_convert_column(f.name, values, bad_rows))
+            arrays.append(_convert_column(f.name, values, bad_rows, latest))
         else:
             arrays.append(pa.nulls(n, f.type))
     for j, reason in bad_rows.items():
@@ -304,9 +338,10 @@ def read_json_block(raw: list[bytes], joined: bytes | None = None) -> pa.Table |
             continue
         if table.num_rows != len(raw) or not _KNOWN.issuperset(table.column_names):
             return None
-        if any(pa.types.is_nested(t) for t in table.schema.types):
+        if any(t not in _BLOCK_TYPES for t in table.schema.types):
             # A nested value could have let one record's object continue into the next
-            # record's "{...}" (rows would no longer map one-to-one to records).
+            # record's "{...}" (rows would no longer map one-to-one to records); a float
+            # column has lost which values were written as integers.
             return None
         return table
     return None

@@ -37,17 +37,19 @@ from trafficlake.miv.xmlsafe import (
     parse_timestamp,
     read_source,
 )
-from trafficlake.schema import EVENT_SCHEMA
+from trafficlake.schema import (
+    EARLIEST_TIMESTAMP,
+    EVENT_SCHEMA,
+    FUTURE_SLACK_S,
+    INTEGER_TEXT,
+    bounds_reason,
+    value_bounds,
+)
 
 __all__ = ["FeedError", "FeedParseError", "ParsedFeed", "parse_document"]
 
-EARLIEST = 946684800
-"""2000-01-01T00:00:00Z: older timestamps are absurd (unsynchronised device clocks)."""
-FUTURE_SLACK_S = 86400
-"""Timestamps more than one day after the parse are absurd."""
-
 _TIMESTAMPS = ("tijd_waarneming", "tijd_laatst_gewijzigd")
-_INT_PATTERN = r"^\s*[+-]?[0-9]{1,18}\s*$"
+_INT_PATTERN = INTEGER_TEXT
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,6 @@ class ParsedFeed:
     errors: list[FeedError] = field(default_factory=list)
     tijd_publicatie: int | None = None
     tijd_laatste_config_wijziging: int | None = None
-
-
-def _bounds(name: str, low: int, high: int) -> tuple[int, int]:
-    if name in _TIMESTAMPS:
-        return EARLIEST, high
-    if name in ("actueel_publicatie", "beschikbaar", "defect", "geldig"):
-        return 0, 127
-    if name.startswith("verkeersintensiteit"):
-        return 0, 2**31 - 1
-    if name.startswith("voertuigsnelheid"):
-        return 0, 254
-    return low, 2**31 - 1
 
 
 class _Errors:
@@ -108,7 +98,7 @@ def _int_column(name: str, texts: pa.Array, errors: _Errors, low: int, high: int
     lo, hi = extremes["min"].as_py(), extremes["max"].as_py()
     if lo is not None and (lo < low or hi > high):
         out_of_range = pc.or_(pc.less(values, low), pc.greater(values, high))
-        what = "negative" if low == 0 and high > 254 else f"outside {low}..{high}"
+        what = bounds_reason(name, low, high)
         errors.add_mask(out_of_range, texts, f"{name} {what}: {{!r}}")
     return values
 
@@ -126,11 +116,10 @@ def _time_column(name: str, texts: pa.Array, errors: _Errors, latest: int) -> pa
     bad = pc.and_(pc.is_valid(texts), pc.is_null(values))
     if pc.any(bad).as_py():
         errors.add_mask(bad, texts, f"{name} is not an ISO date-time with offset: {{!r}}")
-    absurd = pc.or_(pc.less(values, EARLIEST), pc.greater(values, latest))
+    absurd = pc.or_(pc.less(values, EARLIEST_TIMESTAMP), pc.greater(values, latest))
     if pc.any(pc.fill_null(absurd, False)).as_py():
-        errors.add_mask(
-            absurd, texts, f"{name} absurd (before 2000 or more than a day ahead): {{!r}}"
-        )
+        what = bounds_reason(name, EARLIEST_TIMESTAMP, latest)
+        errors.add_mask(absurd, texts, f"{name} {what}: {{!r}}")
     return values
 
 
@@ -167,7 +156,7 @@ def _build(data: bytes, texts: DocumentTexts, latest: int) -> ParsedFeed:
         if name in _TIMESTAMPS:
             arrays[name] = _time_column(name, col, errors, latest)
         else:
-            low, high = _bounds(name, -(2**31), latest)
+            low, high = value_bounds(name, latest)
             arrays[name] = _int_column(name, col, errors, low, high)
     for row in pc.indices_nonzero(pc.is_null(texts.columns[1])).to_pylist():
         errors.add(row, "meetpunt without tijd_waarneming")
