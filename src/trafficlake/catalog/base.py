@@ -65,6 +65,10 @@ class NoSuchJobRunError(CatalogError):
     pass
 
 
+class JobRunningError(CatalogError):
+    """``create_job_run(..., exclusive=True)``: another run of the job is RUNNING."""
+
+
 class NoSuchExecutionError(CatalogError):
     pass
 
@@ -343,7 +347,9 @@ class Catalog(abc.ABC):
 
     # job runs (transform runs; polled by the workflow like the seed polls Athena)
     @abc.abstractmethod
-    def create_job_run(self, run: JobRun) -> JobRun: ...
+    def create_job_run(self, run: JobRun, *, exclusive: bool = False) -> JobRun:
+        """Record ``run``. With ``exclusive``, atomically (one write transaction, serialised
+        with every other writer) raise JobRunningError when a run of the same job is RUNNING."""
 
     @abc.abstractmethod
     def update_job_run(self, run: JobRun) -> JobRun: ...

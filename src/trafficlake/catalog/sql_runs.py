@@ -21,6 +21,7 @@ from trafficlake.catalog.base import (
     Execution,
     HistoryEvent,
     JobRun,
+    JobRunningError,
     NoSuchExecutionError,
     NoSuchJobRunError,
 )
@@ -85,11 +86,21 @@ class RunStore:
             "owner": run.owner,
         }
 
-    def create_job_run(self, run: JobRun) -> JobRun:
+    def create_job_run(self, run: JobRun, *, exclusive: bool = False) -> JobRun:
         run.id = run.id or uuid.uuid4().hex
         run.started_at = run.started_at if run.started_at is not None else _now()
         run.owner = run.owner or self._owner()
         with self._write(f"job run {run.id} already exists") as conn:
+            if exclusive:
+                self._bump_version(conn, 0)  # serialises writers (row lock on PostgreSQL)
+                J = T.job_runs
+                running = conn.execute(
+                    sa.select(J.c.id, J.c.owner).where(J.c.job == run.job, J.c.state == "RUNNING")
+                ).first()
+                if running is not None:
+                    raise JobRunningError(
+                        f"{run.job} run {running.id} is still running (owner {running.owner})"
+                    )
             if conn.execute(sa.select(T.job_runs.c.id).where(T.job_runs.c.id == run.id)).first():
                 raise CatalogError(f"job run {run.id} already exists")
             conn.execute(T.job_runs.insert().values(id=run.id, **self._job_run_values(run)))

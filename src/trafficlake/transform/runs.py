@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from trafficlake.catalog import Catalog, JobRun, open_catalog
+from trafficlake.catalog import Catalog, JobRun, JobRunningError, open_catalog
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
 from trafficlake.transform import commit
@@ -80,7 +80,8 @@ def new_run_id() -> str:
 
 
 def begin_run(catalog: Catalog, arguments: dict[str, Any]) -> JobRun:
-    """Fail dead RUNNING runs, refuse when a live one exists, record a new RUNNING run."""
+    """Fail dead RUNNING runs, refuse when a live one exists, record a new RUNNING run - the
+    last step atomically in the catalog, so of two concurrent starts exactly one runs."""
     for run in catalog.list_job_runs(JOB, limit=100):
         if run.state != "RUNNING":
             continue
@@ -101,8 +102,15 @@ def begin_run(catalog: Catalog, arguments: dict[str, Any]) -> JobRun:
         started_at=time.time(),
         owner=_owner(),
     )
-    _ACTIVE.add(run.id)
-    return catalog.create_job_run(run)
+    _ACTIVE.add(run.id)  # before it is visible: a thread of this process must see it alive
+    try:
+        return catalog.create_job_run(run, exclusive=True)
+    except JobRunningError as exc:
+        _ACTIVE.discard(run.id)
+        raise TransformRunningError(str(exc)) from None
+    except BaseException:
+        _ACTIVE.discard(run.id)
+        raise
 
 
 def _validate(
