@@ -169,3 +169,40 @@ def test_thresholds_allow_1e9_slack() -> None:
     down = _indicators({t - 60: 70.0, t: 50 + 5e-10})
     assert down[t][2] == -1
     assert _indicators({t - 60: 70.0, t: 50 + 5e-9})[t][2] == 0
+
+
+def test_missing_values_of_a_class_that_does_not_count_are_ignored(tlake: LakeHarness) -> None:
+    """Class 5 has no vehicles and its fields are absent (null): the lane speed and vehicle
+    count come from the other classes instead of turning NULL."""
+    minutes = range(NOON - 300, NOON + 300, 60)
+    tlake.land_and_crawl(
+        lane_rows(
+            SECTION,
+            minutes,
+            speed=lambda uid, t: 80,
+            verkeersintensiteit_klasse5=None,
+            voertuigsnelheid_rekenkundig_klasse5=None,
+            voertuigsnelheid_harmonisch_klasse5=None,
+        )
+    )
+    tlake.transform(start_day=day_of(NOON), end_day=day_of(NOON))
+    noon = by_time(tlake.rows())[NOON]
+    assert noon["currentSpeed"] == 80.0
+    assert noon["vehicleCount"] == 12 and noon["bezettingsgraad"] == 6
+    assert noon["trafficIntensityClass5"] is None  # no lane reported class 5 at all
+    assert noon["trafficJamIndicator"] == 0
+
+
+def test_harmonic_speed_is_the_flow_weighted_harmonic_mean(tlake: LakeHarness) -> None:
+    from fractions import Fraction
+
+    lanes = [(1, 10), (2, 10), (3, 10)]
+    speeds = {1: 97, 2: 61, 3: 113}
+    tlake.land_and_crawl(
+        lane_rows(lanes, range(NOON - 120, NOON + 120, 60), speed=lambda uid, t: speeds[uid])
+    )
+    tlake.transform(start_day=day_of(NOON), end_day=day_of(NOON))
+    counts = (3, 2, 1)  # classes 2..4 count, class 5 has none
+    n = sum(counts) * len(lanes)
+    t = sum(Fraction(c, speeds[uid]) for uid in speeds for c in counts)
+    assert by_time(tlake.rows())[NOON]["harmonicSpeed"] == pytest.approx(float(n / t), abs=1e-9)

@@ -80,6 +80,12 @@ valid_lanes AS (
     CASE WHEN i3 > 0 AND a3 BETWEEN 0 AND 200 THEN 1 ELSE 0 END AS c3,
     CASE WHEN i4 > 0 AND a4 BETWEEN 0 AND 200 THEN 1 ELSE 0 END AS c4,
     CASE WHEN i5 > 0 AND a5 BETWEEN 0 AND 200 THEN 1 ELSE 0 END AS c5,
+    -- the speeds of the counted classes only (a missing speed of a class that does not count
+    -- must not make the lane's speed NULL)
+    CASE WHEN i2 > 0 AND a2 BETWEEN 0 AND 200 THEN a2 ELSE 0 END AS s2,
+    CASE WHEN i3 > 0 AND a3 BETWEEN 0 AND 200 THEN a3 ELSE 0 END AS s3,
+    CASE WHEN i4 > 0 AND a4 BETWEEN 0 AND 200 THEN a4 ELSE 0 END AS s4,
+    CASE WHEN i5 > 0 AND a5 BETWEEN 0 AND 200 THEN a5 ELSE 0 END AS s5,
     CASE WHEN i2 > 0 AND h2 > 0 AND h2 <= 200 THEN i2 ELSE 0 END AS hn2,
     CASE WHEN i3 > 0 AND h3 > 0 AND h3 <= 200 THEN i3 ELSE 0 END AS hn3,
     CASE WHEN i4 > 0 AND h4 > 0 AND h4 <= 200 THEN i4 ELSE 0 END AS hn4,
@@ -95,18 +101,25 @@ lanes AS (
   SELECT
     unieke_id, lve_nr, section_key, tijd_waarneming, rekendata_bezettingsgraad,
     i2, i3, i4, i5,
-    i2 + i3 + i4 + i5 AS lane_vehicles,
+    -- a class whose intensity is missing counts no vehicles; a lane with none known has none
+    CASE WHEN i2 IS NULL AND i3 IS NULL AND i4 IS NULL AND i5 IS NULL THEN NULL
+      ELSE COALESCE(i2, 0) + COALESCE(i3, 0) + COALESCE(i4, 0) + COALESCE(i5, 0)
+    END AS lane_vehicles,
     CASE c2 + c3 + c4 + c5
-      WHEN 1 THEN 12 * (c2 * a2 + c3 * a3 + c4 * a4 + c5 * a5)
-      WHEN 2 THEN 6 * (c2 * a2 + c3 * a3 + c4 * a4 + c5 * a5)
-      WHEN 3 THEN 4 * (c2 * a2 + c3 * a3 + c4 * a4 + c5 * a5)
-      WHEN 4 THEN 3 * (c2 * a2 + c3 * a3 + c4 * a4 + c5 * a5)
+      WHEN 1 THEN 12 * (s2 + s3 + s4 + s5)
+      WHEN 2 THEN 6 * (s2 + s3 + s4 + s5)
+      WHEN 3 THEN 4 * (s2 + s3 + s4 + s5)
+      WHEN 4 THEN 3 * (s2 + s3 + s4 + s5)
     END AS lane_speed_x12,
     hn2 + hn3 + hn4 + hn5 AS harmonic_n,
-    CASE WHEN hn2 > 0 THEN CAST(hn2 AS DOUBLE) / h2 ELSE 0.0 END
+    -- sum(n / v_harmonic) of the lane in fixed point (1e-12 vehicle-hours per km), so the
+    -- section sum below is an exact integer sum: the same whatever the summation order
+    CAST(FLOOR((
+      CASE WHEN hn2 > 0 THEN CAST(hn2 AS DOUBLE) / h2 ELSE 0.0 END
       + CASE WHEN hn3 > 0 THEN CAST(hn3 AS DOUBLE) / h3 ELSE 0.0 END
       + CASE WHEN hn4 > 0 THEN CAST(hn4 AS DOUBLE) / h4 ELSE 0.0 END
-      + CASE WHEN hn5 > 0 THEN CAST(hn5 AS DOUBLE) / h5 ELSE 0.0 END AS harmonic_t
+      + CASE WHEN hn5 > 0 THEN CAST(hn5 AS DOUBLE) / h5 ELSE 0.0 END) * 1e12) AS BIGINT)
+      AS harmonic_t_e12
   FROM valid_lanes
 ),
 -- 5. one row per road section (lve_nr) and minute
@@ -128,7 +141,8 @@ sections AS (
     CAST(SUM(lane_vehicles) AS INT) AS vehicleCount,
     AVG(rekendata_bezettingsgraad) AS occupancy,
     CASE WHEN SUM(harmonic_n) > 0
-      THEN ROUND(SUM(harmonic_n) / SUM(harmonic_t), 6) END AS harmonicSpeed
+      THEN CAST(SUM(harmonic_n) AS DOUBLE) * 1e12 / CAST(SUM(harmonic_t_e12) AS DOUBLE)
+    END AS harmonicSpeed
   FROM lanes
   GROUP BY section_key, tijd_waarneming
 ),
