@@ -42,9 +42,8 @@ from trafficlake.catalog import (
 )
 from trafficlake.storage import Lake
 from trafficlake.transform.engine import OUTPUT_COLUMNS, PARTITION_KEYS, StagedFile
+from trafficlake.transform.plan import TRANSFORMED, TableRef
 
-DATABASE = "traffic"
-TABLE = "transformed"
 PREFIX = "transformed/"
 STAGING = "transformed/_staging/"
 
@@ -71,15 +70,15 @@ def partition_location(values: Sequence[str]) -> str:
     return PREFIX + "".join(f"{k}={v}/" for k, v in zip(PARTITION_KEYS, values, strict=True))
 
 
-def ensure_table(catalog: Catalog) -> Table:
-    """``traffic.transformed`` (created with Hive types if missing)."""
-    catalog.create_database(DATABASE, exist_ok=True)
+def ensure_table(catalog: Catalog, ref: TableRef = TRANSFORMED) -> Table:
+    """The output table (created with Hive types if missing)."""
+    catalog.create_database(ref.database, exist_ok=True)
     try:
-        return catalog.get_table(DATABASE, TABLE)
+        return catalog.get_table(*ref)
     except NoSuchTableError:
         table = Table(
-            database=DATABASE,
-            name=TABLE,
+            database=ref.database,
+            name=ref.name,
             columns=[Column(n, t) for n, t in OUTPUT_COLUMNS],
             partition_keys=[Column(k, "int") for k in PARTITION_KEYS],
             location=PREFIX,
@@ -89,12 +88,13 @@ def ensure_table(catalog: Catalog) -> Table:
         return catalog.create_table(table)
 
 
-def existing_partitions(catalog: Catalog, days: Iterable[date]) -> list[Partition]:
+def existing_partitions(
+    catalog: Catalog, days: Iterable[date], ref: TableRef = TRANSFORMED
+) -> list[Partition]:
     out: list[Partition] = []
     for d in sorted(set(days)):
         out += catalog.list_partitions(
-            DATABASE,
-            TABLE,
+            *ref,
             where={"year": d.year, "month": d.month, "day": d.day},
             include_deprecated=True,
         )
@@ -109,13 +109,14 @@ def publish(
     days: Sequence[date],
     *,
     bookmark: tuple[str, dict[str, Any]] | None,
+    table: TableRef = TRANSFORMED,
 ) -> CommitResult:
     """Move staged files to their final keys and switch the days' partitions in ONE commit."""
-    ensure_table(catalog)
+    ensure_table(catalog, table)
     by_partition: dict[tuple[str, ...], list[StagedFile]] = defaultdict(list)
     for f in staged:
         by_partition[f.values].append(f)
-    old = existing_partitions(catalog, days)
+    old = existing_partitions(catalog, days, table)
     replaced_keys = sorted({f.key for p in old for f in p.files})
     moves: list[tuple[str, str]] = []
     upsert: list[Partition] = []
@@ -135,8 +136,8 @@ def publish(
                 hi = s[1] if hi is None else max(hi, s[1])
         upsert.append(
             Partition(
-                database=DATABASE,
-                table=TABLE,
+                database=table.database,
+                table=table.name,
                 values=values,
                 location=location,
                 files=data_files,
@@ -151,7 +152,7 @@ def publish(
     lake.put_atomic(f"{STAGING}{run_id}/_manifest.json", json.dumps(manifest).encode())
     for src, dst in moves:
         lake.move(src, dst)
-    version = commit_catalog(catalog, upsert, delete, bookmark)
+    version = commit_catalog(catalog, table, upsert, delete, bookmark)
     new_keys = {m[1] for m in moves}
     for key in replaced_keys:
         if key not in new_keys:
@@ -169,17 +170,18 @@ def publish(
 
 def commit_catalog(
     catalog: Catalog,
+    table: TableRef,
     upsert: Sequence[Partition],
     delete: Sequence[Sequence[str]],
     bookmark: tuple[str, dict[str, Any]] | None,
 ) -> int:
     """The one catalog transaction of a run (a separate function so tests can inject a crash)."""
-    return catalog.commit_partitions(
-        DATABASE, TABLE, upsert=upsert, delete=delete, bookmark=bookmark
-    )
+    return catalog.commit_partitions(*table, upsert=upsert, delete=delete, bookmark=bookmark)
 
 
-def clean_stale_runs(catalog: Catalog, lake: Lake, *, keep: str = "") -> list[str]:
+def clean_stale_runs(
+    catalog: Catalog, lake: Lake, *, keep: str = "", table: TableRef = TRANSFORMED
+) -> list[str]:
     """Remove the staging folders of runs other than ``keep`` (callers ensure no other run is
     alive), deleting their listed keys that the catalog does not reference. Returns run ids."""
     cleaned: list[str] = []
@@ -191,7 +193,7 @@ def clean_stale_runs(catalog: Catalog, lake: Lake, *, keep: str = "") -> list[st
         if lake.exists(manifest_key):
             manifest = json.loads(lake.read_bytes(manifest_key))
             keys = list(manifest.get("final", [])) + list(manifest.get("replaced", []))
-            referenced = _referenced_keys(catalog, keys)
+            referenced = _referenced_keys(catalog, keys, table)
             for key in keys:
                 if key not in referenced:
                     lake.delete(key)
@@ -200,7 +202,7 @@ def clean_stale_runs(catalog: Catalog, lake: Lake, *, keep: str = "") -> list[st
     return cleaned
 
 
-def _referenced_keys(catalog: Catalog, keys: Iterable[str]) -> set[str]:
+def _referenced_keys(catalog: Catalog, keys: Iterable[str], table: TableRef) -> set[str]:
     """Which of these final-layout keys some catalog partition of the table lists."""
     out: set[str] = set()
     seen: set[str] = set()
@@ -213,7 +215,7 @@ def _referenced_keys(catalog: Catalog, keys: Iterable[str]) -> set[str]:
             part.split("=", 1)[1] for part in location[len(PREFIX) :].strip("/").split("/")
         )
         try:
-            partition = catalog.get_partition(DATABASE, TABLE, values)
+            partition = catalog.get_partition(*table, values)
         except (NoSuchPartitionError, NoSuchTableError):
             continue
         out.update(f.key for f in partition.files)

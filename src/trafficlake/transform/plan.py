@@ -26,13 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Partition
 from trafficlake.transform.engine import LOOKBACK_SECONDS, TransformError
 
-RAW_DATABASE = "traffic"
-RAW_TABLE = "raw"
+if TYPE_CHECKING:
+    from trafficlake.config import Settings
+
 JOB = "transform"
 EVENT_TIME = "tijd_waarneming"
 EPOCH = date(1970, 1, 1)
@@ -40,6 +41,32 @@ EPOCH = date(1970, 1, 1)
 
 class InvalidRangeError(TransformError):
     pass
+
+
+class TableRef(NamedTuple):
+    """A catalog table: database and table name."""
+
+    database: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+RAW = TableRef("traffic", "raw")
+TRANSFORMED = TableRef("traffic", "transformed")
+"""The names under the default ``[catalog]`` settings."""
+
+
+def raw_table(settings: Settings) -> TableRef:
+    """The raw table as the ``raw`` crawler names it: ``[catalog] database`` and
+    ``table_prefix`` + the last component of its target ``raw/``."""
+    return TableRef(settings.catalog.database, f"{settings.catalog.table_prefix}raw")
+
+
+def transformed_table(settings: Settings) -> TableRef:
+    """The transform's output table, named like the ``transformed`` crawler would name it."""
+    return TableRef(settings.catalog.database, f"{settings.catalog.table_prefix}transformed")
 
 
 def day_start(d: date) -> int:
@@ -113,12 +140,12 @@ def requested_days(
 
 
 def changed_days(
-    catalog: Catalog, bookmark_version: int, days_of_files: DaysOfFiles
+    catalog: Catalog, bookmark_version: int, days_of_files: DaysOfFiles, raw: TableRef = RAW
 ) -> tuple[set[date], int, list[Partition]]:
     """Event days touched by raw partitions changed since ``bookmark_version``; the highest
     version seen (the next bookmark); the changed partitions."""
-    changed = catalog.list_partitions(RAW_DATABASE, RAW_TABLE, changed_since=bookmark_version)
-    keys = [k.name for k in catalog.get_table(RAW_DATABASE, RAW_TABLE).partition_keys]
+    changed = catalog.list_partitions(*raw, changed_since=bookmark_version)
+    keys = [k.name for k in catalog.get_table(*raw).partition_keys]
     new_version = max([bookmark_version, *(p.version for p in changed)])
     days: set[int] = set()
     spill: set[int] = set()
@@ -144,9 +171,7 @@ def changed_days(
     # a day reached only through its look-back is rebuilt only if it has data of its own
     for d in sorted(spill - days):
         start = d * 86400
-        if catalog.list_partitions(
-            RAW_DATABASE, RAW_TABLE, overlapping=(EVENT_TIME, start, start + 86399)
-        ):
+        if catalog.list_partitions(*raw, overlapping=(EVENT_TIME, start, start + 86399)):
             days.add(d)
     return {epoch_day(d) for d in days}, new_version, changed
 
@@ -166,12 +191,10 @@ def _arrival_hour(p: Partition, keys: Sequence[str]) -> int | None:
         return None
 
 
-def read_set(catalog: Catalog, start: int, end: int) -> list[str]:
+def read_set(catalog: Catalog, start: int, end: int, raw: TableRef = RAW) -> list[str]:
     """Keys of the raw files that may hold rows with event time in [start - 19 min, end)."""
     parts = catalog.list_partitions(
-        RAW_DATABASE,
-        RAW_TABLE,
-        overlapping=(EVENT_TIME, start - LOOKBACK_SECONDS, end - 1),
+        *raw, overlapping=(EVENT_TIME, start - LOOKBACK_SECONDS, end - 1)
     )
     return sorted({f.key for p in parts for f in p.files})
 
@@ -197,20 +220,21 @@ def plan_transform(
     since: date | None = None,
     reset_bookmark: bool = False,
     today: date | None = None,
+    raw: TableRef = RAW,
 ) -> TransformPlan:
     explicit = requested_days(start_day=start_day, end_day=end_day, since=since, today=today)
     try:
-        catalog.get_table(RAW_DATABASE, RAW_TABLE)
+        catalog.get_table(*raw)
     except NoSuchTableError:
         plan = TransformPlan(mode="range" if explicit is not None else "incremental")
-        plan.notes.append(f"no table {RAW_DATABASE}.{RAW_TABLE} yet: run the raw crawler first")
+        plan.notes.append(f"no table {raw} yet: run the raw crawler first")
         return plan
     if explicit is not None:
         plan = TransformPlan(mode="range", days=explicit)
     else:
         state = None if reset_bookmark else catalog.get_bookmark(JOB)
         version = int((state or {}).get("version", 0))
-        days, new_version, changed = changed_days(catalog, version, days_of_files)
+        days, new_version, changed = changed_days(catalog, version, days_of_files, raw)
         plan = TransformPlan(mode="incremental", days=sorted(days))
         plan.bookmark = {"version": new_version}
         plan.notes.append(
@@ -220,7 +244,7 @@ def plan_transform(
     for group in group_days(plan.days, max(1, chunk_days)):
         start = day_start(group[0])
         end = day_start(group[-1]) + 86400
-        keys = read_set(catalog, start, end)
+        keys = read_set(catalog, start, end, raw)
         if not keys:
             plan.notes.append(
                 f"skipped {group[0]}"

@@ -35,7 +35,9 @@ from trafficlake.transform.plan import (
     Chunk,
     TransformPlan,
     plan_transform,
+    raw_table,
     requested_days,
+    transformed_table,
 )
 
 
@@ -175,7 +177,8 @@ def _transform(
     cfg = settings.transform
     parallelism = max(1, cfg.parallelism)
     cores = os.cpu_count() or 1
-    commit.clean_stale_runs(catalog, lake, keep=run.id)
+    raw, transformed = raw_table(settings), transformed_table(settings)
+    commit.clean_stale_runs(catalog, lake, keep=run.id, table=transformed)
     if args.get("reset_bookmark"):
         catalog.reset_bookmark(JOB)
     plan = plan_transform(
@@ -186,6 +189,7 @@ def _transform(
         end_day=_date(args.get("end_day")),
         since=_date(args.get("since")),
         reset_bookmark=bool(args.get("reset_bookmark")),
+        raw=raw,
     )
     report(TransformProgress("plan", 0, len(plan.chunks), "; ".join(plan.notes)))
     engine_name = args.get("engine") or cfg.engine
@@ -223,7 +227,9 @@ def _transform(
         lake.delete_prefix(f"{commit.STAGING}{run.id}")
         return result
     report(TransformProgress("commit", 0, 1, "committing"))
-    done = commit.publish(catalog, lake, run.id, staged, plan.rebuilt_days, bookmark=bookmark)
+    done = commit.publish(
+        catalog, lake, run.id, staged, plan.rebuilt_days, bookmark=bookmark, table=transformed
+    )
     report(TransformProgress("commit", 1, 1, f"committed version {done.version}"))
     result.update(
         rows_written=done.rows_written,
