@@ -53,3 +53,33 @@ def test_concurrent_starts_exclusive(tlake_any: LakeHarness) -> None:
         assert set(listed) == _lake_files(h)
     assert refused >= 1, "two starts at once never met: the test did not race"
     assert len(h.rows()) == 3 * 60  # one row per location-minute, none twice
+
+
+def test_publish_is_compare_and_set(tlake_any: LakeHarness, monkeypatch: Any) -> None:
+    """A partition that changes between publish's read and its commit fails the run; no file
+    of that run is left behind and the other writer's state stands."""
+    from trafficlake.catalog import PartitionChangedError
+    from trafficlake.transform import commit
+
+    h = tlake_any
+    h.land_and_crawl(lane_rows([(1, 1), (2, 1)], range(T0, T0 + 3600, 60)))
+    h.transform()
+    day = day_of(T0)
+    real_commit = commit.commit_catalog
+
+    def other_writer_first(catalog: Any, table: Any, *args: Any) -> int:
+        (part,) = catalog.list_partitions(*table, where={"hour": 0})
+        catalog.commit_partitions(*table, upsert=[part])  # a new version of the same files
+        return real_commit(catalog, table, *args)
+
+    monkeypatch.setattr(commit, "commit_catalog", other_writer_first)
+    run = run_transform(h.settings, start_day=day, end_day=day)
+    assert run.state == "FAILED" and PartitionChangedError.__name__ in (run.error or "")
+    assert "\n" not in (run.error or "")
+    monkeypatch.undo()
+    listed = _catalog_files(h)
+    assert set(listed) == _lake_files(h) and len(listed) == len(set(listed))
+    assert not h.lake.list_dirs("transformed/_staging/")
+    assert len(h.rows()) == 60
+    assert h.transform(start_day=day, end_day=day).state == "SUCCEEDED"
+    assert set(_catalog_files(h)) == _lake_files(h)

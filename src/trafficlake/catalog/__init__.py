@@ -24,6 +24,7 @@ from trafficlake.catalog.base import (
     NoSuchPartitionError,
     NoSuchTableError,
     Partition,
+    PartitionChangedError,
     Table,
     TableExistsError,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "NoSuchPartitionError",
     "NoSuchTableError",
     "Partition",
+    "PartitionChangedError",
     "Table",
     "TableExistsError",
     "open_catalog",

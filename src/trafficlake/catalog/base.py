@@ -69,6 +69,10 @@ class JobRunningError(CatalogError):
     """``create_job_run(..., exclusive=True)``: another run of the job is RUNNING."""
 
 
+class PartitionChangedError(CatalogError):
+    """``commit_partitions(expect=...)``: a partition changed since the caller read it."""
+
+
 class NoSuchExecutionError(CatalogError):
     pass
 
@@ -294,10 +298,14 @@ class Catalog(abc.ABC):
         upsert: Sequence[Partition] = (),
         delete: Sequence[Sequence[str]] = (),
         bookmark: tuple[str, dict[str, Any]] | None = None,
+        expect: Mapping[tuple[str, ...], int | None] | None = None,
     ) -> int:
         """In ONE transaction: add or replace ``upsert`` partitions (each gets a new version),
         delete the ``delete`` partitions, and set the bookmark ``(job, state)`` if given.
-        Returns the highest version assigned (or the current one if nothing changed)."""
+        ``expect`` (compare-and-set): partition values -> the version the caller read (None:
+        absent); if any differs inside the transaction, nothing changes and
+        PartitionChangedError is raised. Returns the highest version assigned (or the current
+        one if nothing changed)."""
 
     @abc.abstractmethod
     def current_version(self) -> int:

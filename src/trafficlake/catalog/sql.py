@@ -27,6 +27,7 @@ from trafficlake.catalog.base import (
     NoSuchPartitionError,
     NoSuchTableError,
     Partition,
+    PartitionChangedError,
     Table,
     TableExistsError,
 )
@@ -353,6 +354,7 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
         upsert: Sequence[Partition] = (),
         delete: Sequence[Sequence[str]] = (),
         bookmark: tuple[str, dict[str, Any]] | None = None,
+        expect: Mapping[tuple[str, ...], int | None] | None = None,
     ) -> int:
         P = T.partitions
         now = _now()
@@ -360,20 +362,31 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
             tbl = table_from_row(self._table_row(conn, database, table))
             nkeys = len(tbl.partition_keys)
             version = self._bump_version(conn, len(upsert))
+            expected = {json.dumps([str(v) for v in k]): v for k, v in (expect or {}).items()}
             wanted = sorted(
                 {json.dumps([str(v) for v in p.values]) for p in upsert}
                 | {json.dumps([str(v) for v in d]) for d in delete}
+                | set(expected)
             )
             existing: dict[str, tuple[int, float]] = {}
+            seen_versions: dict[str, int] = {}
             for i in range(0, len(wanted), _CHUNK):  # O(changes), not O(partitions)
                 rows = conn.execute(
-                    sa.select(P.c.id, P.c.pvalues, P.c.created_at).where(
+                    sa.select(P.c.id, P.c.pvalues, P.c.created_at, P.c.version).where(
                         P.c.database_name == database,
                         P.c.table_name == table,
                         P.c.pvalues.in_(wanted[i : i + _CHUNK]),
                     )
                 )
-                existing.update({r.pvalues: (r.id, r.created_at) for r in rows})
+                for r in rows:
+                    existing[r.pvalues] = (r.id, r.created_at)
+                    seen_versions[r.pvalues] = int(r.version)
+            changed = sorted(k for k, v in expected.items() if seen_versions.get(k) != v)
+            if changed:
+                raise PartitionChangedError(
+                    f"{len(changed)} partition(s) of {database}.{table} changed since they were "
+                    f"read (first {json.loads(changed[0])}): nothing committed"
+                )
             next_version = version - len(upsert)
             for part in upsert:
                 values = [str(v) for v in part.values]

@@ -11,7 +11,9 @@ Publishing (after every chunk has been staged):
 2. move each staged file to its final key ``transformed/year=Y/.../hour=H/R-<n>.parquet``
    (invisible to readers: they go through the catalog's file lists);
 3. ONE ``catalog.commit_partitions``: upsert the new partitions of the rebuilt days, delete the
-   partitions of those days that have no rows any more, and advance the bookmark;
+   partitions of those days that have no rows any more, and advance the bookmark - a
+   compare-and-set: if any partition of those days changed since step 1 read it, nothing is
+   committed, the run's moved files are deleted and the run fails (PartitionChangedError);
 4. delete the replaced files and the run's staging folder.
 
 A run killed anywhere leaves the catalog pointing at the old or the new files, never a mix.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,6 +40,7 @@ from trafficlake.catalog import (
     NoSuchPartitionError,
     NoSuchTableError,
     Partition,
+    PartitionChangedError,
     Table,
 )
 from trafficlake.storage import Lake
@@ -152,7 +155,16 @@ def publish(
     lake.put_atomic(f"{STAGING}{run_id}/_manifest.json", json.dumps(manifest).encode())
     for src, dst in moves:
         lake.move(src, dst)
-    version = commit_catalog(catalog, table, upsert, delete, bookmark)
+    # compare-and-set: the partitions replaced must still be the versions read above
+    expect: dict[tuple[str, ...], int | None] = {tuple(p.values): p.version for p in old}
+    expect.update({tuple(p.values): None for p in upsert if tuple(p.values) not in expect})
+    try:
+        version = commit_catalog(catalog, table, upsert, delete, bookmark, expect)
+    except PartitionChangedError:
+        for _, dst in moves:  # this run's own keys: nothing references them
+            lake.delete(dst)
+        lake.delete_prefix(f"{STAGING}{run_id}")
+        raise
     new_keys = {m[1] for m in moves}
     for key in replaced_keys:
         if key not in new_keys:
@@ -174,9 +186,12 @@ def commit_catalog(
     upsert: Sequence[Partition],
     delete: Sequence[Sequence[str]],
     bookmark: tuple[str, dict[str, Any]] | None,
+    expect: Mapping[tuple[str, ...], int | None] | None = None,
 ) -> int:
     """The one catalog transaction of a run (a separate function so tests can inject a crash)."""
-    return catalog.commit_partitions(*table, upsert=upsert, delete=delete, bookmark=bookmark)
+    return catalog.commit_partitions(
+        *table, upsert=upsert, delete=delete, bookmark=bookmark, expect=expect
+    )
 
 
 def clean_stale_runs(
