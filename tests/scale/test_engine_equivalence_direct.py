@@ -68,20 +68,31 @@ def test_same_sql_same_rows(settings: Settings, spark_local: Any, spark_conf, sc
 
 
 def test_event_days_probe_agrees(settings: Settings, spark_local: Any, spark_conf, scale) -> None:
-    """``distinct_event_days`` (the exact-days step of planning) gives the same days on both."""
+    """``event_days`` (planning's exact-days probe, run by the run's engine) gives the same
+    days on both, stale republishes left out."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     lake = Lake.from_settings(settings)
     day = scale.BASE_DAY
     table = scale.raw_minutes(start=day - 30 * 60, minutes=20, seed=3)  # 23:30..23:49
+    stale = scale.raw_minutes(start=day - 5 * scale.DAY, minutes=3, seed=4)
+    stale = stale.set_column(
+        stale.schema.get_field_index("actueel_publicatie"),
+        "actueel_publicatie",
+        pc.cast(pa.array([0] * stale.num_rows), stale.schema.field("actueel_publicatie").type),
+    )
     with lake.open_atomic("raw/year=2026/month=11/day=21/hour=1/x.parquet") as out:
-        pq.write_table(table, out)
+        pq.write_table(pa.concat_tables([table, stale]), out)
     files = [lake.uri(f.key) for f in lake.list("raw")]
     duck = DuckDBEngine(settings, lake, threads=1)
     spark = SparkEngine(_spark_settings(settings, spark_conf), lake)
     try:
-        days = duck.distinct_event_days(files)
-        assert spark.distinct_event_days(files) == days
+        days = duck.event_days(files)
+        assert spark.event_days(files) == days
     finally:
         duck.close()
         spark.close()
-    # the rows' own day, and the next day reached through its 19-minute look-back
-    assert days == {day // scale.DAY - 1, day // scale.DAY}
+    # the rows' own day, and the next day reached through its 19-minute look-back; the stale
+    # republishes of five days before trigger nothing
+    assert days == ({day // scale.DAY - 1}, {day // scale.DAY})

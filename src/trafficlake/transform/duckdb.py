@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from trafficlake.s3 import configure_duckdb
-from trafficlake.transform.engine import StagedFile, TransformError, collect_staged
+from trafficlake.transform.engine import (
+    EVENT_DAYS_SQL,
+    StagedFile,
+    TransformError,
+    collect_staged,
+)
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -91,21 +96,6 @@ class DuckDBEngine:
             con.close()
         return collect_staged(self.lake, staging_key)
 
-    def distinct_event_days(self, input_files: Sequence[str]) -> set[int]:
-        """UTC epoch days of the rows in these raw files, and of each row + 19 minutes (the
-        next day's look-back), read from the data (cheap: one column)."""
-        con = self.connect()
-        try:
-            self.expose_raw(con, input_files)
-            rows = con.execute(
-                "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT) FROM raw_input "
-                "UNION SELECT DISTINCT CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) "
-                "FROM raw_input"
-            ).fetchall()
-        finally:
-            con.close()
-        return {int(r[0]) for r in rows if r[0] is not None}
-
     def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
         """(epoch days of the rows in these raw files, epoch days whose 19-minute look-back
         they fall in), read from the data. Stale republishes (``actueel_publicatie = 0``: the
@@ -113,12 +103,7 @@ class DuckDBEngine:
         con = self.connect()
         try:
             self.expose_raw(con, input_files)
-            rows = con.execute(
-                "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT), "
-                "CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) FROM raw_input "
-                "WHERE tijd_waarneming IS NOT NULL "
-                "AND coalesce(CAST(actueel_publicatie AS INTEGER), 1) <> 0"
-            ).fetchall()
+            rows = con.execute(EVENT_DAYS_SQL.format(view="raw_input")).fetchall()
         finally:
             con.close()
         return {int(r[0]) for r in rows}, {int(r[1]) for r in rows if r[1] != r[0]}

@@ -110,7 +110,22 @@ class Engine(Protocol):
         ``output_uri``; return the files written."""
         ...
 
+    def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
+        """The exact-days probe of planning: (UTC epoch days of the rows of these raw files,
+        epoch days whose 19-minute look-back they fall in), leaving out stale republishes
+        (``actueel_publicatie = 0``) - see :mod:`trafficlake.transform.plan`."""
+        ...
+
     def close(self) -> None: ...
+
+
+EVENT_DAYS_SQL = (
+    "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT) AS d, "
+    "CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) AS s FROM {view} "
+    "WHERE tijd_waarneming IS NOT NULL "
+    "AND coalesce(CAST(actueel_publicatie AS INTEGER), 1) <> 0"
+)
+"""The probe's query (DuckDB and Spark SQL alike) over a view of the raw columns."""
 
 
 # ---- SQL ---------------------------------------------------------------------------------------

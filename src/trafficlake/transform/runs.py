@@ -181,9 +181,10 @@ def _transform(
     commit.clean_stale_runs(catalog, lake, keep=run.id, table=transformed)
     if args.get("reset_bookmark"):
         catalog.reset_bookmark(JOB)
+    engine_name = args.get("engine") or cfg.engine
     plan = plan_transform(
         catalog,
-        _days_of_files(settings, lake, cores),
+        _days_of_files(settings, lake, engine_name, cores),
         chunk_days=cfg.chunk_days,
         start_day=_date(args.get("start_day")),
         end_day=_date(args.get("end_day")),
@@ -192,7 +193,6 @@ def _transform(
         raw=raw,
     )
     report(TransformProgress("plan", 0, len(plan.chunks), "; ".join(plan.notes)))
-    engine_name = args.get("engine") or cfg.engine
     staged: list[StagedFile] = []
     if plan.chunks:
         # chunks at once: at most `parallelism`; each gets its share of cores and memory
@@ -276,12 +276,13 @@ def _run_chunks(
 
 
 def _days_of_files(
-    settings: Settings, lake: Lake, threads: int
+    settings: Settings, lake: Lake, engine_name: str, threads: int
 ) -> Callable[[Sequence[str]], tuple[set[int], set[int]]]:
-    from trafficlake.transform.duckdb import DuckDBEngine
+    """Planning's exact-days probe, run by the run's own engine (Spark reads on its
+    executors, not in the driver)."""
 
     def days(keys: Sequence[str]) -> tuple[set[int], set[int]]:
-        probe = DuckDBEngine(settings, lake, threads=threads)
+        probe = open_engine(engine_name, settings, lake, threads=threads)
         try:
             return probe.event_days([lake.uri(k) for k in keys])
         finally:

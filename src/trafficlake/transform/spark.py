@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from trafficlake.errors import MissingExtraError, TrafficlakeError
 from trafficlake.s3 import to_s3a
-from trafficlake.transform.engine import PARTITION_KEYS, StagedFile, collect_staged
+from trafficlake.transform.engine import (
+    EVENT_DAYS_SQL,
+    PARTITION_KEYS,
+    StagedFile,
+    collect_staged,
+)
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -244,15 +249,12 @@ class SparkEngine:
         )
         return collect_staged(self.lake, staging_key)
 
-    def distinct_event_days(self, input_files: Sequence[str]) -> set[int]:
-        """UTC epoch days of the rows in these raw files and of each row + 19 minutes."""
+    def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
+        """Planning's exact-days probe, run by Spark (the driver reads no data): the same
+        query and stale-republish rule as the DuckDB engine (``EVENT_DAYS_SQL``)."""
         self.read_raw(input_files).createOrReplaceTempView("raw_days")
-        rows = self.spark.sql(
-            "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT) AS d FROM raw_days "
-            "UNION SELECT DISTINCT CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) "
-            "FROM raw_days"
-        ).collect()
-        return {int(r["d"]) for r in rows if r["d"] is not None}
+        rows = self.spark.sql(EVENT_DAYS_SQL.format(view="raw_days")).collect()
+        return {int(r["d"]) for r in rows}, {int(r["s"]) for r in rows if r["s"] != r["d"]}
 
     def close(self) -> None:
         """Keep the session: starting Spark is expensive and it is reused by the next run."""
