@@ -170,6 +170,7 @@ def publish(
         if key not in new_keys:
             lake.delete(key)
     lake.delete_prefix(f"{STAGING}{run_id}")
+    refresh_table_totals(catalog, table)
     return CommitResult(
         rows_written=sum(p.row_count or 0 for p in upsert),
         partitions_written=len(upsert),
@@ -178,6 +179,20 @@ def publish(
         files_replaced=len(replaced_keys),
         version=version,
     )
+
+
+def refresh_table_totals(catalog: Catalog, ref: TableRef) -> None:
+    """Keep the table's Glue-style totals (recordCount, sizeKey, objectCount) current: crawlers
+    leave this writer-owned table alone, so the writer maintains them (informational only)."""
+    parts = catalog.list_partitions(*ref)
+    table = catalog.get_table(*ref)
+    table.parameters = {
+        **table.parameters,
+        "recordCount": str(sum(p.row_count or 0 for p in parts)),
+        "sizeKey": str(sum(p.size_bytes for p in parts)),
+        "objectCount": str(sum(len(p.files) for p in parts)),
+    }
+    catalog.update_table(table)
 
 
 def commit_catalog(
