@@ -19,12 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "transform"))
 
-from seed_query import seed_select_duckdb  # noqa: E402
+from seed_query import seed_select_duckdb, seed_source_connection  # noqa: E402
 from transform_lakes import DAY, T0, LakeHarness, day_of, with_arrival  # noqa: E402
 
 from trafficlake.config import load_settings  # noqa: E402
@@ -64,16 +62,11 @@ def full_day(quick: bool) -> list[dict[str, Any]]:
         ours = time.perf_counter() - t0
         assert run.state == "SUCCEEDED", run.error
 
-        files = ", ".join(f"'{tl.lake.path(e.key)}'" for e in tl.lake.list("raw/"))
+        files = [tl.lake.path(e.key) for e in tl.lake.list("raw/")]
         out = os.path.join(root, "seed-out")
         t0 = time.perf_counter()
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET memory_limit = '3GB'")
-        con.execute("SET enable_progress_bar = false")
-        con.execute(
-            f"CREATE VIEW seed_source AS SELECT * FROM read_parquet([{files}], "
-            "hive_partitioning = false)"
+        con = seed_source_connection(
+            files, settings=["memory_limit = '3GB'", "enable_progress_bar = false"]
         )
         sql = seed_select_duckdb(
             source="seed_source",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 
@@ -115,3 +116,20 @@ def seed_select_duckdb(
         )
     )
     return tree.sql(dialect="duckdb")
+
+
+def seed_source_connection(
+    files: Sequence[str], *, settings: Sequence[str] = ()
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (session time zone UTC, like Athena) with the view ``seed_source``
+    over exactly ``files`` (no Hive discovery); ``settings`` are extra ``SET`` statements."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for statement in settings:
+        con.execute(f"SET {statement}")
+    listed = ", ".join(f"'{f}'" for f in files)
+    con.execute(
+        f"CREATE VIEW seed_source AS SELECT * FROM read_parquet([{listed}], "
+        "hive_partitioning = false)"
+    )
+    return con

@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pytest
-from seed_query import seed_select_duckdb
+from seed_query import seed_select_duckdb, seed_source_connection
 from transform_lakes import T0, LakeHarness, day_of, with_arrival
 
 from trafficlake.miv.simulator import Simulator
@@ -44,13 +43,7 @@ LANES = 300
 
 def seed_rows(tl: LakeHarness, lanes: list[int] | None) -> dict[tuple[int, int], dict[str, Any]]:
     d = day_of(T0)
-    files = ", ".join(f"'{tl.lake.path(e.key)}'" for e in tl.lake.list("raw/"))
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(
-        f"CREATE VIEW seed_source AS SELECT * FROM read_parquet([{files}], "
-        "hive_partitioning = false)"
-    )
+    con = seed_source_connection([tl.lake.path(e.key) for e in tl.lake.list("raw/")])
     sql = seed_select_duckdb(
         source="seed_source",
         year=d.year,
