@@ -1,0 +1,53 @@
+"""The contract between ``aws/server.py`` and the per-service adapters.
+
+A service adapter module defines ``ADAPTER = ServiceAdapter(...)``: the ``X-Amz-Target`` prefix it
+answers (``AWSGlue.``, ``AWSStepFunctions.``, ``AWSEvents.``, ``AmazonAthena.``,
+``Firehose_20150804.``) and a factory that, given the :class:`AwsContext`, returns its
+operations by AWS name (``"GetCrawler"``). An operation takes the decoded JSON request body and
+returns the JSON response body; it reports failure by raising :class:`AwsError` with AWS's error
+code for that operation (for example ``EntityNotFoundException``) and the HTTP status AWS sends.
+Adapters translate; what an operation *does* lives in the library module of its stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trafficlake.config import Settings
+from trafficlake.errors import TrafficlakeError
+
+Operation = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class AwsError(TrafficlakeError):
+    """An error as AWS returns it: ``{"__type": code, "message": message}`` with ``status``."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AwsContext:
+    """What every adapter may need: settings, and the identity the endpoint reports."""
+
+    settings: Settings
+    region: str
+    account_id: str
+    endpoint_url: str
+    """The endpoint's own URL (handed to Lambda handlers as ``AWS_ENDPOINT_URL``)."""
+
+    def arn(self, service: str, resource: str) -> str:
+        """``arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE`` in this endpoint's region and account."""
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+@dataclass(frozen=True)
+class ServiceAdapter:
+    target_prefix: str
+    """The ``X-Amz-Target`` prefix, dot included (``"AWSGlue."``)."""
+    make_operations: Callable[[AwsContext], Mapping[str, Operation]]
