@@ -125,6 +125,22 @@ class ScheduleEntry:
 
 
 @dataclass(frozen=True)
+class AwsSettings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    token: str = ""
+    """Shared secret clients send as their AWS access key id; empty: delivery.token, else none."""
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    buckets: dict[str, str] = field(default_factory=dict)
+    """``s3://BUCKET`` → lake URL; a bucket not listed maps to the lake root."""
+    max_connections: int = 2048
+    idle_timeout_s: float = 60.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    workers: int = 64
+
+
+@dataclass(frozen=True)
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -142,6 +158,7 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     schedules: list[ScheduleEntry] = field(default_factory=list)
+    aws: AwsSettings = field(default_factory=AwsSettings)
     web: WebSettings = field(default_factory=WebSettings)
     base_dir: Path = field(default_factory=Path.cwd)
     """Folder that relative paths are resolved against (not a TOML key)."""
@@ -329,6 +346,11 @@ def _validate(s: Settings) -> None:
     )
     check(1 <= s.delivery.port <= 65535, "delivery.port", "must be 1..65535")
     check(1 <= s.web.port <= 65535, "web.port", "must be 1..65535")
+    check(0 <= s.aws.port <= 65535, "aws.port", "must be 0..65535")
+    check(s.aws.max_connections >= 1, "aws.max_connections", "must be >= 1")
+    check(s.aws.idle_timeout_s > 0, "aws.idle_timeout_s", "must be > 0")
+    check(s.aws.max_body_bytes >= 1024, "aws.max_body_bytes", "must be >= 1024")
+    check(s.aws.workers >= 2, "aws.workers", "must be >= 2")
     check(s.transform.engine in {"duckdb", "spark"}, "transform.engine", "must be duckdb or spark")
     check(s.transform.jam_threshold_kmh > 0, "transform.jam_threshold_kmh", "must be > 0")
     check(s.transform.chunk_days >= 1, "transform.chunk_days", "must be >= 1")
@@ -419,6 +441,17 @@ wait_scale = 1.0          # < 1 shortens Wait states and retry intervals (never 
 # expression = "cron(15 2 * * ? *)"
 # state_machine = "batch"
 # timezone = "Europe/Brussels"
+
+[aws]
+# `trafficlake aws serve`: Firehose, Glue, Athena, Step Functions, EventBridge and Lambda on one
+# port. Keep loopback unless you set a token (clients send it as their AWS access key id).
+host = "127.0.0.1"
+port = 4566
+# token = ""
+region = "us-east-1"
+account_id = "000000000000"
+# [aws.buckets]             # s3://BUCKET/... locations; an unlisted bucket is the lake root
+# "my-data-bucket" = "./lake"
 
 [web]
 host = "127.0.0.1"

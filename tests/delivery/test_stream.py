@@ -285,19 +285,19 @@ def test_concurrent_callers_share_the_wal(lake: Lake, tmp_path: Path, make_recor
 def test_api_maps_a_closed_stream_to_service_unavailable(
     lake: Lake, tmp_path: Path, make_record: Any
 ) -> None:
-    from trafficlake.delivery.server import ApiError, FirehoseAPI
+    from trafficlake.aws.firehose import FirehoseOperations
+    from trafficlake.aws.service import AwsError
 
     s = stream(lake, tmp_path)
-    api = FirehoseAPI({"miv": s})
+    ops = FirehoseOperations({"miv": s})
     s.close()
     data = base64.b64encode(json.dumps(make_record(1)).encode()).decode()
-    with pytest.raises(ApiError) as info:
-        api.call("PutRecordBatch", {"DeliveryStreamName": "miv", "Records": [{"Data": data}]})
-    assert (info.value.type, info.value.status) == ("ServiceUnavailableException", 503)
-    with pytest.raises(ApiError, match="not base64"):
-        api.call("PutRecord", {"DeliveryStreamName": "miv", "Record": {"Data": "!!"}})
-    with pytest.raises(ApiError, match="unknown operation"):
-        api.call("DeleteDeliveryStream", {"DeliveryStreamName": "miv"})
+    with pytest.raises(AwsError) as info:
+        ops["PutRecordBatch"]({"DeliveryStreamName": "miv", "Records": [{"Data": data}]})
+    assert (info.value.code, info.value.status) == ("ServiceUnavailableException", 503)
+    with pytest.raises(AwsError, match="not base64"):
+        ops["PutRecord"]({"DeliveryStreamName": "miv", "Record": {"Data": "!!"}})
+    assert "DeleteDeliveryStream" not in ops
 
 
 def test_failed_delivery_keeps_acknowledged_records(

@@ -1,60 +1,37 @@
-"""``trafficlake firehose serve``: the delivery stream behind a Firehose-compatible endpoint."""
+"""``trafficlake firehose serve``: ``aws serve`` on the delivery stream's address."""
 
 from __future__ import annotations
 
-import signal
-import threading
-from typing import Annotated, Any
-
 import typer
 
-from trafficlake.cli.common import ConfigOpt, console, settings
+from trafficlake.cli.aws import HostOpt, InsecureOpt, PortOpt, TokenOpt, run_server
+from trafficlake.cli.common import ConfigOpt, settings
 
 group = typer.Typer(help="The Firehose-compatible delivery stream endpoint.", no_args_is_help=True)
 
 
 @group.command()
 def serve(
-    host: Annotated[
-        str | None, typer.Option(help="Address to bind (default: delivery.host, loopback).")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port (default: delivery.port; 0 picks a free one).")
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            help="Shared secret clients send as their AWS access key id or X-Trafficlake-Token.",
-            envvar="TRAFFICLAKE_FIREHOSE_TOKEN",
-        ),
-    ] = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    token: TokenOpt = None,
+    insecure: InsecureOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve PutRecord/PutRecordBatch (boto3 firehose client with endpoint_url) until SIGTERM."""
-    from trafficlake.delivery.server import FirehoseServer
+    """Alias of `aws serve` on [delivery] host/port/token (default 127.0.0.1:4573)."""
+    from trafficlake.aws.server import serve_settings
 
-    server = FirehoseServer.from_settings(settings(config), host, port, token)
-
-    def _stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    previous = signal.signal(signal.SIGTERM, _stop)
-    names = ", ".join(sorted(server.streams))
-    # The first stdout line names the bound port (tests and scripts read it).
-    print(f"listening on {server.url} (streams: {names})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        signal.signal(signal.SIGTERM, previous)
-    stats = [s.stats() for s in server.streams.values()]
-    for s in stats:
-        console.print(
-            f"stream {s['stream']}: {s['records']} records, {s['errors']} errors, "
-            f"{s['files_written']} files written, {s['recovered_records']} recovered from the WAL"
+    s = settings(config)
+    d = s.delivery
+    run_server(
+        serve_settings(
+            s,
+            d.host if host is None else host,
+            d.port if port is None else port,
+            (d.token or s.aws.token) if token is None else token,
+            insecure,
         )
+    )
 
 
 def register(app: typer.Typer) -> None:

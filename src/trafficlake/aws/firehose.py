@@ -1,0 +1,153 @@
+"""Firehose (``Firehose_20150804.``): PutRecord, PutRecordBatch, CreateDeliveryStream,
+DescribeDeliveryStream and ListDeliveryStreams over the delivery streams of ``delivery/``.
+
+The streams are the configured one plus those saved by CreateDeliveryStream (DirectPut, S3
+destination: Prefix, ErrorOutputPrefix, BufferingHints); closing the service flushes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.delivery.prefix import InvalidPrefixError
+from trafficlake.delivery.registry import StreamExistsError, StreamRegistry
+from trafficlake.delivery.stream import (
+    MAX_BATCH_RECORDS,
+    DeliveryStream,
+    InvalidArgumentError,
+    StreamClosedError,
+)
+from trafficlake.delivery.wal import WalWriteError
+from trafficlake.errors import StorageError
+
+
+class FirehoseOperations(Mapping[str, Operation]):
+    """The operations over ``streams`` (name → stream); ``close()`` flushes the streams."""
+
+    def __init__(
+        self,
+        streams: dict[str, DeliveryStream],
+        registry: StreamRegistry | None = None,
+        account_id: str = "000000000000",
+    ) -> None:
+        self.streams = streams
+        self.registry = registry
+        self.account_id = account_id
+        self._ops: dict[str, Operation] = {
+            "PutRecord": self._guarded(self.put_record),
+            "PutRecordBatch": self._guarded(self.put_record_batch),
+            "CreateDeliveryStream": self._guarded(self.create_delivery_stream),
+            "DescribeDeliveryStream": self._guarded(self.describe_delivery_stream),
+            "ListDeliveryStreams": self._guarded(self.list_delivery_streams),
+        }
+
+    def __getitem__(self, name: str) -> Operation:
+        return self._ops[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ops)
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def close(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
+        else:
+            for stream in list(self.streams.values()):
+                stream.close()
+
+    @staticmethod
+    def _guarded(op: Operation) -> Operation:
+        def run(body: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return op(body)
+            except (InvalidArgumentError, InvalidPrefixError) as exc:
+                raise AwsError("InvalidArgumentException", str(exc)) from None
+            except StreamExistsError as exc:
+                raise AwsError("ResourceInUseException", str(exc)) from None
+            except (StreamClosedError, WalWriteError, StorageError) as exc:
+                raise AwsError("ServiceUnavailableException", str(exc), 503) from None
+
+        return run
+
+    # ---- operations ------------------------------------------------------------------------
+    def put_record_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        stream = self._stream(body)
+        records = body.get("Records")
+        if not isinstance(records, list):
+            raise AwsError("InvalidArgumentException", "Records must be a list")
+        if len(records) > MAX_BATCH_RECORDS:  # before decoding anything
+            raise AwsError(
+                "InvalidArgumentException",
+                f"Records has {len(records)} records; the limit is {MAX_BATCH_RECORDS}",
+            )
+        datas = [self._data(r, f"Records[{i}]") for i, r in enumerate(records)]
+        return stream.put_record_batch(datas)  # type: ignore[arg-type]
+
+    def put_record(self, body: dict[str, Any]) -> dict[str, Any]:
+        stream = self._stream(body)
+        return stream.put_record(self._data(body.get("Record"), "Record"))
+
+    def create_delivery_stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.registry is None:
+            raise AwsError("InvalidArgumentException", "this server cannot create streams")
+        if body.get("DeliveryStreamType", "DirectPut") != "DirectPut":
+            raise AwsError("InvalidArgumentException", "only DirectPut streams are supported")
+        destination = (
+            body.get("ExtendedS3DestinationConfiguration")
+            or body.get("S3DestinationConfiguration")
+            or {}
+        )
+        if not isinstance(destination, dict):
+            raise AwsError("InvalidArgumentException", "the S3 destination must be an object")
+        name = body.get("DeliveryStreamName")
+        stream = self.registry.create(name if isinstance(name, str) else "", destination)
+        return {"DeliveryStreamARN": stream.describe()["DeliveryStreamARN"]}
+
+    def describe_delivery_stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"DeliveryStreamDescription": self._stream(body).describe()}
+
+    def list_delivery_streams(self, body: dict[str, Any]) -> dict[str, Any]:
+        names = sorted(self.streams)
+        start = body.get("ExclusiveStartDeliveryStreamName")
+        if isinstance(start, str):
+            names = [n for n in names if n > start]
+        limit = body.get("Limit", 10000)
+        limit = limit if isinstance(limit, int) and limit > 0 else 10000
+        return {"DeliveryStreamNames": names[:limit], "HasMoreDeliveryStreams": len(names) > limit}
+
+    # ---- request fields --------------------------------------------------------------------
+    def _stream(self, body: dict[str, Any]) -> DeliveryStream:
+        name = body.get("DeliveryStreamName")
+        if not isinstance(name, str):
+            raise AwsError("InvalidArgumentException", "DeliveryStreamName is required")
+        stream = self.streams.get(name)
+        if stream is None:
+            raise AwsError(
+                "ResourceNotFoundException",
+                f"Firehose {name} under account {self.account_id} not found.",
+            )
+        return stream
+
+    @staticmethod
+    def _data(record: Any, where: str) -> bytes:
+        if not isinstance(record, dict) or not isinstance(record.get("Data"), str):
+            raise AwsError("InvalidArgumentException", f"{where}: Data (base64) is required")
+        try:
+            return base64.b64decode(record["Data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise AwsError("SerializationException", f"{where}: Data is not base64") from None
+
+
+def make_operations(context: AwsContext) -> FirehoseOperations:
+    """Open the configured stream and the saved ones (delivering what their WALs hold)."""
+    registry = StreamRegistry(context.settings).open()
+    return FirehoseOperations(registry.streams, registry, context.account_id)
+
+
+ADAPTER = ServiceAdapter("Firehose_20150804.", make_operations)

@@ -1,0 +1,570 @@
+"""``trafficlake aws serve``: one local endpoint speaking the AWS protocols boto3 and the AWS SDKs use.
+
+Protocol only, no service logic:
+- JSON 1.1: ``POST /`` with ``X-Amz-Target: <prefix><Operation>`` (Firehose, Glue, Step Functions,
+  EventBridge, Athena), routed by target prefix to the adapter module registered in
+  :data:`SERVICES`;
+- the Lambda REST API: ``POST /2015-03-31/functions/NAME/invocations`` (Invoke), answered with
+  the raw payload and ``X-Amz-Function-Error`` as Lambda does;
+- AWS-shaped errors (``{"__type": code, "message": ...}`` with AWS's HTTP status);
+- an optional shared token, sent as the AWS access key id (boto3 puts it in ``Authorization``)
+  or in ``X-Trafficlake-Token``, required for every request when set.
+
+The server is bounded whatever its clients do: requests are read on one asyncio event loop (a
+slow or idle connection costs a socket and a buffer, never a thread), complete requests run on a
+bounded pool of daemon threads, and there are caps on connections, header and body sizes and an
+idle timeout. A reply is one write on a ``TCP_NODELAY`` socket (no Nagle/delayed-ACK stall).
+``shutdown()`` stops accepting, drops the connections and returns within a bounded time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import importlib
+import ipaddress
+import json
+import logging
+import queue
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.config import Settings
+from trafficlake.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SERVICES: dict[str, str] = {
+    "firehose": "trafficlake.aws.firehose",
+}
+"""Service name → adapter module (each defines ``ADAPTER``)."""
+
+TOKEN_HEADER = "x-trafficlake-token"
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The server's bounds (defaults sized for a laptop; every one is an ``[aws]`` setting)."""
+
+    max_connections: int = 2048
+    idle_timeout_s: float = 60.0
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
+    max_body_bytes: int = 8 * 1024 * 1024
+    workers: int = 64
+    shutdown_grace_s: float = 5.0
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    close: bool = False
+
+
+def _json_reply(status: int, payload: dict[str, Any], close: bool = False) -> Reply:
+    data = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    return Reply(status, data, {"Content-Type": "application/x-amz-json-1.1"}, close)
+
+
+def error_reply(err: AwsError, close: bool = False) -> Reply:
+    reply = _json_reply(err.status, {"__type": err.code, "message": err.message}, close)
+    reply.headers["x-amzn-ErrorType"] = err.code
+    return reply
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Endpoint:
+    """The operations of every registered service, independent of HTTP.
+
+    ``call(target, body)`` runs one JSON 1.1 operation (``"AWSGlue.GetCrawler"``); the state
+    machine runtime uses the same object for its ``aws-sdk:`` task integrations.
+    """
+
+    def __init__(self, context: AwsContext, services: Mapping[str, str] | None = None) -> None:
+        self.context = context
+        self.by_prefix: dict[str, Mapping[str, Operation]] = {}
+        self.by_service: dict[str, Mapping[str, Operation]] = {}
+        try:
+            for name, module in (services or SERVICES).items():
+                adapter: ServiceAdapter = importlib.import_module(module).ADAPTER
+                ops = adapter.make_operations(context)
+                self.by_prefix[adapter.target_prefix] = ops
+                self.by_service[name] = ops
+        except BaseException:
+            self.close()
+            raise
+
+    def call(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
+        prefix, _, operation = target.rpartition(".")
+        ops = self.by_prefix.get(prefix + ".")
+        if ops is None:
+            raise AwsError("UnknownOperationException", f"unknown target {target!r}")
+        return self._run(ops, operation, body)
+
+    def call_service(self, service: str, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run ``operation`` (AWS name) of ``service`` (``"glue"``, ``"athena"``, ...)."""
+        ops = self.by_service.get(service)
+        if ops is None:
+            raise AwsError("UnknownOperationException", f"service {service!r} is not served")
+        return self._run(ops, operation, body)
+
+    @staticmethod
+    def _run(ops: Mapping[str, Operation], operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        fn = ops.get(operation)
+        if fn is None:
+            raise AwsError("UnknownOperationException", f"unknown operation {operation!r}")
+        return fn(body)
+
+    def close(self) -> None:
+        """Close every service that holds resources (flushes delivery streams)."""
+        for ops in self.by_service.values():
+            close = getattr(ops, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing a service failed")
+
+
+class _Workers:
+    """A bounded pool of daemon threads (never joined at exit: shutdown stays bounded)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(
+        self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Reply]
+    ) -> asyncio.Future[Reply]:
+        future: asyncio.Future[Reply] = loop.create_future()
+        self._tasks.put((loop, future, fn))
+        with self._lock:
+            if self._idle == 0 and len(self._threads) < self._size:
+                t = threading.Thread(target=self._work, name="aws-worker", daemon=True)
+                self._threads.append(t)
+                self._idle += 1
+                t.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._tasks.get()
+            if item is None:
+                return
+            with self._lock:
+                self._idle -= 1
+            loop, future, fn = item
+            try:
+                result: Any = fn()
+                ok = True
+            except BaseException as exc:  # delivered to the awaiting connection
+                result, ok = exc, False
+            with self._lock:
+                self._idle += 1
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, result, ok)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, ok: bool) -> None:
+    if not future.done():
+        if ok:
+            future.set_result(result)
+        else:
+            future.set_exception(result)
+
+
+class _BadRequest(Exception):
+    def __init__(self, err: AwsError) -> None:
+        self.err = err
+
+
+class AwsServer:
+    """The endpoint on one port: ``serve_forever()`` until ``shutdown()``, then ``close()``."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint | Callable[[str], Endpoint],
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        token: str = "",
+        limits: Limits | None = None,
+        insecure: bool = False,
+    ) -> None:
+        if not token and not is_loopback(host) and not insecure:
+            raise ConfigError(
+                f"refusing to serve on non-loopback address {host} without a token "
+                "(set [aws] token or --token, or pass --insecure)"
+            )
+        self.token = token
+        self.limits = limits or Limits()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((host, port))
+            self._sock.listen(1024)
+            # Bound first, so services learn the endpoint's real URL (port 0 picks one).
+            self.endpoint = endpoint if isinstance(endpoint, Endpoint) else endpoint(self.url)
+        except BaseException:
+            self._sock.close()
+            raise
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._connections: set[asyncio.Task[None]] = set()
+        self._workers = _Workers(self.limits.workers)
+        self._closed = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._sock.getsockname()[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        if host in ("0.0.0.0", "::"):  # a wildcard bind: local clients use loopback
+            host = "127.0.0.1"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown` (from another thread or a signal handler)."""
+        try:
+            asyncio.run(self._main())
+        finally:
+            self._stopped.set()
+
+    def start(self) -> threading.Thread:
+        """Serve in a background thread (for embedding and tests); returns once accepting."""
+        thread = threading.Thread(target=self.serve_forever, name="aws-endpoint", daemon=True)
+        thread.start()
+        self._ready.wait(10)
+        return thread
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop serving; returns once the loop has ended (or after ``timeout``)."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        elif not self._ready.is_set():
+            self._stopped.set()
+        self._stopped.wait(timeout)
+
+    def close(self) -> None:
+        """Close the socket and the services (flushing delivery streams). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._workers.stop()
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self.endpoint.close()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stopped.is_set():
+            return
+        server = await asyncio.start_server(
+            self._accept, sock=self._sock, limit=self.limits.max_header_bytes
+        )
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            for task in list(self._connections):
+                task.cancel()
+            if self._connections:
+                await asyncio.wait(list(self._connections), timeout=self.limits.shutdown_grace_s)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        sock = writer.get_extra_info("socket")
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if len(self._connections) >= self.limits.max_connections:
+            err = AwsError(
+                "ThrottlingException",
+                f"too many connections (limit {self.limits.max_connections})",
+                503,
+            )
+            with contextlib.suppress(Exception):
+                writer.write(self._encode(error_reply(err, close=True)))
+                await asyncio.wait_for(writer.drain(), 1.0)
+            writer.close()
+            return
+        self._connections.add(task)
+        try:
+            await self._connection(reader, writer)
+        except (asyncio.CancelledError, ConnectionError, TimeoutError, OSError):
+            pass
+        except Exception:
+            log.exception("connection failed")
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    # ---- one connection ------------------------------------------------------------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        limits = self.limits
+        while True:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), limits.idle_timeout_s)
+            except (asyncio.IncompleteReadError, TimeoutError):
+                return
+            except (asyncio.LimitOverrunError, ValueError):
+                err = AwsError(
+                    "RequestHeaderFieldsTooLarge",
+                    f"request headers exceed {limits.max_header_bytes} bytes",
+                    431,
+                )
+                await self._send(writer, error_reply(err, close=True))
+                return
+            try:
+                method, path, headers = self._parse_head(head)
+                length = self._content_length(method, headers)
+            except _BadRequest as bad:
+                await self._send(writer, error_reply(bad.err, close=True))
+                return
+            if not self._authorised(headers):
+                err = AwsError(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+                close = length > limits.max_body_bytes
+                if not close and not await self._discard(reader, length):
+                    return
+                await self._send(writer, error_reply(err, close=close))
+                if close:
+                    return
+                continue
+            if length > limits.max_body_bytes:
+                lambda_call = path != "/"
+                err = AwsError(
+                    "RequestTooLargeException" if lambda_call else "InvalidArgumentException",
+                    f"request body of {length} bytes exceeds the {limits.max_body_bytes}-byte "
+                    "request limit (4 MiB of data for Firehose)",
+                    413 if lambda_call else 400,
+                )
+                await self._send(writer, error_reply(err, close=True))
+                return
+            try:
+                body = await asyncio.wait_for(reader.readexactly(length), limits.idle_timeout_s)
+            except (asyncio.IncompleteReadError, TimeoutError):
+                return
+            assert self._loop is not None
+            reply = await self._workers.submit(
+                self._loop, functools.partial(self.dispatch, method, path, headers, body)
+            )
+            close = reply.close or headers.get("connection", "").lower() == "close"
+            reply.close = close
+            await self._send(writer, reply)
+            if close:
+                return
+
+    async def _discard(self, reader: asyncio.StreamReader, length: int) -> bool:
+        try:
+            await asyncio.wait_for(reader.readexactly(length), self.limits.idle_timeout_s)
+            return True
+        except (asyncio.IncompleteReadError, TimeoutError):
+            return False
+
+    async def _send(self, writer: asyncio.StreamWriter, reply: Reply) -> None:
+        writer.write(self._encode(reply))
+        await asyncio.wait_for(writer.drain(), self.limits.idle_timeout_s)
+
+    @staticmethod
+    def _encode(reply: Reply) -> bytes:
+        """Status line, headers and body as one buffer: one write per reply."""
+        try:
+            phrase = HTTPStatus(reply.status).phrase
+        except ValueError:
+            phrase = "Error"
+        lines = [f"HTTP/1.1 {reply.status} {phrase}"]
+        headers = {
+            **reply.headers,
+            "Content-Length": str(len(reply.body)),
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        }
+        if reply.close:
+            headers["Connection"] = "close"
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body
+
+    def _parse_head(self, head: bytes) -> tuple[str, str, dict[str, str]]:
+        try:
+            text = head.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+            raise _BadRequest(AwsError("SerializationException", "undecodable headers")) from None
+        request_line, *header_lines = text[:-4].split("\r\n")
+        parts = request_line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest(AwsError("SerializationException", "malformed request line"))
+        if len(header_lines) > self.limits.max_headers:
+            raise _BadRequest(
+                AwsError(
+                    "RequestHeaderFieldsTooLarge",
+                    f"more than {self.limits.max_headers} headers",
+                    431,
+                )
+            )
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, sep, value = line.partition(":")
+            if not sep or not name or name != name.strip():
+                raise _BadRequest(AwsError("SerializationException", "malformed header line"))
+            key = name.lower()
+            value = value.strip()
+            unique = key in ("content-length", "x-amz-target", "authorization")
+            if unique and key in headers and headers[key] != value:
+                raise _BadRequest(AwsError("SerializationException", f"conflicting {name} headers"))
+            headers[key] = value
+        return parts[0], parts[1], headers
+
+    @staticmethod
+    def _content_length(method: str, headers: dict[str, str]) -> int:
+        if "transfer-encoding" in headers:
+            raise _BadRequest(
+                AwsError("SerializationException", "chunked request bodies are not supported", 411)
+            )
+        raw = headers.get("content-length")
+        if raw is None:
+            if method == "POST":
+                raise _BadRequest(
+                    AwsError("InvalidArgumentException", "Content-Length is required", 411)
+                )
+            return 0
+        if not raw.isdigit():
+            raise _BadRequest(AwsError("SerializationException", "invalid Content-Length"))
+        return int(raw)
+
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        if not self.token:
+            return True
+        sent = headers.get(TOKEN_HEADER)
+        if sent is None:
+            m = _CREDENTIAL.search(headers.get("authorization", ""))
+            sent = m.group(1) if m else ""
+        return hmac.compare_digest(sent.encode(), self.token.encode())
+
+    # ---- routing (runs on a worker thread) -------------------------------------------------
+    def dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        try:
+            route = path.split("?", 1)[0]
+            if method == "GET" and route == "/":
+                return _json_reply(200, self._describe())
+            if method == "POST" and route == "/":
+                return _json_reply(200, self._json_call(headers, body))
+            m = LAMBDA_INVOKE.match(route)
+            if method == "POST" and m:
+                return self._lambda_invoke(unquote(m.group(1)), headers, body)
+            raise AwsError("UnknownOperationException", f"no operation at {method} {route}", 404)
+        except AwsError as err:
+            return error_reply(err)
+        except Exception:
+            log.exception("internal error")
+            return error_reply(AwsError("InternalFailure", "internal error", 500))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"service": "trafficlake aws", "services": sorted(self.endpoint.by_service)}
+
+    def _json_call(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        target = headers.get("x-amz-target", "")
+        if not target:
+            raise AwsError("UnknownOperationException", "X-Amz-Target is required")
+        try:
+            request = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise AwsError("SerializationException", "request body is not JSON") from None
+        if not isinstance(request, dict):
+            raise AwsError("SerializationException", "request body is not a JSON object")
+        return self.endpoint.call(target, request)
+
+    def _lambda_invoke(self, name: str, headers: dict[str, str], body: bytes) -> Reply:
+        request = {
+            "FunctionName": name,
+            "Payload": body,
+            "InvocationType": headers.get("x-amz-invocation-type", "RequestResponse"),
+        }
+        result = self.endpoint.call_service("lambda", "Invoke", request)
+        out_headers = {
+            "Content-Type": "application/json",
+            "X-Amz-Executed-Version": str(result.get("ExecutedVersion", "$LATEST")),
+        }
+        if result.get("FunctionError"):
+            out_headers["X-Amz-Function-Error"] = str(result["FunctionError"])
+        payload = result.get("Payload", b"")
+        return Reply(int(result.get("StatusCode", 200)), bytes(payload), out_headers)
+
+
+def aws_context(settings: Settings, endpoint_url: str) -> AwsContext:
+    a = settings.aws
+    return AwsContext(settings, a.region, a.account_id, endpoint_url)
+
+
+def limits_from_settings(settings: Settings) -> Limits:
+    a = settings.aws
+    return Limits(
+        max_connections=a.max_connections,
+        idle_timeout_s=a.idle_timeout_s,
+        max_body_bytes=a.max_body_bytes,
+        workers=a.workers,
+    )
+
+
+def serve_settings(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    token: str | None = None,
+    insecure: bool = False,
+    services: Mapping[str, str] | None = None,
+) -> AwsServer:
+    """Bind the endpoint for ``settings`` (``[aws]`` host/port/token unless given) and open
+    every service. The caller runs ``serve_forever()`` and ``close()``."""
+    a = settings.aws
+    host = a.host if host is None else host
+    port = a.port if port is None else port
+    token = (a.token or settings.delivery.token) if token is None else token
+    return AwsServer(
+        lambda url: Endpoint(aws_context(settings, url), services),
+        host,
+        port,
+        token,
+        limits_from_settings(settings),
+        insecure,
+    )

@@ -1,0 +1,159 @@
+"""The endpoint's protocol layer on loopback: routing, AWS error shapes, the token, the bounds."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+
+from trafficlake.aws.server import AwsServer, serve_settings
+from trafficlake.config import Settings
+from trafficlake.errors import ConfigError
+
+
+@pytest.fixture
+def endpoint(settings: Settings) -> Iterator[Any]:
+    started: list[AwsServer] = []
+
+    def start(**kw: Any) -> AwsServer:
+        server = serve_settings(settings, "127.0.0.1", 0, **kw)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.close()
+
+
+def raw(server: AwsServer, method: str, path: str, body: bytes, **headers: str) -> Any:
+    host, port = server.address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, (json.loads(data) if data else None), resp
+
+
+def test_routing_and_error_shapes(endpoint: Any) -> None:
+    server = endpoint()
+    status, body, resp = raw(server, "POST", "/", b"{}", **{"X-Amz-Target": "AWSNope.Do"})
+    assert (status, body["__type"]) == (400, "UnknownOperationException")
+    assert resp.getheader("x-amzn-RequestId")
+    target = {"X-Amz-Target": "Firehose_20150804.Frobnicate"}
+    status, body, _ = raw(server, "POST", "/", b"{}", **target)
+    assert body["__type"] == "UnknownOperationException" and "Frobnicate" in body["message"]
+    target = {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams"}
+    for bad in (b"{", b"[1]", b"\xff\xfe"):
+        status, body, _ = raw(server, "POST", "/", bad, **target)
+        assert (status, body["__type"]) == (400, "SerializationException")
+    status, body, _ = raw(server, "POST", "/", b"{}", **target)
+    assert (status, body["DeliveryStreamNames"]) == (200, ["miv"])
+    status, body, _ = raw(server, "GET", "/", b"")
+    assert status == 200 and "firehose" in body["services"]
+    status, body, _ = raw(server, "PUT", "/elsewhere", b"")
+    assert (status, body["__type"]) == (404, "UnknownOperationException")
+
+
+def test_token_is_required_for_every_request(endpoint: Any) -> None:
+    server = endpoint(token="s3cret")
+    assert raw(server, "GET", "/", b"")[0] == 400
+    assert raw(server, "GET", "/", b"", **{"X-Trafficlake-Token": "s3cret"})[0] == 200
+
+    def client(key: str) -> Any:
+        return boto3.client(
+            "firehose",
+            endpoint_url=server.url,
+            region_name="eu-west-1",
+            aws_access_key_id=key,
+            aws_secret_access_key="x",
+        )
+
+    with pytest.raises(botocore.exceptions.ClientError, match="UnrecognizedClientException"):
+        client("wrong").list_delivery_streams()
+    with pytest.raises(botocore.exceptions.ClientError, match="UnrecognizedClientException"):
+        client("wrong").create_delivery_stream(DeliveryStreamName="x")
+    assert client("s3cret").list_delivery_streams()["DeliveryStreamNames"] == ["miv"]
+
+
+def test_non_loopback_bind_needs_a_token_or_insecure(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="without a token"):
+        serve_settings(settings, "0.0.0.0", 0)
+    server = serve_settings(settings, "0.0.0.0", 0, insecure=True)
+    server.close()
+    server = serve_settings(settings, "0.0.0.0", 0, token="t")
+    assert server.url.startswith("http://127.0.0.1:")
+    server.close()
+
+
+def test_malformed_http_gets_one_aws_error_and_the_server_stays_up(endpoint: Any) -> None:
+    server = endpoint()
+    host, port = server.address
+
+    def send(data: bytes) -> bytes:
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(data)
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+            return out
+
+    too_big = b"POST / HTTP/1.1\r\nX-Pad: " + b"a" * 70_000 + b"\r\n\r\n"
+    assert b" 431 " in send(too_big).split(b"\r\n")[0]
+    many = b"POST / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n"
+    assert b"RequestHeaderFieldsTooLarge" in send(many)
+    two_lengths = b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"
+    assert b"conflicting" in send(two_lengths)
+    no_length = b"POST / HTTP/1.1\r\nX-Amz-Target: Firehose_20150804.ListDeliveryStreams\r\n\r\n"
+    assert b" 411 " in send(no_length).split(b"\r\n")[0]
+    assert b"SerializationException" in send(b"GARBAGE\r\n\r\n")
+    huge = b"POST / HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n"
+    assert b"request limit" in send(huge)
+    target = {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams"}
+    assert raw(server, "POST", "/", b"{}", **target)[0] == 200
+
+
+def test_slow_connections_neither_block_a_call_nor_the_shutdown(endpoint: Any) -> None:
+    server = endpoint()
+    host, port = server.address
+    slow = []
+    for i in range(300):  # half-sent requests that never finish
+        s = socket.create_connection((host, port), timeout=10)
+        s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n" if i % 2 else b"PO")
+        slow.append(s)
+    target = {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams"}
+    assert raw(server, "POST", "/", b"{}", **target)[0] == 200
+    done = threading.Event()
+    threading.Thread(target=lambda: (server.shutdown(), done.set()), daemon=True).start()
+    assert done.wait(20)
+    for s in slow:
+        s.close()
+    server.close()
+
+
+def test_connection_cap_answers_throttling(settings: Settings) -> None:
+    capped = settings.replace(aws=type(settings.aws)(max_connections=2))
+    server = serve_settings(capped, "127.0.0.1", 0)
+    server.start()
+    try:
+        host, port = server.address
+        held = [socket.create_connection((host, port), timeout=10) for _ in range(2)]
+        time.sleep(0.2)
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            assert b"ThrottlingException" in s.recv(65536)
+        for s in held:
+            s.close()
+    finally:
+        server.shutdown()
+        server.close()
