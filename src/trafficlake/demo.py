@@ -67,10 +67,11 @@ def prepare_folder(folder: Path) -> Path:
 
 def settings_for_existing_config(config: Path) -> Settings:
     """The user's settings for a demo run into their own (empty) lake, Waits scaled down."""
+    from trafficlake.catalog.names import RAW_PREFIX
     from trafficlake.storage import Lake
 
     settings = load_settings(config)
-    if Lake.from_settings(settings).list("raw/"):
+    if Lake.from_settings(settings).list(RAW_PREFIX):
         raise TrafficlakeError(
             f"the lake {settings.lake_url} already holds raw data; the demo needs an empty lake "
             "(drop --config to run it in its own --dir)"
@@ -96,6 +97,7 @@ def run_demo(
     """
     from trafficlake import ingest
     from trafficlake.catalog import open_catalog
+    from trafficlake.catalog.names import raw_table, transformed_table
     from trafficlake.miv.locations import write_locations
     from trafficlake.miv.simulator import Simulator
     from trafficlake.storage import Lake
@@ -155,11 +157,11 @@ def run_demo(
     summary.seconds["workflow"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    db = settings.catalog.database
+    raw, transformed = raw_table(settings), transformed_table(settings)
     with open_catalog(settings) as catalog:
-        summary.raw_partitions = len(catalog.list_partitions(db, "raw"))
+        summary.raw_partitions = len(catalog.list_partitions(*raw))
         if result.status == "SUCCEEDED":
-            parts = catalog.list_partitions(db, "transformed")
+            parts = catalog.list_partitions(*transformed)
             summary.transformed_partitions = len(parts)
             summary.transformed_rows = sum(p.row_count or 0 for p in parts)
     if result.status == "SUCCEEDED":
@@ -168,38 +170,22 @@ def run_demo(
     busiest = summary.congestion[0]["lve_nr"] if summary.congestion else 1
     summary.example_queries = [
         f"trafficlake query --config {config} "
-        f'"SELECT hour, count(*) AS jam_minutes FROM {db}.transformed '
+        f'"SELECT hour, count(*) AS jam_minutes FROM {transformed} '
         f'WHERE trafficJamIndicator = 1 GROUP BY hour ORDER BY hour"',
         f"trafficlake query --config {config} "
         f'"SELECT recordTimestamp, currentSpeed, avgSpeed3Minutes, trafficJamIndicator '
-        f'FROM {db}.transformed WHERE lve_nr = {busiest} ORDER BY recordTimestamp LIMIT 30"',
-        f"trafficlake catalog partitions {db}.transformed --config {config}",
+        f'FROM {transformed} WHERE lve_nr = {busiest} ORDER BY recordTimestamp LIMIT 30"',
+        f"trafficlake catalog partitions {transformed} --config {config}",
         f"trafficlake workflow history {result.id} --config {config}",
     ]
     return summary
 
 
 def congestion_by_location(settings: Settings, limit: int = 10) -> list[dict[str, Any]]:
-    """Locations (lve groups) with the most minutes flagged as a traffic jam."""
-    from trafficlake.query import run_query
+    """Locations (lve groups) with the most minutes flagged as a traffic jam, over all days."""
+    from trafficlake.congestion import congestion
+    from trafficlake.query import connect
 
-    db = settings.catalog.database
-    sql = f"""
-        WITH jams AS (
-            SELECT lve_nr,
-                   count(*) FILTER (WHERE trafficJamIndicator = 1) AS jam_minutes,
-                   min(currentSpeed) AS min_speed,
-                   count(*) AS minutes
-            FROM {db}.transformed GROUP BY lve_nr
-        ), names AS (
-            SELECT lve_nr, any_value(volledige_naam) AS name FROM {db}.locations GROUP BY lve_nr
-        )
-        SELECT jams.lve_nr, names.name, jams.jam_minutes, jams.minutes,
-               round(jams.min_speed, 1) AS min_speed
-        FROM jams LEFT JOIN names USING (lve_nr)
-        WHERE jams.jam_minutes > 0
-        ORDER BY jams.jam_minutes DESC, jams.lve_nr
-        LIMIT {int(limit)}
-    """
-    result = run_query(settings, sql)
-    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    with connect(settings) as con:
+        result = congestion(con, settings, limit=limit, jammed_only=True)
+    return result.table.to_pylist()

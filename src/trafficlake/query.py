@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
+from trafficlake.catalog.names import LOCATIONS_KEY, TableRef, locations_table
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError
 from trafficlake.query_pruning import (
@@ -28,9 +29,9 @@ from trafficlake.query_pruning import (
     matches,
     select_partitions_for,
 )
+from trafficlake.sqlquote import quote_ident, quote_literal
 from trafficlake.storage import Lake
 
-LOCATIONS_KEY = "locations/locations.parquet"
 READ_STATEMENTS = {"SELECT"}
 
 _DUCK_TYPES = {
@@ -71,14 +72,6 @@ def duck_type(hive: str) -> str:
     if hive.startswith("array<") and hive.endswith(">"):
         return duck_type(hive[6:-1]) + "[]"
     return _DUCK_TYPES.get(hive, "VARCHAR")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _s(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -138,13 +131,13 @@ class CatalogConnection:
         self.tables: dict[TableKey, Table] = {}
         self._views: dict[TableKey, tuple[str, ...] | None] = {}
         self.files_read: list[str] = []
-        self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(settings.catalog.database)}")
+        self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.catalog.database)}")
         self.refresh_tables()
-        loc = (settings.catalog.database, "locations")
+        loc = locations_table(settings)
         if loc not in self.tables and lake.exists(LOCATIONS_KEY):
             uri = file_uris(lake, [LOCATIONS_KEY])[0]
             self.duckdb.execute(
-                f"CREATE VIEW {_q(loc[0])}.locations AS SELECT * FROM read_parquet({_s(uri)})"
+                f"CREATE VIEW {loc.sql} AS SELECT * FROM read_parquet({quote_literal(uri)})"
             )
 
     def refresh_tables(self) -> None:
@@ -152,7 +145,7 @@ class CatalogConnection:
         current = {(t.database, t.name): t for t in self.catalog.list_tables()}
         for key, table in current.items():
             if key not in self.tables:
-                self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(key[0])}")
+                self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(key[0])}")
             elif self.tables[key] == table:
                 continue
             self._views.pop(key, None)
@@ -161,7 +154,7 @@ class CatalogConnection:
         for key in set(self.tables) - set(current):  # dropped from the catalog
             del self.tables[key]
             self._views.pop(key, None)
-            self.duckdb.execute(f"DROP VIEW IF EXISTS {_q(key[0])}.{_q(key[1])}")
+            self.duckdb.execute(f"DROP VIEW IF EXISTS {quote_ident(key[0])}.{quote_ident(key[1])}")
 
     # ---- views ----------------------------------------------------------------------------
     def _create_view(self, key: TableKey, table: Table, parts: list[Partition] | None) -> None:
@@ -170,17 +163,19 @@ class CatalogConnection:
         state = uris if parts is not None else None
         if key in self._views and self._views[key] == state:
             return
-        name = f"{_q(table.database)}.{_q(table.name)}"
+        name = f"{quote_ident(table.database)}.{quote_ident(table.name)}"
         self.duckdb.execute(
             f"CREATE OR REPLACE VIEW {name} AS {self._view_sql(table, parts or [])}"
         )
         self._views[key] = state
 
     def _reader(self, table: Table, uris: Sequence[str], hive: bool) -> str:
-        files = "[" + ", ".join(_s(u) for u in uris) + "]"
+        files = "[" + ", ".join(quote_literal(u) for u in uris) + "]"
         opts = "union_by_name = true"
         if hive and table.partition_keys:
-            types = ", ".join(f"{_s(k.name)}: {duck_type(k.type)}" for k in table.partition_keys)
+            types = ", ".join(
+                f"{quote_literal(k.name)}: {duck_type(k.type)}" for k in table.partition_keys
+            )
             opts += f", hive_partitioning = true, hive_types = {{{types}}}"
         else:
             opts += ", hive_partitioning = false"
@@ -191,9 +186,11 @@ class CatalogConnection:
     def _view_sql(self, table: Table, parts: list[Partition]) -> str:
         cols = [*table.columns, *table.partition_keys]
         if not any(p.files for p in parts):
-            body = ", ".join(f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in cols)
+            body = ", ".join(
+                f"CAST(NULL AS {duck_type(c.type)}) AS {quote_ident(c.name)}" for c in cols
+            )
             return f"SELECT {body} WHERE false"
-        names = ", ".join(_q(c.name) for c in cols)
+        names = ", ".join(quote_ident(c.name) for c in cols)
         if not any(k.name.startswith("partition_") for k in table.partition_keys):
             uris = file_uris(self.lake, [f.key for p in parts for f in p.files])
             return f"SELECT {names} FROM {self._reader(table, uris, True)}"
@@ -203,10 +200,10 @@ class CatalogConnection:
             if not p.files:
                 continue
             consts = ", ".join(
-                f"CAST({_s(v)} AS {duck_type(k.type)}) AS {_q(k.name)}"
+                f"CAST({quote_literal(v)} AS {duck_type(k.type)}) AS {quote_ident(k.name)}"
                 for k, v in zip(table.partition_keys, p.values, strict=True)
             )
-            data = ", ".join(_q(c.name) for c in table.columns)
+            data = ", ".join(quote_ident(c.name) for c in table.columns)
             reader = self._reader(table, file_uris(self.lake, [f.key for f in p.files]), False)
             selects.append(f"SELECT {data}{', ' if consts else ''}{consts} FROM {reader}")
         return " UNION ALL BY NAME ".join(selects)
@@ -245,6 +242,15 @@ class CatalogConnection:
             files.update(file_uris(self.lake, [f.key for p in parts for f in p.files]))
         self.files_read = sorted(files)
         return self.files_read
+
+    def has_view(self, ref: TableRef) -> bool:
+        """Whether ``ref`` can be queried on this connection (a catalog table or a lake view)."""
+        row = self.duckdb.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [ref.database, ref.name],
+        ).fetchone()
+        return bool(row and row[0])
 
     # ---- running --------------------------------------------------------------------------
     def execute(

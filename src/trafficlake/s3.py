@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trafficlake.errors import MissingExtraError, TrafficlakeError
+from trafficlake.sqlquote import quote_literal
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -83,7 +84,7 @@ def load_httpfs(con: Any) -> None:
         return
     path = httpfs_extension_path()
     if path is not None:
-        con.execute(f"LOAD {_quote(str(path))}")
+        con.execute(f"LOAD {quote_literal(str(path))}")
         return
     try:
         con.execute("LOAD httpfs")
@@ -105,22 +106,18 @@ def duckdb_secret_sql(ep: S3Endpoint) -> str:
     """``CREATE OR REPLACE SECRET`` for the endpoint (temporary: lives with the connection)."""
     opts = [
         "TYPE s3",
-        f"REGION {_quote(ep.region)}",
-        f"URL_STYLE {_quote('path' if ep.path_style else 'vhost')}",
+        f"REGION {quote_literal(ep.region)}",
+        f"URL_STYLE {quote_literal('path' if ep.path_style else 'vhost')}",
         f"USE_SSL {'true' if ep.use_ssl else 'false'}",
     ]
     if ep.endpoint:
-        opts.append(f"ENDPOINT {_quote(ep.endpoint)}")
+        opts.append(f"ENDPOINT {quote_literal(ep.endpoint)}")
     if ep.access_key_id:
-        opts.append(f"KEY_ID {_quote(ep.access_key_id)}")
-        opts.append(f"SECRET {_quote(ep.secret_access_key)}")
+        opts.append(f"KEY_ID {quote_literal(ep.access_key_id)}")
+        opts.append(f"SECRET {quote_literal(ep.secret_access_key)}")
     if ep.session_token:
-        opts.append(f"SESSION_TOKEN {_quote(ep.session_token)}")
+        opts.append(f"SESSION_TOKEN {quote_literal(ep.session_token)}")
     return f"CREATE OR REPLACE TEMPORARY SECRET {SECRET_NAME} ({', '.join(opts)})"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 # ---- Spark (s3a) ----------------------------------------------------------------------------

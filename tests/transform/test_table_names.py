@@ -7,9 +7,10 @@ from transform_lakes import T0, LakeHarness, day_of, lane_rows
 
 from trafficlake.catalog.crawler import run_crawler
 from trafficlake.config import load_settings
-from trafficlake.query import run_query
+from trafficlake.query import connect, run_query
 from trafficlake.storage import Lake
 from trafficlake.transform import run_transform
+from trafficlake.web import data
 
 
 def test_pipeline_with_database_and_prefix(settings: object, catalog_url: str) -> None:
@@ -42,3 +43,8 @@ def test_pipeline_with_database_and_prefix(settings: object, catalog_url: str) -
     assert run_query(s, "SELECT count(*) AS n FROM verkeer.miv_transformed").table.column(
         "n"
     ).to_pylist() == [60]
+    # The dashboard's queries read the same prefixed table (they named it "transformed" once).
+    with connect(s) as con:
+        assert data.available_days(con.catalog, s) == [day_of(T0).isoformat()]
+        ranked = data.congestion(con, s, day_of(T0), limit=5)["locations"]
+        assert sum(r["minutes"] for r in ranked) == 60

@@ -29,6 +29,7 @@ from trafficlake.catalog.inference import (
     inspect_file,
     merge_stats,
 )
+from trafficlake.catalog.names import table_name
 from trafficlake.catalog.schema_merge import infer_keys, merge_schema, values_of, widen_keys
 from trafficlake.storage import FileEntry, Lake
 
@@ -114,8 +115,7 @@ class TargetCrawl:
         self.messages = messages
         self.check_stop = check_stop
         self.progress = progress
-        base = posixpath.basename(self.target.rstrip("/")) or "root"
-        self.name = f"{crawler.table_prefix}{base}"
+        self.name = table_name(crawler.table_prefix, self.target)
         self.database = crawler.database
 
     def note(self, text: str) -> None:

@@ -34,13 +34,14 @@ from trafficlake.catalog.crawl_plan import (
     TargetCrawl,
     throttled_stop_check,
 )
+from trafficlake.catalog.names import RAW_PREFIX, TRANSFORMED_PREFIX
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError
 from trafficlake.storage import Lake
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CRAWLERS = {"raw": "raw/", "transformed": "transformed/"}
+DEFAULT_CRAWLERS = {"raw": RAW_PREFIX, "transformed": TRANSFORMED_PREFIX}
 
 Progress = Callable[[int, int], None]
 

@@ -9,10 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from lxml import etree
 
+from trafficlake.catalog.names import LOCATIONS_KEY
 from trafficlake.miv.xmlsafe import FeedParseError, iterparse_safely, parse_timestamp
 from trafficlake.storage import Lake
-
-LOCATIONS_KEY = "locations/locations.parquet"
 
 LOCATIONS_SCHEMA = pa.schema(
     [

@@ -43,12 +43,12 @@ from trafficlake.catalog import (
     PartitionChangedError,
     Table,
 )
+from trafficlake.catalog.names import TRANSFORMED, TRANSFORMED_PREFIX, TableRef
 from trafficlake.storage import Lake
 from trafficlake.transform.engine import OUTPUT_COLUMNS, PARTITION_KEYS, StagedFile
-from trafficlake.transform.plan import TRANSFORMED, TableRef
 
-PREFIX = "transformed/"
-STAGING = "transformed/_staging/"
+PREFIX = TRANSFORMED_PREFIX
+STAGING = TRANSFORMED_PREFIX + "_staging/"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from trafficlake.s3 import configure_duckdb
+from trafficlake.sqlquote import quote_literal
 from trafficlake.transform.engine import (
     EVENT_DAYS_SQL,
     StagedFile,
@@ -61,7 +62,7 @@ class DuckDBEngine:
         tmp = tempfile.mkdtemp(dir=self.temp_root)
         con.execute(f"SET threads = {self.threads}")
         con.execute(f"SET memory_limit = '{self.memory_limit_bytes}B'")
-        con.execute(f"SET temp_directory = '{_quote(tmp)}'")
+        con.execute(f"SET temp_directory = {quote_literal(tmp)}")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")
         return con
@@ -71,7 +72,7 @@ class DuckDBEngine:
         if not input_files:
             raise TransformError("no input files for the transform")
         configure_duckdb(con, self.settings)  # S3 lakes: httpfs + a secret; local: no-op
-        files = ", ".join(f"'{_quote(f)}'" for f in input_files)
+        files = ", ".join(quote_literal(f) for f in input_files)
         con.execute(
             "CREATE OR REPLACE VIEW raw_input AS SELECT * FROM read_parquet("
             f"[{files}], union_by_name = true, hive_partitioning = false)"
@@ -88,7 +89,7 @@ class DuckDBEngine:
             else:
                 target = output_uri  # s3://...: DuckDB writes the objects itself (httpfs)
             con.execute(
-                f"COPY ({sql}) TO '{_quote(target)}' (FORMAT parquet, COMPRESSION zstd, "
+                f"COPY ({sql}) TO {quote_literal(target)} (FORMAT parquet, COMPRESSION zstd, "
                 "PARTITION_BY (year, month, day, hour), OVERWRITE_OR_IGNORE true, "
                 "FILENAME_PATTERN 'part-{i}')"
             )
@@ -110,7 +111,3 @@ class DuckDBEngine:
 
     def close(self) -> None:
         shutil.rmtree(self.temp_root, ignore_errors=True)
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")

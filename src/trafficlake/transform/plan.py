@@ -26,13 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Partition
+from trafficlake.catalog.names import RAW, TableRef
 from trafficlake.transform.engine import LOOKBACK_SECONDS, TransformError
-
-if TYPE_CHECKING:
-    from trafficlake.config import Settings
 
 JOB = "transform"
 EVENT_TIME = "tijd_waarneming"
@@ -41,32 +39,6 @@ EPOCH = date(1970, 1, 1)
 
 class InvalidRangeError(TransformError):
     pass
-
-
-class TableRef(NamedTuple):
-    """A catalog table: database and table name."""
-
-    database: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.database}.{self.name}"
-
-
-RAW = TableRef("traffic", "raw")
-TRANSFORMED = TableRef("traffic", "transformed")
-"""The names under the default ``[catalog]`` settings."""
-
-
-def raw_table(settings: Settings) -> TableRef:
-    """The raw table as the ``raw`` crawler names it: ``[catalog] database`` and
-    ``table_prefix`` + the last component of its target ``raw/``."""
-    return TableRef(settings.catalog.database, f"{settings.catalog.table_prefix}raw")
-
-
-def transformed_table(settings: Settings) -> TableRef:
-    """The transform's output table, named like the ``transformed`` crawler would name it."""
-    return TableRef(settings.catalog.database, f"{settings.catalog.table_prefix}transformed")
 
 
 def day_start(d: date) -> int:

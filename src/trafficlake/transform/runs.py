@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from trafficlake.catalog import Catalog, JobRun, JobRunningError, open_catalog
+from trafficlake.catalog.names import raw_table, transformed_table
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
 from trafficlake.transform import commit
@@ -35,9 +36,7 @@ from trafficlake.transform.plan import (
     Chunk,
     TransformPlan,
     plan_transform,
-    raw_table,
     requested_days,
-    transformed_table,
 )
 
 

@@ -202,7 +202,7 @@ def create_app(
         when = data.parse_day(day) if day is not None else None
         available = data.available_days(get_catalog(), settings)
         if not available:
-            data.transformed_table(get_catalog(), settings)  # 404 naming a missing table
+            data.require_transformed(get_catalog(), settings)  # 404 naming a missing table
             raise NotFoundError(f"{settings.catalog.database}.transformed has no partitions yet")
         if when is None:
             return dt.date.fromisoformat(available[-1])

@@ -18,9 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Table
+from trafficlake.catalog.names import TableRef, locations_table, transformed_table
 from trafficlake.config import Settings
+from trafficlake.congestion import congestion as ranked_congestion
+from trafficlake.congestion import day_filter
 from trafficlake.errors import TrafficlakeError
 from trafficlake.query import CatalogConnection, QueryError
+from trafficlake.sqlquote import quote_ident
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIMESERIES_COLUMNS = (
@@ -52,10 +56,6 @@ def parse_day(text: str) -> dt.date:
         raise BadRequestError(f"day {text!r} is not a date: {exc}") from None
 
 
-def qname(database: str, table: str) -> str:
-    return ".".join('"' + p.replace('"', '""') + '"' for p in (database, table))
-
-
 def jsonable(value: Any) -> Any:
     """Plain JSON values: NaN/inf become null, times ISO text, decimals floats, bytes base64."""
     if isinstance(value, float):
@@ -84,25 +84,25 @@ def jsonable(value: Any) -> Any:
 # ---- catalog summaries ----------------------------------------------------------------------
 
 
-def transformed_table(catalog: Catalog, settings: Settings) -> Table:
+def require_transformed(catalog: Catalog, settings: Settings) -> Table:
     """The transformed table, or NotFoundError; it must be partitioned by year/month/day."""
-    db = settings.catalog.database
+    ref = transformed_table(settings)
     try:
-        table = catalog.get_table(db, "transformed")
+        table = catalog.get_table(*ref)
     except NoSuchTableError:
         raise NotFoundError(
-            f"table {db}.transformed is not in the catalog yet (run the transform and its crawler)"
+            f"table {ref} is not in the catalog yet (run the transform and its crawler)"
         ) from None
     keys = [k.name for k in table.partition_keys]
     if not all(k in keys for k in DAY_KEYS):
-        raise NotFoundError(f"{db}.transformed is not partitioned by year/month/day ({keys})")
+        raise NotFoundError(f"{ref} is not partitioned by year/month/day ({keys})")
     return table
 
 
 def available_days(catalog: Catalog, settings: Settings) -> list[str]:
     """The UTC days the transformed table has partitions for, oldest first (from the catalog)."""
     try:
-        table = transformed_table(catalog, settings)
+        table = require_transformed(catalog, settings)
     except NotFoundError:
         return []
     keys = [k.name for k in table.partition_keys]
@@ -165,53 +165,12 @@ def partition_rows(catalog: Catalog, table: Table, where: dict[str, str]) -> lis
 # ---- SQL over the transformed table ---------------------------------------------------------
 
 
-def _day_filter(day: dt.date) -> str:
-    # validated ints written as literals: the catalog prunes to this day's partitions
-    return f"year = {int(day.year)} AND month = {int(day.month)} AND day = {int(day.day)}"
-
-
-def _has_view(con: CatalogConnection, database: str, name: str) -> bool:
-    rows = con.duckdb.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [database, name],
-    ).fetchone()
-    return bool(rows and rows[0])
-
-
 def congestion(
     con: CatalogConnection, settings: Settings, day: dt.date, limit: int
 ) -> dict[str, Any]:
     """Per location (lve_nr) on ``day``: jam minutes, minutes, min/avg speed, name."""
-    transformed_table(con.catalog, settings)
-    db = settings.catalog.database
-    with_names = _has_view(con, db, "locations")
-    names = (
-        f"LEFT JOIN (SELECT lve_nr, min(volledige_naam) AS name FROM {qname(db, 'locations')} "
-        "GROUP BY lve_nr) AS names USING (lve_nr)"
-        if with_names
-        else ""
-    )
-    name_col = "names.name" if with_names else "CAST(NULL AS VARCHAR)"
-    sql = f"""
-        WITH jams AS (
-            SELECT lve_nr,
-                   CAST(sum(CASE WHEN trafficJamIndicator = 1 THEN 1 ELSE 0 END) AS BIGINT)
-                       AS jam_minutes,
-                   count(*) AS minutes,
-                   min(currentSpeed) AS min_speed,
-                   -- rounded: a parallel avg() differs in the last bits from run to run
-                   round(avg(currentSpeed), 6) AS avg_speed
-            FROM {qname(db, "transformed")}
-            WHERE {_day_filter(day)} AND lve_nr IS NOT NULL
-            GROUP BY lve_nr
-        )
-        SELECT jams.lve_nr, {name_col} AS name, jams.jam_minutes, jams.minutes,
-               jams.min_speed, jams.avg_speed
-        FROM jams {names}
-        ORDER BY jams.jam_minutes DESC, jams.min_speed ASC NULLS LAST, jams.lve_nr
-        LIMIT ?
-    """
-    result = con.query(sql, [int(limit)])
+    require_transformed(con.catalog, settings)
+    result = ranked_congestion(con, settings, day=day, limit=limit)
     return {
         "day": day.isoformat(),
         "jam_threshold_kmh": settings.transform.jam_threshold_kmh,
@@ -224,20 +183,20 @@ def timeseries(
     con: CatalogConnection, settings: Settings, lve_nr: int, day: dt.date
 ) -> dict[str, Any]:
     """One location's minutes on ``day`` (UTC), oldest first; NotFoundError when it has none."""
-    transformed_table(con.catalog, settings)
-    db = settings.catalog.database
-    cols = ", ".join(f'"{c}"' for c in TIMESERIES_COLUMNS)
+    table = require_transformed(con.catalog, settings)
+    cols = ", ".join(quote_ident(c) for c in TIMESERIES_COLUMNS)
     sql = (
-        f"SELECT {cols} FROM {qname(db, 'transformed')} "
-        f"WHERE {_day_filter(day)} AND lve_nr = ? ORDER BY recordTimestamp"
+        f"SELECT {cols} FROM {TableRef(table.database, table.name).sql} "
+        f"WHERE {day_filter(day)} AND lve_nr = ? ORDER BY recordTimestamp"
     )
     result = con.query(sql, [int(lve_nr)])
     if not result.rows:
         raise NotFoundError(f"location {lve_nr} has no transformed data on {day.isoformat()}")
     name = None
-    if _has_view(con, db, "locations"):
+    locations = locations_table(settings)
+    if con.has_view(locations):
         found = con.query(
-            f"SELECT min(volledige_naam) FROM {qname(db, 'locations')} WHERE lve_nr = ?",
+            f"SELECT min(volledige_naam) FROM {locations.sql} WHERE lve_nr = ?",
             [int(lve_nr)],
         ).rows
         name = found[0][0] if found else None

@@ -1,0 +1,75 @@
+"""Table naming: the one owner of which catalog table a lake folder is, and of the lake's folders.
+
+Every table name in trafficlake comes from here - the crawler, the transform, the query views,
+the dashboard, the demo and the AWS endpoint ask this module instead of writing ``"raw"`` or
+``"transformed"``. The rule is the crawler's (like a Glue crawler with a table prefix): a
+table is ``[catalog] table_prefix`` + the last component of the folder it is crawled from, in
+the database ``[catalog] database``. With ``table_prefix = "miv_"`` the transform writes
+``traffic.miv_transformed``, and the dashboard reads that same table.
+
+The lake's folders (see docs/architecture.md, "Lake layout"): ``raw/`` (landed events),
+``transformed/`` (the transform's output, written by the transform only), ``locations/``
+(the measuring-point reference table).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import TYPE_CHECKING, NamedTuple
+
+from trafficlake.sqlquote import quote_ident
+
+if TYPE_CHECKING:
+    from trafficlake.config import Settings
+
+RAW_PREFIX = "raw/"
+TRANSFORMED_PREFIX = "transformed/"
+LOCATIONS_PREFIX = "locations/"
+LOCATIONS_KEY = LOCATIONS_PREFIX + "locations.parquet"
+"""The measuring-point reference table: one Parquet file, replaced atomically."""
+
+
+class TableRef(NamedTuple):
+    """A catalog table: database and table name."""
+
+    database: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.name}"
+
+    @property
+    def sql(self) -> str:
+        """The name as a quoted SQL identifier: ``"database"."name"``."""
+        return f"{quote_ident(self.database)}.{quote_ident(self.name)}"
+
+
+def table_name(prefix: str, folder: str) -> str:
+    """The table a crawler with ``prefix`` makes of the lake folder ``folder`` (``"raw/"`` ->
+    ``prefix + "raw"``; the lake's root is ``prefix + "root"``)."""
+    return prefix + (posixpath.basename(folder.strip("/")) or "root")
+
+
+def lake_table(settings: Settings, folder: str) -> TableRef:
+    """The table of the lake folder ``folder`` under the ``[catalog]`` settings."""
+    return TableRef(settings.catalog.database, table_name(settings.catalog.table_prefix, folder))
+
+
+def raw_table(settings: Settings) -> TableRef:
+    """The landed events (crawled from ``raw/``)."""
+    return lake_table(settings, RAW_PREFIX)
+
+
+def transformed_table(settings: Settings) -> TableRef:
+    """The transform's output (``transformed/``; the transform writes its catalog entry)."""
+    return lake_table(settings, TRANSFORMED_PREFIX)
+
+
+def locations_table(settings: Settings) -> TableRef:
+    """The measuring points (``locations/``): a crawled table, or the query layer's view."""
+    return lake_table(settings, LOCATIONS_PREFIX)
+
+
+RAW = TableRef("traffic", "raw")
+TRANSFORMED = TableRef("traffic", "transformed")
+"""The names under the default ``[catalog]`` settings (``database = "traffic"``, no prefix)."""
