@@ -79,6 +79,12 @@ class IngestSettings:
     poll_interval_s: float = 60.0
     timeout_s: float = 30.0
     retries: int = 5
+    max_ahead_s: int = 86_400
+    """Feed timestamps later than their arrival plus this are quarantined (a document whose
+    ``tijd_publicatie`` is, whole)."""
+    max_age_days: int = 0
+    """Feed timestamps older than their arrival minus this many days are quarantined (a
+    document whose ``tijd_publicatie`` is, whole); 0: only those before 2000."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import gzip
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,8 +31,9 @@ import pyarrow.compute as pc
 from trafficlake.config import Settings
 from trafficlake.delivery import DeliveryStream
 from trafficlake.errors import TrafficlakeError
-from trafficlake.miv.feed import ParsedFeed, parse_document
+from trafficlake.miv.feed import ParsedFeed, arrival_window, parse_document
 from trafficlake.miv.xmlsafe import FeedParseError
+from trafficlake.schema import EARLIEST_TIMESTAMP
 from trafficlake.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ PROCESSING_FAILED = "processing-failed"
 """Error output type of whole documents that could not be parsed."""
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 ARRIVAL_JITTER_S = 15.0
+MAX_START_AHEAD_S = 366 * 86_400
+"""A simulation may start at most this far ahead: its times set partitions and the clock."""
 
 Progress = Callable[[int], None]
 """Called with the number of units (minutes or documents) just completed."""
@@ -111,7 +115,7 @@ def _deliver(stream: DeliveryStream, feed: ParsedFeed, report: IngestReport) -> 
 def parse_start(start: str) -> int:
     """An ISO date or datetime (UTC unless it has an offset) → epoch s, floored to the minute.
 
-    Empty: yesterday 00:00 UTC.
+    Empty: yesterday 00:00 UTC. Before 2000 or more than a year ahead: InvalidStartError.
     """
     if not start:
         today = datetime.now(UTC).date()
@@ -128,6 +132,10 @@ def parse_start(start: str) -> int:
     except ValueError:
         raise InvalidStartError(f"invalid start {start!r}: use an ISO date or datetime") from None
     epoch = int(t.timestamp())
+    if not EARLIEST_TIMESTAMP <= epoch <= time.time() + MAX_START_AHEAD_S:
+        raise InvalidStartError(
+            f"invalid start {start!r}: simulate from 2000-01-01 up to a year from now"
+        )
     return epoch - epoch % 60
 
 
@@ -185,10 +193,14 @@ def simulate(
 
 
 def _parse_or_quarantine(
-    stream: DeliveryStream, data: bytes, report: IngestReport, latest: int | None = None
+    stream: DeliveryStream,
+    data: bytes,
+    report: IngestReport,
+    latest: int | None = None,
+    earliest: int | None = None,
 ) -> ParsedFeed | None:
     try:
-        return parse_document(data, latest=latest)
+        return parse_document(data, latest=latest, earliest=earliest)
     except FeedParseError as exc:
         stream.put_error(data, str(exc), PROCESSING_FAILED)
         report.failed_documents += 1
@@ -255,7 +267,16 @@ def replay(
                 report.failed_documents += 1
                 report.errors += 1
                 data = None
-            feed = _parse_or_quarantine(stream, data, report) if data is not None else None
+            # the window is around the real arrival (now): an archived document's publication
+            # time moves the simulated clock, so it may not lie in the future
+            earliest, latest = arrival_window(
+                time.time(), settings.ingest.max_ahead_s, settings.ingest.max_age_days
+            )
+            feed = (
+                _parse_or_quarantine(stream, data, report, latest, earliest)
+                if data is not None
+                else None
+            )
             if feed is not None:
                 if clock is not None:
                     published = feed.tijd_publicatie or clock.now

@@ -41,11 +41,11 @@ from trafficlake.delivery.wal import (
     KIND_ERRORS,
     KIND_JSON,
     KIND_RAW,
+    SegmentContents,
     WriteAheadLog,
     encode_errors,
     encode_json_call,
     encode_raw,
-    read_segment,
 )
 from trafficlake.errors import TrafficlakeError
 from trafficlake.storage import Lake
@@ -492,27 +492,19 @@ class DeliveryStream:
     def _recover(self) -> None:
         """Deliver what a previous (killed) instance left in the WAL, segment by segment."""
         assert self._wal is not None
-        for path in self._wal.existing_segments():
-            contents = read_segment(path)
-            errors: ErrorsByType = {}
-            for etype, recs in contents.errors:
-                errors.setdefault(etype, []).extend(recs)
-            raw = list(contents.raw)
-            for arrival_ms, records in contents.json_calls:  # converted as when they came in
-                call = convert_call(records, arrival_ms)
-                raw.append(call.table)
-                errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
-            self._deliver(raw, errors)
-            self.recovered_records += sum(t.num_rows for t in raw) + sum(
-                len(r) for r in errors.values()
-            )
-            if contents.torn_bytes:
-                log.warning(
-                    "WAL segment %s: ignored a torn tail of %d bytes (never acknowledged)",
-                    path.name,
-                    contents.torn_bytes,
-                )
-            self._wal.release([path])
+        self.recovered_records += self._wal.recover(self._deliver_segment)
+
+    def _deliver_segment(self, contents: SegmentContents) -> int:
+        errors: ErrorsByType = {}
+        for etype, recs in contents.errors:
+            errors.setdefault(etype, []).extend(recs)
+        raw = list(contents.raw)
+        for arrival_ms, records in contents.json_calls:  # converted as when they came in
+            call = convert_call(records, arrival_ms)
+            raw.append(call.table)
+            errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
+        self._deliver(raw, errors)
+        return sum(t.num_rows for t in raw) + sum(len(r) for r in errors.values())
 
     # ---- lifecycle ------------------------------------------------------------------------
     @property

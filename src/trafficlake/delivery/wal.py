@@ -21,24 +21,38 @@ Firehose error records. One call to :meth:`WriteAheadLog.append` writes its fram
 once (group commit). A crash can only tear the last frame, which was never acknowledged: the
 reader stops at the first frame whose magic, length or checksum does not match. Segments are
 deleted (:meth:`release`) only after their records are in the lake.
+
+Recovery (:meth:`WriteAheadLog.recover`) hands each pending segment to the stream in order. A
+segment that cannot be decoded or delivered because of what it holds (a value no partition can
+be rendered for, a frame that does not decode) is moved to ``undeliverable/`` beside a
+``<segment>.reason`` file naming the error, and recovery goes on: one bad segment never wedges
+the stream, and nothing is deleted (move a segment back into the folder to retry it). An
+error of the lake itself (unreachable, full disk, no permission) stops recovery with every
+segment kept, so the next start retries. Running recovery again is safe: a released segment is
+gone, a set-aside one stays aside; a segment delivered but not yet released when the process
+died is delivered again (at least once, like Firehose; the transform drops the duplicates).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import struct
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeAlias
 
 import pyarrow as pa
 
-from trafficlake.errors import TrafficlakeError
+from trafficlake.errors import StorageError, TrafficlakeError
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"TLW1"
 _HEADER = struct.Struct("<4sBII")
@@ -48,6 +62,8 @@ KIND_JSON = ord("J")
 _JSON_HEAD = struct.Struct("<qI")
 _SEGMENT_GLOB = "segment-*.wal"
 OWNER_FILE = "OWNER.json"
+UNDELIVERABLE_DIR = "undeliverable"
+"""Subfolder of segments set aside by recovery, each beside its ``.reason`` file."""
 _IOV_MAX = 512  # well under every kernel's IOV_MAX (1024 on Linux)
 
 
@@ -184,6 +200,15 @@ def read_segment(path: Path) -> SegmentContents:
     return out
 
 
+def is_lake_error(exc: BaseException) -> bool:
+    """True when delivery failed because of the lake (retry later), not the segment's data."""
+    if isinstance(exc, StorageError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, OSError):  # but a time too large to render is the data's
+        return exc.errno != errno.EOVERFLOW
+    return type(exc).__module__.split(".")[0] in ("botocore", "boto3", "urllib3")
+
+
 class WriteAheadLog:
     """Segmented, fsync'd, checksummed log in one folder, locked against a second process."""
 
@@ -224,8 +249,10 @@ class WriteAheadLog:
                 fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
                 self._lock_file.close()
                 raise
-        existing = self.existing_segments()
-        self._next_seq = (int(existing[-1].stem.split("-")[1]) + 1) if existing else 1
+        existing = self.existing_segments() + sorted(
+            (self.directory / UNDELIVERABLE_DIR).glob(_SEGMENT_GLOB)
+        )
+        self._next_seq = max((int(p.stem.split("-")[1]) for p in existing), default=0) + 1
         self._current: BinaryIO | None = None
         self._current_path: Path | None = None
         self._closed_segments: list[Path] = []
@@ -341,6 +368,56 @@ class WriteAheadLog:
                 self._closed_segments.remove(path)
         if segments and self.sync_enabled:
             _fsync_dir(self.directory)
+
+    def set_aside(self, path: Path, reason: str) -> Path:
+        """Move a segment to ``undeliverable/`` beside a ``.reason`` file; returns its new path."""
+        folder = self.directory / UNDELIVERABLE_DIR
+        folder.mkdir(exist_ok=True)
+        target = folder / path.name
+        (folder / (path.name + ".reason")).write_text(reason + "\n")
+        os.replace(path, target)
+        if path in self._closed_segments:
+            self._closed_segments.remove(path)
+        if self.sync_enabled:
+            _fsync_dir(folder)
+            _fsync_dir(self.directory)
+        return target
+
+    def set_aside_segments(self) -> list[Path]:
+        """Segments recovery could not deliver, oldest first."""
+        return sorted((self.directory / UNDELIVERABLE_DIR).glob(_SEGMENT_GLOB))
+
+    def recover(self, deliver: Callable[[SegmentContents], int]) -> int:
+        """Deliver every pending segment in order; returns the records ``deliver`` reported.
+
+        A segment that fails for a reason of its own is set aside (see the module docstring);
+        an error of the lake (:func:`is_lake_error`) propagates with the segment kept.
+        """
+        delivered = 0
+        for path in self.existing_segments():
+            try:
+                contents = read_segment(path)
+                delivered += deliver(contents)
+            except Exception as exc:
+                if is_lake_error(exc):
+                    raise
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                moved = self.set_aside(path, reason)
+                log.error(
+                    "WAL segment %s cannot be delivered (%s); moved to %s",
+                    path.name,
+                    reason,
+                    moved.parent,
+                )
+                continue
+            if contents.torn_bytes:
+                log.warning(
+                    "WAL segment %s: ignored a torn tail of %d bytes (never acknowledged)",
+                    path.name,
+                    contents.torn_bytes,
+                )
+            self.release([path])
+        return delivered
 
     def close(self) -> None:
         """Close the current segment and release the folder lock (segments stay on disk)."""

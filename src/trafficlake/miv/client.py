@@ -12,8 +12,9 @@ import httpx
 import pyarrow as pa
 
 from trafficlake.errors import TrafficlakeError
-from trafficlake.miv.feed import FeedParseError, ParsedFeed, parse_document
+from trafficlake.miv.feed import FeedParseError, ParsedFeed, arrival_window, parse_document
 from trafficlake.miv.locations import parse_config
+from trafficlake.schema import FUTURE_SLACK_S
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -35,6 +36,7 @@ class MivClient:
     :class:`MivUnavailableError`. Other HTTP errors fail at once. A body that is not a MIV
     document raises :class:`~trafficlake.miv.feed.FeedParseError` without retrying.
     ``transport`` is passed to httpx (e.g. a mounted transport or proxy setup).
+    Feed timestamps must fall in :func:`~trafficlake.miv.feed.arrival_window` of the fetch.
     """
 
     def __init__(
@@ -46,6 +48,8 @@ class MivClient:
         retries: int = 5,
         backoff_s: float = 1.0,
         transport: httpx.BaseTransport | None = None,
+        max_ahead_s: int = FUTURE_SLACK_S,
+        max_age_days: int = 0,
     ) -> None:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
@@ -53,6 +57,8 @@ class MivClient:
         self.config_url = config_url
         self.retries = retries
         self.backoff_s = backoff_s
+        self.max_ahead_s = max_ahead_s
+        self.max_age_days = max_age_days
         self._http = httpx.Client(
             timeout=timeout_s,
             transport=transport,
@@ -69,6 +75,8 @@ class MivClient:
             ingest.config_url,
             timeout_s=ingest.timeout_s,
             retries=ingest.retries,
+            max_ahead_s=ingest.max_ahead_s,
+            max_age_days=ingest.max_age_days,
         )
 
     def close(self) -> None:
@@ -122,7 +130,8 @@ class MivClient:
         if response.status_code == 304:
             return None
         try:
-            feed = parse_document(response.content)
+            earliest, latest = arrival_window(time.time(), self.max_ahead_s, self.max_age_days)
+            feed = parse_document(response.content, earliest=earliest, latest=latest)
         except FeedParseError as exc:
             exc.document = response.content
             raise

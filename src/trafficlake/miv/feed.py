@@ -13,8 +13,15 @@ Validation (a failing ``<meetpunt>`` becomes one :class:`FeedError`, the rest st
   251/252/254 are kept as published). ``rekendata`` values only need to be int32 (the seed's
   transform filters ``bezettingsgraad > -1``, so -1 is a value the feed can carry).
 - timestamps are ISO 8601 with an offset (``+01:00``, ``+02:00``, ``Z``, fractional seconds are
-  floored) and must fall in [2000-01-01, now + 1 day] (``latest`` overrides the upper bound).
+  floored) and must fall in the window [``earliest``, ``latest``] (default [2000-01-01, now +
+  1 day]); a row's times may also not be more than a day after the document's
+  ``tijd_publicatie`` (a minute is published after it is measured).
 - ``<meetdata>`` needs ``klasse_id`` 1..5; an absent element or ``<rekendata>`` gives nulls.
+- structure the XSD does not allow (a nested ``<meetpunt>``, an unknown or repeated element,
+  mixed content) quarantines the ``<meetpunt>``; nothing is silently dropped or changed.
+
+The whole document is refused (:class:`FeedParseError`) when its ``tijd_publicatie`` is outside
+the window: it sets the simulated arrival clock and so the raw partition of every later record.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import numpy as np
@@ -46,7 +54,7 @@ from trafficlake.schema import (
     value_bounds,
 )
 
-__all__ = ["FeedError", "FeedParseError", "ParsedFeed", "parse_document"]
+__all__ = ["FeedError", "FeedParseError", "ParsedFeed", "arrival_window", "parse_document"]
 
 _TIMESTAMPS = ("tijd_waarneming", "tijd_laatst_gewijzigd")
 _INT_PATTERN = INTEGER_TEXT
@@ -103,7 +111,19 @@ def _int_column(name: str, texts: pa.Array, errors: _Errors, low: int, high: int
     return values
 
 
-def _time_column(name: str, texts: pa.Array, errors: _Errors, latest: int) -> pa.Array:
+def _iso(epoch: int) -> str:
+    if EARLIEST_TIMESTAMP <= epoch < 253_402_300_800:  # renders only before year 10000
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(epoch)
+
+
+def _window_reason(low: int, high: int) -> str:
+    return f"outside the accepted window {_iso(low)}..{_iso(high)}"
+
+
+def _time_column(
+    name: str, texts: pa.Array, errors: _Errors, earliest: int, latest: int, reason: str
+) -> pa.Array:
     encoded = pc.dictionary_encode(texts)
     parsed: list[int | None] = []
     for text in encoded.dictionary.to_pylist():
@@ -116,29 +136,59 @@ def _time_column(name: str, texts: pa.Array, errors: _Errors, latest: int) -> pa
     bad = pc.and_(pc.is_valid(texts), pc.is_null(values))
     if pc.any(bad).as_py():
         errors.add_mask(bad, texts, f"{name} is not an ISO date-time with offset: {{!r}}")
-    absurd = pc.or_(pc.less(values, EARLIEST_TIMESTAMP), pc.greater(values, latest))
+    absurd = pc.or_(pc.less(values, earliest), pc.greater(values, latest))
     if pc.any(pc.fill_null(absurd, False)).as_py():
-        what = bounds_reason(name, EARLIEST_TIMESTAMP, latest)
-        errors.add_mask(absurd, texts, f"{name} {what}: {{!r}}")
+        errors.add_mask(absurd, texts, f"{name} {reason}: {{!r}}")
     return values
 
 
+def arrival_window(arrival: float, max_ahead_s: int, max_age_days: int = 0) -> tuple[int, int]:
+    """``(earliest, latest)`` for a document arriving at ``arrival`` (epoch s).
+
+    ``max_age_days`` 0 leaves only the 2000-01-01 floor (the feed republishes stale rows
+    months old, and archives are replayed years later).
+    """
+    earliest = int(arrival) - max_age_days * 86_400 if max_age_days > 0 else EARLIEST_TIMESTAMP
+    return max(earliest, EARLIEST_TIMESTAMP), int(arrival) + max_ahead_s
+
+
 def parse_document(
-    source: bytes | str | os.PathLike[str] | BinaryIO, *, latest: int | None = None
+    source: bytes | str | os.PathLike[str] | BinaryIO,
+    *,
+    latest: int | None = None,
+    earliest: int | None = None,
 ) -> ParsedFeed:
     """Parse one ``<miv>`` document. See the module docstring for what is rejected.
 
     ``source``: bytes, XML text (a ``str`` starting with ``<``), a path, or a binary file.
     ``latest``: the latest acceptable timestamp (epoch s); default now + 1 day.
+    ``earliest``: the earliest acceptable timestamp; default (and never before) 2000-01-01.
     Raises :class:`FeedParseError` for documents that are empty, truncated, not XML, carry
-    a DTD, have another root than ``<miv>`` or a malformed header timestamp.
+    a DTD, have another root than ``<miv>``, a malformed header timestamp or a
+    ``tijd_publicatie`` outside the window.
     """
     data = read_source(source)
     latest = int(time.time()) + FUTURE_SLACK_S if latest is None else latest
-    return _build(data, scan_document(data), latest)
+    earliest = EARLIEST_TIMESTAMP if earliest is None else max(earliest, EARLIEST_TIMESTAMP)
+    return _build(data, scan_document(data), earliest, latest)
 
 
-def _build(data: bytes, texts: DocumentTexts, latest: int) -> ParsedFeed:
+def _check_header(texts: DocumentTexts, earliest: int, latest: int) -> None:
+    """Header timestamps reach the arrival clock: out of the window refuses the document."""
+    checks = (
+        ("tijd_publicatie", texts.published, earliest),
+        ("tijd_laatste_config_wijziging", texts.config_changed, EARLIEST_TIMESTAMP),
+    )
+    for name, value, low in checks:
+        if value is not None and not low <= value <= latest:
+            raise FeedParseError(f"<{name}> {_window_reason(low, latest)}: {_iso(value)}")
+
+
+def _build(data: bytes, texts: DocumentTexts, earliest: int, latest: int) -> ParsedFeed:
+    _check_header(texts, earliest, latest)
+    if texts.published is not None:  # a minute is published after it is measured
+        latest = min(latest, texts.published + FUTURE_SLACK_S)
+    reason = _window_reason(earliest, latest)
     n = len(texts.uids)
     errors = _Errors()
     errors.reasons.update(texts.bad_rows)
@@ -154,7 +204,7 @@ def _build(data: bytes, texts: DocumentTexts, latest: int) -> ParsedFeed:
     }
     for name, col in zip(SLOTS, texts.columns, strict=True):
         if name in _TIMESTAMPS:
-            arrays[name] = _time_column(name, col, errors, latest)
+            arrays[name] = _time_column(name, col, errors, earliest, latest, reason)
         else:
             low, high = value_bounds(name, latest)
             arrays[name] = _int_column(name, col, errors, low, high)
@@ -174,15 +224,13 @@ def _build(data: bytes, texts: DocumentTexts, latest: int) -> ParsedFeed:
 def _feed_errors(data: bytes, errors: _Errors, uids: list[str | None]) -> list[FeedError]:
     """Serialise the rejected meetpunten (a second pass, only when there are any)."""
     raw: dict[int, str] = {}
-    index = 0
-    for elem in iterparse_safely(data, root="miv", tags=("meetpunt",)):
-        parent = elem.getparent()
-        if parent is None or parent.getparent() is not None:
-            continue
+    # every <meetpunt>, nested ones too, in the order ``texts.scan_document`` counts them
+    for index, elem in enumerate(iterparse_safely(data, root="miv", tags=("meetpunt",))):
         if index in errors.reasons:
             raw[index] = etree.tostring(elem, encoding="unicode", with_tail=False)
-        index += 1
-        elem.clear()
+        parent = elem.getparent()
+        if parent is not None and parent.getparent() is None:
+            elem.clear()
     return [
         FeedError(reason=reason, raw=raw.get(row, ""), unieke_id=uids[row])
         for row, reason in sorted(errors.reasons.items())

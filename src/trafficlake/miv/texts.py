@@ -72,31 +72,97 @@ def header_time(tag: str, text: str | None) -> int:
         raise FeedParseError(f"<{tag}> is not a valid timestamp: {exc}") from None
 
 
+def _leaf_text(elem: etree._Element, where: str) -> tuple[str | None, str | None]:
+    """A value element's text, or the reason it is not a plain value (mixed content)."""
+    if len(elem):
+        return None, f"<{where}> holds a child element <{elem[0].tag}>: mixed content"
+    return elem.text, None
+
+
+def _stray_text(elem: etree._Element) -> str | None:
+    """Text directly inside a container element (``<meetpunt>``, ``<meetdata>``...)."""
+    if (elem.text or "").strip():
+        return elem.text.strip()  # type: ignore[union-attr]
+    for child in elem:
+        if (child.tail or "").strip():
+            return child.tail.strip()  # type: ignore[union-attr]
+    return None
+
+
 def _meetpunt(elem: etree._Element) -> tuple[list[str | None], str | None]:
-    """The 25 texts of one ``<meetpunt>`` and, if it is structurally bad, the reason."""
+    """The 25 texts of one ``<meetpunt>`` and, if it is structurally bad, the reason.
+
+    Structure the XSD does not allow is a reason, never a silently changed value: an unknown,
+    nested or repeated element, a value element holding elements (mixed content), text
+    between elements, or a ``<meetdata>`` ``klasse_id`` outside 1..5.
+    """
     row: list[str | None] = [None] * len(SLOTS)
-    problem = None
+    problems: list[str] = []
+    seen: set[str] = set()
+
+    def once(name: str) -> bool:
+        if name in seen:
+            problems.append(f"duplicate <{name}>")
+            return False
+        seen.add(name)
+        return True
+
+    def value(slot: int, child: etree._Element, where: str) -> None:
+        text, problem = _leaf_text(child, where)
+        if problem:
+            problems.append(problem)
+        row[slot] = text
+
+    stray = _stray_text(elem)
+    if stray is not None:
+        problems.append(f"text {stray[:40]!r} between elements: mixed content")
     for child in elem:
         ctag = child.tag
         i = _SCALAR_INDEX.get(ctag)  # type: ignore[arg-type]
         if i is not None:
-            row[i] = child.text
+            if once(ctag):  # type: ignore[arg-type]
+                value(i, child, ctag)  # type: ignore[arg-type]
         elif ctag == "meetdata":
             klasse = child.get("klasse_id")
             base = _CLASS_BASE.get(klasse)  # type: ignore[arg-type]
             if base is None:
-                problem = problem or f"meetdata klasse_id not 1..5: {klasse!r}"
+                problems.append(f"meetdata klasse_id not 1..5: {klasse!r}")
                 continue
-            for g in child:
-                o = _MEETDATA_OFFSET.get(g.tag)  # type: ignore[arg-type]
-                if o is not None:
-                    row[base + o] = g.text
+            if once(f'meetdata klasse_id="{klasse}"'):
+                _group(child, "meetdata", problems, _MEETDATA_OFFSET, base, row)
         elif ctag == "rekendata":
-            for g in child:
-                j = _REKEN_INDEX.get(g.tag)  # type: ignore[arg-type]
-                if j is not None:
-                    row[j] = g.text
-    return row, problem
+            if once("rekendata"):
+                _group(child, "rekendata", problems, _REKEN_INDEX, 0, row)
+        else:
+            problems.append(f"unexpected element <{ctag}> in <meetpunt>")
+    return row, (problems[0] if problems else None)
+
+
+def _group(
+    elem: etree._Element,
+    where: str,
+    problems: list[str],
+    slots: dict[str, int],
+    base: int,
+    row: list[str | None],
+) -> None:
+    """Fill the slots of a ``<meetdata>`` or ``<rekendata>`` group, noting what is not allowed."""
+    stray = _stray_text(elem)
+    if stray is not None:
+        problems.append(f"text {stray[:40]!r} in <{where}>: mixed content")
+    seen: set[str] = set()
+    for g in elem:
+        o = slots.get(g.tag)  # type: ignore[arg-type]
+        if o is None:
+            problems.append(f"unexpected element <{g.tag}> in <{where}>")
+        elif g.tag in seen:
+            problems.append(f"duplicate <{g.tag}> in <{where}>")
+        else:
+            seen.add(g.tag)  # type: ignore[arg-type]
+            text, problem = _leaf_text(g, f"{where}/{g.tag}")
+            if problem:
+                problems.append(problem)
+            row[base + o] = text
 
 
 def _string_arrays(
@@ -129,6 +195,8 @@ def _fragment_rows(
     if (root.text or "").strip():
         return None
     out = []
+    if sum(1 for _ in root.iter("meetpunt")) != len(root):
+        return None  # a nested <meetpunt>: the XML path quarantines it in document order
     for elem in root:
         if elem.tag != "meetpunt" or (elem.tail or "").strip():
             return None
@@ -188,25 +256,33 @@ def _from_xml(data: bytes) -> DocumentTexts:
     bids: list[str | bytes | None] = []
     rows: list[Row] = []
     bad: dict[int, str] = {}
+    seen: set[str] = set()
     for elem in iterparse_safely(
         data, root="miv", tags=("meetpunt", "tijd_publicatie", "tijd_laatste_config_wijziging")
     ):
         parent = elem.getparent()
-        if parent is None or parent.getparent() is not None:
-            continue  # only children of the root count
+        nested = parent is None or parent.getparent() is not None
         tag = elem.tag
-        if tag == "tijd_publicatie":
-            published = header_time(tag, elem.text)
-        elif tag == "tijd_laatste_config_wijziging":
-            config_changed = header_time(tag, elem.text)
-        else:
+        if tag == "meetpunt":
             row, problem = _meetpunt(elem)
+            if nested:  # every <meetpunt> counts: one the XSD does not allow is quarantined
+                where = "?" if parent is None else parent.tag
+                problem = f"meetpunt nested in <{where}>: allowed only directly under <miv>"
             if problem:
                 bad[len(rows)] = problem
             uids.append(elem.get("unieke_id"))
             bids.append(elem.get("beschrijvende_id"))
             rows.append(tuple(row))
-            elem.clear()
+            if not nested:
+                elem.clear()
+        elif not nested:
+            if tag in seen:
+                raise FeedParseError(f"duplicate <{tag}> in the document header")
+            seen.add(tag)  # type: ignore[arg-type]
+            if tag == "tijd_publicatie":
+                published = header_time(tag, elem.text)
+            else:
+                config_changed = header_time(tag, elem.text)  # type: ignore[arg-type]
     arrays = _string_arrays(uids, bids, rows)
     assert arrays is not None  # lxml hands over valid str
     return DocumentTexts(published, config_changed, arrays[0], arrays[1], arrays[2], bad)

@@ -113,7 +113,7 @@ def iterparse_safely(
                 checked = True
             yield elem
             parent = elem.getparent()
-            if parent is not None:
+            if parent is not None and parent.tag not in tags:  # keep what an outer one holds
                 while elem.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as exc:
