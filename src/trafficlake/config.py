@@ -108,6 +108,19 @@ class TransformSettings:
 
 
 @dataclass(frozen=True)
+class RoadsSettings:
+    """Jam episodes and detector health (``trafficlake roads derive``); the jam threshold is
+    ``transform.jam_threshold_kmh``."""
+
+    jam_enter_minutes: int = 3
+    jam_exit_minutes: int = 5
+    free_flow_kmh: float = 0.0
+    """0: each section's 85th percentile of off-peak speed."""
+    stuck_minutes: int = 30
+    min_valid_share: float = 0.8
+
+
+@dataclass(frozen=True)
 class SparkSettings:
     master: str = "local[*]"
     conf: dict[str, str] = field(default_factory=dict)
@@ -161,6 +174,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     transform: TransformSettings = field(default_factory=TransformSettings)
+    roads: RoadsSettings = field(default_factory=RoadsSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     schedules: list[ScheduleEntry] = field(default_factory=list)
@@ -361,6 +375,11 @@ def _validate(s: Settings) -> None:
     check(s.transform.jam_threshold_kmh > 0, "transform.jam_threshold_kmh", "must be > 0")
     check(s.transform.chunk_days >= 1, "transform.chunk_days", "must be >= 1")
     check(s.transform.parallelism >= 1, "transform.parallelism", "must be >= 1")
+    check(s.roads.jam_enter_minutes >= 1, "roads.jam_enter_minutes", "must be >= 1")
+    check(s.roads.jam_exit_minutes >= 1, "roads.jam_exit_minutes", "must be >= 1")
+    check(s.roads.free_flow_kmh >= 0, "roads.free_flow_kmh", "must be >= 0")
+    check(s.roads.stuck_minutes >= 2, "roads.stuck_minutes", "must be >= 2")
+    check(0 <= s.roads.min_valid_share <= 1, "roads.min_valid_share", "must be in 0..1")
     check(s.simulator.lanes >= 1, "simulator.lanes", "must be >= 1")
     check(s.simulator.minutes >= 1, "simulator.minutes", "must be >= 1")
     check(s.workflow.wait_scale >= 0, "workflow.wait_scale", "must be >= 0")
@@ -433,6 +452,13 @@ jam_threshold_kmh = 40.0
 chunk_days = 1
 parallelism = 2
 memory_limit = "4GB"
+
+[roads]                   # jam episodes and detector health (trafficlake roads derive)
+jam_enter_minutes = 3     # a jam starts after this many slow minutes (3-min speed <= threshold)
+jam_exit_minutes = 5      # ... and ends after this many minutes that are not slow
+free_flow_kmh = 0.0       # 0: each section's 85th percentile of off-peak speed
+stuck_minutes = 30        # a detector repeating one non-zero reading this long is stuck
+min_valid_share = 0.8     # a detector with fewer valid minutes is not to be trusted
 
 [spark]
 master = "local[*]"       # or spark://host:7077

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from trafficlake import __version__
-from trafficlake.cli import aws, catalog, demo, firehose, ingest, transform, web, workflow
+from trafficlake.cli import aws, catalog, demo, firehose, ingest, roads, transform, web, workflow
 from trafficlake.cli.common import ConfigOpt, console, err_console
 from trafficlake.config import DEFAULT_CONFIG_NAME, write_default_config
 from trafficlake.errors import TrafficlakeError
@@ -59,7 +59,7 @@ def init(
     console.print(f"wrote {written}")
 
 
-for _module in (ingest, firehose, aws, catalog, transform, workflow, demo, web):
+for _module in (ingest, firehose, aws, catalog, transform, roads, workflow, demo, web):
     _module.register(app)
 
 

@@ -47,8 +47,32 @@ from trafficlake.catalog.names import TRANSFORMED, TRANSFORMED_PREFIX, TableRef
 from trafficlake.storage import Lake
 from trafficlake.transform.engine import OUTPUT_COLUMNS, PARTITION_KEYS, StagedFile
 
-PREFIX = TRANSFORMED_PREFIX
-STAGING = TRANSFORMED_PREFIX + "_staging/"
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a writer-owned table lives in the lake and what it holds: the transform's output,
+    and the tables derived from it (:mod:`trafficlake.roads`) share this commit protocol."""
+
+    prefix: str
+    """Lake folder of the table, e.g. ``transformed/``."""
+    columns: tuple[tuple[str, str], ...]
+    """Data columns with their Hive types (partition keys excluded)."""
+    partition_keys: tuple[str, ...]
+    """Hive partition keys; the first three must be ``year, month, day``."""
+    stats_column: str | None
+    """A column whose min/max is recorded per partition (None: none)."""
+    writer: str
+
+    @property
+    def staging(self) -> str:
+        return f"{self.prefix}_staging/"
+
+
+TRANSFORMED_LAYOUT = Layout(
+    TRANSFORMED_PREFIX, OUTPUT_COLUMNS, PARTITION_KEYS, "recordTimestamp", "trafficlake.transform"
+)
+PREFIX = TRANSFORMED_LAYOUT.prefix
+STAGING = TRANSFORMED_LAYOUT.staging
 
 
 @dataclass
@@ -65,15 +89,18 @@ class CommitResult:
         return self.partitions_written + self.partitions_deleted
 
 
-def staging_key(run_id: str, chunk_index: int) -> str:
-    return f"{STAGING}{run_id}/chunk-{chunk_index}/"
+def staging_key(run_id: str, chunk_index: int, layout: Layout = TRANSFORMED_LAYOUT) -> str:
+    return f"{layout.staging}{run_id}/chunk-{chunk_index}/"
 
 
-def partition_location(values: Sequence[str]) -> str:
-    return PREFIX + "".join(f"{k}={v}/" for k, v in zip(PARTITION_KEYS, values, strict=True))
+def partition_location(values: Sequence[str], layout: Layout = TRANSFORMED_LAYOUT) -> str:
+    keys = layout.partition_keys
+    return layout.prefix + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
 
 
-def ensure_table(catalog: Catalog, ref: TableRef = TRANSFORMED) -> Table:
+def ensure_table(
+    catalog: Catalog, ref: TableRef = TRANSFORMED, layout: Layout = TRANSFORMED_LAYOUT
+) -> Table:
     """The output table (created with Hive types if missing)."""
     catalog.create_database(ref.database, exist_ok=True)
     try:
@@ -82,11 +109,11 @@ def ensure_table(catalog: Catalog, ref: TableRef = TRANSFORMED) -> Table:
         table = Table(
             database=ref.database,
             name=ref.name,
-            columns=[Column(n, t) for n, t in OUTPUT_COLUMNS],
-            partition_keys=[Column(k, "int") for k in PARTITION_KEYS],
-            location=PREFIX,
+            columns=[Column(n, t) for n, t in layout.columns],
+            partition_keys=[Column(k, "int") for k in layout.partition_keys],
+            location=layout.prefix,
             format="parquet",
-            parameters={"classification": "parquet", "writer": "trafficlake.transform"},
+            parameters={"classification": "parquet", "writer": layout.writer},
         )
         return catalog.create_table(table)
 
@@ -113,9 +140,10 @@ def publish(
     *,
     bookmark: tuple[str, dict[str, Any]] | None,
     table: TableRef = TRANSFORMED,
+    layout: Layout = TRANSFORMED_LAYOUT,
 ) -> CommitResult:
     """Move staged files to their final keys and switch the days' partitions in ONE commit."""
-    ensure_table(catalog, table)
+    ensure_table(catalog, table, layout)
     by_partition: dict[tuple[str, ...], list[StagedFile]] = defaultdict(list)
     for f in staged:
         by_partition[f.values].append(f)
@@ -125,7 +153,7 @@ def publish(
     upsert: list[Partition] = []
     for values in sorted(by_partition, key=lambda v: tuple(int(x) for x in v)):
         files = sorted(by_partition[values], key=lambda f: f.key)
-        location = partition_location(values)
+        location = partition_location(values, layout)
         data_files: list[DataFile] = []
         lo: Any = None
         hi: Any = None
@@ -133,7 +161,7 @@ def publish(
             final = f"{location}{run_id}-{n}.parquet"
             moves.append((f.key, final))
             data_files.append(DataFile(final, f.size, f.row_count))
-            s = f.stats.get("recordTimestamp")
+            s = f.stats.get(layout.stats_column) if layout.stats_column else None
             if s is not None:
                 lo = s[0] if lo is None else min(lo, s[0])
                 hi = s[1] if hi is None else max(hi, s[1])
@@ -146,13 +174,15 @@ def publish(
                 files=data_files,
                 row_count=sum(f.row_count for f in files),
                 size_bytes=sum(f.size for f in files),
-                stats={"recordTimestamp": (lo, hi)} if lo is not None else {},
+                stats={layout.stats_column: (lo, hi)}
+                if layout.stats_column and lo is not None
+                else {},
             )
         )
     new_values = {p.values for p in upsert}
     delete = [p.values for p in old if tuple(p.values) not in new_values]
     manifest = {"run_id": run_id, "final": [m[1] for m in moves], "replaced": replaced_keys}
-    lake.put_atomic(f"{STAGING}{run_id}/_manifest.json", json.dumps(manifest).encode())
+    lake.put_atomic(f"{layout.staging}{run_id}/_manifest.json", json.dumps(manifest).encode())
     for src, dst in moves:
         lake.move(src, dst)
     # compare-and-set: the partitions replaced must still be the versions read above
@@ -163,13 +193,13 @@ def publish(
     except PartitionChangedError:
         for _, dst in moves:  # this run's own keys: nothing references them
             lake.delete(dst)
-        lake.delete_prefix(f"{STAGING}{run_id}")
+        lake.delete_prefix(f"{layout.staging}{run_id}")
         raise
     new_keys = {m[1] for m in moves}
     for key in replaced_keys:
         if key not in new_keys:
             lake.delete(key)
-    lake.delete_prefix(f"{STAGING}{run_id}")
+    lake.delete_prefix(f"{layout.staging}{run_id}")
     refresh_table_totals(catalog, table)
     return CommitResult(
         rows_written=sum(p.row_count or 0 for p in upsert),
@@ -210,29 +240,37 @@ def commit_catalog(
 
 
 def clean_stale_runs(
-    catalog: Catalog, lake: Lake, *, keep: str = "", table: TableRef = TRANSFORMED
+    catalog: Catalog,
+    lake: Lake,
+    *,
+    keep: str = "",
+    table: TableRef = TRANSFORMED,
+    layout: Layout = TRANSFORMED_LAYOUT,
 ) -> list[str]:
     """Remove the staging folders of runs other than ``keep`` (callers ensure no other run is
     alive), deleting their listed keys that the catalog does not reference. Returns run ids."""
     cleaned: list[str] = []
-    for folder in lake.list_dirs(STAGING):
+    staging = layout.staging
+    for folder in lake.list_dirs(staging):
         run_id = posixpath.basename(folder.rstrip("/"))
         if run_id == keep:
             continue
-        manifest_key = f"{STAGING}{run_id}/_manifest.json"
+        manifest_key = f"{staging}{run_id}/_manifest.json"
         if lake.exists(manifest_key):
             manifest = json.loads(lake.read_bytes(manifest_key))
             keys = list(manifest.get("final", [])) + list(manifest.get("replaced", []))
-            referenced = _referenced_keys(catalog, keys, table)
+            referenced = _referenced_keys(catalog, keys, table, layout.prefix)
             for key in keys:
                 if key not in referenced:
                     lake.delete(key)
-        lake.delete_prefix(f"{STAGING}{run_id}")
+        lake.delete_prefix(f"{staging}{run_id}")
         cleaned.append(run_id)
     return cleaned
 
 
-def _referenced_keys(catalog: Catalog, keys: Iterable[str], table: TableRef) -> set[str]:
+def _referenced_keys(
+    catalog: Catalog, keys: Iterable[str], table: TableRef, prefix: str
+) -> set[str]:
     """Which of these final-layout keys some catalog partition of the table lists."""
     out: set[str] = set()
     seen: set[str] = set()
@@ -242,7 +280,7 @@ def _referenced_keys(catalog: Catalog, keys: Iterable[str], table: TableRef) -> 
             continue
         seen.add(location)
         values = tuple(
-            part.split("=", 1)[1] for part in location[len(PREFIX) :].strip("/").split("/")
+            part.split("=", 1)[1] for part in location[len(prefix) :].strip("/").split("/")
         )
         try:
             partition = catalog.get_partition(*table, values)

@@ -93,8 +93,8 @@ class SqlParameterError(TransformError):
 class StagedFile:
     key: str
     """Lake-relative key of the file as the engine wrote it (under the staging folder)."""
-    values: tuple[str, str, str, str]
-    """(year, month, day, hour) as unpadded strings."""
+    values: tuple[str, ...]
+    """The partition values, e.g. (year, month, day, hour), as unpadded strings."""
     size: int
     row_count: int
     stats: dict[str, tuple[Any, Any]] = field(default_factory=dict)

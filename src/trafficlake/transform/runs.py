@@ -80,24 +80,23 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
-def begin_run(catalog: Catalog, arguments: dict[str, Any]) -> JobRun:
-    """Fail dead RUNNING runs, refuse when a live one exists, record a new RUNNING run - the
-    last step atomically in the catalog, so of two concurrent starts exactly one runs."""
-    for run in catalog.list_job_runs(JOB, limit=100):
+def begin_run(catalog: Catalog, arguments: dict[str, Any], *, job: str = JOB) -> JobRun:
+    """Fail dead RUNNING runs of ``job``, refuse when a live one exists, record a new RUNNING
+    run - the last step atomically in the catalog, so of two concurrent starts exactly one
+    runs."""
+    for run in catalog.list_job_runs(job, limit=100):
         if run.state != "RUNNING":
             continue
         alive = run.id in _ACTIVE if run.owner == _owner() else _owner_alive(run.owner)
         if alive:
-            raise TransformRunningError(
-                f"transform run {run.id} is still running (owner {run.owner})"
-            )
+            raise TransformRunningError(f"{job} run {run.id} is still running (owner {run.owner})")
         run.state = "FAILED"
         run.error = f"owner process {run.owner} died while the run was RUNNING"
         run.ended_at = time.time()
         catalog.update_job_run(run)
     run = JobRun(
         id=new_run_id(),
-        job=JOB,
+        job=job,
         state="RUNNING",
         arguments=arguments,
         started_at=time.time(),
