@@ -10,8 +10,9 @@ import pytest
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
 from trafficlake.transform.duckdb import DuckDBEngine
-from trafficlake.transform.engine import OUTPUT_COLUMNS, render_traffic_sql
+from trafficlake.transform.engine import OUTPUT_COLUMNS
 from trafficlake.transform.spark import SparkEngine
+from trafficlake.transform.sql import render_traffic_sql
 
 pytestmark = pytest.mark.spark
 

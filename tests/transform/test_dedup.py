@@ -14,7 +14,7 @@ import pytest
 from transform_lakes import T0, lane_rows
 
 from trafficlake.schema import RAW_SCHEMA
-from trafficlake.transform.engine import render_traffic_sql
+from trafficlake.transform.sql import render_traffic_sql
 
 LANES = [(1, 10), (2, 10), (3, 11), (4, None), (5, 12)]
 START = T0 + 6 * 3600

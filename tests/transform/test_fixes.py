@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from transform_lakes import DAY, T0, LakeHarness, day_of, lane_rows
 
-from trafficlake.transform.engine import render_traffic_sql
+from trafficlake.transform.sql import render_traffic_sql
 
 NOON = T0 + 12 * 3600
 SECTION = [(1, 10), (2, 10)]

@@ -1,24 +1,23 @@
 """What the crawler learns from one file: Hive column types, row count and min/max statistics.
 
-Parquet files are inspected through their footer only (schema, row counts, row-group
-statistics); a statistics column without row-group stats is read alone as a fallback. JSON-lines
+Parquet files are inspected through their footer only (schema, row counts; the min/max
+statistics as :mod:`trafficlake.footer_stats` reads them). JSON-lines
 files are parsed line by line and their types inferred from a sample of rows.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trafficlake.catalog.base import CatalogError, Column
+from trafficlake.footer_stats import footer_minmax
 from trafficlake.storage import FileEntry, Lake
 
 JSON_SAMPLE_ROWS = 1000
@@ -112,17 +111,6 @@ def _json_type(value: Any) -> str:
 # ---- statistics -----------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A stats value as int, float, str or bool."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
 def merge_stats(
     a: dict[str, tuple[Any, Any]], b: dict[str, tuple[Any, Any]]
 ) -> dict[str, tuple[Any, Any]]:
@@ -138,38 +126,6 @@ def merge_stats(
                 lo if olo is None else olo if lo is None else min(olo, lo),
                 hi if ohi is None else ohi if hi is None else max(ohi, hi),
             )
-    return out
-
-
-def _parquet_stats(pf: pq.ParquetFile, columns: list[str]) -> dict[str, tuple[Any, Any]]:
-    md = pf.metadata
-    paths = {md.schema.column(i).path: i for i in range(md.num_columns)}
-    out: dict[str, tuple[Any, Any]] = {}
-    for col in columns:
-        idx = paths.get(col)
-        if idx is None:
-            continue
-        lo: Any = None
-        hi: Any = None
-        complete = True
-        for g in range(md.num_row_groups):
-            rg = md.row_group(g)
-            if rg.num_rows == 0:
-                continue
-            st = rg.column(idx).statistics
-            if st is None or not st.has_min_max:
-                if st is not None and st.has_null_count and st.null_count == rg.num_rows:
-                    continue  # all nulls: nothing to add
-                complete = False
-                break
-            glo, ghi = _plain(st.min), _plain(st.max)
-            lo = glo if lo is None else min(lo, glo)
-            hi = ghi if hi is None else max(hi, ghi)
-        if not complete:  # no footer stats: read just this column
-            mm = pc.min_max(pf.read(columns=[col]).column(0)).as_py()
-            lo, hi = _plain(mm["min"]), _plain(mm["max"])
-        if lo is not None or hi is not None:
-            out[col] = (lo, hi)
     return out
 
 
@@ -197,7 +153,7 @@ def inspect_parquet(lake: Lake, entry: FileEntry, stats_columns: list[str]) -> F
         with lake.fs.open_input_file(lake.path(entry.key)) as f:
             pf = pq.ParquetFile(f)
             schema = pf.schema_arrow
-            stats = _parquet_stats(pf, stats_columns)
+            stats = footer_minmax(pf, stats_columns)
             rows = pf.metadata.num_rows
     except FileNotFoundError:
         raise CrawlDataError(f"file {entry.key} vanished during the crawl; crawl again") from None

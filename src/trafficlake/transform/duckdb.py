@@ -18,12 +18,9 @@ import duckdb
 
 from trafficlake.s3 import configure_duckdb
 from trafficlake.sqlquote import quote_literal
-from trafficlake.transform.engine import (
-    EVENT_DAYS_SQL,
-    StagedFile,
-    TransformError,
-    collect_staged,
-)
+from trafficlake.transform.engine import NoInputFilesError, StagedFile, TransformError
+from trafficlake.transform.sql import event_days_sql
+from trafficlake.transform.staged import collect_staged
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -70,7 +67,7 @@ class DuckDBEngine:
     def expose_raw(self, con: duckdb.DuckDBPyConnection, input_files: Sequence[str]) -> None:
         """Create the ``raw_input`` view over the given files."""
         if not input_files:
-            raise TransformError("no input files for the transform")
+            raise NoInputFilesError()
         configure_duckdb(con, self.settings)  # S3 lakes: httpfs + a secret; local: no-op
         files = ", ".join(quote_literal(f) for f in input_files)
         con.execute(
@@ -104,7 +101,7 @@ class DuckDBEngine:
         con = self.connect()
         try:
             self.expose_raw(con, input_files)
-            rows = con.execute(EVENT_DAYS_SQL.format(view="raw_input")).fetchall()
+            rows = con.execute(event_days_sql("raw_input")).fetchall()
         finally:
             con.close()
         return {int(r[0]) for r in rows}, {int(r[1]) for r in rows if r[1] != r[0]}

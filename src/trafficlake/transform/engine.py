@@ -1,10 +1,13 @@
-"""The engine contract of the traffic transform, and the SQL renderer both engines share.
+"""The engine contract of the traffic transform: what an engine is given and must return.
+
+The SQL both engines run is :mod:`trafficlake.transform.sql`; reading back what an engine
+wrote is :mod:`trafficlake.transform.staged`.
 
 Contract for engine implementers (DuckDB here, Spark in ``transform/spark.py``)
 -------------------------------------------------------------------------------
 An engine executes ONE chunk at a time: ``run(sql, input_files, output_uri)``.
 
-- ``sql`` is :func:`render_traffic_sql` output: a single SELECT over a view named
+- ``sql`` is :func:`trafficlake.transform.sql.render_traffic_sql` output: a single SELECT over a view named
   ``raw_input``. The engine exposes ``input_files`` (full URIs from ``Lake.uri``: absolute paths
   or ``s3://``) as that view WITHOUT Hive partition discovery (the raw folders hold arrival-time
   keys, which must not become columns), merging schemas by column name. Spark:
@@ -17,7 +20,8 @@ An engine executes ONE chunk at a time: ``run(sql, input_files, output_uri)``.
   ``df.write.partitionBy("year","month","day","hour").mode("overwrite").parquet(output_uri)``.
   Files starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are ignored.
 - It returns the staged data files as :class:`StagedFile` - the easiest way is
-  ``return collect_staged(lake, lake.key_of(output_uri))``, which lists the folder and reads the
+  ``return collect_staged(lake, lake.key_of(output_uri))``
+  (:mod:`trafficlake.transform.staged`), which lists the folder and reads the
   Parquet footers. Writing nothing (no rows) is fine: return ``[]``.
 - ``concurrent_chunks``: True when the shared runner may call ``run`` from several threads at
   once (DuckDB: one connection per call). Spark sets it False: chunks run one after the other
@@ -34,22 +38,15 @@ catalog commit, deleting replaced files, bookmarks and job runs - is shared code
 from __future__ import annotations
 
 import importlib
-import importlib.resources
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-
-import pyarrow.parquet as pq
 
 from trafficlake.errors import MissingExtraError, TrafficlakeError
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
     from trafficlake.storage import Lake
-
-LOOKBACK_SECONDS = 1140
-"""19 minutes: the 20-minute window of the first minute of a day reaches back this far."""
 
 PARTITION_KEYS = ("year", "month", "day", "hour")
 
@@ -85,8 +82,11 @@ class UnknownEngineError(TransformError):
     pass
 
 
-class SqlParameterError(TransformError):
-    pass
+class NoInputFilesError(TransformError):
+    """An engine was given no raw files to read (the plan never asks for that)."""
+
+    def __init__(self) -> None:
+        super().__init__("no input files for the transform")
 
 
 @dataclass(frozen=True)
@@ -113,96 +113,11 @@ class Engine(Protocol):
     def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
         """The exact-days probe of planning: (UTC epoch days of the rows of these raw files,
         epoch days whose 19-minute look-back they fall in), leaving out stale republishes
-        (``actueel_publicatie = 0``) - see :mod:`trafficlake.transform.plan`."""
+        (``actueel_publicatie = 0``) - see :mod:`trafficlake.transform.plan`; the query is
+        :func:`trafficlake.transform.sql.event_days_sql`."""
         ...
 
     def close(self) -> None: ...
-
-
-EVENT_DAYS_SQL = (
-    "SELECT DISTINCT CAST(FLOOR(tijd_waarneming / 86400) AS BIGINT) AS d, "
-    "CAST(FLOOR((tijd_waarneming + 1140) / 86400) AS BIGINT) AS s FROM {view} "
-    "WHERE tijd_waarneming IS NOT NULL "
-    "AND coalesce(CAST(actueel_publicatie AS INTEGER), 1) <> 0"
-)
-"""The probe's query (DuckDB and Spark SQL alike) over a view of the raw columns."""
-
-
-# ---- SQL ---------------------------------------------------------------------------------------
-
-_PARAM = re.compile(r"\{([a-z_]+)\}")
-
-
-def traffic_sql_template() -> str:
-    return (importlib.resources.files("trafficlake.transform") / "traffic.sql").read_text("utf-8")
-
-
-def render_traffic_sql(
-    *, start: int, end: int, jam_threshold: float, locations: Sequence[int] = ()
-) -> str:
-    """The transform SQL for output rows with event time in ``[start, end)`` (epoch seconds)."""
-    if end <= start:
-        raise SqlParameterError(f"empty range [{start}, {end})")
-    threshold = float(jam_threshold)
-    if not 0 <= threshold <= 250:
-        raise SqlParameterError(f"jam threshold {jam_threshold} km/h is not within 0..250")
-    ids = sorted({int(x) for x in locations})
-    params = {
-        "start": str(int(start)),
-        "end": str(int(end)),
-        "lookback_start": str(int(start) - LOOKBACK_SECONDS),
-        "jam_threshold": repr(threshold),
-        "location_filter": f"unieke_id IN ({', '.join(map(str, ids))})" if ids else "TRUE",
-    }
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in params:
-            raise SqlParameterError(f"traffic.sql uses unknown parameter {{{name}}}")
-        return params[name]
-
-    return _PARAM.sub(substitute, traffic_sql_template())
-
-
-# ---- staged output -----------------------------------------------------------------------------
-
-_PART_RE = re.compile(r"(?:^|/)year=(\d+)/month=(\d+)/day=(\d+)/hour=(\d+)/[^/]+$")
-
-
-def collect_staged(lake: Lake, staging_key: str) -> list[StagedFile]:
-    """The Parquet files an engine wrote under ``staging_key``, with row counts and the
-    min/max of ``recordTimestamp`` from their footers."""
-    out: list[StagedFile] = []
-    for entry in lake.list(staging_key):
-        if not entry.key.endswith(".parquet"):
-            continue
-        m = _PART_RE.search(entry.key)
-        if m is None:
-            raise TransformError(f"engine wrote {entry.key!r} outside year/month/day/hour folders")
-        values = tuple(str(int(v)) for v in m.groups())
-        with lake.fs.open_input_file(lake.path(entry.key)) as f:
-            meta = pq.ParquetFile(f).metadata
-        stats = _footer_minmax(meta, "recordTimestamp")
-        out.append(
-            StagedFile(entry.key, values, entry.size, meta.num_rows, stats)  # type: ignore[arg-type]
-        )
-    return out
-
-
-def _footer_minmax(meta: pq.FileMetaData, column: str) -> dict[str, tuple[Any, Any]]:
-    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-    if column not in names:
-        return {}
-    idx = names.index(column)
-    lo: Any = None
-    hi: Any = None
-    for rg in range(meta.num_row_groups):
-        st = meta.row_group(rg).column(idx).statistics
-        if st is None or not st.has_min_max:
-            return {}
-        lo = st.min if lo is None else min(lo, st.min)
-        hi = st.max if hi is None else max(hi, st.max)
-    return {column: (lo, hi)} if lo is not None else {}
 
 
 # ---- factory -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ raw partitions added or changed since. The event days they touch come from each 
 recorded min/max of ``tijd_waarneming``; a partition whose rows may touch more than one day
 (late data, stale republishes, midnight) is read exactly - one column, distinct days - so a
 partition spanning months only rebuilds the days it has rows for. A row at time ``t`` also
-feeds the look-back of ``t + 19 min``, so the day of ``t + 1140`` is rebuilt as well - when
+feeds the look-back of ``t + 19 min``, so the day of ``t + LOOKBACK_SECONDS`` (1140 s) is rebuilt as well - when
 that day has raw data of its own. Rows the feed marks as stale republishes
 (``actueel_publicatie = 0``, a minute published before, repeated - for months by some lve
 groups) do not trigger a rebuild of their day by themselves (otherwise every run would rebuild
@@ -18,7 +18,7 @@ end_day``) or ``since`` (that day up to yesterday, UTC - the seed's ``{year, mon
 start input). Explicit runs leave the bookmark where it is.
 
 Read set of a chunk ``[start, end)``: the raw partitions whose min/max ``tijd_waarneming``
-overlaps ``[start - 1140, end - 1]`` - from the catalog, never a listing of the lake.
+overlaps ``[start - LOOKBACK_SECONDS, end - 1]`` - from the catalog, never a listing of the lake.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Partition
 from trafficlake.catalog.names import RAW, TableRef
-from trafficlake.transform.engine import LOOKBACK_SECONDS, TransformError
+from trafficlake.transform.engine import TransformError
+from trafficlake.transform.sql import LOOKBACK_SECONDS
 
 JOB = "transform"
 EVENT_TIME = "tijd_waarneming"

@@ -29,7 +29,6 @@ from trafficlake.transform.engine import (
     TransformError,
     UnknownEngineError,
     open_engine,
-    render_traffic_sql,
 )
 from trafficlake.transform.plan import (
     JOB,
@@ -38,6 +37,7 @@ from trafficlake.transform.plan import (
     plan_transform,
     requested_days,
 )
+from trafficlake.transform.sql import render_traffic_sql
 
 
 class TransformRunningError(TransformError):

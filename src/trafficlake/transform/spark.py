@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trafficlake.errors import MissingExtraError, TrafficlakeError
+from trafficlake.errors import MissingExtraError
 from trafficlake.s3 import to_s3a
 from trafficlake.transform.engine import (
-    EVENT_DAYS_SQL,
     PARTITION_KEYS,
+    NoInputFilesError,
     StagedFile,
-    collect_staged,
+    TransformError,
 )
+from trafficlake.transform.sql import event_days_sql
+from trafficlake.transform.staged import collect_staged
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -40,18 +42,18 @@ BASE_CONF = {
 """Always set: UTC event time, zstd Parquet like the rest of the lake."""
 
 
-class JavaNotFoundError(TrafficlakeError):
+class JavaNotFoundError(TransformError):
     """Spark needs a Java runtime and none was found."""
 
     def __init__(self) -> None:
         super().__init__(f"the Spark engine needs Java and none was found: {JAVA_FIX}")
 
 
-class SparkStartError(TrafficlakeError):
+class SparkStartError(TransformError):
     """The Spark driver could not start or could not reach the master."""
 
 
-class S3ConnectorMissingError(TrafficlakeError):
+class S3ConnectorMissingError(TransformError):
     """The lake is on S3 but Spark has no s3a connector (the hadoop-aws jar)."""
 
 
@@ -197,7 +199,7 @@ def raw_schema_ddl() -> str:
     for f in RAW_SCHEMA:
         spark_type = _SPARK_TYPES.get(str(f.type))
         if spark_type is None:  # pragma: no cover - guards a future schema change
-            raise TrafficlakeError(f"no Spark type for raw column {f.name} ({f.type})")
+            raise TransformError(f"no Spark type for raw column {f.name} ({f.type})")
         cols.append(f"`{f.name}` {spark_type}")
     return ", ".join(cols)
 
@@ -229,7 +231,7 @@ class SparkEngine:
         from trafficlake.schema import RAW_SCHEMA
 
         if not input_files:
-            raise TrafficlakeError("no input files for the transform")
+            raise NoInputFilesError()
         uris = [to_s3a(u) for u in input_files]
         df = self.spark.read.schema(raw_schema_ddl()).parquet(*uris)
         return df.select(
@@ -251,9 +253,9 @@ class SparkEngine:
 
     def event_days(self, input_files: Sequence[str]) -> tuple[set[int], set[int]]:
         """Planning's exact-days probe, run by Spark (the driver reads no data): the same
-        query and stale-republish rule as the DuckDB engine (``EVENT_DAYS_SQL``)."""
+        query and stale-republish rule as the DuckDB engine (:func:`~trafficlake.transform.sql.event_days_sql`)."""
         self.read_raw(input_files).createOrReplaceTempView("raw_days")
-        rows = self.spark.sql(EVENT_DAYS_SQL.format(view="raw_days")).collect()
+        rows = self.spark.sql(event_days_sql("raw_days")).collect()
         return {int(r["d"]) for r in rows}, {int(r["s"]) for r in rows if r["s"] != r["d"]}
 
     def close(self) -> None:

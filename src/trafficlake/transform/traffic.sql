@@ -1,16 +1,18 @@
--- The traffic transform (DESIGN 3.4): raw lane-minutes -> one row per road section and minute.
+-- The traffic transform (docs/architecture.md, "The transform"): raw lane-minutes -> one row per road section and minute.
 --
 -- Portable subset of DuckDB and Spark SQL (no QUALIFY, no ::, no FILTER, no lambdas,
 -- no engine-only functions). The engine exposes the raw read set as the view `raw_input`
 -- (RAW_SCHEMA columns); trafficlake.transform.sql.render_traffic_sql() fills the parameters:
 --   {start}, {end}        output range [start, end) in epoch seconds (whole UTC days)
---   {lookback_start}      start - 1140 (19 minutes of look-back for the windows)
+--   {lookback}            LOOKBACK_SECONDS (1140: the 20-minute window reaches 19 minutes back)
+--   {lookback_start}      start - {lookback}
+--   {short_window}        AVG_SHORT_SECONDS (120: the 3-minute window reaches 2 minutes back)
 --   {jam_threshold}       km/h (transform.jam_threshold_kmh, default 40)
 --   {location_filter}     a boolean expression on unieke_id (`TRUE` or `unieke_id IN (...)`)
 -- Every threshold comparison allows 1e-9 km/h of slack, so that floating-point summation order
 -- can never flip an indicator.
 WITH
--- 1. the read set: event time in [start - 19 min, end), optional lane list (a key column, so
+-- 1. the read set: event time in [start - look-back, end), optional lane list (a key column, so
 --    it may be applied before de-duplication). Written out twice (read_set, repeated_set) so
 --    that no engine materialises it for its two uses below.
 read_set AS (
@@ -156,10 +158,10 @@ windowed AS (
       AS lag_timestamp,
     avg(currentSpeed) OVER (
       PARTITION BY section_key ORDER BY recordTimestamp
-      RANGE BETWEEN 120 PRECEDING AND CURRENT ROW) AS avgSpeed3Minutes,
+      RANGE BETWEEN {short_window} PRECEDING AND CURRENT ROW) AS avgSpeed3Minutes,
     avg(currentSpeed) OVER (
       PARTITION BY section_key ORDER BY recordTimestamp
-      RANGE BETWEEN 1140 PRECEDING AND CURRENT ROW) AS avgSpeed20Minutes
+      RANGE BETWEEN {lookback} PRECEDING AND CURRENT ROW) AS avgSpeed20Minutes
   FROM sections
 ),
 -- 7. only rows in [start, end); previousSpeed only when the previous minute exists
