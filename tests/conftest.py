@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+sys.path.insert(0, str(Path(__file__).parent))  # shared helper modules (cli_runner)
+
+from cli_runner import CliResult, run_cli
 from trafficlake.config import Settings, load_settings
 
 # CI replays a fixed set of generated examples (reproducible verdicts); local runs keep exploring
@@ -27,6 +31,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         if name.startswith("TRAFFICLAKE_"):
             monkeypatch.delenv(name)
     return load_settings(None, overrides={"workflow": {"wait_scale": "0.01"}})
+
+
+# ---- the command line, in process (tests/cli_runner.py) ------------------------------------
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """``cli(*args, cwd=...)``: run the ``trafficlake`` command in process."""
+    return run_cli
 
 
 # ---- catalog backends (SQLite file, real PostgreSQL server) ---------------------------------

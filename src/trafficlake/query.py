@@ -55,6 +55,8 @@ class QueryResult:
     table: pa.Table
     files_read: list[str] = field(default_factory=list)
     """Lake URIs of the files the queried views were built on."""
+    total_rows: int | None = None
+    """Rows the statement produced (``table`` holds only the first ``limit`` when one was set)."""
 
     @property
     def columns(self) -> list[str]:
@@ -74,8 +76,13 @@ def duck_type(hive: str) -> str:
     return _DUCK_TYPES.get(hive, "VARCHAR")
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+def duckdb_reason(exc: BaseException) -> str:
+    """DuckDB's message on one line, keeping its hint ("Did you mean ...", "Candidate
+    bindings") and dropping the echoed SQL with its caret."""
+    paragraph = str(exc).strip().split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in paragraph.splitlines() if line.strip()) or (
+        type(exc).__name__
+    )
 
 
 def file_uris(lake: Lake, keys: Sequence[str]) -> list[str]:
@@ -88,7 +95,7 @@ def check_read_only(sql: str) -> None:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryError(f"invalid SQL: {_first_line(exc)}") from None
+        raise QueryError(f"invalid SQL: {duckdb_reason(exc)}") from None
     for st in statements:
         kind = st.type.name
         if kind == "EXPLAIN":
@@ -132,6 +139,9 @@ class CatalogConnection:
         self._views: dict[TableKey, tuple[str, ...] | None] = {}
         self.files_read: list[str] = []
         self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.catalog.database)}")
+        # The catalog's database is the default schema: SHOW TABLES lists its tables, and
+        # unqualified names (``transformed``) resolve there.
+        self.duckdb.execute(f"USE memory.{quote_ident(settings.catalog.database)}")
         self.refresh_tables()
         loc = locations_table(settings)
         if loc not in self.tables and lake.exists(LOCATIONS_KEY):
@@ -227,7 +237,7 @@ class CatalogConnection:
         if self.read_only:
             check_read_only(sql)
         self.refresh_tables()
-        selection = select_partitions_for(sql, self.tables)
+        selection = select_partitions_for(sql, self.tables, self.settings.catalog.database)
         wanted: dict[TableKey, list[list[KeyPredicate]] | None]
         if selection is None:
             wanted = dict.fromkeys(self.tables)
@@ -261,16 +271,42 @@ class CatalogConnection:
         try:
             return self.duckdb.execute(sql, params)
         except duckdb.Error as exc:
-            raise QueryError(f"query failed: {_first_line(exc)}") from None
+            raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> QueryResult:
+    def query(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> QueryResult:
+        """Run ``sql``; with ``limit`` keep only its first rows (``total_rows`` counts all)."""
         cur = self.execute(sql, params)
         if cur.description is None:
-            return QueryResult(pa.table({}), list(self.files_read))
+            return QueryResult(pa.table({}), list(self.files_read), 0)
+        if limit is not None:
+            return self._head(cur, limit)
         table = cur.to_arrow_table() if hasattr(cur, "to_arrow_table") else cur.fetch_arrow_table()
         if isinstance(table, pa.RecordBatchReader):
             table = table.read_all()
-        return QueryResult(table, list(self.files_read))
+        return QueryResult(table, list(self.files_read), table.num_rows)
+
+    def _head(self, cur: duckdb.DuckDBPyConnection, limit: int) -> QueryResult:
+        """The first ``limit`` rows as Arrow; the rest only counted, never converted to Python."""
+        batch_rows = max(limit, 65_536)
+        reader = (
+            cur.to_arrow_reader(batch_rows)
+            if hasattr(cur, "to_arrow_reader")
+            else cur.fetch_record_batch(batch_rows)
+        )
+        kept: list[pa.RecordBatch] = []
+        total = 0
+        for batch in reader:
+            if total < limit:
+                kept.append(batch.slice(0, limit - total))
+            total += batch.num_rows
+        table = pa.Table.from_batches(kept, schema=reader.schema)
+        return QueryResult(table, list(self.files_read), total)
 
     def close(self) -> None:
         self.duckdb.close()
@@ -316,10 +352,12 @@ def run_query(
     catalog: Catalog | None = None,
     lake: Lake | None = None,
     read_only: bool = True,
+    limit: int | None = None,
 ) -> QueryResult:
-    """Run one SQL text over the catalog and return its result and the files it read."""
+    """Run one SQL text over the catalog and return its result and the files it read
+    (its first ``limit`` rows when set, with ``total_rows`` counting all)."""
     with connect(settings, catalog=catalog, lake=lake, read_only=read_only) as con:
-        return con.query(sql, params)
+        return con.query(sql, params, limit=limit)
 
 
 def format_result(result: QueryResult, fmt: str) -> str:

@@ -136,8 +136,11 @@ def _reference_predicates(node: exp.Table, keys: set[str]) -> list[KeyPredicate]
     return out
 
 
-def select_partitions_for(sql: str, tables: dict[TableKey, Table]) -> Selection | None:
-    """Predicates per catalog-table reference in ``sql``; None when the SQL cannot be analysed."""
+def select_partitions_for(
+    sql: str, tables: dict[TableKey, Table], default_database: str = ""
+) -> Selection | None:
+    """Predicates per catalog-table reference in ``sql`` (unqualified names are in
+    ``default_database``); None when the SQL cannot be analysed."""
     try:
         statements = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.SqlglotError:
@@ -147,7 +150,7 @@ def select_partitions_for(sql: str, tables: dict[TableKey, Table]) -> Selection 
         if stmt is None:
             continue
         for node in stmt.find_all(exp.Table):
-            key = (node.db, node.name)
+            key = (node.db or default_database, node.name)
             if key not in tables:
                 continue
             table = tables[key]

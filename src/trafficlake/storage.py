@@ -55,6 +55,7 @@ class Lake:
         access_key_id: str = "",
         secret_access_key: str = "",
         path_style: bool = True,
+        create: bool = True,
     ) -> Lake:
         if url.startswith("s3://"):
             bucket_prefix = url[len("s3://") :].strip("/")
@@ -83,13 +84,14 @@ class Lake:
         if os.path.exists(path) and not os.path.isdir(path):
             raise StorageError(f"lake path {path} exists and is not a folder")
         try:
-            os.makedirs(path, exist_ok=True)
+            if create:  # readers pass create=False: reading never creates a lake
+                os.makedirs(path, exist_ok=True)
         except OSError as exc:  # a parent is a file, no permission, read-only file system...
             raise StorageError(f"cannot create lake folder {path}: {exc.strerror}") from None
         return cls(pafs.LocalFileSystem(), path, path)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Lake:
+    def from_settings(cls, settings: Settings, *, create: bool = True) -> Lake:
         s3 = settings.s3
         return cls.from_url(
             settings.lake_url,
@@ -98,6 +100,7 @@ class Lake:
             access_key_id=s3.access_key_id or os.environ.get("AWS_ACCESS_KEY_ID", ""),
             secret_access_key=s3.secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
             path_style=s3.path_style,
+            create=create,
         )
 
     # ---- paths ----------------------------------------------------------------------------

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runner import CliResult, run_cli
 from trafficlake.catalog import CatalogError, open_catalog
 
 
-def _tl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _tl(cwd: Path, *args: str) -> CliResult:
+    return run_cli(*args, cwd=cwd)
 
 
 def _closed_port() -> int:

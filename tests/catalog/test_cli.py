@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from cli_runner import CliResult, run_cli
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
 
 
-def _tl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _tl(cwd: Path, *args: str) -> CliResult:
+    return run_cli(*args, cwd=cwd)
 
 
 def test_crawl_browse_and_query_from_the_command_line(

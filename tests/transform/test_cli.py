@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from transform_lakes import T0, LakeHarness, day_of, lane_rows
 
+from cli_runner import CliResult, run_cli
 
-def trafficlake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+def trafficlake(*args: str, cwd: Path) -> CliResult:
+    return run_cli(*args, cwd=cwd)
 
 
 def test_transform_command(tlake: LakeHarness, tmp_path: Path) -> None:

@@ -10,21 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import CliResult, run_cli
+
 HERE = Path(__file__).parent
 
 
-def tl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
-    env["PYTHONPATH"] = str(HERE)
-    env["TRAFFICLAKE_WORKFLOW__WAIT_SCALE"] = "0.01"
-    return subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def tl(cwd: Path, *args: str) -> CliResult:
+    # wf_tasks (the test task module) is importable: the area's conftest puts HERE on sys.path
+    return run_cli(*args, cwd=cwd, env={"TRAFFICLAKE_WORKFLOW__WAIT_SCALE": "0.01"})
 
 
 @pytest.fixture

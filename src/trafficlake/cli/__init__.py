@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +12,11 @@ from rich.markup import escape
 
 from trafficlake import __version__
 from trafficlake.cli import aws, catalog, demo, firehose, ingest, roads, transform, web, workflow
-from trafficlake.cli.common import ConfigOpt, console, err_console
+from trafficlake.cli.common import App, ConfigOpt, console, display, err_console
 from trafficlake.config import DEFAULT_CONFIG_NAME, write_default_config
 from trafficlake.errors import TrafficlakeError
 
-app = typer.Typer(
+app = App(
     name="trafficlake",
     help=(
         "Turn the Flemish MIV loop-detector feed into an analysable data lake.\n\n"
@@ -24,7 +25,6 @@ app = typer.Typer(
         "time and derives speeds and traffic-jam indicators; workflow runs it all as an Amazon "
         "States Language state machine."
     ),
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -42,8 +42,14 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    utc: Annotated[
+        bool,
+        typer.Option(
+            "--utc", envvar="TRAFFICLAKE_UTC", help="Print times in UTC (default: your time zone)."
+        ),
+    ] = False,
 ) -> None:
-    pass
+    display.utc = utc
 
 
 @app.command()
@@ -63,9 +69,15 @@ for _module in (ingest, firehose, aws, catalog, transform, roads, workflow, demo
     _module.register(app)
 
 
-def main() -> None:
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a command the way Ctrl-C does
+
+
+def main(args: list[str] | None = None) -> None:
+    """The ``trafficlake`` program: one-line errors, exit 130 on Ctrl-C or SIGTERM."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        app()
+        app(args, prog_name="trafficlake")
     except TrafficlakeError as exc:
         # escape: a reason may contain brackets, e.g. pip install 'trafficlake[spark]'
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -80,3 +92,5 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,32 +3,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table as RichTable
 
-from trafficlake.catalog import Catalog, CatalogError, Crawler, CrawlRun, open_catalog
-from trafficlake.cli.common import ConfigOpt, JsonOpt, console, print_json, progress, settings
-
-catalog_app = typer.Typer(help="Browse the catalog: tables and partitions.", no_args_is_help=True)
-crawler_app = typer.Typer(
-    help="Crawlers: register lake prefixes as catalog tables.", no_args_is_help=True
+from trafficlake.catalog import CatalogError, Crawler, CrawlRun, open_catalog
+from trafficlake.cli.common import (
+    App,
+    ConfigOpt,
+    JsonOpt,
+    LimitOpt,
+    console,
+    epoch_or_number,
+    open_for_reading,
+    print_json,
+    print_table,
+    progress,
+    settings,
+    when,
 )
 
-
-def _when(ts: float | None) -> str:
-    return (
-        "-" if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    )
-
-
-def _open(config: Path | None) -> Catalog:
-    return open_catalog(settings(config))
+catalog_app = App(help="Browse the catalog: tables and partitions.", no_args_is_help=True)
+crawler_app = App(help="Crawlers: register lake prefixes as catalog tables.", no_args_is_help=True)
 
 
 def _split_name(full: str) -> tuple[str, str]:
@@ -39,29 +37,42 @@ def _split_name(full: str) -> tuple[str, str]:
 
 
 @catalog_app.command("tables")
-def tables(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
+def tables(limit: LimitOpt = 50, config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """List the catalog's tables."""
-    with _open(config) as cat:
+    with open_for_reading(settings(config)) as cat:
         found = cat.list_tables()
+    shown = found[:limit] if limit else found
     if json_:
-        print_json(found)
+        print_json(shown)
         return
-    out = RichTable("table", "format", "partition keys", "columns", "records", "updated")
-    for t in found:
-        keys = ", ".join(f"{k.name}:{k.type}" for k in t.partition_keys)
-        out.add_row(t.full_name, t.format, keys, str(len(t.columns)), t.parameters.get("recordCount", "-"),
-                    _when(t.updated_at))  # fmt: skip
-    console.print(
-        out if found else "no tables (run a crawler: trafficlake crawler start raw --wait)"
+    rows = [
+        (t.full_name, t.format, ", ".join(k.name for k in t.partition_keys), len(t.columns),
+         _count(t.parameters.get("recordCount")), when(t.updated_at))
+        for t in shown
+    ]  # fmt: skip
+    print_table(
+        ("table", "format", "partition keys", "columns", "records", "updated"),
+        rows,
+        keys=("table",),
+        total=len(found),
+        empty="no tables yet: run a crawler (trafficlake crawler start raw --wait) after an "
+        "ingest, or try trafficlake demo",
     )
+
+
+def _count(value: str | None) -> str:
+    return f"{int(value):,}" if value and value.lstrip("-").isdigit() else (value or "-")
 
 
 @catalog_app.command("partitions")
 def partitions(
     table: Annotated[str, typer.Argument(help="DATABASE.TABLE, e.g. traffic.raw")],
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Show at most N (newest versions).")
-    ] = 0,
+        int,
+        typer.Option(
+            "--limit", "-n", metavar="N", min=0, help="Show the N newest versions (0: all)."
+        ),
+    ] = 50,
     deprecated: Annotated[
         bool, typer.Option("--deprecated", help="Include deprecated partitions.")
     ] = False,
@@ -70,43 +81,64 @@ def partitions(
 ) -> None:
     """List a table's partitions (values, files, rows, bytes, stats, version)."""
     db, name = _split_name(table)
-    with _open(config) as cat:
+    with open_for_reading(settings(config)) as cat:
         parts = cat.list_partitions(db, name, include_deprecated=deprecated)
+    total = len(parts)
     if limit > 0:
         keep = {id(p) for p in sorted(parts, key=lambda p: p.version)[-limit:]}
         parts = [p for p in parts if id(p) in keep]
     if json_:
         print_json(parts)
         return
-    out = RichTable("location", "files", "rows", "bytes", "stats", "version", "deprecated")
+    rows = []
     for p in parts:
-        stats = "; ".join(f"{c}: {lo}..{hi}" for c, (lo, hi) in p.stats.items())
-        out.add_row(p.location, str(len(p.files)), str(p.row_count), str(p.size_bytes), stats, str(p.version),
-                    "yes" if p.deprecated else "")  # fmt: skip
-    console.print(out)
+        stats = "; ".join(
+            f"{c}: {epoch_or_number(lo)} .. {epoch_or_number(hi)}"
+            for c, (lo, hi) in p.stats.items()
+        )
+        rows.append((p.location, len(p.files), _count(str(p.row_count)), f"{p.size_bytes:,}",
+                     stats, p.version, "yes" if p.deprecated else ""))  # fmt: skip
+    print_table(
+        ("location", "files", "rows", "bytes", "stats", "version", "deprecated"),
+        rows,
+        keys=("location",),
+        total=total,
+        empty=f"{table} has no partitions",
+    )
 
 
 @crawler_app.command("list")
-def crawler_list(config: ConfigOpt = None, json_: JsonOpt = False) -> None:
+def crawler_list(limit: LimitOpt = 50, config: ConfigOpt = None, json_: JsonOpt = False) -> None:
     """List crawlers with their state and last crawl."""
-    from trafficlake.catalog.crawler import ensure_default_crawlers
+    from trafficlake.catalog.crawler import DEFAULT_CRAWLERS, default_crawler
 
     s = settings(config)
-    with open_catalog(s) as cat:
-        ensure_default_crawlers(cat, s)
-        found = cat.list_crawlers()
+    with open_for_reading(s) as cat:
+        stored = {c.name: c for c in cat.list_crawlers()}
+    # The default crawlers are listed as they will be created on first use (a listing writes
+    # nothing).
+    defaults = [default_crawler(s, n) for n in DEFAULT_CRAWLERS if n not in stored]
+    found = [*stored.values(), *defaults]
+    found.sort(key=lambda c: c.name)
+    shown = found[:limit] if limit else found
     if json_:
-        print_json(found)
+        print_json(shown)
         return
-    out = RichTable("crawler", "targets", "state", "last crawl", "ended", "policies")
-    for c in found:
+    rows = []
+    for c in shown:
         last = c.last_crawl
         policies = (
             f"{c.recrawl_policy}, schema {c.schema_change_policy}, delete {c.delete_behavior}"
         )
-        out.add_row(c.name, " ".join(c.targets), c.state, last.status if last else "-",
-                    _when(last.ended_at if last else None), policies)  # fmt: skip
-    console.print(out)
+        rows.append((c.name, " ".join(c.targets), c.state, last.status if last else "-",
+                     when(last.ended_at if last else None), policies))  # fmt: skip
+    print_table(
+        ("crawler", "targets", "state", "last crawl", "ended", "policies"),
+        rows,
+        keys=("crawler", "targets"),
+        total=len(found),
+        empty="no crawlers",
+    )
 
 
 def _print_run(run: CrawlRun) -> None:
@@ -251,8 +283,17 @@ def crawler_status(
     json_: JsonOpt = False,
 ) -> None:
     """State of a crawler and its last crawl."""
-    with _open(config) as cat:
-        c = cat.get_crawler(name)
+    from trafficlake.catalog import NoSuchCrawlerError
+    from trafficlake.catalog.crawler import DEFAULT_CRAWLERS, default_crawler
+
+    s = settings(config)
+    with open_for_reading(s) as cat:
+        try:
+            c = cat.get_crawler(name)
+        except NoSuchCrawlerError:
+            if name not in DEFAULT_CRAWLERS:
+                raise
+            c = default_crawler(s, name)  # created on first use; reading writes nothing
     if json_:
         print_json(c)
         return
@@ -267,59 +308,115 @@ def crawler_status(
 @crawler_app.command("runs")
 def crawler_runs(
     name: Annotated[str, typer.Argument(help="Crawler name.")],
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+    limit: LimitOpt = 20,
     config: ConfigOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """A crawler's runs, newest first."""
-    with _open(config) as cat:
-        runs = cat.list_crawl_runs(name, limit=limit)
+    from trafficlake.catalog import NoSuchCrawlerError
+    from trafficlake.catalog.crawler import DEFAULT_CRAWLERS
+
+    with open_for_reading(settings(config)) as cat:
+        try:
+            runs = cat.list_crawl_runs(name, limit=limit + 1 if limit else 1_000_000)
+        except NoSuchCrawlerError:
+            if name not in DEFAULT_CRAWLERS:
+                raise
+            runs = []  # a default crawler not created yet: it has not run
+    more = bool(limit) and len(runs) > limit
+    runs = runs[:limit] if limit else runs
     if json_:
         print_json(runs)
         return
-    out = RichTable("run", "status", "started", "ended", "added", "updated", "removed", "error")
-    for r in runs:
-        out.add_row(r.id, r.status, _when(r.started_at), _when(r.ended_at), str(r.partitions_added),
-                    str(r.partitions_updated), str(r.partitions_removed), r.error_message or "")  # fmt: skip
-    console.print(out)
+    rows = [
+        (r.id, r.status, when(r.started_at), when(r.ended_at), r.partitions_added,
+         r.partitions_updated, r.partitions_removed, r.error_message or "")
+        for r in runs
+    ]  # fmt: skip
+    print_table(
+        ("run", "status", "started", "ended", "added", "updated", "removed", "error"),
+        rows,
+        keys=("run",),
+        empty=f"crawler {name} has not run yet (trafficlake crawler start {name} --wait)",
+    )
+    if more:
+        console.print(f"… older runs not shown (use --limit {limit * 5} or --limit 0)")
 
 
-def _render_table(columns: list[str], rows: list[tuple[Any, ...]], target: Console) -> None:
-    out = RichTable(*columns)
-    for row in rows:
-        out.add_row(*["NULL" if v is None else str(v) for v in row])
-    target.print(out)
+TABLE_ROWS = 40
+"""Rows a query prints as a table unless --limit says otherwise."""
 
 
 def query(
     sql: Annotated[
         str, typer.Argument(help="SQL; catalog tables are DATABASE.TABLE, e.g. traffic.raw.")
     ],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="table | csv | json")
+    ] = "table",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            metavar="N",
+            min=0,
+            help=f"Print at most N rows (0: all; default {TABLE_ROWS} as a table, all as csv/json).",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the result to FILE.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE."),
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow statements that write.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Run SQL over the catalog with DuckDB (partitions pruned through the catalog)."""
+    """Run SQL over the catalog with DuckDB (partitions pruned through the catalog).
+
+    A table prints its first rows and says how many more there are; -f csv or --limit 0 prints
+    them all."""
+    from rich.console import Console
+
     from trafficlake.query import QueryError, format_result, run_query
+    from trafficlake.storage import Lake
 
     if fmt not in ("table", "csv", "json"):
         raise QueryError(f"unknown output format {fmt!r}: use table, csv or json")
-    result = run_query(settings(config), sql, read_only=not write)
+    if limit is None:
+        limit = TABLE_ROWS if fmt == "table" and output is None else 0
+    s = settings(config)
+    if write:
+        result = run_query(s, sql, read_only=False, limit=limit or None)
+    else:
+        with open_for_reading(s) as cat:
+            lake = Lake.from_settings(s, create=False)
+            result = run_query(s, sql, catalog=cat, lake=lake, limit=limit or None)
     if fmt == "table":
-        if output is None:
-            _render_table(result.columns, result.rows, console)
-        else:
-            with output.open("w", encoding="utf-8") as f:
-                _render_table(result.columns, result.rows, Console(file=f, width=10_000))
+        target = console if output is None else Console(file=output.open("w"), width=10_000)
+        print_table(
+            result.columns,
+            result.rows,
+            total=result.total_rows,
+            more_hint="use -f csv / --limit",
+            empty=_no_rows(result.columns, result.files_read),
+            target=target,
+        )
+        if output is not None:
+            target.file.close()
         return
     text = format_result(result, fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _no_rows(columns: list[str], files_read: list[str]) -> str:
+    if not columns:
+        return "done (the statement returns no rows)"
+    why = "" if files_read else " (it read no data files: the tables it names are empty)"
+    return f"0 rows{why}"
 
 
 def register(app: typer.Typer) -> None:

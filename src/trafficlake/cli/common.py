@@ -1,37 +1,103 @@
-"""Shared CLI plumbing: the --config/--json options, settings loading, output, progress bars."""
+"""Shared CLI plumbing: the app class, --config/--json/--limit options, settings loading,
+output (times, capped tables, JSON) and progress bars.
+
+Output rules every command follows: times in the user's zone (``trafficlake --utc`` or
+``TRAFFICLAKE_UTC=1`` for UTC), tables capped at ``--limit`` rows with a "… N more" line, key
+columns (names, ids, locations) never cut: the other columns fold instead.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typer.core import TyperCommand, TyperGroup
 
 from trafficlake.config import Settings, load_settings
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from trafficlake.catalog import Catalog
+
 console = Console()
 err_console = Console(stderr=True)
+
+
+class _Display:
+    utc = False
+
+
+display = _Display()
+"""Process-wide display choices set by the root command's options (``--utc``)."""
+
+
+# ---- help without type placeholders --------------------------------------------------------
+
+
+def _plain(params: list[Any]) -> list[Any]:
+    """Flags show no placeholder, values their name (``--limit N``), never ``<int>``."""
+    for p in params:
+        if p.metavar is None:
+            p.metavar = "" if getattr(p, "is_flag", False) else (p.name or "value").upper()
+        if p.param_type_name == "argument":
+            p.display_type_rich = _no_type  # typer prints <str> beside every argument
+    return params
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+class PlainCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for p in self.get_params(ctx):
+            if p.param_type_name != "argument":
+                continue
+            name = p.metavar + ("..." if p.nargs != 1 else "")
+            pieces.append(name if p.required else f"[{name}]")
+        return pieces
+
+
+class PlainGroup(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx))
+
+
+class App(typer.Typer):
+    """``typer.Typer`` whose commands and groups print help without type placeholders."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", PlainGroup)
+        kwargs.setdefault("no_args_is_help", True)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", PlainCommand)
+        return super().command(*args, **kwargs)
+
+
+# ---- options and settings ------------------------------------------------------------------
 
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         help="Config file (default: ./trafficlake.toml if present, else embedded defaults).",
         envvar="TRAFFICLAKE_CONFIG",
         show_default=False,
@@ -40,8 +106,38 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
+LimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", metavar="N", help="Show at most N rows (0: all).", min=0)
+]
+
+
 def settings(config: Path | None) -> Settings:
     return load_settings(config)
+
+
+def open_for_reading(s: Settings) -> Catalog:
+    """The catalog for a command that only reads: when the configured SQLite file does not
+    exist yet, an empty in-memory catalog - reading never creates one."""
+    from trafficlake.catalog import open_catalog
+
+    url = s.catalog_url
+    local = url.startswith("sqlite:///") and url != "sqlite:///:memory:"
+    if local and not Path(url.removeprefix("sqlite:///")).exists():
+        return open_catalog("sqlite:///:memory:")
+    return open_catalog(s)
+
+
+# ---- output --------------------------------------------------------------------------------
+
+
+def when(ts: float | None, *, seconds: bool = True) -> str:
+    """An epoch (s) as a readable time in the user's zone (UTC with ``--utc``); None is ``-``."""
+    if ts is None:
+        return "-"
+    t = datetime.fromtimestamp(ts, UTC)
+    if not display.utc:
+        t = t.astimezone()
+    return t.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
 def _jsonable(value: Any) -> Any:
@@ -60,9 +156,88 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(value), indent=2, default=str) + "\n")
 
 
+MIN_FOLDED_WIDTH = 12
+TIME_COLUMN = re.compile(r"time|tijd|_at$", re.IGNORECASE)
+"""Columns whose epoch values (s or ms) a table prints as times."""
+
+
+def epoch_or_number(value: Any) -> str:
+    """A statistic as text: integers that are plausible epochs (s or ms) as times."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 10**9 <= value < 4 * 10**9:
+            return when(value)
+        if 10**12 <= value < 4 * 10**12:
+            return when(value / 1000)
+    return cell(value)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) >= 1e6 else f"{value:.6g}"
+    return str(value)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str] = (),
+    total: int | None = None,
+    more_hint: str = "use --limit or --json",
+    empty: str = "no rows",
+    target: Console | None = None,
+    title: str | None = None,
+) -> None:
+    """A table that never cuts a value: key columns stay whole on one line, the rest fold.
+
+    ``rows`` is what is shown; ``total`` (when larger) adds "… N more rows (hint)".
+    """
+    from rich.table import Table
+
+    out = target or console
+    if not rows:
+        out.print(empty, highlight=False, markup=False, soft_wrap=True)
+        return
+    timelike = [bool(TIME_COLUMN.search(c)) for c in columns]
+    text = [
+        [epoch_or_number(v) if t else cell(v) for v, t in zip(row, timelike, strict=True)]
+        for row in rows
+    ]
+    table = Table(title=title)
+    needed = 1
+    for i, name in enumerate(columns):
+        longest = max(len(name), *(len(r[i]) for r in text))
+        if name in keys:  # whole, on one line
+            table.add_column(name, no_wrap=True, min_width=longest)
+            needed += longest + 3
+        else:  # folded onto more lines, but never narrower than a date or a number
+            width = min(longest, MIN_FOLDED_WIDTH)
+            table.add_column(name, overflow="fold", min_width=width)
+            needed += width + 3
+    for r in text:
+        table.add_row(*r)
+    # Too many columns for the terminal: wider lines rather than cut or unreadable values.
+    out.print(table, width=max(out.width, needed), crop=False)
+    hidden = (total or 0) - len(rows)
+    if hidden > 0:
+        out.print(f"… {hidden:,} more rows ({more_hint})", highlight=False, markup=False)
+
+
 @contextmanager
 def progress(transient: bool = False) -> Iterator[Progress]:
     """A rich progress bar on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

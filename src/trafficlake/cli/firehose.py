@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from trafficlake.cli.aws import HostOpt, InsecureOpt, PortOpt, TokenOpt, run_server
-from trafficlake.cli.common import ConfigOpt, settings
+from trafficlake.cli.common import App, ConfigOpt, settings
 
-group = typer.Typer(help="The Firehose-compatible delivery stream endpoint.", no_args_is_help=True)
+group = App(help="The Firehose-compatible delivery stream endpoint.", no_args_is_help=True)
 
 
 @group.command()

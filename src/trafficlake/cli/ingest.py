@@ -11,11 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from trafficlake.cli.common import ConfigOpt, JsonOpt, console, print_json, progress, settings
+from trafficlake.cli.common import App, ConfigOpt, JsonOpt, console, print_json, progress, settings
 
-group = typer.Typer(
-    help="Land MIV events in the lake through the delivery stream.", no_args_is_help=True
-)
+group = App(help="Land MIV events in the lake through the delivery stream.", no_args_is_help=True)
 
 
 @contextmanager

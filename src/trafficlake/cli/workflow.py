@@ -8,14 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
-from trafficlake.cli.common import ConfigOpt, JsonOpt, console, err_console, print_json, settings
+from trafficlake.cli.common import (
+    App,
+    ConfigOpt,
+    JsonOpt,
+    console,
+    err_console,
+    print_json,
+    settings,
+)
 
-workflow_app = typer.Typer(
+workflow_app = App(
     help="Validate and run Amazon States Language state machines.", no_args_is_help=True
 )
-schedule_app = typer.Typer(
-    help="Run state machines on EventBridge-style schedules.", no_args_is_help=True
-)
+schedule_app = App(help="Run state machines on EventBridge-style schedules.", no_args_is_help=True)
 
 _SHOWN = (
     "StateEntered",

@@ -1,0 +1,90 @@
+"""CLI output that is safe at any size: capped tables, whole key columns, readable times,
+plain help, read-only commands that create nothing, DuckDB's hints kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cli_runner import run_cli
+from trafficlake.catalog.crawler import run_crawler
+from trafficlake.config import Settings
+from trafficlake.storage import Lake
+
+
+def test_help_has_no_type_placeholders(tmp_path: Path) -> None:
+    for args in (["--help"], ["query", "--help"], ["ingest", "simulate", "--help"],
+                 ["catalog", "partitions", "--help"], ["transform", "--help"]):  # fmt: skip
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        for noise in ("<bool>", "<int>", "<str>", "<path>", "list[", "{sql}", "{table}"):
+            assert noise not in done.stdout, (args, noise)
+    usage = run_cli("query", "--help", cwd=tmp_path).stdout
+    assert "Usage: trafficlake query [OPTIONS] SQL" in usage
+    assert "--limit" in usage
+
+
+def test_query_table_is_capped_and_says_how_many_more(tmp_path: Path) -> None:
+    done = run_cli("query", "SELECT range AS n FROM range(1000)", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "… 960 more rows (use -f csv / --limit)" in done.stdout
+    assert "│ 39 " in done.stdout and "│ 40 " not in done.stdout
+    limited = run_cli("query", "SELECT range AS n FROM range(1000)", "-n", "5", cwd=tmp_path)
+    assert "… 995 more rows" in limited.stdout
+    everything = run_cli("query", "SELECT range AS n FROM range(1000)", "-f", "csv", cwd=tmp_path)
+    assert everything.stdout.splitlines() == ["n", *map(str, range(1000))]
+    empty = run_cli("query", "SELECT 1 WHERE false", cwd=tmp_path)
+    assert empty.returncode == 0 and empty.stdout.startswith("0 rows")
+
+
+def test_read_only_commands_create_no_lake_or_catalog(tmp_path: Path) -> None:
+    for args in (["query", "SELECT 42 AS answer"], ["catalog", "tables"], ["crawler", "list"],
+                 ["crawler", "runs", "raw"], ["query", "SHOW TABLES"]):  # fmt: skip
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode == 0, (args, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert "no tables yet" in run_cli("catalog", "tables", cwd=tmp_path).stdout
+    assert "has not run yet" in run_cli("crawler", "runs", "raw", cwd=tmp_path).stdout
+
+
+def test_key_columns_are_never_cut_and_times_are_readable(
+    settings: Settings, tmp_path: Path, raw_writer: Any
+) -> None:
+    lake = Lake.from_settings(settings)
+    for h in (6, 7, 8):
+        raw_writer.write_hour(lake, 2026, 11, 21, h)
+    run = run_crawler(settings, "raw")
+    # stdout is not a terminal here (80 columns): the key columns still come out whole
+    runs = run_cli("crawler", "runs", "raw", cwd=tmp_path).stdout
+    assert run.id in runs
+    parts = run_cli("catalog", "partitions", "traffic.raw", "--utc", cwd=tmp_path)
+    assert parts.returncode != 0  # --utc is an option of the program, not of a command
+    parts = run_cli("--utc", "catalog", "partitions", "traffic.raw", cwd=tmp_path).stdout
+    for h in (6, 7, 8):
+        assert f"raw/year=2026/month=11/day=21/hour={h}/" in parts
+    first_event = raw_writer.hour_start(2026, 11, 21, 6)
+    assert str(first_event) not in parts and "2026-11-21" in parts  # a date, not an epoch
+    tables = run_cli("catalog", "tables", cwd=tmp_path).stdout
+    assert "traffic.raw" in tables
+    capped = run_cli("catalog", "partitions", "traffic.raw", "--limit", "1", cwd=tmp_path)
+    assert "… 2 more rows" in capped.stdout
+    as_json = json.loads(run_cli("catalog", "tables", "--json", cwd=tmp_path).stdout)
+    assert [t["name"] for t in as_json] == ["raw"]
+
+
+def test_query_errors_keep_duckdbs_hint_and_show_tables_lists_the_catalog(
+    settings: Settings, tmp_path: Path, raw_writer: Any
+) -> None:
+    raw_writer.write_hour(Lake.from_settings(settings), 2026, 11, 21, 6)
+    run_crawler(settings, "raw")
+    bad = run_cli("query", "SELECT count(*) FROM traffic.rwa", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        "error: query failed: Catalog Error: Table with name rwa does not exist! "
+        'Did you mean "raw"?'
+    ]
+    shown = run_cli("query", "SHOW TABLES", "-f", "csv", cwd=tmp_path)
+    assert shown.stdout.splitlines() == ["name", "raw"]
+    unqualified = run_cli("query", "SELECT count(*) AS n FROM raw", "-f", "csv", cwd=tmp_path)
+    assert unqualified.stdout.splitlines()[1] == str(3 * 2 * 1)  # 3 lanes x 2 minutes
