@@ -9,7 +9,8 @@ from wf_helpers import run
 
 from trafficlake.workflow.choice import evaluate_rule, string_matches
 from trafficlake.workflow.errors import StatesError
-from trafficlake.workflow.paths import is_reference_path, resolve_template, select, set_result
+from trafficlake.workflow.paths import is_reference_path, select, set_result
+from trafficlake.workflow.payload import resolve_template
 
 D = {
     "s": "b",

@@ -486,9 +486,12 @@ def test_context_object_fields(clock: FakeClock) -> None:
     )
     c = r.output["c"]
     assert c["Execution"]["Input"] == {"i": 1}
-    assert c["Execution"]["Id"] == f"ctxmachine:{c['Execution']['Name']}"
+    arn = "arn:aws:states:us-east-1:123456789012"
+    assert c["Execution"]["Id"] == f"{arn}:execution:ctxmachine:{c['Execution']['Name']}"
+    assert c["Execution"]["RoleArn"].startswith("arn:aws:iam::123456789012:role/")
+    assert c["Execution"]["RedriveCount"] == 0
     assert c["Execution"]["StartTime"].endswith("Z")
-    assert c["StateMachine"] == {"Id": "ctxmachine", "Name": "ctxmachine"}
+    assert c["StateMachine"] == {"Id": f"{arn}:stateMachine:ctxmachine", "Name": "ctxmachine"}
     assert c["State"]["Name"] == "S" and c["State"]["RetryCount"] == 0
 
 

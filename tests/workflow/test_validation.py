@@ -233,7 +233,7 @@ def test_fail_error_path_exclusive_and_timeouts_positive() -> None:
     p = problems(States__Start__TimeoutSeconds=0, States__Start__HeartbeatSeconds=1.5)
     assert "state 'Start': field 'TimeoutSeconds' must be a positive integer" in p
     assert "state 'Start': field 'HeartbeatSeconds' must be a positive integer" in p
-    assert "top level: field 'TimeoutSeconds' must be a positive integer" in problems(
+    assert "top level: field 'TimeoutSeconds' must be an integer in 1..99999999" in problems(
         TimeoutSeconds=-1
     )
 
@@ -271,10 +271,7 @@ def test_unknown_predefined_error_and_unsupported_features() -> None:
             }
         },
     }
-    assert (
-        "state 'M': field 'ItemReader' (distributed Map) is not supported by this runtime"
-        in validate(doc)
-    )
-    assert "top level: only QueryLanguage 'JSONPath' is supported" in problems(
-        QueryLanguage="JSONata"
+    assert "state 'M': field 'ItemReader' needs ProcessorConfig.Mode DISTRIBUTED" in validate(doc)
+    assert "top level: field 'QueryLanguage' must be 'JSONPath' or 'JSONata'" in problems(
+        QueryLanguage="XPath"
     )

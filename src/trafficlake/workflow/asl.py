@@ -3,67 +3,88 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from trafficlake.workflow import query
 from trafficlake.workflow.choice import validate_choice_rule
 from trafficlake.workflow.errors import PREDEFINED_ERRORS, ValidationError
 from trafficlake.workflow.paths import PathSyntaxError, is_reference_path, parse_path
+from trafficlake.workflow.payload import template_problems, value_problem
 
-COMMON = {"Type", "Comment"}
-IO = {"InputPath", "OutputPath"}
+COMMON = {"Type", "Comment", "QueryLanguage"}
 FLOW = {"Next", "End"}
-RESULT = {"ResultPath", "Parameters", "ResultSelector"}
 ERRORS = {"Retry", "Catch"}
+MAP_FIELDS = {
+    "ItemSelector",
+    "ItemProcessor",
+    "Iterator",
+    "MaxConcurrency",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCount",
+    "ItemReader",
+    "ItemBatcher",
+    "ResultWriter",
+    "Label",
+}
+TASK_FIELDS = {"Resource", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"}
 FIELDS: dict[str, set[str]] = {
-    "Pass": COMMON | IO | FLOW | {"ResultPath", "Parameters", "Result"},
-    "Task": COMMON
-    | IO
-    | FLOW
-    | RESULT
-    | ERRORS
-    | {
-        "Resource",
-        "TimeoutSeconds",
+    "Pass": COMMON | FLOW | {"Assign"},
+    "Task": COMMON | FLOW | ERRORS | TASK_FIELDS | {"Assign"},
+    "Choice": COMMON | {"Choices", "Default", "Assign"},
+    "Wait": COMMON | FLOW | {"Seconds", "Timestamp", "Assign"},
+    "Succeed": COMMON,
+    "Fail": COMMON | {"Error", "Cause"},
+    "Parallel": COMMON | FLOW | ERRORS | {"Branches", "Assign"},
+    "Map": COMMON | FLOW | ERRORS | MAP_FIELDS | {"Assign"},
+}
+"""Fields of each state type in both query languages."""
+JSONPATH_FIELDS: dict[str, set[str]] = {
+    "Pass": {"InputPath", "OutputPath", "ResultPath", "Parameters", "Result"},
+    "Task": {
+        "InputPath",
+        "OutputPath",
+        "ResultPath",
+        "Parameters",
+        "ResultSelector",
         "TimeoutSecondsPath",
-        "HeartbeatSeconds",
         "HeartbeatSecondsPath",
-        "Credentials",
     },
-    "Choice": COMMON | IO | {"Choices", "Default"},
-    "Wait": COMMON | IO | FLOW | {"Seconds", "SecondsPath", "Timestamp", "TimestampPath"},
-    "Succeed": COMMON | IO,
-    "Fail": COMMON | {"Error", "ErrorPath", "Cause", "CausePath"},
-    "Parallel": COMMON | IO | FLOW | RESULT | ERRORS | {"Branches"},
-    "Map": COMMON
-    | IO
-    | FLOW
-    | RESULT
-    | ERRORS
-    | {
+    "Choice": {"InputPath", "OutputPath"},
+    "Wait": {"InputPath", "OutputPath", "SecondsPath", "TimestampPath"},
+    "Succeed": {"InputPath", "OutputPath"},
+    "Fail": {"ErrorPath", "CausePath"},
+    "Parallel": {"InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector"},
+    "Map": {
+        "InputPath",
+        "OutputPath",
+        "ResultPath",
+        "Parameters",
+        "ResultSelector",
         "ItemsPath",
-        "ItemSelector",
-        "ItemProcessor",
-        "Iterator",
-        "MaxConcurrency",
         "MaxConcurrencyPath",
-        "ToleratedFailurePercentage",
         "ToleratedFailurePercentagePath",
-        "ToleratedFailureCount",
         "ToleratedFailureCountPath",
-        "ItemReader",
-        "ItemBatcher",
-        "ResultWriter",
-        "Label",
     },
+}
+JSONATA_FIELDS: dict[str, set[str]] = {
+    "Pass": {"Output"},
+    "Task": {"Arguments", "Output"},
+    "Choice": {"Output"},
+    "Wait": {"Output"},
+    "Succeed": {"Output"},
+    "Fail": set(),
+    "Parallel": {"Arguments", "Output"},
+    "Map": {"Items", "Output"},
 }
 REQUIRED = {"Task": ["Resource"], "Choice": ["Choices"], "Parallel": ["Branches"]}
 TOP_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 SUB_FIELDS = {"Comment", "StartAt", "States", "ProcessorConfig"}
-UNSUPPORTED_MAP_FIELDS = ("ItemReader", "ItemBatcher", "ResultWriter")
+LANGUAGES = ("JSONPath", "JSONata")
 PATH_FIELDS = ("InputPath", "OutputPath", "ItemsPath")
 REFERENCE_FIELDS = (
     "ResultPath",
@@ -71,12 +92,14 @@ REFERENCE_FIELDS = (
     "TimestampPath",
     "TimeoutSecondsPath",
     "HeartbeatSecondsPath",
-    "ErrorPath",
-    "CausePath",
     "MaxConcurrencyPath",
     "ToleratedFailurePercentagePath",
     "ToleratedFailureCountPath",
 )
+TEMPLATE_FIELDS = ("Parameters", "ResultSelector", "ItemSelector", "Assign")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
+LABEL_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+MAX_SECONDS = 99999999
 
 
 @dataclass
@@ -192,13 +215,15 @@ def validate(doc: Any) -> list[str]:
     for key in doc:
         if key not in TOP_FIELDS:
             problems.append(f"top level: unknown field {key!r}")
-    if doc.get("QueryLanguage", "JSONPath") != "JSONPath":
-        problems.append("top level: only QueryLanguage 'JSONPath' is supported")
+    language = doc.get("QueryLanguage", "JSONPath")
+    if language not in LANGUAGES:
+        problems.append("top level: field 'QueryLanguage' must be 'JSONPath' or 'JSONata'")
+        language = "JSONPath"
     t = doc.get("TimeoutSeconds")
-    if t is not None and not _positive_int(t):
-        problems.append("top level: field 'TimeoutSeconds' must be a positive integer")
+    if t is not None and not (_positive_int(t) and t <= MAX_SECONDS):
+        problems.append(f"top level: field 'TimeoutSeconds' must be an integer in 1..{MAX_SECONDS}")
     seen: set[str] = set()
-    _validate_machine(doc, "top level", problems, seen)
+    _validate_machine(doc, "top level", problems, seen, language)
     return problems
 
 
@@ -206,7 +231,9 @@ def _positive_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
 
-def _validate_machine(doc: dict[str, Any], where: str, problems: list[str], seen: set[str]) -> None:
+def _validate_machine(
+    doc: dict[str, Any], where: str, problems: list[str], seen: set[str], language: str
+) -> None:
     states = doc.get("States")
     start = doc.get("StartAt")
     if not isinstance(states, dict) or not states:
@@ -224,7 +251,7 @@ def _validate_machine(doc: dict[str, Any], where: str, problems: list[str], seen
         seen.add(name)
         if len(name) > 80:
             problems.append(f"state {name!r}: names may have at most 80 characters")
-        edges[name] = _validate_state(name, state, states, problems, seen)
+        edges[name] = _validate_state(name, state, states, problems, seen, language)
     # an unknown target leaves the intended graph unclear: report it, not its fallout
     broken = any("names unknown state" in p for p in problems[first:])
     if isinstance(start, str) and start in states and not broken:
@@ -240,8 +267,17 @@ def _validate_machine(doc: dict[str, Any], where: str, problems: list[str], seen
                 problems.append(f"state {name!r}: unreachable from StartAt {start!r}")
 
 
+def _whole_number(v: Any, low: int = 0, high: int = MAX_SECONDS) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
 def _validate_state(
-    name: str, state: Any, states: dict[str, Any], problems: list[str], seen: set[str]
+    name: str,
+    state: Any,
+    states: dict[str, Any],
+    problems: list[str],
+    seen: set[str],
+    machine_language: str,
 ) -> list[str]:
     def bad(msg: str) -> None:
         problems.append(f"state {name!r}: {msg}")
@@ -253,9 +289,21 @@ def _validate_state(
     if typ not in FIELDS:
         bad(f"field 'Type' must be one of {', '.join(FIELDS)} (got {typ!r})")
         return []
+    language = state.get("QueryLanguage", machine_language)
+    if language not in LANGUAGES:
+        bad("field 'QueryLanguage' must be 'JSONPath' or 'JSONata'")
+        language = machine_language
+    elif machine_language == "JSONata" and language == "JSONPath":
+        bad("a state may not use QueryLanguage 'JSONPath' in a JSONata state machine")
+    jsonata = language == "JSONata"
+    allowed = FIELDS[typ] | (JSONATA_FIELDS[typ] if jsonata else JSONPATH_FIELDS[typ])
     for key in state:
-        if key not in FIELDS[typ]:
-            bad(f"unknown field {key!r} for a {typ} state")
+        if key not in allowed:
+            other = JSONPATH_FIELDS[typ] if jsonata else JSONATA_FIELDS[typ]
+            if key in other:
+                bad(f"field {key!r} is not supported in a {language} state")
+            else:
+                bad(f"unknown field {key!r} for a {typ} state")
     for key in REQUIRED.get(typ, []):
         if key not in state:
             bad(f"missing required field {key!r}")
@@ -279,17 +327,16 @@ def _validate_state(
             target("Next", state["Next"])
         if "End" in state and not isinstance(end, bool):
             bad("field 'End' must be a boolean")
-    for key in PATH_FIELDS:
-        if key in state and state[key] is not None:
-            try:
-                parse_path(state[key])
-            except PathSyntaxError as e:
-                bad(f"field {key!r}: {e}")
-    for key in REFERENCE_FIELDS:
-        if key in state and state[key] is not None and not is_reference_path(state[key]):
-            bad(f"field {key!r} must be a reference path, got {state[key]!r}")
+    if jsonata:
+        _validate_jsonata_fields(state, bad)
+    else:
+        _validate_jsonpath_fields(state, bad)
+    if "Assign" in state:
+        _validate_assign(state["Assign"], "Assign", jsonata, bad)
     for key in ("TimeoutSeconds", "HeartbeatSeconds"):
-        if key in state and not _positive_int(state[key]):
+        value = state.get(key)
+        literal = key in state and not (jsonata and query.is_expression(value))
+        if literal and not _whole_number(value, 1):
             bad(f"field {key!r} must be a positive integer")
         if key in state and key + "Path" in state:
             bad(f"fields {key!r} and {key + 'Path'!r} are mutually exclusive")
@@ -308,8 +355,13 @@ def _validate_state(
             bad("field 'Choices' must be a non-empty array")
         elif isinstance(choices, list):
             for i, rule in enumerate(choices):
-                for msg in validate_choice_rule(rule, top=True):
-                    bad(f"Choices[{i}]: {msg}")
+                if jsonata:
+                    _validate_jsonata_rule(rule, f"Choices[{i}]", bad)
+                else:
+                    for msg in validate_choice_rule(rule, top=True):
+                        bad(f"Choices[{i}]: {msg}")
+                    if isinstance(rule, dict) and "Assign" in rule:
+                        _validate_assign(rule["Assign"], f"Choices[{i}].Assign", False, bad)
                 if isinstance(rule, dict) and "Next" in rule:
                     target(f"Choices[{i}].Next", rule["Next"])
         if "Default" in state:
@@ -321,16 +373,15 @@ def _validate_state(
                 "needs exactly one of 'Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'"
                 + (f" (has {', '.join(given)})" if given else "")
             )
-        if "Seconds" in state and not (
-            isinstance(state["Seconds"], int)
-            and not isinstance(state["Seconds"], bool)
-            and state["Seconds"] >= 0
-        ):
-            bad("field 'Seconds' must be a non-negative integer")
-        if "Timestamp" in state:
+        seconds = state.get("Seconds")
+        literal = "Seconds" in state and not (jsonata and query.is_expression(seconds))
+        if literal and not _whole_number(seconds):
+            bad(f"field 'Seconds' must be an integer in 0..{MAX_SECONDS}")
+        ts = state.get("Timestamp")
+        if "Timestamp" in state and not (jsonata and query.is_expression(ts)):
             from trafficlake.workflow.choice import parse_timestamp
 
-            if parse_timestamp(state["Timestamp"]) is None:
+            if parse_timestamp(ts) is None:
                 bad("field 'Timestamp' must be an RFC 3339 timestamp")
     if typ == "Fail":
         for a in ("Error", "Cause"):
@@ -338,51 +389,162 @@ def _validate_state(
                 bad(f"fields {a!r} and {a + 'Path'!r} are mutually exclusive")
             if a in state and not isinstance(state[a], str):
                 bad(f"field {a!r} must be a string")
+            path_problem = value_problem(state[a + "Path"]) if a + "Path" in state else None
+            if path_problem:
+                bad(f"field {a + 'Path'!r}: {path_problem}")
     if typ in ("Task", "Parallel", "Map"):
-        _validate_retry_catch(state, bad, target)
+        _validate_retry_catch(state, bad, target, jsonata)
     if typ == "Parallel":
         branches = state.get("Branches")
         if "Branches" in state and (not isinstance(branches, list) or not branches):
             bad("field 'Branches' must be a non-empty array")
         elif isinstance(branches, list):
             for i, branch in enumerate(branches):
-                _validate_sub(branch, f"state {name!r}: Branches[{i}]", problems, seen)
+                _validate_sub(branch, f"state {name!r}: Branches[{i}]", problems, seen, language)
     if typ == "Map":
-        for key in UNSUPPORTED_MAP_FIELDS:
-            if key in state:
-                bad(f"field {key!r} (distributed Map) is not supported by this runtime")
-        procs = [k for k in ("ItemProcessor", "Iterator") if k in state]
-        if len(procs) != 1:
-            bad("needs exactly one of 'ItemProcessor' or 'Iterator'")
-        for k in procs:
-            _validate_sub(state[k], f"state {name!r}: {k}", problems, seen)
-        if "ItemSelector" in state and "Parameters" in state:
-            bad("fields 'ItemSelector' and 'Parameters' are mutually exclusive")
-        mc = state.get("MaxConcurrency")
-        if "MaxConcurrency" in state and not (
-            isinstance(mc, int) and not isinstance(mc, bool) and mc >= 0
-        ):
-            bad("field 'MaxConcurrency' must be a non-negative integer")
-        p = state.get("ToleratedFailurePercentage")
-        if p is not None and not (isinstance(p, (int, float)) and 0 <= p <= 100):
-            bad("field 'ToleratedFailurePercentage' must be a number in 0..100")
-        c = state.get("ToleratedFailureCount")
-        if c is not None and not (isinstance(c, int) and not isinstance(c, bool) and c >= 0):
-            bad("field 'ToleratedFailureCount' must be a non-negative integer")
+        _validate_map(name, state, bad, problems, seen, language)
     return targets
 
 
-def _validate_sub(doc: Any, where: str, problems: list[str], seen: set[str]) -> None:
+def _validate_jsonpath_fields(state: dict[str, Any], bad: Any) -> None:
+    for key in PATH_FIELDS:
+        if key in state and state[key] is not None:
+            try:
+                parse_path(state[key])
+            except PathSyntaxError as e:
+                bad(f"field {key!r}: {e}")
+    for key in REFERENCE_FIELDS:
+        if key in state and state[key] is not None and not is_reference_path(state[key]):
+            bad(f"field {key!r} must be a reference path, got {state[key]!r}")
+    for key in ("Parameters", "ResultSelector", "ItemSelector"):
+        if key in state:
+            for msg in template_problems(state[key], key):
+                bad(msg)
+
+
+def _validate_jsonata_fields(state: dict[str, Any], bad: Any) -> None:
+    for key in (
+        "Arguments",
+        "Output",
+        "Items",
+        "ItemSelector",
+        "Error",
+        "Cause",
+        "Seconds",
+        "Timestamp",
+        "TimeoutSeconds",
+        "HeartbeatSeconds",
+        "MaxConcurrency",
+        "ToleratedFailureCount",
+        "ToleratedFailurePercentage",
+    ):
+        if key in state:
+            for msg in query.template_problems(state[key], key):
+                bad(msg)
+    if "Items" in state and not (
+        isinstance(state["Items"], list) or query.is_expression(state["Items"])
+    ):
+        bad("field 'Items' must be an array or a JSONata expression")
+    args = state.get("Arguments")
+    if "Arguments" in state and not (isinstance(args, (dict, list)) or query.is_expression(args)):
+        bad("field 'Arguments' must be an object, an array or a JSONata expression")
+
+
+def _validate_jsonata_rule(rule: Any, where: str, bad: Any) -> None:
+    if not isinstance(rule, dict):
+        bad(f"{where} must be an object")
+        return
+    for key in rule:
+        if key not in ("Condition", "Next", "Assign", "Output", "Comment"):
+            bad(f"{where}: field {key!r} is not supported in a JSONata Choice rule")
+    cond = rule.get("Condition")
+    if isinstance(cond, bool):
+        pass
+    elif not query.is_expression(cond):
+        bad(f"{where}: field 'Condition' must be a JSONata expression '{{% ... %}}'")
+    else:
+        msg = query.parse_problem(cond)
+        if msg:
+            bad(f"{where}.Condition: {msg}")
+    if "Next" not in rule:
+        bad(f"{where}: missing required field 'Next'")
+    if "Assign" in rule:
+        _validate_assign(rule["Assign"], f"{where}.Assign", True, bad)
+    if "Output" in rule:
+        for msg in query.template_problems(rule["Output"], f"{where}.Output"):
+            bad(msg)
+
+
+def _validate_assign(assign: Any, where: str, jsonata: bool, bad: Any) -> None:
+    if not isinstance(assign, dict):
+        bad(f"field {where!r} must be an object")
+        return
+    for key in assign:
+        name = key[:-2] if not jsonata and key.endswith(".$") else key
+        if not VARIABLE_NAME.match(name) or name == "states":
+            bad(f"{where}: {name!r} is not a valid variable name")
+    if jsonata:
+        for msg in query.template_problems(assign, where):
+            bad(msg)
+    else:
+        for msg in template_problems(assign, where):
+            bad(msg)
+
+
+def _validate_map(
+    name: str, state: dict[str, Any], bad: Any, problems: list[str], seen: set[str], language: str
+) -> None:
+    procs = [k for k in ("ItemProcessor", "Iterator") if k in state]
+    if len(procs) != 1:
+        bad("needs exactly one of 'ItemProcessor' or 'Iterator'")
+    for k in procs:
+        _validate_sub(state[k], f"state {name!r}: {k}", problems, seen, language)
+        config = state[k].get("ProcessorConfig", {}) if isinstance(state[k], dict) else {}
+        mode = config.get("Mode", "INLINE") if isinstance(config, dict) else None
+        if mode not in ("INLINE", "DISTRIBUTED"):
+            bad(f"{k}.ProcessorConfig.Mode must be INLINE or DISTRIBUTED")
+        distributed = mode == "DISTRIBUTED"
+        if distributed:
+            bad("ProcessorConfig.Mode DISTRIBUTED (distributed Map) is not supported yet")
+        for key in ("ItemReader", "ItemBatcher", "ResultWriter", "Label"):
+            if key in state and not distributed:
+                bad(f"field {key!r} needs ProcessorConfig.Mode DISTRIBUTED")
+    if "ItemSelector" in state and "Parameters" in state:
+        bad("fields 'ItemSelector' and 'Parameters' are mutually exclusive")
+    label = state.get("Label")
+    if "Label" in state and not (
+        isinstance(label, str) and 0 < len(label) <= 40 and not LABEL_FORBIDDEN.search(label)
+    ):
+        bad(
+            "field 'Label' must be 1 to 40 characters without whitespace, brackets, wildcards, "
+            'control characters or any of " # % \\ ^ | ~ ` $ & , ; : /'
+        )
+    for key, check in (
+        ("MaxConcurrency", lambda v: _whole_number(v, 0, 2**31 - 1)),
+        ("ToleratedFailureCount", lambda v: _whole_number(v, 0, 2**31 - 1)),
+        (
+            "ToleratedFailurePercentage",
+            lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100,
+        ),
+    ):
+        value = state.get(key)
+        if key in state and not query.is_expression(value) and not check(value):
+            bad(f"field {key!r} has an invalid value {value!r}")
+        if key in state and key + "Path" in state:
+            bad(f"fields {key!r} and {key + 'Path'!r} are mutually exclusive")
+
+
+def _validate_sub(doc: Any, where: str, problems: list[str], seen: set[str], language: str) -> None:
     if not isinstance(doc, dict):
         problems.append(f"{where}: must be an object with StartAt and States")
         return
     for key in doc:
         if key not in SUB_FIELDS:
             problems.append(f"{where}: unknown field {key!r}")
-    _validate_machine(doc, where, problems, seen)
+    _validate_machine(doc, where, problems, seen, language)
 
 
-def _validate_retry_catch(state: dict[str, Any], bad: Any, target: Any) -> None:
+def _validate_retry_catch(state: dict[str, Any], bad: Any, target: Any, jsonata: bool) -> None:
     for kind in ("Retry", "Catch"):
         if kind not in state:
             continue
@@ -401,7 +563,8 @@ def _validate_retry_catch(state: dict[str, Any], bad: Any, target: Any) -> None:
                 "Comment",
             }
             if kind == "Retry"
-            else {"ErrorEquals", "Next", "ResultPath", "Comment"}
+            else {"ErrorEquals", "Next", "Comment", "Assign"}
+            | ({"Output"} if jsonata else {"ResultPath"})
         )
         for i, rule in enumerate(rules):
             where = f"{kind}[{i}]"
@@ -431,6 +594,11 @@ def _validate_retry_catch(state: dict[str, Any], bad: Any, target: Any) -> None:
                 rp = rule.get("ResultPath")
                 if rp is not None and not is_reference_path(rp):
                     bad(f"{where}: field 'ResultPath' must be a reference path")
+                if "Assign" in rule:
+                    _validate_assign(rule["Assign"], f"{where}.Assign", jsonata, bad)
+                if "Output" in rule:
+                    for msg in query.template_problems(rule["Output"], f"{where}.Output"):
+                        bad(msg)
                 continue
             for key, check in (
                 ("IntervalSeconds", _positive_int),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from trafficlake.workflow.errors import StatesError
@@ -82,7 +82,7 @@ def validate_choice_rule(rule: Any, *, top: bool) -> list[str]:
         return ["a choice rule must be an object"]
     problems: list[str] = []
     ops = [k for k in rule if k in OPERATORS or k in ("And", "Or", "Not")]
-    allowed = set(OPERATORS) | {"And", "Or", "Not", "Variable", "Next", "Comment"}
+    allowed = set(OPERATORS) | {"And", "Or", "Not", "Variable", "Next", "Comment", "Assign"}
     for key in rule:
         if key not in allowed:
             problems.append(f"unknown field {key!r}")
@@ -133,25 +133,27 @@ def validate_choice_rule(rule: Any, *, top: bool) -> list[str]:
     return problems
 
 
-def evaluate_rule(rule: dict[str, Any], data: Any, context: Any) -> bool:
+def evaluate_rule(
+    rule: dict[str, Any], data: Any, context: Any, variables: Mapping[str, Any] | None = None
+) -> bool:
     """Whether ``rule`` matches; a missing Variable raises States.Runtime (as AWS does)."""
     if "And" in rule:
-        return all(evaluate_rule(r, data, context) for r in rule["And"])
+        return all(evaluate_rule(r, data, context, variables) for r in rule["And"])
     if "Or" in rule:
-        return any(evaluate_rule(r, data, context) for r in rule["Or"])
+        return any(evaluate_rule(r, data, context, variables) for r in rule["Or"])
     if "Not" in rule:
-        return not evaluate_rule(rule["Not"], data, context)
+        return not evaluate_rule(rule["Not"], data, context, variables)
     var = rule["Variable"]
     op = next(k for k in rule if k in OPERATORS)
     expected = rule[op]
     if op == "IsPresent":
-        return exists(var, data, context) == expected
-    if not exists(var, data, context):
+        return exists(var, data, context, variables) == expected
+    if not exists(var, data, context, variables):
         raise StatesError(
             "States.Runtime",
             f"Invalid path '{var}': The choice state's condition path references an invalid value.",
         )
-    value = select(var, data, context, field="Variable")
+    value = select(var, data, context, field="Variable", variables=variables)
     if op in TYPE_TESTS:
         actual = {
             "IsNull": value is None,
@@ -164,7 +166,7 @@ def evaluate_rule(rule: dict[str, Any], data: Any, context: Any) -> bool:
     if op == "StringMatches":
         return isinstance(value, str) and string_matches(value, expected)
     if op.endswith("Path"):
-        expected = select(expected, data, context, field=op)
+        expected = select(expected, data, context, field=op, variables=variables)
         op = op[:-4]
     kind, cmp = COMPARISONS[op]
     if not (_value_ok(kind, value) and _value_ok(kind, expected)):

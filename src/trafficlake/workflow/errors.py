@@ -18,6 +18,10 @@ PREDEFINED_ERRORS = (
     "States.HeartbeatTimeout",
     "States.ExceedToleratedFailureThreshold",
     "States.ItemReaderFailed",
+    "States.ResultWriterFailed",
+    "States.DataLimitExceeded",
+    "States.QueryEvaluationError",
+    "States.Http.Socket",
 )
 
 
@@ -59,6 +63,10 @@ class StatesError(Exception):
         super().__init__(f"{error}: {cause}" if cause else error)
         self.error = error
         self.cause = cause
+        self.located = False
+        """The cause already names the state it happened in."""
+        self.reported = False
+        """An EvaluationFailed event was already recorded."""
 
     def output(self) -> dict[str, str]:
         return {"Error": self.error, "Cause": self.cause}

@@ -1,8 +1,10 @@
 """Intrinsic functions (``States.Format(...)`` and friends) with a real parser.
 
-Arguments are string literals in single quotes (escapes ``\\'``, ``\\{``, ``\\}``, ``\\\\``),
-numbers, ``true``/``false``/``null``, paths (``$.a``, ``$$.Execution.Id``) and nested calls.
-Evaluation errors raise ``States.IntrinsicFailure``.
+Arguments are string literals in single quotes (the only escapes are ``\\'``, ``\\{``,
+``\\}`` and ``\\\\``, as in AWS), numbers, ``true``/``false``/``null``, paths (``$.a``,
+``$$.Execution.Id``, ``$variable.x``) and nested calls. A call with an unknown name, a bad
+escape or the wrong number of arguments is a parse error (the validator reports it before the
+machine runs); evaluation errors raise ``States.IntrinsicFailure``.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from trafficlake.workflow.errors import StatesError
+from trafficlake.workflow.paths import select
 
 FAIL = "States.IntrinsicFailure"
 
@@ -68,6 +72,16 @@ class _Parser:
             raise self.error(f"expected an intrinsic function name, got {name!r}")
         if name not in FUNCTIONS:
             raise StatesError(FAIL, f"unknown intrinsic function {name!r}")
+        call = self.arguments(name)
+        low, high = ARITY[name]
+        if not low <= len(call.args) <= high:
+            want = str(low) if low == high else f"{low} to {high}" if high < 99 else f"{low}+"
+            raise StatesError(
+                FAIL, f"{name} takes {want} argument(s), got {len(call.args)} in {self.text!r}"
+            )
+        return call
+
+    def arguments(self, name: str) -> Call:
         self.ws()
         if self.i >= len(self.text) or self.text[self.i] != "(":
             raise self.error("expected '('")
@@ -118,8 +132,10 @@ class _Parser:
         buf: list[str] = []
         while self.i < len(t):
             c = t[self.i]
-            if c == "\\" and self.i + 1 < len(t):
-                nxt = t[self.i + 1]
+            if c == "\\":
+                nxt = t[self.i + 1] if self.i + 1 < len(t) else ""
+                if nxt not in ESCAPABLE:
+                    raise self.error(f"illegal escape sequence '\\{nxt}'")
                 # keep \{ and \} escaped so States.Format can tell them from placeholders
                 buf.append("\\" + nxt if nxt in "{}" else nxt)
                 self.i += 2
@@ -161,24 +177,27 @@ def _unescape(s: str) -> str:
     return s.replace("\\{", "{").replace("\\}", "}")
 
 
-def evaluate_intrinsic(text: str, data: Any, context: Any) -> Any:
+def evaluate_intrinsic(
+    text: str, data: Any, context: Any, variables: Mapping[str, Any] | None = None
+) -> Any:
     """Parse and evaluate one intrinsic function call against the effective input."""
-    return _eval(parse_intrinsic(text), data, context)
+    return _eval(parse_intrinsic(text), data, context, variables)
 
 
-def _eval(node: Any, data: Any, context: Any) -> Any:
-    from trafficlake.workflow.paths import select
-
+def _eval(node: Any, data: Any, context: Any, variables: Mapping[str, Any] | None) -> Any:
     if isinstance(node, Literal):
         return _unescape(node.value) if isinstance(node.value, str) else node.value
     if isinstance(node, PathArg):
-        return select(node.path, data, context, field=node.path)
+        return select(node.path, data, context, field=node.path, variables=variables)
     if node.name == "States.Format":
-        if not node.args or not isinstance(node.args[0], Literal):
-            raise StatesError(FAIL, "States.Format needs a template string literal first")
-        rest = [_eval(a, data, context) for a in node.args[1:]]
-        return _format(node.args[0].value, rest)
-    args = [_eval(a, data, context) for a in node.args]
+        first = node.args[0]
+        if isinstance(first, Literal):
+            template = first.value
+        else:  # a path or call giving the template: its braces are placeholders
+            template = _eval(first, data, context, variables)
+        rest = [_eval(a, data, context, variables) for a in node.args[1:]]
+        return _format(template, rest)
+    args = [_eval(a, data, context, variables) for a in node.args]
     try:
         return FUNCTIONS[node.name](*args)
     except StatesError:
@@ -233,9 +252,13 @@ def _int(v: Any, what: str) -> int:
     return int(v)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _string_to_json(s: Any) -> Any:
     _need(isinstance(s, str), "States.StringToJson needs a string")
-    return json.loads(s)
+    return json.loads(s, parse_constant=_no_constant)
 
 
 def _json_to_string(v: Any) -> str:
@@ -325,8 +348,17 @@ def _math_random(start: Any, end: Any, seed: Any = None) -> int:
     return rng.randrange(a, b)
 
 
+def _rounded(v: Any, what: str) -> int:
+    """A number rounded half up, as AWS does for MathAdd's decimal arguments (1.5 -> 2)."""
+    _need(isinstance(v, (int, float)) and not isinstance(v, bool), f"{what} must be a number")
+    _need(math.isfinite(v), f"{what} must be finite")
+    return math.floor(v + 0.5) if isinstance(v, float) else v
+
+
 def _math_add(a: Any, b: Any) -> int:
-    return _int(a, "States.MathAdd argument") + _int(b, "States.MathAdd argument")
+    total = _rounded(a, "States.MathAdd argument") + _rounded(b, "States.MathAdd argument")
+    _need(INT_MIN <= total <= INT_MAX, "States.MathAdd result is out of the integer range")
+    return total
 
 
 def _string_split(s: Any, delimiters: Any) -> list[str]:
@@ -344,6 +376,28 @@ def _array(*items: Any) -> list[Any]:
     return list(items)
 
 
+ESCAPABLE = "'{}\\"
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+ARITY: dict[str, tuple[int, int]] = {
+    "States.Format": (1, 999),
+    "States.StringToJson": (1, 1),
+    "States.JsonToString": (1, 1),
+    "States.Array": (0, 999),
+    "States.ArrayPartition": (2, 2),
+    "States.ArrayContains": (2, 2),
+    "States.ArrayRange": (3, 3),
+    "States.ArrayGetItem": (2, 2),
+    "States.ArrayLength": (1, 1),
+    "States.ArrayUnique": (1, 1),
+    "States.Base64Encode": (1, 1),
+    "States.Base64Decode": (1, 1),
+    "States.Hash": (2, 2),
+    "States.JsonMerge": (3, 3),
+    "States.MathRandom": (2, 3),
+    "States.MathAdd": (2, 2),
+    "States.StringSplit": (2, 2),
+    "States.UUID": (0, 0),
+}
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "States.Format": _format,
     "States.StringToJson": _string_to_json,

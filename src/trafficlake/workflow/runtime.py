@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trafficlake.catalog.base import Execution, HistoryEvent
+from trafficlake.workflow import query
 from trafficlake.workflow.choice import evaluate_rule, parse_timestamp
 from trafficlake.workflow.errors import StatesError
 from trafficlake.workflow.history import Clock, HistoryRecorder, SystemClock, iso, owner_id
-from trafficlake.workflow.paths import apply_input_path, resolve_template, select, set_result
+from trafficlake.workflow.paths import apply_input_path, set_result
+from trafficlake.workflow.payload import check_size, resolve_template, resolve_value
+from trafficlake.workflow.scope import Cancelled, MachineTimeout, Scope
 from trafficlake.workflow.states import run_map, run_parallel
 from trafficlake.workflow.tasks import TaskContext, TaskRegistry
 
@@ -24,33 +27,13 @@ if TYPE_CHECKING:
     from trafficlake.config import Settings
     from trafficlake.workflow.asl import StateMachine
 
-
-class Cancelled(Exception):
-    """A branch or iteration stopped because a sibling failed."""
-
-
-class MachineTimeout(Exception):
-    """The machine-level TimeoutSeconds elapsed."""
-
-
-@dataclass
-class Scope:
-    """One thread of control: the top level, a Parallel branch or a Map iteration."""
-
-    cancels: tuple[threading.Event, ...] = ()
-    previous: int = 0
-    map_item: dict[str, Any] | None = None
-
-    def child(self, previous: int, map_item: dict[str, Any] | None = None) -> Scope:
-        return Scope((*self.cancels, threading.Event()), previous, map_item)
-
-    def cancel(self) -> None:
-        if self.cancels:
-            self.cancels[-1].set()
-
-    @property
-    def cancelled(self) -> bool:
-        return any(e.is_set() for e in self.cancels)
+JSONATA = "JSONata"
+MAX_WAIT_SECONDS = 99999999
+"""The largest Wait the AWS validator accepts."""
+YEAR_SECONDS = 365 * 24 * 3600
+"""A Timestamp further away than this (an execution's maximum life) fails the Wait."""
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
 
 
 @dataclass
@@ -67,13 +50,26 @@ class ExecutionResult:
 
 
 def error_matches(error: str, names: list[str]) -> bool:
-    """Retry/Catch matching: States.ALL matches all but States.Runtime (as in AWS);
-    States.TaskFailed matches all but States.Timeout."""
+    """Retry/Catch matching as in AWS: States.Runtime is never caught or retried (not even by
+    name); States.ALL matches every other error except States.DataLimitExceeded;
+    States.TaskFailed matches all but States.Timeout and the terminal ones."""
+    if error == "States.Runtime":
+        return False
     if error in names:
         return True
-    if "States.ALL" in names and error != "States.Runtime":
+    if error == "States.DataLimitExceeded":
+        return False
+    if "States.ALL" in names:
         return True
-    return "States.TaskFailed" in names and error not in ("States.Timeout", "States.Runtime")
+    return "States.TaskFailed" in names and error != "States.Timeout"
+
+
+def account_of(settings: Settings | None) -> tuple[str, str]:
+    """(region, account id) the context object's ARNs are built from."""
+    aws = getattr(settings, "aws", None)
+    region = getattr(aws, "region", None) or getattr(getattr(settings, "s3", None), "region", None)
+    account = getattr(aws, "account_id", None)
+    return str(region or DEFAULT_REGION), str(account or DEFAULT_ACCOUNT)
 
 
 class Executor:
@@ -102,6 +98,7 @@ class Executor:
         self.on_event = on_event
         self.random = random.Random(seed)
         self.deadline: float | None = None
+        self.language = machine.definition.get("QueryLanguage", "JSONPath")
 
     # ---- public -------------------------------------------------------------------------
 
@@ -110,14 +107,21 @@ class Executor:
         name = name or str(uuid.uuid4())
         self.execution_id = f"{self.machine.name}:{name}"
         start = self.clock.now()
+        region, account = account_of(self.settings)
+        prefix = f"arn:aws:states:{region}:{account}"
         self.context_base = {
             "Execution": {
-                "Id": self.execution_id,
+                "Id": f"{prefix}:execution:{self.machine.name}:{name}",
                 "Input": input,
                 "Name": name,
+                "RoleArn": f"arn:aws:iam::{account}:role/{self.machine.name}-role",
                 "StartTime": iso(start),
+                "RedriveCount": 0,
             },
-            "StateMachine": {"Id": self.machine.name, "Name": self.machine.name},
+            "StateMachine": {
+                "Id": f"{prefix}:stateMachine:{self.machine.name}",
+                "Name": self.machine.name,
+            },
         }
         self.history = HistoryRecorder(self.execution_id, self.clock, self.catalog, self.on_event)
         record = Execution(
@@ -138,6 +142,7 @@ class Executor:
         )
         status, output, error, cause = "SUCCEEDED", None, None, None
         try:
+            check_size(input, "the execution input")
             output = self.run_states(self.machine.definition, input, scope)
             self.history.add("ExecutionSucceeded", scope.previous, output=output)
         except MachineTimeout:
@@ -145,7 +150,7 @@ class Executor:
             cause = f"the execution ran longer than TimeoutSeconds={t}"
             self.history.add("ExecutionTimedOut", scope.previous, error=error, cause=cause)
         except StatesError as e:
-            status, error, cause = "FAILED", e.error, e.cause or None
+            status, error, cause = "FAILED", e.error or None, e.cause or None
             self.history.add("ExecutionFailed", scope.previous, error=error, cause=cause)
         except Exception as e:  # a defect must still end the execution, not leave it RUNNING
             status, error, cause = "FAILED", "States.Runtime", f"{type(e).__name__}: {e}"
@@ -196,7 +201,7 @@ class Executor:
 
     def context(self, name: str, entered: float, scope: Scope, retry: int = 0) -> dict[str, Any]:
         ctx = dict(self.context_base)
-        ctx["State"] = {"Name": name, "EnteredTime": iso(entered), "RetryCount": retry}
+        ctx["State"] = {"EnteredTime": iso(entered), "Name": name, "RetryCount": retry}
         if scope.map_item is not None:
             ctx["Map"] = {"Item": scope.map_item}
         return ctx
@@ -215,6 +220,9 @@ class Executor:
                 self.history.flush()
         return data
 
+    def jsonata(self, state: dict[str, Any]) -> bool:
+        return bool(state.get("QueryLanguage", self.language) == JSONATA)
+
     # ---- one state ----------------------------------------------------------------------
 
     def run_state(
@@ -222,82 +230,220 @@ class Executor:
     ) -> tuple[Any, str | None]:
         typ = state["Type"]
         entered = self.clock.now()
-        self.event(scope, f"{typ}StateEntered", name=name, input=data)
+        entered_id = self.event(scope, f"{typ}StateEntered", name=name, input=data)
+        try:
+            out, nxt, assigned = self._dispatch(name, state, typ, data, entered, scope)
+            check_size(out, f"the state/task '{name}' output")
+        except StatesError as e:
+            if e.error in ("States.Runtime", query.QUERY_ERROR) and not e.located:
+                e.cause = (
+                    f"An error occurred while executing the state '{name}' "
+                    f"(entered at the event id #{entered_id}). {e.cause}"
+                )
+                e.located = True
+            if e.error == query.QUERY_ERROR and not e.reported:
+                e.reported = True
+                self.event(scope, "EvaluationFailed", name=name, error=e.error, cause=e.cause)
+            raise
+        if assigned:
+            scope.variables.update(assigned)
+        if typ not in ("Fail",):
+            self.event(scope, f"{typ}StateExited", name=name, output=out)
+        return out, nxt
+
+    def _dispatch(
+        self, name: str, state: dict[str, Any], typ: str, data: Any, entered: float, scope: Scope
+    ) -> tuple[Any, str | None, dict[str, Any] | None]:
         ctx = self.context(name, entered, scope)
         nxt = None if state.get("End") else state.get("Next")
         if typ == "Choice":
             return self._choice(name, state, data, ctx, scope)
         if typ == "Fail":
-            error = state.get("Error")
-            cause = state.get("Cause")
-            if "ErrorPath" in state:
-                error = select(state["ErrorPath"], data, ctx, field="ErrorPath")
-            if "CausePath" in state:
-                cause = select(state["CausePath"], data, ctx, field="CausePath")
-            raise StatesError(
-                str(error) if error is not None else "States.Fail",
-                str(cause) if cause is not None else "",
+            self._fail(state, data, ctx, scope)
+        if typ in ("Succeed", "Wait") or (typ == "Pass" and self.jsonata(state)):
+            if self.jsonata(state):
+                b = self.bindings(scope, data, ctx)
+                if typ == "Wait":
+                    self._wait_jsonata(state, b, scope)
+                out = self.output(state, b, data)
+                return out, (None if typ == "Succeed" else nxt), self.assign(state, b)
+            effective = apply_input_path(
+                state.get("InputPath", "$"), data, ctx, variables=scope.variables
             )
-        if typ in ("Succeed", "Wait"):
-            effective = apply_input_path(state.get("InputPath", "$"), data, ctx)
             if typ == "Wait":
                 self._wait(state, effective, ctx, scope)
-            out = apply_input_path(state.get("OutputPath", "$"), effective, ctx, "OutputPath")
-            self.event(scope, f"{typ}StateExited", name=name, output=out)
-            return out, (None if typ == "Succeed" else nxt)
-        out, catch_next = self._with_retry(name, state, data, entered, scope)
-        self.event(scope, f"{typ}StateExited", name=name, output=out)
-        return out, catch_next or nxt
+            assigned = self.assign_jsonpath(state, effective, ctx, scope)
+            out = apply_input_path(
+                state.get("OutputPath", "$"), effective, ctx, "OutputPath", scope.variables
+            )
+            return out, (None if typ == "Succeed" else nxt), assigned
+        out, catch_next, assigned = self._with_retry(name, state, data, entered, scope)
+        return out, catch_next or nxt, assigned
+
+    # ---- JSONata helpers ----------------------------------------------------------------
+
+    def bindings(self, scope: Scope, data: Any, ctx: dict[str, Any], **more: Any) -> dict[str, Any]:
+        """The JSONata environment: every visible variable plus ``$states``."""
+        b = dict(scope.variables)
+        b["states"] = {"input": data, "context": ctx, **more}
+        return b
+
+    @staticmethod
+    def output(state: dict[str, Any], b: dict[str, Any], default: Any) -> Any:
+        if "Output" not in state:
+            return default
+        return query.resolve(state["Output"], b, "Output")
+
+    @staticmethod
+    def assign(state: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+        if "Assign" not in state:
+            return None
+        values = query.resolve(state["Assign"], b, "Assign")
+        check_assign(values)
+        return dict(values)
+
+    def assign_jsonpath(
+        self, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
+    ) -> dict[str, Any] | None:
+        """Assign in a JSONPath state: ``.$`` values are paths/intrinsics over ``data``."""
+        if "Assign" not in state:
+            return None
+        values = resolve_template(state["Assign"], data, ctx, "Assign", scope.variables)
+        check_assign(values)
+        return dict(values)
+
+    # ---- Choice, Fail, Wait -------------------------------------------------------------
 
     def _choice(
         self, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
-    ) -> tuple[Any, str | None]:
-        effective = apply_input_path(state.get("InputPath", "$"), data, ctx)
+    ) -> tuple[Any, str | None, dict[str, Any] | None]:
+        if self.jsonata(state):
+            b = self.bindings(scope, data, ctx)
+            for i, rule in enumerate(state["Choices"]):
+                ok = query.evaluate(rule["Condition"], b, f"Choices[{i}].Condition")
+                if not isinstance(ok, bool):
+                    raise StatesError(
+                        query.QUERY_ERROR,
+                        f"The Condition of Choices[{i}] returned {json.dumps(ok)}, not a boolean",
+                    )
+                if ok:
+                    return self.output(rule, b, data), rule["Next"], self.assign(rule, b)
+            if "Default" not in state:
+                raise StatesError(
+                    "States.NoChoiceMatched",
+                    f"No Choice Rules matched and no Default was specified in state '{name}'",
+                )
+            return self.output(state, b, data), state["Default"], self.assign(state, b)
+        variables = scope.variables
+        effective = apply_input_path(state.get("InputPath", "$"), data, ctx, variables=variables)
         target = None
         for rule in state["Choices"]:
-            if evaluate_rule(rule, effective, ctx):
+            if evaluate_rule(rule, effective, ctx, variables):
                 target = rule["Next"]
                 break
+        assigned_from: dict[str, Any] = state
+        if target is not None and "Assign" in rule:
+            assigned_from = rule
         if target is None:
             target = state.get("Default")
         if target is None:
             raise StatesError(
                 "States.NoChoiceMatched",
-                f"no choice rule matched and state {name!r} has no Default",
+                f"No Choice Rules matched and no Default was specified in state '{name}'",
             )
-        out = apply_input_path(state.get("OutputPath", "$"), effective, ctx, "OutputPath")
-        self.event(scope, "ChoiceStateExited", name=name, output=out)
-        return out, target
+        assigned = self.assign_jsonpath(assigned_from, effective, ctx, scope)
+        out = apply_input_path(
+            state.get("OutputPath", "$"), effective, ctx, "OutputPath", variables
+        )
+        return out, target, assigned
+
+    def _fail(self, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope) -> None:
+        error, cause = state.get("Error"), state.get("Cause")
+        if self.jsonata(state):
+            b = self.bindings(scope, data, ctx)
+            error = query.resolve(error, b, "Error") if error is not None else None
+            cause = query.resolve(cause, b, "Cause") if cause is not None else None
+        else:
+            if "ErrorPath" in state:
+                error = resolve_value(state["ErrorPath"], data, ctx, "ErrorPath", scope.variables)
+            if "CausePath" in state:
+                cause = resolve_value(state["CausePath"], data, ctx, "CausePath", scope.variables)
+        for what, value in (("Error", error), ("Cause", cause)):
+            if value is not None and not isinstance(value, str):
+                raise StatesError(
+                    "States.Runtime", f"The Fail state's {what} must be a string, got {value!r}"
+                )
+        raise StatesError(error or "", cause or "")
 
     def _wait(self, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope) -> None:
-        if "Seconds" in state or "SecondsPath" in state:
-            seconds = state.get("Seconds")
-            if "SecondsPath" in state:
-                seconds = select(state["SecondsPath"], data, ctx, field="SecondsPath")
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-                raise StatesError(
-                    "States.Runtime", f"Wait seconds must be a non-negative number, got {seconds!r}"
-                )
+        if "Seconds" in state:
+            self._wait_seconds(state["Seconds"], "Seconds", scope)
+        elif "SecondsPath" in state:
+            value = resolve_value(state["SecondsPath"], data, ctx, "SecondsPath", scope.variables)
+            self._wait_seconds(value, "SecondsPath", scope)
+        elif "Timestamp" in state:
+            self._wait_until(state["Timestamp"], "Timestamp", scope)
         else:
-            ts = state.get("Timestamp")
-            if "TimestampPath" in state:
-                ts = select(state["TimestampPath"], data, ctx, field="TimestampPath")
-            when = parse_timestamp(ts)
-            if when is None:
-                raise StatesError("States.Runtime", f"Wait timestamp is not RFC 3339: {ts!r}")
-            seconds = max(0.0, when.timestamp() - self.clock.now())
+            value = resolve_value(
+                state["TimestampPath"], data, ctx, "TimestampPath", scope.variables
+            )
+            self._wait_until(value, "TimestampPath", scope)
+
+    def _wait_jsonata(self, state: dict[str, Any], b: dict[str, Any], scope: Scope) -> None:
+        if "Seconds" in state:
+            self._wait_seconds(query.resolve(state["Seconds"], b, "Seconds"), "Seconds", scope)
+        else:
+            ts = query.resolve(state["Timestamp"], b, "Timestamp")
+            self._wait_until(ts, "Timestamp", scope)
+
+    def _wait_seconds(self, seconds: Any, field_name: str, scope: Scope) -> None:
+        """Seconds must be a whole number in 0..99999999 (AWS parses it as a long)."""
+        ok = (
+            isinstance(seconds, (int, float))
+            and not isinstance(seconds, bool)
+            and float(seconds).is_integer()
+            and 0 <= seconds <= MAX_WAIT_SECONDS
+        )
+        if not ok:
+            raise StatesError(
+                "States.Runtime",
+                f"The {field_name} parameter does not reference a valid integer value: "
+                f"'{json.dumps(seconds)}'",
+            )
         self.sleep(float(seconds) * self.wait_scale, scope)
+
+    def _wait_until(self, ts: Any, field_name: str, scope: Scope) -> None:
+        when = parse_timestamp(ts)
+        if when is None:
+            raise StatesError(
+                "States.Runtime",
+                f"The {field_name} parameter does not reference a valid ISO-8601 extended "
+                f"offset date-time format string: '{json.dumps(ts)}'",
+            )
+        seconds = when.timestamp() - self.clock.now()
+        if seconds > YEAR_SECONDS:
+            raise StatesError(
+                "States.Runtime",
+                f"The {field_name} parameter references a timestamp more than a year away: '{ts}'",
+            )
+        self.sleep(max(0.0, seconds) * self.wait_scale, scope)
+
+    # ---- Pass, Task, Parallel, Map with Retry/Catch ------------------------------------
 
     def _with_retry(
         self, name: str, state: dict[str, Any], data: Any, entered: float, scope: Scope
-    ) -> tuple[Any, str | None]:
+    ) -> tuple[Any, str | None, dict[str, Any] | None]:
         retriers = state.get("Retry", [])
         attempts = [0] * len(retriers)
         retry_count = 0
         while True:
+            ctx = self.context(name, entered, scope, retry_count)
             try:
-                ctx = self.context(name, entered, scope, retry_count)
-                return self._process(name, state, data, ctx, scope), None
+                if self.jsonata(state):
+                    out, assigned = self._process_jsonata(name, state, data, ctx, scope)
+                else:
+                    out, assigned = self._process(name, state, data, ctx, scope)
+                return out, None, assigned
             except StatesError as e:
                 k = next(
                     (j for j, r in enumerate(retriers) if error_matches(e.error, r["ErrorEquals"])),
@@ -316,17 +462,37 @@ class Executor:
                     continue
                 for c in state.get("Catch", []):
                     if error_matches(e.error, c["ErrorEquals"]):
-                        out = set_result(c.get("ResultPath", "$"), data, e.output())
-                        return out, c["Next"]
+                        return self._caught(c, e, data, ctx, scope, self.jsonata(state))
                 raise
+
+    def _caught(
+        self,
+        catcher: dict[str, Any],
+        e: StatesError,
+        data: Any,
+        ctx: dict[str, Any],
+        scope: Scope,
+        jsonata: bool,
+    ) -> tuple[Any, str, dict[str, Any] | None]:
+        if jsonata:
+            b = self.bindings(scope, data, ctx, errorOutput=e.output())
+            return self.output(catcher, b, e.output()), catcher["Next"], self.assign(catcher, b)
+        assigned = self.assign_jsonpath(catcher, e.output(), ctx, scope)
+        return (
+            set_result(catcher.get("ResultPath", "$"), data, e.output()),
+            catcher["Next"],
+            assigned,
+        )
 
     def _process(
         self, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
-    ) -> Any:
+    ) -> tuple[Any, dict[str, Any] | None]:
         typ = state["Type"]
-        effective = apply_input_path(state.get("InputPath", "$"), data, ctx)
+        variables = scope.variables
+        effective = apply_input_path(state.get("InputPath", "$"), data, ctx, variables=variables)
         if "Parameters" in state and typ != "Map":
-            effective = resolve_template(state["Parameters"], effective, ctx)
+            effective = resolve_template(state["Parameters"], effective, ctx, variables=variables)
+            check_size(effective, f"the state '{name}' input after Parameters")
         if typ == "Pass":
             result = state.get("Result", effective)
         elif typ == "Task":
@@ -336,19 +502,50 @@ class Executor:
         else:
             result = run_map(self, name, state, effective, ctx, scope)
         if "ResultSelector" in state:
-            result = resolve_template(state["ResultSelector"], result, ctx, "ResultSelector")
+            result = resolve_template(
+                state["ResultSelector"], result, ctx, "ResultSelector", variables
+            )
+        assigned = self.assign_jsonpath(state, result, ctx, scope)
         out = set_result(state.get("ResultPath", "$"), data, result)
-        return apply_input_path(state.get("OutputPath", "$"), out, ctx, "OutputPath")
+        return apply_input_path(state.get("OutputPath", "$"), out, ctx, "OutputPath", variables), (
+            assigned
+        )
+
+    def _process_jsonata(
+        self, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
+    ) -> tuple[Any, dict[str, Any] | None]:
+        typ = state["Type"]
+        b = self.bindings(scope, data, ctx)
+        if typ == "Pass":
+            return self.output(state, b, data), self.assign(state, b)
+        args = query.resolve(state["Arguments"], b, "Arguments") if "Arguments" in state else data
+        check_size(args, f"the state '{name}' input after Arguments")
+        if typ == "Task":
+            result = self._task(name, state, args, ctx, scope, b)
+        elif typ == "Parallel":
+            result = run_parallel(self, name, state, args, scope)
+        else:
+            result = run_map(self, name, state, data, ctx, scope)
+        b["states"]["result"] = result
+        return self.output(state, b, result), self.assign(state, b)
 
     def _task(
-        self, name: str, state: dict[str, Any], effective: Any, ctx: dict[str, Any], scope: Scope
+        self,
+        name: str,
+        state: dict[str, Any],
+        effective: Any,
+        ctx: dict[str, Any],
+        scope: Scope,
+        b: dict[str, Any] | None = None,
     ) -> Any:
         resource = state["Resource"]
         self.event(scope, "TaskScheduled", resource=resource, parameters=effective)
         timeout = state.get("TimeoutSeconds")
+        if b is not None and query.is_expression(timeout):
+            timeout = query.evaluate(timeout, b, "TimeoutSeconds")
         if "TimeoutSecondsPath" in state:
-            timeout = select(
-                state["TimeoutSecondsPath"], effective, ctx, field="TimeoutSecondsPath"
+            timeout = resolve_value(
+                state["TimeoutSecondsPath"], effective, ctx, "TimeoutSecondsPath", scope.variables
             )
         machine_left = None
         if self.deadline is not None:
@@ -396,8 +593,18 @@ class Executor:
             err = to_states_error(box["error"])
             self.event(scope, "TaskFailed", resource=resource, error=err.error, cause=err.cause)
             raise err
+        check_size(box["result"], f"the state/task '{name}' result")
         self.event(scope, "TaskSucceeded", resource=resource, output=box["result"])
         return box["result"]
+
+
+def check_assign(values: Any) -> None:
+    """Assign's limits: 256 KiB per variable and per Assign field."""
+    if not isinstance(values, dict):
+        raise StatesError(query.QUERY_ERROR, "Assign must give an object of variables")
+    for k, v in values.items():
+        check_size(v, f"the variable '{k}'")
+    check_size(values, "the Assign field")
 
 
 def to_states_error(exc: BaseException) -> StatesError:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from trafficlake.workflow import query
 from trafficlake.workflow.errors import StatesError
-from trafficlake.workflow.paths import resolve_template, select
+from trafficlake.workflow.paths import select
+from trafficlake.workflow.payload import resolve_template
+from trafficlake.workflow.scope import Cancelled
 
 if TYPE_CHECKING:
-    from trafficlake.workflow.runtime import Executor, Scope
+    from trafficlake.workflow.runtime import Executor
+    from trafficlake.workflow.scope import Scope
+
+INLINE_CONCURRENCY = 40
+"""An inline Map with MaxConcurrency 0 runs up to 40 iterations at once (as on AWS)."""
 
 
 def _first_error(futures: list[Future[Any]]) -> BaseException | None:
     """The error that stopped the group: a real failure before a cancellation."""
-    from trafficlake.workflow.runtime import Cancelled
-
     errors = [f.exception() for f in futures if f.done() and f.exception() is not None]
     real = [e for e in errors if not isinstance(e, Cancelled)]
     return (real or errors or [None])[0]
@@ -45,29 +51,80 @@ def run_parallel(ex: Executor, name: str, state: dict[str, Any], data: Any, scop
     return [f.result() for f in futures]
 
 
-def _resolve_int(state: dict[str, Any], key: str, data: Any, ctx: dict[str, Any]) -> Any:
+def map_setting(
+    ex: Executor,
+    state: dict[str, Any],
+    key: str,
+    data: Any,
+    ctx: dict[str, Any],
+    scope: Scope,
+    *,
+    percentage: bool = False,
+) -> Any:
+    """MaxConcurrency / ToleratedFailureCount / ToleratedFailurePercentage, from the field, its
+    ``Path`` form or a JSONata expression; a bad value is ``States.Runtime`` as on AWS."""
+    value = state.get(key)
+    source = key
     if key + "Path" in state:
-        return select(state[key + "Path"], data, ctx, field=key + "Path")
-    return state.get(key)
+        source = key + "Path"
+        value = select(state[source], data, ctx, field=source, variables=scope.variables)
+    elif query.is_expression(value):
+        value = query.evaluate(value, ex.bindings(scope, data, ctx), key)
+    if value is None:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = number and value >= 0 and (percentage or float(value).is_integer())
+    if percentage:
+        ok = ok and value <= 100
+    if not ok:
+        kind = "a number in 0..100" if percentage else "a non-negative integer"
+        raise StatesError(
+            "States.Runtime",
+            f"The {source} field refers to value '{json.dumps(value)}' which is not {kind}",
+        )
+    return value if percentage else int(value)
+
+
+def map_items(
+    ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
+) -> list[Any]:
+    """The array a Map iterates: ItemsPath (JSONPath) or Items (JSONata), default the input."""
+    if ex.jsonata(state):
+        items = data
+        if "Items" in state:
+            items = query.resolve(state["Items"], ex.bindings(scope, data, ctx), "Items")
+        if not isinstance(items, list):
+            raise StatesError(
+                query.QUERY_ERROR,
+                f"The Items field of Map state '{name}' must be an array, got "
+                f"{type(items).__name__}",
+            )
+        return items
+    items = select(
+        state.get("ItemsPath", "$"), data, ctx, field="ItemsPath", variables=scope.variables
+    )
+    if not isinstance(items, list):
+        raise StatesError(
+            "States.Runtime",
+            f"Map state '{name}': the ItemsPath '{state.get('ItemsPath', '$')}' did not select "
+            f"an array",
+        )
+    return items
 
 
 def run_map(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
 ) -> list[Any]:
-    """Run the item processor over ItemsPath; results keep item order."""
-    from trafficlake.workflow.runtime import Cancelled
-
-    items = select(state.get("ItemsPath", "$"), data, ctx, field="ItemsPath")
-    if not isinstance(items, list):
-        raise StatesError(
-            "States.Runtime",
-            f"Map state {name!r}: ItemsPath must select an array, got {type(items).__name__}",
-        )
+    """Run the item processor over the items; results keep item order."""
+    items = map_items(ex, name, state, data, ctx, scope)
     processor = state.get("ItemProcessor") or state["Iterator"]
+    jsonata = ex.jsonata(state)
     selector = state.get("ItemSelector", state.get("Parameters"))
-    limit = _resolve_int(state, "MaxConcurrency", data, ctx) or 0
-    tol_count = _resolve_int(state, "ToleratedFailureCount", data, ctx)
-    tol_pct = _resolve_int(state, "ToleratedFailurePercentage", data, ctx)
+    limit = map_setting(ex, state, "MaxConcurrency", data, ctx, scope) or 0
+    tol_count = map_setting(ex, state, "ToleratedFailureCount", data, ctx, scope)
+    tol_pct = map_setting(
+        ex, state, "ToleratedFailurePercentage", data, ctx, scope, percentage=True
+    )
     tolerant = tol_count is not None or tol_pct is not None
     started = ex.event(scope, "MapStateStarted", name=name, length=len(items))
     failures = 0
@@ -80,14 +137,21 @@ def run_map(
             return True
         return bool(tol_pct is not None and items and failures * 100.0 / len(items) > tol_pct)
 
+    def select_item(index: int, item: Any) -> Any:
+        if selector is None:
+            return item
+        item_ctx = dict(ctx, Map={"Item": {"Index": index, "Value": item}})
+        if jsonata:
+            b = ex.bindings(scope, data, item_ctx)
+            return query.resolve(selector, b, "ItemSelector")
+        return resolve_template(selector, data, item_ctx, "ItemSelector", scope.variables)
+
     def iteration(index: int, item: Any, child: Scope) -> Any:
         nonlocal failures
-        item_ctx = dict(ctx, Map={"Item": {"Index": index, "Value": item}})
         ex.event(child, "MapIterationStarted", name=name, index=index)
         try:
             child.map_item = {"Index": index, "Value": item}
-            value = resolve_template(selector, data, item_ctx, "ItemSelector") if selector else item
-            out = ex.run_states(processor, value, child)
+            out = ex.run_states(processor, select_item(index, item), child)
         except StatesError as e:
             ex.event(
                 child, "MapIterationFailed", name=name, index=index, error=e.error, cause=e.cause
@@ -105,10 +169,8 @@ def run_map(
         return out
 
     scopes = [scope.child(started) for _ in items]
-    workers = max(1, limit if limit else len(items))
-    with ThreadPoolExecutor(
-        max_workers=min(workers, max(1, len(items))), thread_name_prefix=f"{name}"
-    ) as pool:
+    workers = min(limit or INLINE_CONCURRENCY, INLINE_CONCURRENCY, max(1, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{name}") as pool:
         futures = [
             pool.submit(iteration, i, item, s)
             for i, (item, s) in enumerate(zip(items, scopes, strict=True))
