@@ -138,6 +138,8 @@ class CatalogConnection:
         self.tables: dict[TableKey, Table] = {}
         self._views: dict[TableKey, tuple[str, ...] | None] = {}
         self.files_read: list[str] = []
+        self.bytes_read = 0
+        """Total size of the files of the tables the last statement references."""
         self.duckdb.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.catalog.database)}")
         # The catalog's database is the default schema: SHOW TABLES lists its tables, and
         # unqualified names (``transformed``) resolve there.
@@ -246,11 +248,15 @@ class CatalogConnection:
             if not self.read_only:  # user views may read any table: keep the others complete
                 wanted.update({k: None for k in self.tables if k not in wanted})
         files: set[str] = set()
+        sizes: dict[str, int] = {}
         for key, refs in wanted.items():
             parts = self._partitions(key, refs)
             self._create_view(key, self.tables[key], parts)
             files.update(file_uris(self.lake, [f.key for p in parts for f in p.files]))
+            if selection is None or key in selection:
+                sizes.update({f.key: f.size for p in parts for f in p.files})
         self.files_read = sorted(files)
+        self.bytes_read = sum(sizes.values())
         return self.files_read
 
     def has_view(self, ref: TableRef) -> bool:

@@ -2,7 +2,9 @@
 
 The oracle of the transform tests: a short public SQL snippet, embedded so the tests run on a
 fresh clone. :func:`seed_select_duckdb` turns it into a DuckDB SELECT the way the contract
-says: exact division, placeholders filled, the lane list replaced, transpiled by sqlglot.
+says: exact division, placeholders filled, the lane list replaced, translated by the library's
+Athena translator (:mod:`trafficlake.athena.translate`); connections that run it come from
+:func:`seed_source_connection` (Athena's session: UTC, Presto division, the helper macros).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import re
 from collections.abc import Sequence
 
 import duckdb
-import sqlglot
-from sqlglot import exp
+
+from trafficlake.athena.translate import parse_one, prepare_duckdb, to_duckdb
 
 SEED_QUERY = """INSERT INTO "anpr"."sls_data_pipelines_batch_transformed"
 SELECT uniqueId, recordTimestamp, currentSpeed, bezettingsgraad, previousSpeed,
@@ -106,25 +108,16 @@ def seed_select_duckdb(
     else:
         sql = sql.replace(SEED_LANES, f"uniqueId IN ({', '.join(str(int(x)) for x in lanes)})")
     sql = sql.format(year=year, month=month, start_day=start_day, end_day=end_day)
-    tree = sqlglot.parse_one(sql, read="presto")
-    # Presto's TRY(CAST(agg AS INTEGER)) is TRY_CAST in DuckDB (which refuses aggregates in TRY)
-    tree = tree.transform(
-        lambda node: (
-            exp.TryCast(this=node.this.this, to=node.this.to)
-            if isinstance(node, exp.Try) and isinstance(node.this, exp.Cast)
-            else node
-        )
-    )
-    return tree.sql(dialect="duckdb")
+    return to_duckdb(parse_one(sql))
 
 
 def seed_source_connection(
     files: Sequence[str], *, settings: Sequence[str] = ()
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection (session time zone UTC, like Athena) with the view ``seed_source``
-    over exactly ``files`` (no Hive discovery); ``settings`` are extra ``SET`` statements."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    """A DuckDB connection with Athena's session (time zone UTC, Presto division) and the view
+    ``seed_source`` over exactly ``files`` (no Hive discovery); ``settings`` are extra ``SET``
+    statements."""
+    con = prepare_duckdb(duckdb.connect())
     for statement in settings:
         con.execute(f"SET {statement}")
     listed = ", ".join(f"'{f}'" for f in files)

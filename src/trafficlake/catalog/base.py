@@ -77,6 +77,10 @@ class NoSuchExecutionError(CatalogError):
     pass
 
 
+class NoSuchQueryExecutionError(CatalogError):
+    pass
+
+
 # ---- model ----------------------------------------------------------------------------------
 
 
@@ -221,6 +225,37 @@ class HistoryEvent:
     timestamp: float
     previous_event_id: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+QUERY_STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+QUERY_ACTIVE_STATES = ("QUEUED", "RUNNING")
+
+
+@dataclass
+class QueryExecution:
+    """One Athena query execution (the Athena API's history, persisted)."""
+
+    id: str
+    query: str
+    statement_type: str = "DML"
+    """DDL | DML | UTILITY"""
+    substatement_type: str = ""
+    """SELECT, INSERT, CREATE_TABLE_AS_SELECT, SHOW_TABLES, ..."""
+    database: str = ""
+    catalog: str = "AwsDataCatalog"
+    work_group: str = "primary"
+    output_location: str = ""
+    """The result file's URI (``s3://bucket/prefix/<id>.csv``), empty when there is none."""
+    state: str = "QUEUED"
+    reason: str | None = None
+    """Athena's StateChangeReason (``SYNTAX_ERROR: line 1:8: ...``)."""
+    error: dict[str, Any] = field(default_factory=dict)
+    """Athena's AthenaError: ErrorCategory, ErrorType, Retryable, ErrorMessage."""
+    statistics: dict[str, Any] = field(default_factory=dict)
+    """Athena's QueryExecutionStatistics (milliseconds, bytes scanned) plus ``rows``."""
+    submitted_at: float | None = None
+    completed_at: float | None = None
+    owner: str = ""
 
 
 # ---- interface ------------------------------------------------------------------------------
@@ -393,6 +428,28 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def get_history(self, execution_id: str) -> list[HistoryEvent]:
         """Oldest first."""
+
+    # Athena query executions
+    @abc.abstractmethod
+    def create_query_execution(self, execution: QueryExecution) -> QueryExecution: ...
+
+    @abc.abstractmethod
+    def update_query_execution(
+        self, execution: QueryExecution, *, only_if_active: bool = False
+    ) -> bool:
+        """Store ``execution``; with ``only_if_active`` only while the stored one is still QUEUED
+        or RUNNING (a compare-and-set: a stopped query stays CANCELLED). Returns whether it was
+        stored. Raises NoSuchQueryExecutionError."""
+
+    @abc.abstractmethod
+    def get_query_execution(self, execution_id: str) -> QueryExecution:
+        """Raises NoSuchQueryExecutionError."""
+
+    @abc.abstractmethod
+    def list_query_executions(
+        self, *, work_group: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[QueryExecution]:
+        """Newest first."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

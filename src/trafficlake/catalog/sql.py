@@ -32,6 +32,7 @@ from trafficlake.catalog.base import (
     TableExistsError,
 )
 from trafficlake.catalog.sql_crawlers import CrawlerStore
+from trafficlake.catalog.sql_queries import QueryExecutionStore
 from trafficlake.catalog.sql_rows import (
     partition_from_row,
     stat_row,
@@ -70,7 +71,7 @@ def _first_line(exc: BaseException) -> str:
     return reason.splitlines()[0].strip() if reason else type(exc).__name__
 
 
-class SqlCatalog(CrawlerStore, RunStore, Catalog):
+class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, Catalog):
     """A catalog in a SQLite file (``sqlite:///path``) or PostgreSQL (``postgresql://...``)."""
 
     def __init__(self, url: str) -> None:
@@ -427,13 +428,14 @@ class SqlCatalog(CrawlerStore, RunStore, Catalog):
                     )
                     pid = res.inserted_primary_key[0]  # type: ignore[index]
                     existing[key] = (pid, now)
-                conn.execute(
-                    T.partition_values.insert(),
-                    [
-                        {"partition_id": pid, "pos": i, "value": v, "num_value": _num(v)}
-                        for i, v in enumerate(values)
-                    ],
-                )
+                if values:  # an unpartitioned table's one partition has no values
+                    conn.execute(
+                        T.partition_values.insert(),
+                        [
+                            {"partition_id": pid, "pos": i, "value": v, "num_value": _num(v)}
+                            for i, v in enumerate(values)
+                        ],
+                    )
                 stat_rows = [stat_row(pid, col, lo, hi) for col, (lo, hi) in part.stats.items()]
                 if stat_rows:
                     conn.execute(T.partition_stats.insert(), stat_rows)

@@ -177,3 +177,24 @@ history_events = sa.Table(
     sa.Column("previous_event_id", sa.Integer, nullable=False),
     sa.Column("details", sa.Text, nullable=False),
 )
+
+query_executions = sa.Table(
+    "tl_query_executions",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("statement_type", sa.String(16), nullable=False),
+    sa.Column("substatement_type", sa.String(64), nullable=False),
+    sa.Column("database_name", sa.String(255), nullable=False),
+    sa.Column("catalog_name", sa.String(255), nullable=False),
+    sa.Column("work_group", sa.String(128), nullable=False, index=True),
+    sa.Column("output_location", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("statistics", sa.Text, nullable=False),
+    sa.Column("submitted_at", sa.Double),
+    sa.Column("completed_at", sa.Double),
+    sa.Column("owner", sa.String(255), nullable=False),
+)

@@ -1,0 +1,277 @@
+"""Athena query executions: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED, in the background.
+
+:func:`start_query` records the execution in the catalog (the query history survives restarts)
+and hands it to a small thread pool; each runs in its own :class:`AthenaSession`. Results go to
+the output location as Athena writes them: ``<OutputLocation>/<id>.csv`` (SELECT, header first,
+every field quoted) or ``<id>.txt`` (DDL output), each with a ``.metadata`` file (here: JSON of
+the column infos). :func:`stop_query` cancels: a queued query never starts, a running one is
+interrupted, and an INSERT cancelled before its catalog commit leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from trafficlake.athena.engine import AthenaSession, StatementResult, statement_kind
+from trafficlake.athena.errors import (
+    ENGINE_ERROR,
+    RESULT_WRITE_ERROR,
+    SYSTEM,
+    AthenaQueryError,
+)
+from trafficlake.athena.results import (
+    ColumnInfo,
+    columns_from_metadata,
+    csv_text,
+    ddl_text,
+    metadata_json,
+    parse_csv,
+    rows_as_text,
+)
+from trafficlake.athena.tables import lake_key
+from trafficlake.catalog import Catalog, QueryExecution, open_catalog
+from trafficlake.catalog.base import QUERY_ACTIVE_STATES
+from trafficlake.config import Settings
+from trafficlake.errors import TrafficlakeError
+from trafficlake.storage import Lake, StorageError
+
+WORK_GROUP = "primary"
+WORKERS = 2
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_LIVE: dict[str, AthenaSession] = {}
+"""Sessions of the executions running in this process (to interrupt them on stop)."""
+
+
+class InvalidQueryRequest(TrafficlakeError):
+    """A request Athena refuses (InvalidRequestException): no output location, bad work group."""
+
+
+@dataclass
+class ResultPage:
+    columns: list[ColumnInfo]
+    rows: list[list[str | None]]
+    """The page's rows as text (the header row first on a SELECT's first page)."""
+    next_token: str | None
+    update_count: int | None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="athena")
+        return _POOL
+
+
+def check_work_group(name: str) -> str:
+    if name != WORK_GROUP:
+        raise InvalidQueryRequest(f"WorkGroup {name} is not found.")
+    return name
+
+
+def start_query(
+    settings: Settings,
+    query: str,
+    *,
+    database: str = "default",
+    catalog_name: str = "AwsDataCatalog",
+    work_group: str = WORK_GROUP,
+    output_location: str = "",
+) -> QueryExecution:
+    """Record a new execution (QUEUED) and run it in the background; returns it."""
+    check_work_group(work_group)
+    if not output_location:
+        raise InvalidQueryRequest(
+            "No output location provided. An output location is required either through the "
+            "Workgroup result configuration setting or as an API input."
+        )
+    if catalog_name.lower() != "awsdatacatalog":
+        raise InvalidQueryRequest(f"Catalog {catalog_name} is not found.")
+    qid = str(uuid.uuid4())
+    kind, sub = statement_kind(query)
+    ext = "csv" if kind != "DDL" or sub == "CREATE_TABLE_AS_SELECT" else "txt"
+    execution = QueryExecution(
+        id=qid,
+        query=query,
+        statement_type=kind,
+        substatement_type=sub,
+        database=database,
+        catalog=catalog_name,
+        work_group=work_group,
+        output_location=f"{output_location.rstrip('/')}/{qid}.{ext}",
+        submitted_at=time.time(),
+    )
+    with open_catalog(settings) as cat:
+        cat.create_query_execution(execution)
+    _pool().submit(_run, settings, qid)
+    return execution
+
+
+def _run(settings: Settings, qid: str) -> None:
+    with open_catalog(settings) as cat:
+        execution = cat.get_query_execution(qid)
+        if execution.state != "QUEUED":
+            return
+        started = time.time()
+        execution.state = "RUNNING"
+        if not cat.update_query_execution(execution, only_if_active=True):
+            return
+        lake = Lake.from_settings(settings)
+        session: AthenaSession | None = None
+        wrote = False
+        try:
+            session = AthenaSession(settings, cat, lake, database=execution.database, query_id=qid)
+            _LIVE[qid] = session
+            result = session.execute(execution.query, cancelled=lambda: _cancelled(cat, qid))
+            wrote = result.update_count is not None
+            _write_results(lake, execution, result)
+            execution.state = "SUCCEEDED"
+            execution.statistics = _statistics(execution, started, result)
+        except AthenaQueryError as exc:
+            _fail(execution, exc)
+        except Exception as exc:  # an engine bug must still end the execution
+            _fail(execution, AthenaQueryError("GENERIC_INTERNAL_ERROR", str(exc) or type(exc).__name__,
+                                              error_type=ENGINE_ERROR, category=SYSTEM))  # fmt: skip
+        finally:
+            _LIVE.pop(qid, None)
+            if session is not None:
+                session.close()
+        execution.completed_at = time.time()
+        if not execution.statistics:
+            execution.statistics = _statistics(execution, started, None)
+        # a write that committed succeeded even if a stop arrived meanwhile
+        cat.update_query_execution(execution, only_if_active=not wrote)
+
+
+def _cancelled(cat: Catalog, qid: str) -> bool:
+    return cat.get_query_execution(qid).state == "CANCELLED"
+
+
+def _fail(execution: QueryExecution, exc: AthenaQueryError) -> None:
+    execution.state = "FAILED"
+    execution.reason = exc.reason
+    execution.error = {
+        "ErrorCategory": exc.category,
+        "ErrorType": exc.error_type,
+        "Retryable": False,
+        "ErrorMessage": exc.reason,
+    }
+
+
+def _statistics(
+    execution: QueryExecution, started: float, result: StatementResult | None
+) -> dict[str, object]:
+    now = time.time()
+    engine = int((now - started) * 1000)
+    queued = int((started - (execution.submitted_at or started)) * 1000)
+    out: dict[str, object] = {
+        "EngineExecutionTimeInMillis": engine,
+        "DataScannedInBytes": result.bytes_scanned if result else 0,
+        "TotalExecutionTimeInMillis": engine + queued,
+        "QueryQueueTimeInMillis": queued,
+        "ServicePreProcessingTimeInMillis": 0,
+        "QueryPlanningTimeInMillis": 0,
+        "ServiceProcessingTimeInMillis": 0,
+        "ResultReuseInformation": {"ReusedPreviousResult": False},
+    }
+    if result is not None and result.update_count is not None:
+        out["UpdateCount"] = result.update_count
+    return out
+
+
+def result_key(lake: Lake, execution: QueryExecution) -> str:
+    """The lake key of an execution's result file."""
+    folder, _, name = execution.output_location.rpartition("/")
+    return lake_key(folder, lake) + name
+
+
+def _write_results(lake: Lake, execution: QueryExecution, result: StatementResult) -> None:
+    key = result_key(lake, execution)
+    columns = result.columns
+    rows = rows_as_text(result.table, columns) if result.table is not None else iter(())
+    if key.endswith(".txt"):
+        body = ddl_text(rows)
+    else:
+        body = csv_text([c.name for c in columns] if result.table is not None else None, rows)
+    try:
+        lake.put_atomic(key, body.encode())
+        lake.put_atomic(key + ".metadata", metadata_json(columns))
+    except (OSError, StorageError) as exc:
+        raise AthenaQueryError("HIVE_FILESYSTEM_ERROR", f"cannot write the query results: {exc}",
+                               error_type=RESULT_WRITE_ERROR, category=SYSTEM) from None  # fmt: skip
+
+
+def get_query(settings: Settings, qid: str) -> QueryExecution:
+    """Raises NoSuchQueryExecutionError."""
+    with open_catalog(settings) as cat:
+        return cat.get_query_execution(qid)
+
+
+def list_queries(
+    settings: Settings, *, work_group: str = WORK_GROUP, limit: int = 50, offset: int = 0
+) -> list[QueryExecution]:
+    check_work_group(work_group)
+    with open_catalog(settings) as cat:
+        return cat.list_query_executions(work_group=work_group, limit=limit, offset=offset)
+
+
+def stop_query(settings: Settings, qid: str) -> QueryExecution:
+    """Cancel a queued or running execution (a finished one is left as it is)."""
+    with open_catalog(settings) as cat:
+        execution = cat.get_query_execution(qid)
+        if execution.state in QUERY_ACTIVE_STATES:
+            execution.state = "CANCELLED"
+            execution.reason = "USER_CANCELED: Query was canceled by user"
+            execution.completed_at = time.time()
+            if cat.update_query_execution(execution, only_if_active=True):
+                session = _LIVE.get(qid)
+                if session is not None:
+                    session.interrupt()
+        return cat.get_query_execution(qid)
+
+
+def query_results(
+    settings: Settings, qid: str, *, max_results: int = 1000, next_token: str | None = None
+) -> ResultPage:
+    """One page of an execution's results (InvalidQueryRequest unless it SUCCEEDED)."""
+    execution = get_query(settings, qid)
+    if execution.state != "SUCCEEDED":
+        raise InvalidQueryRequest(f"Query has not yet finished. Current state: {execution.state}")
+    lake = Lake.from_settings(settings)
+    key = result_key(lake, execution)
+    try:
+        columns = columns_from_metadata(lake.read_bytes(key + ".metadata"))
+        data = lake.read_bytes(key).decode()
+    except StorageError as exc:
+        raise InvalidQueryRequest(f"the query's results are gone: {exc}") from None
+    if key.endswith(".txt"):
+        rows: list[list[str | None]] = [list(line.split("\t")) for line in data.splitlines()]
+    else:
+        rows = parse_csv(data)
+    try:
+        start = int(next_token) if next_token else 0
+    except ValueError:
+        raise InvalidQueryRequest(f"invalid NextToken {next_token!r}") from None
+    end = start + max(1, min(max_results, 1000))
+    update = execution.statistics.get("UpdateCount")
+    return ResultPage(
+        columns=columns,
+        rows=rows[start:end],
+        next_token=str(end) if end < len(rows) else None,
+        update_count=int(update) if update is not None else None,
+    )
+
+
+def wait_for(settings: Settings, qid: str, *, timeout: float = 600.0) -> QueryExecution:
+    """Poll until the execution leaves QUEUED/RUNNING (for tests and the CLI)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = get_query(settings, qid)
+        if execution.state not in QUERY_ACTIVE_STATES or time.monotonic() > deadline:
+            return execution
+        time.sleep(0.05)

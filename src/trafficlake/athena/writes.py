@@ -1,0 +1,229 @@
+"""INSERT INTO and CREATE TABLE AS SELECT: Parquet in the table's Hive layout, one catalog commit.
+
+The SELECT runs first into a DuckDB temporary table, cast to the table's column types (a query
+that fails halfway writes nothing). At most 100 partitions may be written per statement, as in
+Athena (``HIVE_TOO_MANY_OPEN_PARTITIONS``; the reason the seed splits its ranges into 4-day
+chunks). The rows are written under ``_athena_staging/<query id>/`` in Hive layout, moved to
+``<table location>/k=v/.../<query id>-<n>.parquet`` and published by ONE
+``catalog.commit_partitions`` (INSERT INTO appends: a partition keeps its files and gains the new
+ones; the commit is a compare-and-set retried on a concurrent change). Readers go through the
+catalog's file lists, so they see all of an INSERT or none of it; a failure or a cancel before
+the commit deletes the moved files.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trafficlake.athena.errors import AthenaQueryError
+from trafficlake.athena.results import athena_type
+from trafficlake.athena.tables import hive_type
+from trafficlake.catalog import (
+    Column,
+    DataFile,
+    NoSuchPartitionError,
+    Partition,
+    PartitionChangedError,
+    Table,
+)
+from trafficlake.query import duck_type
+
+if TYPE_CHECKING:
+    from trafficlake.athena.engine import AthenaSession
+
+PARTITION_LIMIT = 100
+STAGING = "_athena_staging/"
+COMMIT_ATTEMPTS = 5
+
+_GROUPS = {
+    "tinyint": "number", "smallint": "number", "int": "number", "integer": "number",
+    "bigint": "number", "float": "number", "double": "number", "decimal": "number",
+    "real": "number", "string": "text", "varchar": "text", "char": "text",
+    "boolean": "boolean", "date": "date", "timestamp": "time",
+    "timestamp with time zone": "time", "binary": "binary", "varbinary": "binary",
+}  # fmt: skip
+
+
+@dataclass
+class WriteResult:
+    rows: int
+    partitions: int
+    files: int
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _group(hive_or_athena: str) -> str:
+    base = hive_or_athena.split("(", 1)[0].split("<", 1)[0].strip().lower()
+    return _GROUPS.get(base, base)
+
+
+def query_columns(session: AthenaSession, select_sql: str) -> list[tuple[str, str]]:
+    """``(name, DuckDB type)`` of each column the SELECT returns (binds it, runs nothing)."""
+    rows = session.run(f"DESCRIBE {select_sql}").fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def check_types(table: Table, targets: Sequence[Column], found: Sequence[tuple[str, str]]) -> None:
+    """Athena's INSERT type check: as many columns, each of a compatible kind."""
+    theirs = [athena_type(t)[0] for _, t in found]
+    ok = len(targets) == len(found) and all(
+        _group(c.type) == _group(t) or (_group(c.type) == "time" and _group(t) == "date")
+        for c, t in zip(targets, theirs, strict=False)
+    )
+    if not ok:
+        raise AthenaQueryError(
+            "TYPE_MISMATCH",
+            f"Insert query has mismatched column types: Table: "
+            f"[{', '.join(c.type for c in targets)}], Query: [{', '.join(theirs)}]",
+        )
+
+
+def columns_for_new_table(found: Sequence[tuple[str, str]]) -> list[Column]:
+    """Hive columns of a CTAS result (names lower case, as Athena's catalog keeps them)."""
+    return [Column(name.lower(), hive_type(athena_type(t)[0])) for name, t in found]
+
+
+def write_select(
+    session: AthenaSession,
+    table: Table,
+    select_sql: str,
+    *,
+    targets: Sequence[Column] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> WriteResult:
+    """Run ``select_sql`` (DuckDB SQL, views prepared) into ``table``; ``targets``: the columns
+    the SELECT's columns go to, in order (default: every column, partition keys last)."""
+    every = [*table.columns, *table.partition_keys]
+    targets = list(targets) if targets is not None else every
+    found = query_columns(session, select_sql)
+    check_types(table, targets, found)
+    temp = f"athena_rows_{session.query_id.replace('-', '_')}"
+    aliases = ", ".join(_q(f"c{i}") for i in range(len(found)))
+    by_name = {c.name: f"c{i}" for i, c in enumerate(targets)}
+    casts = ", ".join(
+        f"CAST({_q(by_name[c.name]) if c.name in by_name else 'NULL'} AS {duck_type(c.type)}) "
+        f"AS {_q(c.name)}"
+        for c in every
+    )
+    session.run(f"CREATE TEMP TABLE {temp} AS SELECT {casts} FROM ({select_sql}) AS q({aliases})")
+    try:
+        return _publish(session, table, temp, cancelled)
+    finally:
+        session.run(f"DROP TABLE IF EXISTS {temp}")
+
+
+def _publish(
+    session: AthenaSession, table: Table, temp: str, cancelled: Callable[[], bool]
+) -> WriteResult:
+    keys = [k.name for k in table.partition_keys]
+    if keys:
+        key_list = ", ".join(_q(k) for k in keys)
+        n = session.run(f"SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM {temp})")
+        count = int(n.fetchone()[0])  # type: ignore[index]
+        if count > PARTITION_LIMIT:
+            raise AthenaQueryError(
+                "HIVE_TOO_MANY_OPEN_PARTITIONS",
+                f"Exceeded limit of {PARTITION_LIMIT} open writers for partitions/buckets",
+            )
+    rows = int(session.run(f"SELECT count(*) FROM {temp}").fetchone()[0])  # type: ignore[index]
+    if rows == 0:
+        return WriteResult(0, 0, 0)
+    lake = session.lake
+    qid = f"{session.query_id}_{uuid.uuid4().hex[:8]}"  # file names never collide
+    staging = f"{STAGING}{qid}/"
+    lake.delete_prefix(staging)
+    if lake.is_local:
+        os.makedirs(lake.path(staging), exist_ok=True)
+    target = lake.uri(staging)
+    if keys:
+        data_cols = ", ".join(_q(c.name) for c in table.columns)
+        session.run(
+            f"COPY (SELECT {data_cols}, {key_list} FROM {temp}) TO '{target}' (FORMAT parquet, "
+            f"PARTITION_BY ({key_list}), FILENAME_PATTERN '{qid}-{{i}}', COMPRESSION snappy)"
+        )
+    else:
+        session.run(
+            f"COPY {temp} TO '{target}{qid}-0.parquet' (FORMAT parquet, COMPRESSION snappy)"
+        )
+    counts = {
+        lake.key_of(str(r[0])): int(r[1])
+        for r in session.run(
+            f"SELECT file_name, num_rows FROM parquet_file_metadata('{target}**/*.parquet')"
+        ).fetchall()
+    }
+    staged = lake.list(staging)
+    moves: list[tuple[str, str]] = []
+    new_files: dict[tuple[str, ...], list[DataFile]] = {}
+    for entry in staged:
+        rel = entry.key[len(staging) :]
+        folders, name = rel.rsplit("/", 1) if "/" in rel else ("", rel)
+        values = tuple(
+            urllib.parse.unquote(part.split("=", 1)[1]) for part in folders.split("/") if part
+        )
+        final = table.location + (folders + "/" if folders else "") + name
+        moves.append((entry.key, final))
+        new_files.setdefault(values, []).append(DataFile(final, entry.size, counts.get(entry.key)))
+    try:
+        for src, dst in moves:
+            lake.move(src, dst)
+        if cancelled():
+            raise AthenaQueryError("USER_CANCELED", "Query was canceled by user")
+        _commit(session, table, new_files)
+    except BaseException:
+        for _, dst in moves:
+            lake.delete(dst)
+        raise
+    finally:
+        lake.delete_prefix(staging)
+    return WriteResult(rows, len(new_files), len(moves))
+
+
+def _location(table: Table, values: tuple[str, ...]) -> str:
+    keys = [k.name for k in table.partition_keys]
+    return table.location + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
+
+
+def _commit(
+    session: AthenaSession, table: Table, new_files: dict[tuple[str, ...], list[DataFile]]
+) -> None:
+    """One compare-and-set commit of the appended partitions (retried on a concurrent change)."""
+    catalog = session.catalog
+    for attempt in range(COMMIT_ATTEMPTS):
+        upsert: list[Partition] = []
+        expect: dict[tuple[str, ...], int | None] = {}
+        for values, files in sorted(new_files.items()):
+            try:
+                old = catalog.get_partition(table.database, table.name, values)
+            except NoSuchPartitionError:
+                old = None
+            keep = list(old.files) if old is not None else []
+            rows = [f.row_count for f in keep + files]
+            upsert.append(
+                Partition(
+                    database=table.database,
+                    table=table.name,
+                    values=values,
+                    location=old.location if old is not None else _location(table, values),
+                    files=keep + files,
+                    row_count=None if any(r is None for r in rows) else sum(r or 0 for r in rows),
+                    size_bytes=sum(f.size for f in keep + files),
+                )
+            )
+            expect[values] = old.version if old is not None else None
+        try:
+            catalog.commit_partitions(table.database, table.name, upsert=upsert, expect=expect)
+            return
+        except PartitionChangedError:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise AthenaQueryError(
+                    "HIVE_METASTORE_ERROR",
+                    f"partitions of {table.database}.{table.name} kept changing concurrently",
+                ) from None
