@@ -1,8 +1,10 @@
 """Firehose (``Firehose_20150804.``): PutRecord, PutRecordBatch, CreateDeliveryStream,
-DescribeDeliveryStream and ListDeliveryStreams over the delivery streams of ``delivery/``.
+DescribeDeliveryStream, ListDeliveryStreams, UpdateDestination and DeleteDeliveryStream over the
+delivery streams of ``delivery/``.
 
-The streams are the configured one plus those saved by CreateDeliveryStream (DirectPut, S3
-destination: Prefix, ErrorOutputPrefix, BufferingHints); closing the service flushes them.
+The streams are the configured (typed MIV) one plus those saved by CreateDeliveryStream
+(DirectPut, ``ExtendedS3DestinationConfiguration`` as :mod:`trafficlake.delivery.destination`
+takes it); each operation calls one registry or stream method. Closing the service flushes them.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.delivery.destination import InvalidDestinationError
 from trafficlake.delivery.prefix import InvalidPrefixError
-from trafficlake.delivery.registry import StreamExistsError, StreamRegistry
+from trafficlake.delivery.registry import (
+    StreamExistsError,
+    StreamLimitError,
+    StreamNotFoundError,
+    StreamRegistry,
+    VersionMismatchError,
+)
 from trafficlake.delivery.stream import (
     MAX_BATCH_RECORDS,
     DeliveryStream,
@@ -44,6 +53,9 @@ class FirehoseOperations(Mapping[str, Operation]):
             "DescribeDeliveryStream": self._guarded(self.describe_delivery_stream),
             "ListDeliveryStreams": self._guarded(self.list_delivery_streams),
         }
+        if registry is not None:
+            self._ops["UpdateDestination"] = self._guarded(self.update_destination)
+            self._ops["DeleteDeliveryStream"] = self._guarded(self.delete_delivery_stream)
 
     def __getitem__(self, name: str) -> Operation:
         return self._ops[name]
@@ -66,10 +78,16 @@ class FirehoseOperations(Mapping[str, Operation]):
         def run(body: dict[str, Any]) -> dict[str, Any]:
             try:
                 return op(body)
-            except (InvalidArgumentError, InvalidPrefixError) as exc:
+            except (InvalidArgumentError, InvalidPrefixError, InvalidDestinationError) as exc:
                 raise AwsError("InvalidArgumentException", str(exc)) from None
             except StreamExistsError as exc:
                 raise AwsError("ResourceInUseException", str(exc)) from None
+            except StreamNotFoundError as exc:
+                raise AwsError("ResourceNotFoundException", str(exc)) from None
+            except StreamLimitError as exc:
+                raise AwsError("LimitExceededException", str(exc)) from None
+            except VersionMismatchError as exc:
+                raise AwsError("ConcurrentModificationException", str(exc)) from None
             except (StreamClosedError, WalWriteError, StorageError) as exc:
                 raise AwsError("ServiceUnavailableException", str(exc), 503) from None
 
@@ -98,22 +116,36 @@ class FirehoseOperations(Mapping[str, Operation]):
             raise AwsError("InvalidArgumentException", "this server cannot create streams")
         if body.get("DeliveryStreamType", "DirectPut") != "DirectPut":
             raise AwsError("InvalidArgumentException", "only DirectPut streams are supported")
-        destination = (
-            body.get("ExtendedS3DestinationConfiguration")
-            or body.get("S3DestinationConfiguration")
-            or {}
-        )
-        if not isinstance(destination, dict):
-            raise AwsError("InvalidArgumentException", "the S3 destination must be an object")
-        name = body.get("DeliveryStreamName")
-        stream = self.registry.create(name if isinstance(name, str) else "", destination)
+        destination = body.get("ExtendedS3DestinationConfiguration")
+        if destination is None:
+            destination = body.get("S3DestinationConfiguration")
+        if destination is None:
+            raise AwsError("InvalidArgumentException", "an S3 destination is required")
+        stream = self.registry.create(body.get("DeliveryStreamName"), destination)
         return {"DeliveryStreamARN": stream.describe()["DeliveryStreamARN"]}
 
     def describe_delivery_stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.registry is not None:
+            description = self.registry.describe(body.get("DeliveryStreamName"))
+            return {"DeliveryStreamDescription": description}
         return {"DeliveryStreamDescription": self._stream(body).describe()}
 
+    def update_destination(self, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.registry is not None
+        update = body.get("ExtendedS3DestinationUpdate")
+        if update is None:
+            update = body.get("S3DestinationUpdate") or {}
+        name, version = body.get("DeliveryStreamName"), body.get("CurrentDeliveryStreamVersionId")
+        self.registry.update(name, version, update)
+        return {}
+
+    def delete_delivery_stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.registry is not None
+        self.registry.delete(body.get("DeliveryStreamName"))
+        return {}
+
     def list_delivery_streams(self, body: dict[str, Any]) -> dict[str, Any]:
-        names = sorted(self.streams)
+        names = self.registry.names() if self.registry is not None else sorted(self.streams)
         start = body.get("ExclusiveStartDeliveryStreamName")
         if isinstance(start, str):
             names = [n for n in names if n > start]

@@ -12,11 +12,14 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from trafficlake.delivery.output import RECORD_COLUMN
 from trafficlake.delivery.records import RecordError, convert_json
 from trafficlake.schema import RAW_SCHEMA
 
@@ -25,14 +28,45 @@ log = logging.getLogger(__name__)
 CONVERSION_FAILED = "DataFormatConversion.ConversionFailed"
 
 
-def error_record(raw: bytes, code: str, message: str, arrival_ms: int) -> dict[str, Any]:
-    """A Firehose-style error record: the reason plus the original bytes in base64."""
-    return {
+Converter = Callable[[list[bytes], int, bytes | None], tuple[pa.Table, list[RecordError]]]
+"""Converts one call's records (with their arrival time, and the records joined by newlines
+when the caller has them) to a table of good rows and the failures by record index."""
+
+
+def convert_miv(
+    raw: list[bytes], arrival_ms: int, joined: bytes | None = None
+) -> tuple[pa.Table, list[RecordError]]:
+    """The typed MIV stream's conversion: RAW_SCHEMA rows."""
+    batch, failures = convert_json(raw, arrival_ms, joined)
+    return pa.Table.from_batches([batch], schema=RAW_SCHEMA), failures
+
+
+class AsReceived:
+    """A stream without format conversion: each record kept as received (nothing fails)."""
+
+    schema = pa.schema([pa.field(RECORD_COLUMN, pa.binary())])
+
+    def __call__(
+        self, raw: list[bytes], arrival_ms: int, joined: bytes | None = None
+    ) -> tuple[pa.Table, list[RecordError]]:
+        return pa.Table.from_arrays([pa.array(raw, pa.binary())], schema=self.schema), []
+
+
+def error_record(
+    raw: bytes, code: str, message: str, arrival_ms: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A Firehose error record: the reason plus the original bytes in base64 (AWS's fields)."""
+    rec = {
+        "attemptsMade": 1,
+        "arrivalTimestamp": arrival_ms,
         "errorCode": code,
         "errorMessage": message,
-        "arrivalTimestamp": arrival_ms,
+        "attemptEndingTimestamp": int(time.time() * 1000),
         "rawData": base64.b64encode(raw).decode("ascii"),
     }
+    if extra:
+        rec.update(extra)
+    return rec
 
 
 @dataclass(frozen=True)
@@ -44,21 +78,30 @@ class ConvertedCall:
     failures: list[RecordError]
 
 
-def convert_call(raw: list[bytes], arrival_ms: int, joined: bytes | None = None) -> ConvertedCall:
+def convert_call(
+    raw: list[bytes],
+    arrival_ms: int,
+    joined: bytes | None = None,
+    converter: Converter = convert_miv,
+    schema: pa.Schema = RAW_SCHEMA,
+    error_extra: dict[str, Any] | None = None,
+) -> ConvertedCall:
     """Convert one call's JSON records; never raises for any input bytes.
 
     Should the converter itself fail (a bug, not bad input), every record of the call is
     quarantined with the reason instead of being dropped.
     """
     try:
-        batch, failures = convert_json(raw, arrival_ms, joined)
+        table, failures = converter(raw, arrival_ms, joined)
     except Exception as exc:
-        log.exception("converting %d JSON records failed; quarantining them", len(raw))
-        batch = pa.RecordBatch.from_pylist([], schema=RAW_SCHEMA)
+        log.error("converting %d JSON records failed (%s); quarantining them", len(raw), exc)
+        table = schema.empty_table()
         reason = f"conversion failed: {type(exc).__name__}: {exc}"
         failures = [RecordError(i, CONVERSION_FAILED, reason) for i in range(len(raw))]
-    errors = [error_record(raw[e.index], e.code, e.message, arrival_ms) for e in failures]
-    return ConvertedCall(pa.Table.from_batches([batch], schema=RAW_SCHEMA), errors, failures)
+    errors = [
+        error_record(raw[e.index], e.code, e.message, arrival_ms, error_extra) for e in failures
+    ]
+    return ConvertedCall(table, errors, failures)
 
 
 class PendingCall:

@@ -1,12 +1,17 @@
-"""Delivered objects: Parquet or JSON-lines raw files, JSON-lines error files, the description."""
+"""Delivered objects: Parquet, ORC, JSON-lines or as-received files; error files; the description."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import zipfile
+from dataclasses import dataclass, field
 from typing import Any
 
+import cramjam
 import pyarrow as pa
+import pyarrow.orc as orc
 import pyarrow.parquet as pq
 
 from trafficlake.delivery.prefix import object_name
@@ -35,6 +40,73 @@ def write_raw(
     lines = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in table.to_pylist())
     data = lines.encode()
     lake.put_atomic(key, gzip.compress(data) if suffix.endswith(".gz") else data)
+    return key
+
+
+RECORD_COLUMN = "data"
+"""The one column of a stream without format conversion: each record's bytes as received."""
+_HADOOP_BLOCK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Output:
+    """How a stream writes its objects.
+
+    ``kind`` ``parquet`` or ``orc`` (a table, ``codec`` the column compression), or ``records``
+    (the records as received, concatenated like Firehose does, ``codec`` one of its
+    CompressionFormats).
+    """
+
+    kind: str
+    codec: str | None
+    extension: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def hadoop_snappy(data: bytes) -> bytes:
+    """Hadoop's block Snappy framing: per block, BE u32 raw length, BE u32 compressed length."""
+    out = bytearray()
+    for start in range(0, len(data), _HADOOP_BLOCK):
+        block = data[start : start + _HADOOP_BLOCK]
+        packed = bytes(cramjam.snappy.compress_raw(block))
+        out += len(block).to_bytes(4, "big") + len(packed).to_bytes(4, "big") + packed
+    return bytes(out)
+
+
+def compress_records(data: bytes, codec: str | None, member: str) -> bytes:
+    """Records as Firehose writes them with ``CompressionFormat`` ``codec``."""
+    if codec in (None, "UNCOMPRESSED"):
+        return data
+    if codec == "GZIP":
+        return gzip.compress(data)
+    if codec == "Snappy":
+        return bytes(cramjam.snappy.compress(data))  # the framing format
+    if codec == "HADOOP_SNAPPY":
+        return hadoop_snappy(data)
+    if codec == "ZIP":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(member, data)
+        return buf.getvalue()
+    raise ValueError(f"unknown compression {codec!r}")
+
+
+def write_object(
+    lake: Lake, folder: str, stream: str, version: int, output: Output, table: pa.Table, oldest: int
+) -> str:
+    """Write one delivered object atomically under ``folder``; returns its key."""
+    name = object_name(stream, oldest, "", version)
+    key = folder + name + output.extension
+    if output.kind == "parquet":
+        with lake.open_atomic(key) as out:
+            pq.write_table(table, out, compression=output.codec, **output.options)
+    elif output.kind == "orc":
+        buf = io.BytesIO()
+        orc.write_table(table, buf, compression=output.codec or "uncompressed")
+        lake.put_atomic(key, buf.getvalue())
+    else:
+        data = b"".join(table.column(RECORD_COLUMN).to_pylist())
+        lake.put_atomic(key, compress_records(data, output.codec, name))
     return key
 
 

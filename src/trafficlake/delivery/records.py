@@ -302,7 +302,7 @@ def join_records(raw: list[bytes]) -> bytes:
     return b"\n".join([*raw, b""])
 
 
-def _join_lines(raw: list[bytes], joined: bytes | None = None) -> bytes | None:
+def join_lines_or_none(raw: list[bytes], joined: bytes | None = None) -> bytes | None:
     """The records as JSON lines, or None unless each is one single-line ``{...}`` text.
 
     The common case is checked with C-level ``map`` calls (no per-record Python loop); a
@@ -327,7 +327,7 @@ def read_json_block(raw: list[bytes], joined: bytes | None = None) -> pa.Table |
     Returns None when the block needs the record-by-record path (a record spanning lines,
     unknown fields, mixed types, malformed JSON...): that path finds the culprits.
     """
-    data = _join_lines(raw, joined)
+    data = join_lines_or_none(raw, joined)
     if data is None:
         return None
     read = _read_options(len(data))

@@ -27,8 +27,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trafficlake.config import DeliverySettings, Settings
-from trafficlake.delivery.calls import ConvertedCall, PendingCall, convert_call, error_record
-from trafficlake.delivery.output import describe_stream, write_errors, write_raw
+from trafficlake.delivery.calls import (
+    ConvertedCall,
+    Converter,
+    PendingCall,
+    convert_call,
+    convert_miv,
+    error_record,
+)
+from trafficlake.delivery.output import (
+    Output,
+    describe_stream,
+    write_errors,
+    write_object,
+    write_raw,
+)
 from trafficlake.delivery.prefix import Prefix
 from trafficlake.delivery.records import (
     RecordError,
@@ -48,6 +61,7 @@ from trafficlake.delivery.wal import (
     encode_raw,
 )
 from trafficlake.errors import TrafficlakeError
+from trafficlake.schema import RAW_SCHEMA
 from trafficlake.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -104,7 +118,17 @@ class DeliveryStream:
         wal_sync: bool = True,
         clock: Callable[[], float] | None = None,
         version: int = 1,
+        converter: Converter | None = None,
+        output: Output | None = None,
+        error_extra: dict[str, Any] | None = None,
+        description: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        """A stream; by default the typed MIV stream (``format``/``compression``).
+
+        A generic stream passes ``converter`` (records → its table, failures apart), ``output``
+        (how its objects are written), ``error_extra`` (fields added to its error records) and
+        ``description`` (its ``ExtendedS3DestinationDescription``).
+        """
         if not 1 <= buffer_size_mb <= 128:
             raise InvalidArgumentError("buffer size hint must be 1..128 MB")
         if not 0 <= buffer_interval_s <= 900:
@@ -126,6 +150,11 @@ class DeliveryStream:
         self.buffer_interval_s = float(buffer_interval_s)
         self.format = format
         self.compression = compression
+        self.converter = converter or convert_miv
+        self.typed = converter is None
+        self.output = output
+        self.error_extra = error_extra
+        self._description = description
         self.clock = clock or time.time
         self.created = time.time()
         self._lock = threading.Lock()
@@ -201,8 +230,9 @@ class DeliveryStream:
     def put_record_batch(self, records: list[bytes | str | dict[str, Any]]) -> dict[str, Any]:
         """Put up to 500 JSON records; per-record results in request order, like AWS.
 
-        A record that cannot be converted fails alone: it is reported with its ErrorCode and
-        ErrorMessage and written (durably, like the good ones) to the error prefix.
+        A record that cannot be converted fails alone and is written (durably, like the good
+        ones) to the error prefix; the typed MIV stream also reports it with its ErrorCode and
+        ErrorMessage, a created stream (AWS's behaviour) does not.
         """
         if not records:
             raise InvalidArgumentError("Records must contain at least 1 record")
@@ -225,7 +255,7 @@ class DeliveryStream:
                 f"the records total {total} bytes; the limit is {MAX_CALL_BYTES} (4 MiB) per call"
             )
         arrival = self._now_ms()
-        if dict in kinds:
+        if dict in kinds and self.typed:
             parsed = parse_json_records(raw)
             objects = [
                 r if isinstance(r, dict) else p for r, p in zip(records, parsed, strict=True)
@@ -236,6 +266,8 @@ class DeliveryStream:
             self._accept(table, {FORMAT_CONVERSION_FAILED: bad} if bad else {}, total, arrival)
         else:
             failures = self._put_json(raw, total, arrival)
+            if not self.typed:  # AWS accepts the put; failures go to the error prefix only
+                failures = []
         call_id = uuid.uuid4().hex
         responses: list[dict[str, str]] = [
             {"RecordId": call_id + suffix} for suffix in _RECORD_ID_SUFFIXES[: len(records)]
@@ -335,7 +367,7 @@ class DeliveryStream:
             synced = self._syncer.submit(self._wal.sync, ticket)
         result: ConvertedCall | None = None
         try:
-            result = convert_call(raw, arrival_ms, joined)
+            result = self._convert(raw, arrival_ms, joined)
             with self._lock:
                 self.records_in += result.table.num_rows
                 self.errors_in += len(result.errors)
@@ -347,6 +379,19 @@ class DeliveryStream:
                 self._wal.sync(ticket)
         self._flush_if_due()
         return result.failures
+
+    def _convert(
+        self, raw: list[bytes], arrival_ms: int, joined: bytes | None = None
+    ) -> ConvertedCall:
+        if self.typed:
+            return convert_call(raw, arrival_ms, joined)
+        schema = self.output_schema
+        return convert_call(raw, arrival_ms, joined, self.converter, schema, self.error_extra)
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        schema = getattr(self.converter, "schema", None)
+        return schema if isinstance(schema, pa.Schema) else RAW_SCHEMA
 
     def _append(
         self,
@@ -432,7 +477,7 @@ class DeliveryStream:
                 self._buffered_bytes, self._oldest_ms = 0, None
                 segments = self._wal.rotate() if self._wal is not None else []
             try:
-                keys = self._deliver(raw, errors)
+                keys = self._deliver(raw, errors, oldest)
             except BaseException:
                 with self._lock:  # put it back in front; the WAL segments are kept
                     self._raw = raw + self._raw
@@ -446,7 +491,14 @@ class DeliveryStream:
                 self._wal.release(segments)
             return keys
 
-    def _deliver(self, raw: Sequence[pa.Table | PendingCall], errors: ErrorsByType) -> list[str]:
+    def _deliver(
+        self,
+        raw: Sequence[pa.Table | PendingCall],
+        errors: ErrorsByType,
+        oldest_ms: int | None,
+    ) -> list[str]:
+        """Write the buffered rows (one object) and error records; ``oldest_ms`` is the
+        arrival time of the oldest record (the prefix and the object name use it)."""
         keys: list[str] = []
         tables: list[pa.Table] = []
         for item in raw:
@@ -462,7 +514,10 @@ class DeliveryStream:
                 tables.append(item)
         if tables:
             table = pa.concat_tables(tables)
-            oldest = pc.min(table.column("arrival_time")).as_py()
+            if "arrival_time" in table.column_names:
+                oldest = pc.min(table.column("arrival_time")).as_py()
+            else:
+                oldest = oldest_ms if oldest_ms is not None else self._now_ms()
             keys.append(self._write_raw(table, oldest))
         for etype, recs in errors.items():
             if recs:
@@ -473,6 +528,10 @@ class DeliveryStream:
 
     def _write_raw(self, table: pa.Table, oldest_ms: int) -> str:
         folder = self.prefix.render(oldest_ms)
+        if self.output is not None:
+            return write_object(
+                self.lake, folder, self.name, self.version, self.output, table, oldest_ms
+            )
         return write_raw(
             self.lake,
             folder,
@@ -500,10 +559,11 @@ class DeliveryStream:
             errors.setdefault(etype, []).extend(recs)
         raw = list(contents.raw)
         for arrival_ms, records in contents.json_calls:  # converted as when they came in
-            call = convert_call(records, arrival_ms)
+            call = self._convert(records, arrival_ms)
             raw.append(call.table)
             errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
-        self._deliver(raw, errors)
+        arrivals = [arrival_ms for arrival_ms, _ in contents.json_calls]
+        self._deliver(raw, errors, min(arrivals) if arrivals else None)
         return sum(t.num_rows for t in raw) + sum(len(r) for r in errors.values())
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -545,6 +605,8 @@ class DeliveryStream:
 
     def describe(self) -> dict[str, Any]:
         """A DeliveryStreamDescription shaped like the AWS API's."""
+        if self._description is not None:
+            return self._description()
         return describe_stream(
             self.name,
             self.version,
