@@ -29,7 +29,7 @@ test: install
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -n 2 -m "not spark and not cluster and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not spark and not cluster and not slow and not postgres" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench

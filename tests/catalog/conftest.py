@@ -1,9 +1,11 @@
-"""Catalog-area fixtures: settings, catalog (each backend) and lake in one bundle."""
+"""Catalog-area fixtures: a catalog on each backend; settings, catalog and lake in one bundle."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,14 @@ import pytest
 from trafficlake.catalog import Catalog, open_catalog
 from trafficlake.config import Settings, load_settings
 from trafficlake.storage import Lake
+
+sys.path.insert(0, str(Path(__file__).parent))  # catalog_rows, the suites' shared rows
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    with open_catalog(catalog_url) as cat:
+        yield cat
 
 
 @dataclass

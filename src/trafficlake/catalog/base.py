@@ -1,8 +1,12 @@
-"""The catalog interface (DESIGN 3.3): a Glue-Data-Catalog-shaped model and one narrow API.
+"""The catalog interface (docs/architecture.md, "The catalog"): a Glue-Data-Catalog-shaped model and one narrow API.
 
 Backends live one per module (``sql.py`` serves SQLite and PostgreSQL) and are chosen by URL
-scheme through :func:`open_catalog`. Every area talks to the catalog only through
-:class:`Catalog`.
+scheme through :func:`open_catalog`. The interface is split by concern - :class:`TableCatalog`
+(databases, tables, partitions), :class:`CrawlerCatalog`, :class:`JobCatalog` (bookmarks, job
+runs), :class:`ExecutionCatalog` (workflow executions, history) and :class:`QueryCatalog`
+(Athena query executions) - so a backend implements what it serves; :class:`Catalog` is all
+of them in one store (the SQL backend), and what every
+area is handed by :func:`open_catalog`. Code that needs one concern only types against it.
 
 Conventions
 - Table and partition *locations* and data file *keys* are lake-relative keys
@@ -22,7 +26,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from trafficlake.errors import TrafficlakeError
 
@@ -261,10 +265,25 @@ class QueryExecution:
 # ---- interface ------------------------------------------------------------------------------
 
 
-class Catalog(abc.ABC):
-    """One catalog: databases, tables, partitions, crawlers, bookmarks, job runs, executions."""
+class CatalogBackend(abc.ABC):
+    """What every backend has, whatever it serves: its URL and ``close``."""
 
     url: str
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TableCatalog(CatalogBackend):
+    """Databases, tables and their partitions (with versions): what the crawler publishes,
+    the transform commits and the query layer reads. Bookmarks are written here too, inside
+    ``commit_partitions``, so that output and bookmark move in one transaction."""
 
     # databases
     @abc.abstractmethod
@@ -346,7 +365,10 @@ class Catalog(abc.ABC):
     def current_version(self) -> int:
         """The highest partition version assigned so far (0 for a new catalog)."""
 
-    # crawlers
+
+class CrawlerCatalog(CatalogBackend):
+    """Crawler definitions, their READY/RUNNING/STOPPING state and their runs."""
+
     @abc.abstractmethod
     def create_crawler(self, crawler: Crawler, *, exist_ok: bool = False) -> Crawler: ...
 
@@ -378,7 +400,11 @@ class Catalog(abc.ABC):
     def list_crawl_runs(self, name: str, *, limit: int = 20) -> list[CrawlRun]:
         """Newest first."""
 
-    # job bookmarks
+
+class JobCatalog(CatalogBackend):
+    """Job bookmarks and job runs (transform runs; polled by the workflow like the seed polls
+    Athena)."""
+
     @abc.abstractmethod
     def get_bookmark(self, job: str) -> dict[str, Any] | None: ...
 
@@ -388,7 +414,6 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def reset_bookmark(self, job: str) -> None: ...
 
-    # job runs (transform runs; polled by the workflow like the seed polls Athena)
     @abc.abstractmethod
     def create_job_run(self, run: JobRun, *, exclusive: bool = False) -> JobRun:
         """Record ``run``. With ``exclusive``, atomically (one write transaction, serialised
@@ -405,7 +430,10 @@ class Catalog(abc.ABC):
     def list_job_runs(self, job: str | None = None, *, limit: int = 20) -> list[JobRun]:
         """Newest first."""
 
-    # workflow executions
+
+class ExecutionCatalog(CatalogBackend):
+    """Workflow executions and their history events."""
+
     @abc.abstractmethod
     def create_execution(self, execution: Execution) -> Execution: ...
 
@@ -429,7 +457,10 @@ class Catalog(abc.ABC):
     def get_history(self, execution_id: str) -> list[HistoryEvent]:
         """Oldest first."""
 
-    # Athena query executions
+
+class QueryCatalog(CatalogBackend):
+    """Athena query executions (the Athena API's history, persisted)."""
+
     @abc.abstractmethod
     def create_query_execution(self, execution: QueryExecution) -> QueryExecution: ...
 
@@ -451,11 +482,6 @@ class Catalog(abc.ABC):
     ) -> list[QueryExecution]:
         """Newest first."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections."""
 
-    def __enter__(self) -> Catalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class Catalog(TableCatalog, CrawlerCatalog, JobCatalog, ExecutionCatalog, QueryCatalog):
+    """The whole catalog - every concern in one store - as the pipeline's areas use it."""

@@ -21,6 +21,7 @@ from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
     CatalogError,
     Crawler,
+    CrawlerCatalog,
     CrawlerNotRunningError,
     CrawlerRunningError,
     CrawlRun,
@@ -51,7 +52,7 @@ def _owner_dead(owner: str) -> bool:
     return False
 
 
-class CrawlerStore:
+class CrawlerStore(CrawlerCatalog):
     """Crawler definitions, state transitions and runs (mixed into SqlCatalog)."""
 
     def _read(self) -> AbstractContextManager[Connection]:

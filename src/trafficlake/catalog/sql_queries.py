@@ -17,6 +17,7 @@ from trafficlake.catalog.base import (
     QUERY_ACTIVE_STATES,
     CatalogError,
     NoSuchQueryExecutionError,
+    QueryCatalog,
     QueryExecution,
 )
 from trafficlake.catalog.sql_crawlers import owner_id
@@ -61,7 +62,7 @@ def _from_row(r: Any) -> QueryExecution:
     )
 
 
-class QueryExecutionStore:
+class QueryExecutionStore(QueryCatalog):
     """Athena query executions (mixed into SqlCatalog)."""
 
     def _read(self) -> AbstractContextManager[Connection]:

@@ -19,7 +19,9 @@ from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
     CatalogError,
     Execution,
+    ExecutionCatalog,
     HistoryEvent,
+    JobCatalog,
     JobRun,
     JobRunningError,
     NoSuchExecutionError,
@@ -33,7 +35,7 @@ def _now() -> float:
     return time.time()
 
 
-class RunStore:
+class RunStore(JobCatalog, ExecutionCatalog):
     """Bookmarks, job runs, executions and history (mixed into SqlCatalog)."""
 
     def _read(self) -> AbstractContextManager[Connection]:

@@ -1,27 +1,19 @@
-"""Behaviour of the SQL catalog, on a SQLite file and on a real PostgreSQL server."""
+"""TableCatalog behaviour (databases, tables, partitions, versions), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
+from catalog_rows import KEYS, make_partition, make_raw_table
 
 from trafficlake.catalog import (
     Catalog,
     CatalogError,
     Column,
     Crawler,
-    CrawlerNotRunningError,
-    CrawlerRunningError,
     DataFile,
-    Execution,
-    HistoryEvent,
-    JobRun,
-    NoSuchCrawlerError,
     NoSuchDatabaseError,
-    NoSuchExecutionError,
-    NoSuchJobRunError,
     NoSuchPartitionError,
     NoSuchTableError,
     Partition,
@@ -29,42 +21,6 @@ from trafficlake.catalog import (
     TableExistsError,
     open_catalog,
 )
-
-KEYS = [Column("year", "int"), Column("month", "int"), Column("day", "int"), Column("hour", "int")]
-
-
-@pytest.fixture
-def catalog(catalog_url: str) -> Iterator[Catalog]:
-    with open_catalog(catalog_url) as cat:
-        yield cat
-
-
-def _table(cat: Catalog) -> Table:
-    cat.create_database("traffic")
-    return cat.create_table(
-        Table(
-            "traffic",
-            "raw",
-            [Column("unieke_id", "int"), Column("tijd_waarneming", "bigint")],
-            KEYS,
-            location="raw/",
-            parameters={"classification": "parquet"},
-        )
-    )
-
-
-def _part(y: int, m: int, d: int, h: int, *, lo: int = 0, hi: int = 0, rows: int = 10) -> Partition:
-    loc = f"raw/year={y}/month={m}/day={d}/hour={h}/"
-    return Partition(
-        "traffic",
-        "raw",
-        (str(y), str(m), str(d), str(h)),
-        loc,
-        files=[DataFile(loc + "a.parquet", 100, rows)],
-        row_count=rows,
-        size_bytes=100,
-        stats={"tijd_waarneming": (lo, hi)} if hi else {},
-    )
 
 
 def test_schema_creation_is_idempotent(catalog_url: str) -> None:
@@ -78,7 +34,7 @@ def test_schema_creation_is_idempotent(catalog_url: str) -> None:
 def test_tables_round_trip_and_named_errors(catalog: Catalog) -> None:
     with pytest.raises(NoSuchDatabaseError, match="database nope not found"):
         catalog.create_table(Table("nope", "t", [Column("a", "int")]))
-    t = _table(catalog)
+    t = make_raw_table(catalog)
     assert t.full_name == "traffic.raw" and t.partition_keys == KEYS
     assert t.parameters == {"classification": "parquet"} and t.created_at is not None
     with pytest.raises(TableExistsError, match=r"traffic\.raw"):
@@ -93,7 +49,7 @@ def test_tables_round_trip_and_named_errors(catalog: Catalog) -> None:
     assert [c.name for c in got.columns] == ["unieke_id", "tijd_waarneming", "extra"]
     assert got.parameters["recordCount"] == "5"
     assert [x.full_name for x in catalog.list_tables("traffic")] == ["traffic.raw"]
-    catalog.commit_partitions("traffic", "raw", upsert=[_part(2026, 11, 21, 7)])
+    catalog.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 21, 7)])
     catalog.drop_table("traffic", "raw")
     assert catalog.list_tables() == []
     with pytest.raises(NoSuchTableError):
@@ -101,11 +57,13 @@ def test_tables_round_trip_and_named_errors(catalog: Catalog) -> None:
 
 
 def test_partitions_versions_filters_and_sorting(catalog: Catalog) -> None:
-    _table(catalog)
+    make_raw_table(catalog)
     v1 = catalog.commit_partitions(
         "traffic",
         "raw",
-        upsert=[_part(2026, 11, 21, h, lo=1000 * h, hi=1000 * h + 999) for h in (10, 7, 9, 8)],
+        upsert=[
+            make_partition(2026, 11, 21, h, lo=1000 * h, hi=1000 * h + 999) for h in (10, 7, 9, 8)
+        ],
     )
     assert v1 == 4 == catalog.current_version()
     parts = catalog.list_partitions("traffic", "raw")
@@ -136,7 +94,7 @@ def test_partitions_versions_filters_and_sorting(catalog: Catalog) -> None:
         )
     ] == ["10"]
     # a partition without stats for the column is kept
-    catalog.commit_partitions("traffic", "raw", upsert=[_part(2026, 11, 22, 0)])
+    catalog.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 22, 0)])
     ov = catalog.list_partitions("traffic", "raw", overlapping=("tijd_waarneming", 8500, 9500))
     assert [p.values[2:] for p in ov] == [("21", "8"), ("21", "9"), ("22", "0")]
 
@@ -145,7 +103,7 @@ def test_partitions_versions_filters_and_sorting(catalog: Catalog) -> None:
 
     # re-upsert: new version, created_at kept; delete removes; deprecated hidden by default
     old = catalog.get_partition("traffic", "raw", ["2026", "11", "21", "7"])
-    new = _part(2026, 11, 21, 7, lo=1, hi=2, rows=20)
+    new = make_partition(2026, 11, 21, 7, lo=1, hi=2, rows=20)
     new.deprecated = True
     v3 = catalog.commit_partitions(
         "traffic", "raw", upsert=[new], delete=[("2026", "11", "21", "10")]
@@ -165,8 +123,8 @@ def test_partitions_versions_filters_and_sorting(catalog: Catalog) -> None:
 
 
 def test_padded_folder_values_match_integer_filters(catalog: Catalog) -> None:
-    _table(catalog)
-    p = _part(2026, 11, 21, 7)
+    make_raw_table(catalog)
+    p = make_partition(2026, 11, 21, 7)
     p.values = ("2026", "11", "21", "07")
     catalog.commit_partitions("traffic", "raw", upsert=[p])
     assert len(catalog.list_partitions("traffic", "raw", where={"hour": 7})) == 1
@@ -174,14 +132,14 @@ def test_padded_folder_values_match_integer_filters(catalog: Catalog) -> None:
 
 
 def test_commit_partitions_is_one_transaction(catalog: Catalog) -> None:
-    _table(catalog)
-    catalog.commit_partitions("traffic", "raw", upsert=[_part(2026, 11, 21, 1)])
+    make_raw_table(catalog)
+    catalog.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 21, 1)])
     bad = Partition("traffic", "raw", ("2026", "11"), "raw/x/")  # wrong number of values
     with pytest.raises(CatalogError, match="has 2 values but the table has 4 partition keys"):
         catalog.commit_partitions(
             "traffic",
             "raw",
-            upsert=[_part(2026, 11, 21, 2), bad],
+            upsert=[make_partition(2026, 11, 21, 2), bad],
             delete=[("2026", "11", "21", "1")],
             bookmark=("transform", {"version": 99}),
         )
@@ -189,14 +147,17 @@ def test_commit_partitions_is_one_transaction(catalog: Catalog) -> None:
     assert catalog.current_version() == 1
     assert catalog.get_bookmark("transform") is None
     catalog.commit_partitions(
-        "traffic", "raw", upsert=[_part(2026, 11, 21, 2)], bookmark=("transform", {"version": 2})
+        "traffic",
+        "raw",
+        upsert=[make_partition(2026, 11, 21, 2)],
+        bookmark=("transform", {"version": 2}),
     )
     assert catalog.get_bookmark("transform") == {"version": 2}
 
 
 def test_concurrent_writers_get_unique_increasing_versions(catalog_url: str) -> None:
     with open_catalog(catalog_url) as cat:
-        _table(cat)
+        make_raw_table(cat)
     n_threads, per_thread = 4, 5
     barrier = threading.Barrier(n_threads)
     results: list[int] = []
@@ -208,7 +169,9 @@ def test_concurrent_writers_get_unique_increasing_versions(catalog_url: str) -> 
                 barrier.wait()
                 for i in range(per_thread):
                     results.append(
-                        cat.commit_partitions("traffic", "raw", upsert=[_part(2026, 1, t + 1, i)])
+                        cat.commit_partitions(
+                            "traffic", "raw", upsert=[make_partition(2026, 1, t + 1, i)]
+                        )
                     )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -223,127 +186,6 @@ def test_concurrent_writers_get_unique_increasing_versions(catalog_url: str) -> 
     with open_catalog(catalog_url) as cat:
         parts = cat.list_partitions("traffic", "raw")
         assert sorted(p.version for p in parts) == list(range(1, n_threads * per_thread + 1))
-
-
-def test_concurrent_start_crawl_exactly_one_wins(catalog_url: str) -> None:
-    with open_catalog(catalog_url) as cat:
-        cat.create_crawler(Crawler("raw", ["raw/"]))
-    n = 6
-    barrier = threading.Barrier(n)
-    won: list[str] = []
-    lost: list[BaseException] = []
-
-    def start() -> None:
-        with open_catalog(catalog_url) as cat:
-            barrier.wait()
-            try:
-                won.append(cat.start_crawl("raw").id)
-            except CrawlerRunningError as exc:
-                lost.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert len(won) == 1 and len(lost) == n - 1
-    assert "crawler raw is already running" in str(lost[0])
-    with open_catalog(catalog_url) as cat:
-        c = cat.get_crawler("raw")
-        assert c.state == "RUNNING" and c.last_crawl is not None and c.last_crawl.id == won[0]
-
-
-def test_crawler_lifecycle(catalog: Catalog) -> None:
-    c = catalog.create_crawler(Crawler("raw", ["raw/"], recrawl_policy="new_folders_only"))
-    assert c.state == "READY" and c.last_crawl is None and c.created_at is not None
-    with pytest.raises(CatalogError, match="already exists"):
-        catalog.create_crawler(Crawler("raw", ["raw/"]))
-    assert catalog.create_crawler(Crawler("raw", ["other/"]), exist_ok=True).targets == ["raw/"]
-    with pytest.raises(CatalogError, match="delete_behavior"):
-        catalog.create_crawler(Crawler("bad", ["x/"], delete_behavior="shred"))
-    with pytest.raises(NoSuchCrawlerError, match="crawler nope not found"):
-        catalog.get_crawler("nope")
-    with pytest.raises(CrawlerNotRunningError):
-        catalog.request_stop("raw")
-
-    run = catalog.start_crawl("raw")
-    with pytest.raises(CrawlerRunningError):
-        catalog.start_crawl("raw")
-    catalog.request_stop("raw")
-    assert catalog.get_crawler("raw").state == "STOPPING"
-    with pytest.raises(CrawlerRunningError):
-        catalog.start_crawl("raw")
-    run.status = "CANCELLED"
-    run.partitions_added = 3
-    run.messages = ["stopped on request"]
-    catalog.finish_crawl(run)
-    c = catalog.get_crawler("raw")
-    assert c.state == "READY" and c.last_crawl is not None
-    assert (c.last_crawl.status, c.last_crawl.partitions_added, c.last_crawl.messages) == (
-        "CANCELLED",
-        3,
-        ["stopped on request"],
-    )
-    assert c.last_crawl.ended_at is not None
-
-    run2 = catalog.start_crawl("raw")
-    run2.status, run2.error_message = "FAILED", "boom"
-    catalog.finish_crawl(run2)
-    assert [r.status for r in catalog.list_crawl_runs("raw")] == ["FAILED", "CANCELLED"]
-    assert catalog.get_crawler("raw").last_crawl.error_message == "boom"  # type: ignore[union-attr]
-
-    c.targets = ["raw2/"]
-    c.schema_change_policy = "log"
-    catalog.update_crawler(c)
-    assert catalog.get_crawler("raw").targets == ["raw2/"]
-    assert [x.name for x in catalog.list_crawlers()] == ["raw"]
-
-
-def test_bookmarks_job_runs_executions_history(catalog: Catalog) -> None:
-    assert catalog.get_bookmark("t") is None
-    catalog.put_bookmark("t", {"version": 3, "days": ["2026-11-21"]})
-    catalog.put_bookmark("t", {"version": 4})
-    assert catalog.get_bookmark("t") == {"version": 4}
-    catalog.reset_bookmark("t")
-    assert catalog.get_bookmark("t") is None
-
-    r1 = catalog.create_job_run(JobRun("r1", "transform", arguments={"from": "2026-11-20"}))
-    assert r1.started_at is not None and r1.owner
-    catalog.create_job_run(JobRun("r2", "transform"))
-    r1.state, r1.result = "SUCCEEDED", {"rows_written": 5}
-    catalog.update_job_run(r1)
-    assert catalog.get_job_run("r1").result == {"rows_written": 5}
-    assert [r.id for r in catalog.list_job_runs("transform")] == ["r2", "r1"]
-    with pytest.raises(NoSuchJobRunError, match="job run zz not found"):
-        catalog.get_job_run("zz")
-    with pytest.raises(NoSuchJobRunError):
-        catalog.update_job_run(JobRun("zz", "x"))
-
-    e = catalog.create_execution(Execution("", "etl", "run-1", input={"a": 1}))
-    assert e.id == "etl:run-1"
-    with pytest.raises(CatalogError, match="already exists"):
-        catalog.create_execution(Execution("", "etl", "run-1"))
-    e.status, e.output = "SUCCEEDED", {"ok": True}
-    catalog.update_execution(e)
-    assert catalog.get_execution("etl:run-1").output == {"ok": True}
-    catalog.create_execution(Execution("", "other", "x"))
-    assert [x.id for x in catalog.list_executions()] == ["other:x", "etl:run-1"]
-    assert [x.id for x in catalog.list_executions(state_machine="etl", status="SUCCEEDED")] == [
-        "etl:run-1"
-    ]
-    catalog.add_history_events(
-        "etl:run-1",
-        [
-            HistoryEvent(2, "TaskStateEntered", 2.0, 1, {"name": "Crawl"}),
-            HistoryEvent(1, "ExecutionStarted", 1.0, 0, {}),
-        ],
-    )
-    assert [h.type for h in catalog.get_history("etl:run-1")] == [
-        "ExecutionStarted",
-        "TaskStateEntered",
-    ]
-    with pytest.raises(NoSuchExecutionError, match="execution nope not found"):
-        catalog.get_history("nope")
 
 
 def test_concurrent_creates_one_wins_others_get_named_errors(catalog_url: str) -> None:
@@ -372,28 +214,6 @@ def test_concurrent_creates_one_wins_others_get_named_errors(catalog_url: str) -
         assert [c.name for c in cat.list_crawlers()] == ["raw"]
 
 
-def test_a_crawl_whose_process_died_is_taken_over(catalog_url: str) -> None:
-    import subprocess
-    import sys
-
-    with open_catalog(catalog_url) as cat:
-        cat.create_crawler(Crawler("raw", ["raw/"]))
-    code = (
-        "import sys; from trafficlake.catalog import open_catalog; "
-        "c = open_catalog(sys.argv[1]); print(c.start_crawl('raw').id)"
-    )
-    dead = subprocess.run(
-        [sys.executable, "-c", code, catalog_url], capture_output=True, text=True, check=True
-    )
-    dead_id = dead.stdout.strip()
-    with open_catalog(catalog_url) as cat:
-        assert cat.get_crawler("raw").state == "RUNNING"
-        run = cat.start_crawl("raw")  # the owner process is gone: not CrawlerRunningError
-        runs = {r.id: r for r in cat.list_crawl_runs("raw")}
-        assert runs[dead_id].status == "FAILED" and "died" in (runs[dead_id].error_message or "")
-        assert runs[run.id].status == "RUNNING"
-
-
 WRITER_PROCESS = """
 import sys
 from trafficlake.catalog import DataFile, Partition, open_catalog
@@ -411,7 +231,7 @@ def test_concurrent_writer_processes_lose_no_update(catalog_url: str) -> None:
     import sys
 
     with open_catalog(catalog_url) as cat:
-        _table(cat)
+        make_raw_table(cat)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER_PROCESS, catalog_url, str(day)],
@@ -436,7 +256,7 @@ def test_concurrent_writer_processes_lose_no_update(catalog_url: str) -> None:
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_in_memory_sqlite_keeps_its_data(url: str) -> None:
     with open_catalog(url) as cat:
-        _table(cat)
-        cat.commit_partitions("traffic", "raw", upsert=[_part(2026, 11, 21, 7)])
+        make_raw_table(cat)
+        cat.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 21, 7)])
         assert [t.full_name for t in cat.list_tables()] == ["traffic.raw"]
         assert cat.current_version() == 1
