@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 SERVICES: dict[str, str] = {
     "firehose": "trafficlake.aws.firehose",
+    "athena": "trafficlake.aws.athena",
 }
 """Service name → adapter module (each defines ``ADAPTER``)."""
 

@@ -1,0 +1,182 @@
+"""Athena (``AmazonAthena.``): StartQueryExecution, GetQueryExecution, BatchGetQueryExecution,
+GetQueryResults, ListQueryExecutions, StopQueryExecution, GetWorkGroup and ListWorkGroups over
+:mod:`trafficlake.athena.executions` (one work group, ``primary``, Athena engine version 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from trafficlake.athena import executions as X
+from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.catalog import CatalogError, NoSuchQueryExecutionError, QueryExecution
+
+ENGINE = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
+_STATISTICS = (
+    "EngineExecutionTimeInMillis", "DataScannedInBytes", "TotalExecutionTimeInMillis",
+    "QueryQueueTimeInMillis", "ServicePreProcessingTimeInMillis", "QueryPlanningTimeInMillis",
+    "ServiceProcessingTimeInMillis", "ResultReuseInformation",
+)  # fmt: skip
+
+
+def _invalid(message: str) -> AwsError:
+    return AwsError("InvalidRequestException", message)
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise _invalid(f"{name} must be a non-empty string")
+    return value
+
+
+def query_execution(q: QueryExecution) -> dict[str, Any]:
+    """Athena's ``QueryExecution`` structure."""
+    status: dict[str, Any] = {"State": q.state, "SubmissionDateTime": q.submitted_at}
+    if q.reason:
+        status["StateChangeReason"] = q.reason
+    if q.completed_at is not None:
+        status["CompletionDateTime"] = q.completed_at
+    if q.error:
+        status["AthenaError"] = q.error
+    out: dict[str, Any] = {
+        "QueryExecutionId": q.id,
+        "Query": q.query,
+        "StatementType": q.statement_type,
+        "SubstatementType": q.substatement_type,
+        "ResultConfiguration": {"OutputLocation": q.output_location},
+        "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": {"Enabled": False}},
+        "QueryExecutionContext": {"Database": q.database, "Catalog": q.catalog},
+        "Status": status,
+        "Statistics": {k: q.statistics[k] for k in _STATISTICS if k in q.statistics},
+        "WorkGroup": q.work_group,
+        "EngineVersion": ENGINE,
+    }
+    return out
+
+
+def make_operations(ctx: AwsContext) -> dict[str, Operation]:
+    settings = ctx.settings
+
+    def guarded(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Operation:
+        def op(body: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return fn(body)
+            except NoSuchQueryExecutionError as exc:
+                raise _invalid(str(exc)) from None
+            except X.InvalidQueryRequest as exc:
+                raise _invalid(str(exc)) from None
+            except CatalogError as exc:
+                raise AwsError("InternalServerException", str(exc), 500) from None
+
+        return op
+
+    def start(body: dict[str, Any]) -> dict[str, Any]:
+        context = body.get("QueryExecutionContext") or {}
+        result = body.get("ResultConfiguration") or {}
+        if body.get("ExecutionParameters"):
+            raise _invalid("ExecutionParameters are not supported by trafficlake")
+        q = X.start_query(
+            settings,
+            _text(body, "QueryString"),
+            database=str(context.get("Database") or "default"),
+            catalog_name=str(context.get("Catalog") or "AwsDataCatalog"),
+            work_group=str(body.get("WorkGroup") or X.WORK_GROUP),
+            output_location=str(result.get("OutputLocation") or ""),
+        )
+        return {"QueryExecutionId": q.id}
+
+    def get(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "QueryExecution": query_execution(
+                X.get_query(settings, _text(body, "QueryExecutionId"))
+            )
+        }
+
+    def batch_get(body: dict[str, Any]) -> dict[str, Any]:
+        ids = body.get("QueryExecutionIds")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 50:
+            raise _invalid("QueryExecutionIds must list 1 to 50 ids")
+        found, missing = [], []
+        for qid in ids:
+            try:
+                found.append(query_execution(X.get_query(settings, str(qid))))
+            except NoSuchQueryExecutionError as exc:
+                missing.append({"QueryExecutionId": qid, "ErrorCode": "INVALID_INPUT",
+                                "ErrorMessage": str(exc)})  # fmt: skip
+        return {"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing}
+
+    def results(body: dict[str, Any]) -> dict[str, Any]:
+        max_results = body.get("MaxResults", 1000)
+        if not isinstance(max_results, int) or not 1 <= max_results <= 1000:
+            raise _invalid("MaxResults must be between 1 and 1000")
+        page = X.query_results(
+            settings, _text(body, "QueryExecutionId"), max_results=max_results,
+            next_token=body.get("NextToken") or None,
+        )  # fmt: skip
+        rows = [{"Data": [{} if v is None else {"VarCharValue": v} for v in r]} for r in page.rows]
+        out: dict[str, Any] = {
+            "ResultSet": {
+                "Rows": rows,
+                "ResultSetMetadata": {"ColumnInfo": [c.to_api() for c in page.columns]},
+            },
+            "UpdateCount": page.update_count or 0,
+        }
+        if page.next_token:
+            out["NextToken"] = page.next_token
+        return out
+
+    def list_queries(body: dict[str, Any]) -> dict[str, Any]:
+        limit = body.get("MaxResults", 50)
+        if not isinstance(limit, int) or not 0 <= limit <= 50:
+            raise _invalid("MaxResults must be between 0 and 50")
+        token = body.get("NextToken") or "0"
+        if not str(token).isdigit():
+            raise _invalid(f"invalid NextToken {token!r}")
+        offset, limit = int(token), limit or 50
+        found = X.list_queries(settings, work_group=str(body.get("WorkGroup") or X.WORK_GROUP),
+                               limit=limit + 1, offset=offset)  # fmt: skip
+        out: dict[str, Any] = {"QueryExecutionIds": [q.id for q in found[:limit]]}
+        if len(found) > limit:
+            out["NextToken"] = str(offset + limit)
+        return out
+
+    def stop(body: dict[str, Any]) -> dict[str, Any]:
+        X.stop_query(settings, _text(body, "QueryExecutionId"))
+        return {}
+
+    def work_group(name: str) -> dict[str, Any]:
+        X.check_work_group(name)
+        return {"Name": name, "State": "ENABLED", "Description": "trafficlake's only work group",
+                "CreationTime": 0, "EngineVersion": ENGINE}  # fmt: skip
+
+    def get_work_group(body: dict[str, Any]) -> dict[str, Any]:
+        wg = work_group(_text(body, "WorkGroup"))
+        wg["Configuration"] = {
+            "EnforceWorkGroupConfiguration": False,
+            "PublishCloudWatchMetricsEnabled": False,
+            "RequesterPaysEnabled": False,
+            "EngineVersion": ENGINE,
+        }
+        return {"WorkGroup": wg}
+
+    def list_work_groups(body: dict[str, Any]) -> dict[str, Any]:
+        return {"WorkGroups": [work_group(X.WORK_GROUP)]}
+
+    ops = {
+        "StartQueryExecution": start,
+        "GetQueryExecution": get,
+        "BatchGetQueryExecution": batch_get,
+        "GetQueryResults": results,
+        "ListQueryExecutions": list_queries,
+        "StopQueryExecution": stop,
+        "GetWorkGroup": get_work_group,
+        "ListWorkGroups": list_work_groups,
+    }
+    return {name: guarded(fn) for name, fn in ops.items()}
+
+
+ADAPTER = ServiceAdapter("AmazonAthena.", make_operations)

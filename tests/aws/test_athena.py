@@ -1,0 +1,188 @@
+"""boto3 (and the PyAthena DB-API client) against the endpoint's Athena API: executions in the
+background, typed paged results, result files, the history, stop, work groups, error shapes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trafficlake.aws.server import AwsServer, serve_settings
+from trafficlake.config import Settings
+from trafficlake.storage import Lake
+
+OUTPUT = "s3://results-bucket/athena/"
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[AwsServer]:
+    lake = Lake.from_settings(settings)
+    os.makedirs(lake.path("src/d=1"), exist_ok=True)
+    pq.write_table(
+        pa.table({"a": pa.array(range(2500), pa.int32()),
+                  "b": [None if i % 7 == 0 else f"v{i}" for i in range(2500)],
+                  "f": [i / 4 for i in range(2500)]}),
+        lake.path("src/d=1/f.parquet"),
+    )  # fmt: skip
+    srv = serve_settings(settings, "127.0.0.1", 0)
+    srv.start()
+    yield srv
+    srv.shutdown()
+    srv.close()
+
+
+def client(server: AwsServer, service: str = "athena") -> Any:
+    return boto3.client(service, endpoint_url=server.url, region_name="eu-west-1",
+                        aws_access_key_id="k", aws_secret_access_key="s")  # fmt: skip
+
+
+def run(athena: Any, sql: str, database: str = "default") -> dict[str, Any]:
+    qid = athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": database, "Catalog": "AwsDataCatalog"},
+        ResultConfiguration={"OutputLocation": OUTPUT},
+    )["QueryExecutionId"]
+    for _ in range(1200):
+        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if q["Status"]["State"] not in ("QUEUED", "RUNNING"):
+            return dict(q)
+        time.sleep(0.05)
+    raise AssertionError(f"{sql} did not finish")
+
+
+def setup_tables(athena: Any) -> None:
+    assert run(athena, "CREATE DATABASE anpr")["Status"]["State"] == "SUCCEEDED"
+    q = run(athena, "CREATE EXTERNAL TABLE anpr.src (a int, b string, f double) PARTITIONED BY "
+                    "(d int) STORED AS PARQUET LOCATION 's3://lake-bucket/src/'")  # fmt: skip
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    assert run(athena, "MSCK REPAIR TABLE anpr.src")["Status"]["State"] == "SUCCEEDED"
+
+
+def test_select_results_are_typed_paged_and_written_as_athena_does(
+    server: AwsServer, settings: Settings
+) -> None:
+    athena = client(server)
+    setup_tables(athena)
+    q = run(athena, "SELECT a, b, f, a / 3 AS third, d FROM src ORDER BY a", database="anpr")
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    assert (q["StatementType"], q["WorkGroup"]) == ("DML", "primary")
+    assert q["Statistics"]["DataScannedInBytes"] > 0
+    assert q["Status"]["CompletionDateTime"] >= q["Status"]["SubmissionDateTime"]
+    qid = q["QueryExecutionId"]
+    assert q["ResultConfiguration"]["OutputLocation"] == f"{OUTPUT}{qid}.csv"
+    pages = list(athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid))
+    assert len(pages) == 3  # 2,501 rows (header first) in pages of 1,000
+    meta = pages[0]["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+    assert [(c["Name"], c["Type"]) for c in meta] == [
+        ("a", "integer"), ("b", "varchar"), ("f", "double"), ("third", "integer"), ("d", "integer")
+    ]  # fmt: skip
+    rows = [r["Data"] for p in pages for r in p["ResultSet"]["Rows"]]
+    assert [d["VarCharValue"] for d in rows[0]] == ["a", "b", "f", "third", "d"]
+    assert rows[1] == [{"VarCharValue": "0"}, {}, {"VarCharValue": "0.0"},
+                       {"VarCharValue": "0"}, {"VarCharValue": "1"}]  # fmt: skip
+    assert [d.get("VarCharValue") for d in rows[6]] == ["5", "v5", "1.25", "1", "1"]
+    assert len(rows) == 2501
+    # the result file: <OutputLocation>/<id>.csv (+ .metadata), every field quoted, NULL empty
+    lake = Lake.from_settings(settings)
+    text = lake.read_bytes(f"athena/{qid}.csv").decode()
+    assert text.splitlines()[:2] == ['"a","b","f","third","d"', '"0",,"0.0","0","1"']
+    assert list(csv.reader(io.StringIO(text)))[6] == ["5", "v5", "1.25", "1", "1"]
+    assert lake.exists(f"athena/{qid}.csv.metadata")
+
+
+def test_failures_have_athena_shapes_and_history_is_kept(server: AwsServer) -> None:
+    athena = client(server)
+    setup_tables(athena)
+    q = run(athena, "SELECT nope FROM src", database="anpr")
+    assert q["Status"]["State"] == "FAILED"
+    assert q["Status"]["StateChangeReason"].startswith("COLUMN_NOT_FOUND: line 1:8: Column 'nope'")
+    assert q["Status"]["AthenaError"]["ErrorCategory"] == 2
+    q = run(athena, "SELECT * FROM anpr.missing")
+    assert q["Status"]["StateChangeReason"] == (
+        "TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.anpr.missing' does not exist"
+    )
+    assert run(athena, "SELEC 1")["Status"]["StateChangeReason"].startswith("SYNTAX_ERROR: line 1:")
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        athena.get_query_results(QueryExecutionId=q["QueryExecutionId"])
+    assert info.value.response["Error"]["Code"] == "InvalidRequestException"
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        athena.start_query_execution(QueryString="SELECT 1")  # no output location
+    assert "No output location provided" in info.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        athena.get_query_execution(QueryExecutionId="no-such-id")
+    assert info.value.response["Error"]["Code"] == "InvalidRequestException"
+    # BatchGet reports unknown ids as unprocessed
+    batch = athena.batch_get_query_execution(QueryExecutionIds=[q["QueryExecutionId"], "nope"])
+    assert [e["QueryExecutionId"] for e in batch["QueryExecutions"]] == [q["QueryExecutionId"]]
+    assert batch["UnprocessedQueryExecutionIds"][0]["QueryExecutionId"] == "nope"
+    # the history, newest first, paged
+    ids = [i for p in athena.get_paginator("list_query_executions").paginate(
+        PaginationConfig={"PageSize": 2}) for i in p["QueryExecutionIds"]]  # fmt: skip
+    assert len(ids) == 6 and ids[1] == q["QueryExecutionId"]
+
+
+def test_stop_cancels_and_an_interrupted_insert_leaves_nothing(
+    server: AwsServer, settings: Settings
+) -> None:
+    athena = client(server)
+    setup_tables(athena)
+    assert run(athena, "CREATE EXTERNAL TABLE anpr.dst (n bigint) PARTITIONED BY (k int) "
+               "STORED AS PARQUET LOCATION 's3://lake-bucket/dst/'")["Status"]["State"] == "SUCCEEDED"  # fmt: skip
+    slow = ("INSERT INTO anpr.dst SELECT count(*), x % 3 FROM UNNEST(sequence(1, 3000)) AS u(x) "
+            "CROSS JOIN src s1 CROSS JOIN src s2 GROUP BY x % 3")  # fmt: skip
+    qid = athena.start_query_execution(
+        QueryString=slow, ResultConfiguration={"OutputLocation": OUTPUT}
+    )["QueryExecutionId"]
+    for _ in range(200):
+        if (
+            athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"]
+            == "RUNNING"
+        ):
+            break
+        time.sleep(0.02)
+    athena.stop_query_execution(QueryExecutionId=qid)
+    status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+    assert status["State"] == "CANCELLED"
+    time.sleep(1.0)  # the interrupted worker finishes; the state stays CANCELLED
+    status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+    assert status["State"] == "CANCELLED"
+    lake = Lake.from_settings(settings)
+    assert not lake.list("dst/") and not lake.list("_athena_staging/")
+    assert run(athena, "SHOW PARTITIONS anpr.dst")["Status"]["State"] == "SUCCEEDED"
+
+
+def test_work_groups(server: AwsServer) -> None:
+    athena = client(server)
+    wg = athena.get_work_group(WorkGroup="primary")["WorkGroup"]
+    assert (wg["Name"], wg["State"]) == ("primary", "ENABLED")
+    assert (
+        wg["Configuration"]["EngineVersion"]["EffectiveEngineVersion"] == "Athena engine version 3"
+    )
+    assert [w["Name"] for w in athena.list_work_groups()["WorkGroups"]] == ["primary"]
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        athena.get_work_group(WorkGroup="other")
+    assert info.value.response["Error"]["Code"] == "InvalidRequestException"
+
+
+def test_pyathena_db_api_client(server: AwsServer) -> None:
+    from pyathena import connect
+
+    setup_tables(client(server))
+    conn = connect(s3_staging_dir=OUTPUT, region_name="eu-west-1", endpoint_url=server.url,
+                   aws_access_key_id="k", aws_secret_access_key="s", schema_name="anpr",
+                   poll_interval=0.05)  # fmt: skip
+    cur = conn.cursor()
+    cur.execute("SELECT a, b, f, a / 2 AS half FROM src WHERE a < 3 ORDER BY a")
+    assert [d[0] for d in cur.description] == ["a", "b", "f", "half"]
+    assert cur.fetchall() == [(0, None, 0.0, 0), (1, "v1", 0.25, 0), (2, "v2", 0.5, 1)]
+    cur.execute("SELECT count(*) FROM src")
+    assert cur.fetchone() == (2500,)
