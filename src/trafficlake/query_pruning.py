@@ -7,13 +7,24 @@ scanned for simple comparisons of a column with literals (``=``, ``IN``, ``BETWE
 columns against the partitions' min/max statistics (e.g. ``tijd_waarneming``). Only such
 null-rejecting ``WHERE`` terms are used (never ``ON``), so pruning is correct for every join
 type. Anything else reads all partitions: correct, just not pruned.
+
+Pruning proves it keeps every partition DuckDB could return rows from, or does not prune: a
+literal is a plain number or string (never a ``CAST``, a function or a parameter, whose value
+is DuckDB's to decide: ``CAST(10.6 AS INTEGER)`` is 11); numbers are compared exactly (a
+decimal literal as a ``Decimal``, as DuckDB compares an integer with a ``DECIMAL``; longer than
+38 digits or with an exponent DuckDB makes it a ``DOUBLE``: not used); only integer and string
+partition keys are compared (an integer key with an integer text such as ``'010'``, which
+DuckDB casts to the integer, a string key only with strings), and statistics only of integer
+columns whose minimum and maximum are integers.
 """
 
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlglot
@@ -22,6 +33,10 @@ from sqlglot import exp
 from trafficlake.catalog.base import Partition, Table
 
 INT_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+MAX_EXACT_DIGITS = 38
+"""A number literal with more digits is a DOUBLE in DuckDB (inexact): never pruned on."""
 TableKey = tuple[str, str]
 
 _OPS: dict[type[exp.Expression], str] = {
@@ -47,19 +62,23 @@ Selection = dict[TableKey, list[list[KeyPredicate]]]
 
 
 def _literal(node: Any) -> Any:
-    """A Python value of a literal node, or raise ValueError."""
+    """The exact value of a plain literal node (int, Decimal or str), or raise ValueError."""
     if isinstance(node, exp.Paren):
         return _literal(node.this)
     if isinstance(node, exp.Neg):
-        return -_literal(node.this)
-    if isinstance(node, exp.Cast):
-        return _literal(node.this)
+        value = _literal(node.this)
+        if isinstance(value, str):
+            raise ValueError("a negated string")
+        return -value
     if isinstance(node, exp.Literal):
-        if node.is_string:
-            return str(node.this)
         text = str(node.this)
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    raise ValueError("not a literal")
+        if node.is_string:
+            return text
+        digits = sum(ch.isdigit() for ch in text)
+        if not _NUMBER.fullmatch(text) or digits > MAX_EXACT_DIGITS:
+            raise ValueError("not an exact number")
+        return Decimal(text) if "." in text else int(text)
+    raise ValueError("not a plain literal")  # CAST, functions, parameters: DuckDB decides
 
 
 def _column(node: Any) -> exp.Column | None:
@@ -160,30 +179,27 @@ def select_partitions_for(
 
 
 def _typed(value: Any, key_type: str) -> Any:
+    """``value`` as DuckDB compares it with a column of ``key_type``, or raise ValueError."""
     if key_type in INT_TYPES:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
             return value
-        return int(str(value))  # may raise ValueError: the predicate is not used
-    if isinstance(value, str):
+        if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+            return int(value)  # DuckDB casts the text to the integer type
+        raise ValueError("not comparable with an integer column")
+    if key_type == "string" and isinstance(value, str):
         return value
-    raise ValueError("a number compared with a string key")
+    raise ValueError(f"not compared on a {key_type} column")
 
 
-def _may_hold(lo: Any, hi: Any, pred: KeyPredicate) -> bool:
-    """Whether a column whose values lie in [lo, hi] can satisfy ``pred``."""
-    if lo is None or hi is None:
+def _may_hold(lo: Any, hi: Any, pred: KeyPredicate, col_type: str) -> bool:
+    """Whether an integer column whose values lie in [lo, hi] can satisfy ``pred``."""
+    if col_type not in INT_TYPES or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)
+    ):
         return True
-    values = list(pred.values)
-
-    def comparable(v: Any) -> bool:
-        num = (int, float)
-        if isinstance(v, bool) or isinstance(lo, bool):
-            return False
-        return (isinstance(v, num) and isinstance(lo, num)) or (
-            isinstance(v, str) and isinstance(lo, str)
-        )
-
-    if not all(comparable(v) for v in values):
+    try:
+        values = [_typed(v, col_type) for v in pred.values]
+    except ValueError:
         return True
     if pred.op in ("=", "in"):
         return any(lo <= v <= hi for v in values)
@@ -195,10 +211,13 @@ def matches(part: Partition, table: Table, predicates: Sequence[KeyPredicate]) -
     """Whether the partition can hold rows satisfying every usable predicate: partition keys
     are compared with the partition's values, other columns with its min/max statistics."""
     types = {k.name: k.type for k in table.partition_keys}
+    column_types = {c.name: c.type for c in table.columns}
     values = part.as_dict(table.partition_keys)
     for pred in predicates:
         if pred.key not in types:
-            if pred.key in part.stats and not _may_hold(*part.stats[pred.key], pred):
+            stats = part.stats.get(pred.key)
+            col_type = column_types.get(pred.key, "")
+            if stats is not None and not _may_hold(*stats, pred, col_type):
                 return False
             continue
         try:
