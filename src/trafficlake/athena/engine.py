@@ -27,7 +27,7 @@ from trafficlake.athena.translate import parse_one, prepare_duckdb, resolve_tabl
 from trafficlake.athena.writes import columns_for_new_table, write_select
 from trafficlake.catalog import Catalog, Column, NoSuchTableError, Table, TableExistsError
 from trafficlake.config import Settings
-from trafficlake.query import CatalogConnection, QueryError
+from trafficlake.query import CatalogConnection, QueryError, QueryResult, ReadOnlyQueryError
 from trafficlake.storage import Lake
 
 _WORDS = re.compile(
@@ -290,23 +290,40 @@ def _name_columns(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def run_statement(
-    settings: Settings,
-    sql: str,
-    *,
-    catalog: Catalog,
-    lake: Lake | None = None,
-    database: str = "default",
-) -> StatementResult:
-    """Run one Athena statement synchronously (the CLI's ``query --dialect athena``)."""
-    session = AthenaSession(
-        settings, catalog, lake or Lake.from_settings(settings), database=database,
-        query_id=str(uuid.uuid4()),
-    )  # fmt: skip
-    try:
-        return session.execute(sql)
-    finally:
-        session.close()
+READ_ONLY = {"SELECT", "SHOW_TABLES", "SHOW_PARTITIONS", "SHOW_CREATE_TABLE",
+             "SHOW_DATABASES", "SHOW_COLUMNS", "DESCRIBE_TABLE"}  # fmt: skip
+
+
+def athena_query(
+    settings: Settings, sql: str, *, write: bool = False, limit: int | None = None
+) -> QueryResult:
+    """Run one Athena statement synchronously over the catalog (``trafficlake query --dialect
+    athena``); the context database is the catalog's. Only reads unless ``write``; a write's
+    result is its row count (``rows``), as Athena reports it."""
+    from trafficlake.catalog import open_catalog
+
+    sub = statement_kind(sql)[1]
+    if not write and sub not in READ_ONLY:
+        raise ReadOnlyQueryError(
+            f"{sub} statements are not allowed in a read-only query (only SELECT, SHOW and "
+            "DESCRIBE); allow writes with --write"
+        )
+    with open_catalog(settings) as cat:
+        session = AthenaSession(
+            settings, cat, Lake.from_settings(settings), database=settings.catalog.database,
+            query_id=str(uuid.uuid4()),
+        )  # fmt: skip
+        try:
+            result = session.execute(sql)
+        finally:
+            session.close()
+    if result.update_count is not None:
+        return QueryResult(pa.table({"rows": pa.array([result.update_count], pa.int64())}))
+    table = result.table if result.table is not None else pa.table({})
+    total = table.num_rows
+    if limit is not None:
+        table = table.slice(0, limit)
+    return QueryResult(table, files_read=[], total_rows=total)
 
 
 def result_rows(result: StatementResult) -> list[tuple[Any, ...]]:

@@ -349,8 +349,21 @@ TABLE_ROWS = 40
 
 def query(
     sql: Annotated[
-        str, typer.Argument(help="SQL; catalog tables are DATABASE.TABLE, e.g. traffic.raw.")
-    ],
+        str | None,
+        typer.Argument(help="SQL; catalog tables are DATABASE.TABLE, e.g. traffic.raw."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-F", metavar="FILE", help="Read the SQL from FILE."),
+    ] = None,
+    dialect: Annotated[
+        str,
+        typer.Option(
+            "--dialect",
+            metavar="DIALECT",
+            help="duckdb | athena (Presto/Trino SQL with Athena's semantics, see docs/athena.md).",
+        ),
+    ] = "duckdb",
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table | csv | json")
     ] = "table",
@@ -383,10 +396,24 @@ def query(
 
     if fmt not in ("table", "csv", "json"):
         raise QueryError(f"unknown output format {fmt!r}: use table, csv or json")
+    if dialect not in ("duckdb", "athena"):
+        raise QueryError(f"unknown dialect {dialect!r}: use duckdb or athena")
+    if (sql is None) == (file is None):
+        raise QueryError("give the SQL as an argument or with --file FILE (one of them)")
+    if file is not None:
+        try:
+            sql = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise QueryError(f"cannot read {file}: {exc.strerror}") from None
+    assert sql is not None
     if limit is None:
         limit = TABLE_ROWS if fmt == "table" and output is None else 0
     s = settings(config)
-    if write:
+    if dialect == "athena":
+        from trafficlake.athena.engine import athena_query
+
+        result = athena_query(s, sql, write=write, limit=limit or None)
+    elif write:
         result = run_query(s, sql, read_only=False, limit=limit or None)
     else:
         with open_for_reading(s) as cat:
