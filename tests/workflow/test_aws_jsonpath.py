@@ -130,8 +130,8 @@ def test_context_object_arns() -> None:
     r = run(pass_params({"c.$": "$$"}), name="sm")
     c = r.output["c"]
     name = c["Execution"]["Name"]
-    assert c["Execution"]["Id"] == f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}"
-    assert c["StateMachine"]["Id"] == "arn:aws:states:us-east-1:123456789012:stateMachine:sm"
+    assert c["Execution"]["Id"] == f"arn:aws:states:us-east-1:000000000000:execution:sm:{name}"
+    assert c["StateMachine"]["Id"] == "arn:aws:states:us-east-1:000000000000:stateMachine:sm"
     assert c["Execution"]["RedriveCount"] == 0
     assert set(c["State"]) == {"EnteredTime", "Name", "RetryCount"}
 

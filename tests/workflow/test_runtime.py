@@ -486,9 +486,9 @@ def test_context_object_fields(clock: FakeClock) -> None:
     )
     c = r.output["c"]
     assert c["Execution"]["Input"] == {"i": 1}
-    arn = "arn:aws:states:us-east-1:123456789012"
+    arn = "arn:aws:states:us-east-1:000000000000"
     assert c["Execution"]["Id"] == f"{arn}:execution:ctxmachine:{c['Execution']['Name']}"
-    assert c["Execution"]["RoleArn"].startswith("arn:aws:iam::123456789012:role/")
+    assert c["Execution"]["RoleArn"].startswith("arn:aws:iam::000000000000:role/")
     assert c["Execution"]["RedriveCount"] == 0
     assert c["Execution"]["StartTime"].endswith("Z")
     assert c["StateMachine"] == {"Id": f"{arn}:stateMachine:ctxmachine", "Name": "ctxmachine"}

@@ -10,6 +10,7 @@ machine runs); evaluation errors raise ``States.IntrinsicFailure``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -169,6 +170,7 @@ class _Parser:
         return t[start : self.i]
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_intrinsic(text: str) -> Call:
     return _Parser(text).parse()
 

@@ -16,6 +16,7 @@ spec names ``States.ParameterPathFailure``; AWS reports ``States.Runtime``).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -43,7 +44,14 @@ class PathSyntaxError(ValueError):
 
 def parse_path(path: str) -> tuple[str, list[Step]]:
     """Parse ``path``; returns (root, steps): root is ``$``, ``$$`` or a variable name."""
-    if not isinstance(path, str) or not path.startswith("$"):
+    if not isinstance(path, str):
+        raise PathSyntaxError(f"path {path!r} must start with '$'")
+    return _parse_path(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_path(path: str) -> tuple[str, list[Step]]:
+    if not path.startswith("$"):
         raise PathSyntaxError(f"path {path!r} must start with '$'")
     if path.startswith("$$"):
         root, i = CONTEXT, 2

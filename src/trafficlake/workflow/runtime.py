@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from trafficlake.catalog.base import Execution, HistoryEvent
 from trafficlake.workflow import query
@@ -32,8 +32,6 @@ MAX_WAIT_SECONDS = 99999999
 """The largest Wait the AWS validator accepts."""
 YEAR_SECONDS = 365 * 24 * 3600
 """A Timestamp further away than this (an execution's maximum life) fails the Wait."""
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "123456789012"
 
 
 @dataclass
@@ -65,11 +63,11 @@ def error_matches(error: str, names: list[str]) -> bool:
 
 
 def account_of(settings: Settings | None) -> tuple[str, str]:
-    """(region, account id) the context object's ARNs are built from."""
-    aws = getattr(settings, "aws", None)
-    region = getattr(aws, "region", None) or getattr(getattr(settings, "s3", None), "region", None)
-    account = getattr(aws, "account_id", None)
-    return str(region or DEFAULT_REGION), str(account or DEFAULT_ACCOUNT)
+    """(region, account id) the context object's ARNs are built from: the ``[aws]`` settings."""
+    from trafficlake.config import AwsSettings
+
+    aws = settings.aws if settings is not None else AwsSettings()
+    return aws.region, aws.account_id
 
 
 class Executor:
@@ -254,31 +252,31 @@ class Executor:
     def _dispatch(
         self, name: str, state: dict[str, Any], typ: str, data: Any, entered: float, scope: Scope
     ) -> tuple[Any, str | None, dict[str, Any] | None]:
-        ctx = self.context(name, entered, scope)
         nxt = None if state.get("End") else state.get("Next")
+        if typ in ("Task", "Parallel", "Map") or (typ == "Pass" and not self.jsonata(state)):
+            out, catch_next, assigned = self._with_retry(name, state, data, entered, scope)
+            return out, catch_next or nxt, assigned
+        ctx = self.context(name, entered, scope)
         if typ == "Choice":
             return self._choice(name, state, data, ctx, scope)
         if typ == "Fail":
             self._fail(state, data, ctx, scope)
-        if typ in ("Succeed", "Wait") or (typ == "Pass" and self.jsonata(state)):
-            if self.jsonata(state):
-                b = self.bindings(scope, data, ctx)
-                if typ == "Wait":
-                    self._wait_jsonata(state, b, scope)
-                out = self.output(state, b, data)
-                return out, (None if typ == "Succeed" else nxt), self.assign(state, b)
-            effective = apply_input_path(
-                state.get("InputPath", "$"), data, ctx, variables=scope.variables
-            )
+        if self.jsonata(state):
+            b = self.bindings(scope, data, ctx)
             if typ == "Wait":
-                self._wait(state, effective, ctx, scope)
-            assigned = self.assign_jsonpath(state, effective, ctx, scope)
-            out = apply_input_path(
-                state.get("OutputPath", "$"), effective, ctx, "OutputPath", scope.variables
-            )
-            return out, (None if typ == "Succeed" else nxt), assigned
-        out, catch_next, assigned = self._with_retry(name, state, data, entered, scope)
-        return out, catch_next or nxt, assigned
+                self._wait_jsonata(state, b, scope)
+            out = self.output(state, b, data)
+            return out, (None if typ == "Succeed" else nxt), self.assign(state, b)
+        effective = apply_input_path(
+            state.get("InputPath", "$"), data, ctx, variables=scope.variables
+        )
+        if typ == "Wait":
+            self._wait(state, effective, ctx, scope)
+        assigned = self.assign_jsonpath(state, effective, ctx, scope)
+        out = apply_input_path(
+            state.get("OutputPath", "$"), effective, ctx, "OutputPath", scope.variables
+        )
+        return out, (None if typ == "Succeed" else nxt), assigned
 
     # ---- JSONata helpers ----------------------------------------------------------------
 
@@ -357,7 +355,9 @@ class Executor:
         )
         return out, target, assigned
 
-    def _fail(self, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope) -> None:
+    def _fail(
+        self, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
+    ) -> NoReturn:
         error, cause = state.get("Error"), state.get("Cause")
         if self.jsonata(state):
             b = self.bindings(scope, data, ctx)

@@ -26,17 +26,9 @@ class Scope:
     map_item: dict[str, Any] | None = None
     variables: ChainMap[str, Any] = field(default_factory=ChainMap)
 
-    def child(self, previous: int, map_item: dict[str, Any] | None = None) -> Scope:
-        return Scope(
-            (*self.cancels, threading.Event()),
-            previous,
-            map_item,
-            self.variables.new_child(),
-        )
-
-    def cancel(self) -> None:
-        if self.cancels:
-            self.cancels[-1].set()
+    def child(self, previous: int, *, cancel: threading.Event) -> Scope:
+        """A branch or iteration; ``cancel`` is shared by its siblings."""
+        return Scope((*self.cancels, cancel), previous, None, self.variables.new_child())
 
     @property
     def cancelled(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from trafficlake.workflow import query
@@ -21,34 +21,64 @@ INLINE_CONCURRENCY = 40
 """An inline Map with MaxConcurrency 0 runs up to 40 iterations at once (as on AWS)."""
 
 
-def _first_error(futures: list[Future[Any]]) -> BaseException | None:
-    """The error that stopped the group: a real failure before a cancellation."""
-    errors = [f.exception() for f in futures if f.done() and f.exception() is not None]
-    real = [e for e in errors if not isinstance(e, Cancelled)]
-    return (real or errors or [None])[0]
+def run_all(
+    count: int, job: Callable[[int], Any], workers: int, cancel: threading.Event, name: str
+) -> tuple[list[Any], BaseException | None]:
+    """Run ``job(0..count-1)`` on ``workers`` threads, results in index order. The first error
+    sets ``cancel`` (running jobs stop at their next state) and no further job starts; the
+    error returned is the first real failure in index order, before any cancellation."""
+    results: list[Any] = [None] * count
+    errors: list[BaseException | None] = [None] * count
+    indexes = iter(range(count))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(indexes, None)
+            if i is None or cancel.is_set():
+                return
+            try:
+                results[i] = job(i)
+            except BaseException as e:
+                errors[i] = e
+                cancel.set()
+
+    workers = max(1, min(workers, count))
+    if workers == 1:
+        worker()  # one at a time: no thread needed
+    else:
+        threads = [
+            threading.Thread(target=worker, name=f"{name}-{k}", daemon=True) for k in range(workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    found = [e for e in errors if e is not None]
+    real = [e for e in found if not isinstance(e, Cancelled)]
+    return results, (real or found)[0] if found else None
 
 
 def run_parallel(ex: Executor, name: str, state: dict[str, Any], data: Any, scope: Scope) -> Any:
     """Run every branch on ``data`` concurrently; the first failure cancels the others."""
     branches = state["Branches"]
     started = ex.event(scope, "ParallelStateStarted", name=name)
-    scopes = [scope.child(started) for _ in branches]
-    with ThreadPoolExecutor(max_workers=len(branches), thread_name_prefix=f"{name}") as pool:
-        futures = [
-            pool.submit(ex.run_states, b, data, s) for b, s in zip(branches, scopes, strict=True)
-        ]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        if any(f.exception() is not None for f in done):
-            for s in scopes:
-                s.cancel()
-        wait(futures)
-    error = _first_error(futures)
+    cancel = threading.Event()
+    scopes = [scope.child(started, cancel=cancel) for _ in branches]
+    results, error = run_all(
+        len(branches),
+        lambda i: ex.run_states(branches[i], data, scopes[i]),
+        len(branches),
+        cancel,
+        name,
+    )
     if error is not None:
         if isinstance(error, StatesError):
             ex.event(scope, "ParallelStateFailed", name=name, error=error.error, cause=error.cause)
         raise error
     ex.event(scope, "ParallelStateSucceeded", name=name)
-    return [f.result() for f in futures]
+    return results
 
 
 def map_setting(
@@ -168,19 +198,15 @@ def run_map(
         ex.event(child, "MapIterationSucceeded", name=name, index=index)
         return out
 
-    scopes = [scope.child(started) for _ in items]
-    workers = min(limit or INLINE_CONCURRENCY, INLINE_CONCURRENCY, max(1, len(items)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{name}") as pool:
-        futures = [
-            pool.submit(iteration, i, item, s)
-            for i, (item, s) in enumerate(zip(items, scopes, strict=True))
-        ]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        if any(f.exception() is not None for f in done):
-            for s in scopes:
-                s.cancel()
-        wait(futures)
-    error = _first_error(futures)
+    cancel = threading.Event()
+    workers = min(limit or INLINE_CONCURRENCY, INLINE_CONCURRENCY)
+    results, error = run_all(
+        len(items),
+        lambda i: iteration(i, items[i], scope.child(started, cancel=cancel)),
+        workers,
+        cancel,
+        name,
+    )
     if error is not None:
         if isinstance(error, StatesError) and tolerant:
             error = StatesError(
@@ -192,4 +218,4 @@ def run_map(
             ex.event(scope, "MapStateFailed", name=name, error=error.error, cause=error.cause)
         raise error
     ex.event(scope, "MapStateSucceeded", name=name)
-    return [f.result() for f in futures]
+    return results
