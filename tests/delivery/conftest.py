@@ -16,6 +16,8 @@ import pytest
 
 from trafficlake.schema import CLASSES
 
+sys.path.insert(0, str(Path(__file__).parent))  # seed_producer, the seed-shaped producer
+
 
 def _make_record(i: int, t: int = 1588262160) -> dict[str, str]:
     """A record shaped like the original pipeline's events: every value a string."""
