@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 SERVICES: dict[str, str] = {
     "firehose": "trafficlake.aws.firehose",
     "athena": "trafficlake.aws.athena",
+    "glue": "trafficlake.aws.glue",
 }
 """Service name → adapter module (each defines ``ADAPTER``)."""
 

@@ -85,6 +85,14 @@ class NoSuchQueryExecutionError(CatalogError):
     pass
 
 
+class NoSuchResourceError(CatalogError):
+    pass
+
+
+class ResourceExistsError(CatalogError):
+    pass
+
+
 # ---- model ----------------------------------------------------------------------------------
 
 
@@ -109,6 +117,9 @@ class Table:
     """e.g. classification, recordCount, sizeKey, crawler name, schema change log."""
     created_at: float | None = None
     updated_at: float | None = None
+    definition: dict[str, Any] = field(default_factory=dict)
+    """Glue TableInput fields kept as given that the model has no field for (TableType,
+    Description, StorageDescriptor InputFormat/OutputFormat/SerdeInfo/..., the s3:// Location)."""
 
     @property
     def full_name(self) -> str:
@@ -200,6 +211,17 @@ class JobRun:
     ended_at: float | None = None
     owner: str = ""
     """host:pid of the process running it (to detect runs killed with their process)."""
+
+
+@dataclass
+class Resource:
+    """A named JSON definition (a Glue job, an event rule, ...) of some ``kind``."""
+
+    kind: str
+    name: str
+    body: dict[str, Any]
+    created_at: float
+    updated_at: float
 
 
 EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -483,5 +505,30 @@ class QueryCatalog(CatalogBackend):
         """Newest first."""
 
 
-class Catalog(TableCatalog, CrawlerCatalog, JobCatalog, ExecutionCatalog, QueryCatalog):
+class ResourceCatalog(CatalogBackend):
+    """Named JSON definitions by kind: Glue job and crawler details, event rules, ..."""
+
+    @abc.abstractmethod
+    def put_resource(
+        self, kind: str, name: str, body: dict[str, Any], *, mode: str = "upsert"
+    ) -> Resource:
+        """Save a definition. ``mode``: upsert | create (ResourceExistsError if present) |
+        update (NoSuchResourceError if absent)."""
+
+    @abc.abstractmethod
+    def get_resource(self, kind: str, name: str) -> Resource:
+        """Raises NoSuchResourceError."""
+
+    @abc.abstractmethod
+    def list_resources(self, kind: str) -> list[Resource]:
+        """Sorted by name."""
+
+    @abc.abstractmethod
+    def delete_resource(self, kind: str, name: str) -> None:
+        """Raises NoSuchResourceError."""
+
+
+class Catalog(
+    TableCatalog, CrawlerCatalog, JobCatalog, ExecutionCatalog, QueryCatalog, ResourceCatalog
+):
     """The whole catalog - every concern in one store - as the pipeline's areas use it."""

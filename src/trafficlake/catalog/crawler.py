@@ -61,7 +61,7 @@ def ensure_default_crawlers(catalog: Catalog, settings: Settings) -> None:
         catalog.create_crawler(default_crawler(settings, name), exist_ok=True)
 
 
-def _get_crawler(catalog: Catalog, settings: Settings, name: str) -> Crawler:
+def get_crawler(catalog: Catalog, settings: Settings, name: str) -> Crawler:
     try:
         return catalog.get_crawler(name)
     except NoSuchCrawlerError:
@@ -147,7 +147,7 @@ def run_crawler(
     own = catalog is None
     cat = catalog or open_catalog(settings)
     try:
-        crawler = _get_crawler(cat, settings, name)
+        crawler = get_crawler(cat, settings, name)
         lake = lake or Lake.from_settings(settings)  # before start_crawl: a bad lake starts nothing
         run = cat.start_crawl(name)
         return _execute_to_the_end(settings, cat, lake, crawler, run, progress)
@@ -186,7 +186,7 @@ def start_crawler(settings: Settings, name: str, *, wait: bool = False) -> Crawl
         return run_crawler(settings, name)
     catalog = open_catalog(settings)
     try:
-        crawler = _get_crawler(catalog, settings, name)
+        crawler = get_crawler(catalog, settings, name)
         lake = Lake.from_settings(settings)  # raised here, to the caller, before the run starts
         run = catalog.start_crawl(name)
     except BaseException:
@@ -217,7 +217,7 @@ def start_crawler_detached(
     """Start ``trafficlake crawler start NAME --wait`` as a detached process (it outlives the
     caller) and return its run as soon as the catalog records it."""
     with open_catalog(settings) as catalog:
-        crawler = _get_crawler(catalog, settings, name)
+        crawler = get_crawler(catalog, settings, name)
         if crawler.state != "READY":
             raise CrawlerRunningError(f"crawler {name} is already running (state {crawler.state})")
         before = crawler.last_crawl.id if crawler.last_crawl else None

@@ -46,8 +46,10 @@ class TableRef(NamedTuple):
 
 def table_name(prefix: str, folder: str) -> str:
     """The table a crawler with ``prefix`` makes of the lake folder ``folder`` (``"raw/"`` ->
-    ``prefix + "raw"``; the lake's root is ``prefix + "root"``)."""
-    return prefix + (posixpath.basename(folder.strip("/")) or "root")
+    ``prefix + "raw"``; the lake's root is ``prefix + "root"``), as Glue names it: lower case,
+    every character outside ``[a-z0-9_]`` (``-``, ``.``, ...) becomes ``_``."""
+    name = (prefix + (posixpath.basename(folder.strip("/")) or "root")).lower()
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)
 
 
 def lake_table(settings: Settings, folder: str) -> TableRef:

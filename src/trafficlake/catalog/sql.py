@@ -33,6 +33,7 @@ from trafficlake.catalog.base import (
 )
 from trafficlake.catalog.sql_crawlers import CrawlerStore
 from trafficlake.catalog.sql_queries import QueryExecutionStore
+from trafficlake.catalog.sql_resources import ResourceStore
 from trafficlake.catalog.sql_rows import (
     partition_from_row,
     stat_row,
@@ -71,7 +72,7 @@ def _first_line(exc: BaseException) -> str:
     return reason.splitlines()[0].strip() if reason else type(exc).__name__
 
 
-class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, Catalog):
+class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Catalog):
     """A catalog in a SQLite file (``sqlite:///path``) or PostgreSQL (``postgresql://...``)."""
 
     def __init__(self, url: str) -> None:
@@ -228,7 +229,8 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, Catalog):
                     **self._table_values(table),
                 )
             )
-            return table_from_row(self._table_row(conn, table.database, table.name))
+            self._put_definition(conn, table)
+            return self._table_of(conn, table.database, table.name)
 
     def _table_row(self, conn: Connection, database: str, name: str, *, must: bool = True) -> Any:
         row = conn.execute(
@@ -238,16 +240,47 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, Catalog):
             raise NoSuchTableError(f"table {database}.{name} not found")
         return row
 
+    def _put_definition(self, conn: Connection, table: Table) -> None:
+        D = T.table_definitions
+        where = (D.c.database_name == table.database, D.c.name == table.name)
+        conn.execute(D.delete().where(*where))
+        if table.definition:
+            conn.execute(
+                D.insert().values(
+                    database_name=table.database,
+                    name=table.name,
+                    definition=json.dumps(table.definition, sort_keys=True),
+                )
+            )
+
+    def _table_of(self, conn: Connection, database: str, name: str) -> Table:
+        table = table_from_row(self._table_row(conn, database, name))
+        D = T.table_definitions
+        row = conn.execute(
+            sa.select(D.c.definition).where(D.c.database_name == database, D.c.name == name)
+        ).first()
+        if row is not None:
+            table.definition = json.loads(row[0])
+        return table
+
     def get_table(self, database: str, name: str) -> Table:
         with self._read() as conn:
-            return table_from_row(self._table_row(conn, database, name))
+            return self._table_of(conn, database, name)
 
     def list_tables(self, database: str | None = None) -> list[Table]:
         q = sa.select(T.tables).order_by(T.tables.c.database_name, T.tables.c.name)
+        D = T.table_definitions
+        d = sa.select(D)
         if database is not None:
             q = q.where(T.tables.c.database_name == database)
+            d = d.where(D.c.database_name == database)
         with self._read() as conn:
-            return [table_from_row(r) for r in conn.execute(q)]
+            defs = {(r.database_name, r.name): r.definition for r in conn.execute(d)}
+            tables = [table_from_row(r) for r in conn.execute(q)]
+        for t in tables:
+            if (t.database, t.name) in defs:
+                t.definition = json.loads(defs[(t.database, t.name)])
+        return tables
 
     def update_table(self, table: Table) -> Table:
         with self._write() as conn:
@@ -257,7 +290,8 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, Catalog):
                 .where(T.tables.c.database_name == table.database, T.tables.c.name == table.name)
                 .values(updated_at=_now(), **self._table_values(table))
             )
-            return table_from_row(self._table_row(conn, table.database, table.name))
+            self._put_definition(conn, table)
+            return self._table_of(conn, table.database, table.name)
 
     def drop_table(self, database: str, name: str) -> None:
         with self._write() as conn:
@@ -276,6 +310,8 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, Catalog):
                     T.tables.c.database_name == database, T.tables.c.name == name
                 )
             )
+            D = T.table_definitions
+            conn.execute(D.delete().where(D.c.database_name == database, D.c.name == name))
 
     # ---- partitions -----------------------------------------------------------------------
     def list_partitions(

@@ -198,3 +198,22 @@ query_executions = sa.Table(
     sa.Column("completed_at", sa.Double),
     sa.Column("owner", sa.String(255), nullable=False),
 )
+
+table_definitions = sa.Table(
+    "tl_table_definitions",
+    metadata,
+    sa.Column("database_name", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),
+    # definition: JSON of the Glue TableInput fields the model has no column for
+)
+
+resources = sa.Table(
+    "tl_resources",
+    metadata,
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)

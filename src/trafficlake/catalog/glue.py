@@ -1,0 +1,151 @@
+"""What the Glue Data Catalog API does beyond storing rows: ``s3://`` locations on a lake,
+partition ``Expression`` filters, partitions declared by hand, and the last finished crawl.
+
+- Locations: ``s3://BUCKET/KEY`` is ``KEY`` in the lake when the lake is local (every bucket is
+  the lake root unless ``[aws] buckets`` maps it to a folder of the lake); on an S3 lake the URL
+  must lie inside the lake. Lake keys are what the catalog stores.
+- Expressions: Glue's partition predicate (``year = '2026' AND day >= 3``, ``IN``, ``BETWEEN``,
+  ``LIKE``) evaluated by DuckDB over the partition values typed by their keys' Hive types, on a
+  connection without external access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trafficlake.catalog.base import (
+    Catalog,
+    CatalogError,
+    CrawlRun,
+    DataFile,
+    Partition,
+    Table,
+)
+from trafficlake.config import Settings
+from trafficlake.storage import Lake
+
+_DUCK_TYPES = {
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+class InvalidLocationError(CatalogError):
+    """A location that is not in the lake."""
+
+
+class InvalidExpressionError(CatalogError):
+    """A partition expression that does not parse or does not evaluate."""
+
+
+def lake_key(settings: Settings, lake: Lake, location: str) -> str:
+    """The lake key (``raw/``) of a table or partition location (``s3://b/raw/``, a lake path
+    or already a key). Folders keep their trailing ``/``."""
+    if not location:
+        return ""
+    folder = location.endswith("/")
+    if location.startswith("s3://") and lake.is_local:
+        bucket, _, key = location[len("s3://") :].partition("/")
+        base = settings.aws.buckets.get(bucket, "").strip("/")
+        key = f"{base}/{key}" if base else key
+    elif "://" in location or location.startswith("/"):
+        try:
+            key = lake.key_of(location.rstrip("/"))
+        except CatalogError:
+            raise
+        except Exception as exc:
+            raise InvalidLocationError(f"location {location} is outside the lake: {exc}") from None
+    else:
+        key = location
+    parts = [p for p in key.split("/") if p]
+    if ".." in parts:
+        raise InvalidLocationError(f"location {location} escapes the lake")
+    key = "/".join(parts)
+    return key + "/" if key and folder else key
+
+
+def filter_partitions(
+    table: Table, partitions: list[Partition], expression: str
+) -> list[Partition]:
+    """The partitions for which Glue's ``expression`` holds."""
+    import duckdb
+
+    if not expression.strip():
+        return partitions
+    keys = table.partition_keys
+    if not keys:
+        raise InvalidExpressionError("the table has no partition keys to filter on")
+    con = duckdb.connect(config={"enable_external_access": False})
+    try:
+        cols = ", ".join(f'"{k.name}" {_DUCK_TYPES.get(k.type.lower(), "VARCHAR")}' for k in keys)
+        con.execute(f"CREATE TABLE p (__i INTEGER, {cols})")
+        rows = [(i, *p.values) for i, p in enumerate(partitions)]
+        if rows:
+            marks = ", ".join("?" for _ in range(len(keys) + 1))
+            con.executemany(f"INSERT INTO p VALUES ({marks})", rows)
+        keep = con.execute(f"SELECT __i FROM p WHERE {expression}").fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidExpressionError(f"invalid partition expression: {reason}") from None
+    finally:
+        con.close()
+    wanted = {int(r[0]) for r in keep}
+    return [p for i, p in enumerate(partitions) if i in wanted]
+
+
+def declared_partition(lake: Lake, table: Table, values: Sequence[str], location: str) -> Partition:
+    """A partition declared by hand (BatchCreatePartition): its files are what the lake holds
+    at ``location`` now, in the table's format (row counts unknown until a crawl)."""
+    if len(values) != len(table.partition_keys):
+        raise CatalogError(
+            f"{len(values)} partition values for {len(table.partition_keys)} partition keys"
+        )
+    suffix = ".parquet" if table.format == "parquet" else ""
+    files = [
+        DataFile(e.key, e.size)
+        for e in (lake.list(location) if location else [])
+        if not e.key.rsplit("/", 1)[-1].startswith((".", "_"))
+        and (not suffix or e.key.endswith(suffix))
+    ]
+    return Partition(
+        table.database,
+        table.name,
+        tuple(str(v) for v in values),
+        location,
+        files=files,
+        size_bytes=sum(f.size for f in files),
+    )
+
+
+def last_finished_crawl(catalog: Catalog, name: str) -> CrawlRun | None:
+    """The newest crawl that ended (Glue's ``LastCrawl`` never shows a running crawl)."""
+    crawler = catalog.get_crawler(name)
+    last = crawler.last_crawl
+    if last is None or last.status != "RUNNING":
+        return last
+    return next((r for r in catalog.list_crawl_runs(name, limit=5) if r.status != "RUNNING"), None)
+
+
+def describe_runs(runs: list[CrawlRun]) -> dict[str, Any]:
+    """Glue's crawler metrics from the recorded runs (newest first)."""
+    done = [r for r in runs if r.status != "RUNNING" and r.started_at and r.ended_at]
+    times = sorted(float(r.ended_at or 0) - float(r.started_at or 0) for r in done)
+    last = done[0] if done else None
+    return {
+        "LastRuntimeSeconds": (float(last.ended_at or 0) - float(last.started_at or 0))
+        if last
+        else 0.0,
+        "MedianRuntimeSeconds": times[len(times) // 2] if times else 0.0,
+        "TablesCreated": sum(r.tables_created for r in done),
+        "TablesUpdated": sum(r.tables_updated for r in done),
+        "TablesDeleted": 0,
+    }

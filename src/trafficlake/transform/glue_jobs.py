@@ -1,0 +1,117 @@
+"""The traffic transform seen as Glue jobs.
+
+trafficlake has one job, the traffic transform. A Glue job (``CreateJob``, or the built-in
+``transform``) is a name for it with default arguments; ``StartJobRun`` starts the transform in
+the background and records which job (and arguments) started which run, so ``GetJobRun(s)``
+answer per job. ``--job-bookmark-option``: ``job-bookmark-enable`` runs from the bookmark (the
+transform's incremental run), ``job-bookmark-disable`` (Glue's default) rebuilds every day the
+raw data holds, ``job-bookmark-pause`` is refused. ``--from``/``--to`` (``YYYY-MM-DD``)
+rebuild an explicit range of event days. Every job shares the transform's one bookmark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from trafficlake.catalog.base import Catalog, JobRun, NoSuchResourceError, Resource
+from trafficlake.config import Settings
+from trafficlake.transform.engine import TransformError
+from trafficlake.transform.plan import JOB
+from trafficlake.transform.runs import start_transform
+
+BUILTIN_JOB = "transform"
+JOB_KIND = "glue-job"
+RUN_KIND = "glue-job-run"
+BOOKMARK_OPTION = "--job-bookmark-option"
+BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
+
+
+class NoSuchJobError(TransformError):
+    pass
+
+
+class InvalidJobArgumentError(TransformError):
+    pass
+
+
+def builtin_job() -> dict[str, Any]:
+    return {
+        "Name": BUILTIN_JOB,
+        "Description": "the traffic transform (raw -> transformed, by event time)",
+        "Command": {"Name": "glueetl", "ScriptLocation": "trafficlake:transform"},
+        "DefaultArguments": {BOOKMARK_OPTION: "job-bookmark-enable"},
+    }
+
+
+def get_job(catalog: Catalog, name: str) -> Resource | None:
+    """The job's definition (None for the built-in job); raises NoSuchJobError."""
+    try:
+        return catalog.get_resource(JOB_KIND, name)
+    except NoSuchResourceError:
+        if name == BUILTIN_JOB:
+            return None
+        raise NoSuchJobError(f"Job {name} not found") from None
+
+
+def job_definition(catalog: Catalog, name: str) -> dict[str, Any]:
+    res = get_job(catalog, name)
+    return builtin_job() if res is None else res.body
+
+
+def _day(value: Any, what: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidJobArgumentError(f"{what} must be YYYY-MM-DD, got {value!r}") from None
+
+
+def start_job_run(
+    settings: Settings, catalog: Catalog, name: str, arguments: dict[str, str] | None = None
+) -> JobRun:
+    """Start the transform for job ``name``; raises TransformRunningError when one runs."""
+    merged = {**job_definition(catalog, name).get("DefaultArguments", {}), **(arguments or {})}
+    option = merged.get(BOOKMARK_OPTION, "job-bookmark-disable")
+    if option not in BOOKMARK_OPTIONS:
+        raise InvalidJobArgumentError(
+            f"{BOOKMARK_OPTION} must be one of {', '.join(BOOKMARK_OPTIONS)}, got {option!r}"
+        )
+    if option == "job-bookmark-pause":
+        raise InvalidJobArgumentError("job-bookmark-pause is not supported by the transform")
+    start, end = _day(merged.get("--from"), "--from"), _day(merged.get("--to"), "--to")
+    run = start_transform(
+        settings,
+        start_day=start,
+        end_day=end,
+        reset_bookmark=option == "job-bookmark-disable" and start is None,
+    )
+    catalog.put_resource(RUN_KIND, run.id, {"JobName": name, "Arguments": merged})
+    return run
+
+
+def job_of_run(catalog: Catalog, run: JobRun) -> tuple[str, dict[str, Any]]:
+    """(job name, arguments) of a transform run; runs not started as a Glue job belong to the
+    built-in job."""
+    try:
+        body = catalog.get_resource(RUN_KIND, run.id).body
+        return str(body["JobName"]), dict(body.get("Arguments", {}))
+    except NoSuchResourceError:
+        return BUILTIN_JOB, {}
+
+
+def job_runs(catalog: Catalog, name: str, limit: int = 100) -> list[JobRun]:
+    """The job's runs, newest first."""
+    get_job(catalog, name)
+    return [r for r in catalog.list_job_runs(JOB, limit=limit) if job_of_run(catalog, r)[0] == name]
+
+
+def job_run(catalog: Catalog, name: str, run_id: str) -> JobRun:
+    get_job(catalog, name)
+    run = catalog.get_job_run(run_id)
+    if run.job != JOB or job_of_run(catalog, run)[0] != name:
+        from trafficlake.catalog.base import NoSuchJobRunError
+
+        raise NoSuchJobRunError(f"Job run {run_id} of job {name} not found")
+    return run
