@@ -236,22 +236,43 @@ def test_vanished_folder_per_delete_behavior(
         assert any("hour=2/ vanished" in m for m in run.messages)
 
 
-def test_corrupt_parquet_fails_naming_file_and_leaves_catalog_unchanged(
+def test_unusable_files_are_skipped_and_reported_not_failing_the_target(
     crawl_env: CrawlEnv,
 ) -> None:
+    """A corrupt, a zero-byte, a foreign and an other-format file (a Firehose error object
+    under ``raw/``) are skipped with their reasons; every usable file is still registered."""
     env = crawl_env
     env.raw.write_hour(env.lake, *DAY, 1)
     _crawl(env)
-    before, version = _versions(env), env.catalog.current_version()
     env.raw.write_hour(env.lake, *DAY, 2)
-    bad = env.raw.hour_key(*DAY, 3) + "broken.parquet"
-    env.lake.put_atomic(bad, b"PAR1 this is not a parquet file at all PAR1")
+    corrupt = env.raw.hour_key(*DAY, 3) + "broken.parquet"
+    env.lake.put_atomic(corrupt, b"PAR1 this is not a parquet file at all PAR1")
+    empty = env.raw.hour_key(*DAY, 2) + "empty.parquet"
+    env.lake.put_atomic(empty, b"")
+    foreign = env.raw.hour_key(*DAY, 2) + "notes.txt"
+    env.lake.put_atomic(foreign, b"hello")
+    error_object = env.raw.hour_key(*DAY, 1) + "miv-1-2026-11-21-01-00-00-x.json"
+    env.lake.put_atomic(error_object, b'{"errorCode": "x", "rawData": "eA=="}\n')
     run = _crawl(env)
-    assert run.status == "FAILED"
-    assert run.error_message is not None and bad in run.error_message
-    assert _versions(env) == before and env.catalog.current_version() == version
+    assert run.status == "SUCCEEDED", run.error_message
+    [note] = [m for m in run.messages if "unusable" in m]
+    assert note.startswith("traffic.raw: skipped 4 unusable file(s): ")
+    for key, reason in [
+        (corrupt, "cannot read Parquet file"),
+        (empty, "(empty file)"),
+        (foreign, "(neither Parquet nor JSON lines)"),
+        (error_object, "(json in a parquet table)"),
+    ]:
+        assert key in note and reason in note
+    parts = {p.values: p for p in env.catalog.list_partitions("traffic", "raw")}
+    assert sorted(parts) == [("2026", "11", "21", "1"), ("2026", "11", "21", "2")]
+    assert all(f.key.endswith(".parquet") and f.size > 0 for p in parts.values() for f in p.files)
     c = env.catalog.get_crawler("raw")
-    assert c.state == "READY" and c.last_crawl is not None and c.last_crawl.status == "FAILED"
+    assert c.state == "READY" and c.last_crawl is not None and c.last_crawl.status == "SUCCEEDED"
+    assert note in c.last_crawl.messages  # what `trafficlake crawler status raw` prints
+    env.raw.write_hour(env.lake, *DAY, 4)  # later crawls still register new data
+    assert _crawl(env).status == "SUCCEEDED"
+    assert ("2026", "11", "21", "4") in _versions(env)
 
 
 def test_incompatible_types_reported_by_column_and_file(crawl_env: CrawlEnv) -> None:
@@ -313,10 +334,12 @@ def test_everything_rereads_only_changed_files(crawl_env: CrawlEnv) -> None:
         f.write(b"garbage!!!!!")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert _crawl(env).status == "SUCCEEDED"
-    # a newer mtime marks it changed: now it is read, and found corrupt
+    # a newer mtime marks it changed: now it is read, found corrupt, skipped and reported;
+    # its partition has no usable file left, so it is treated as gone
     os.utime(path, (time.time() + 5, time.time() + 5))
     run = _crawl(env)
-    assert run.status == "FAILED" and keys[1] in (run.error_message or "")
+    assert run.status == "SUCCEEDED" and any(keys[1] in m for m in run.messages)
+    assert [p.values[-1] for p in env.catalog.list_partitions("traffic", "raw")] == ["2"]
 
 
 def test_non_hive_folders_and_json_lines(crawl_env: CrawlEnv) -> None:
@@ -363,8 +386,10 @@ def test_non_hive_folders_and_json_lines(crawl_env: CrawlEnv) -> None:
     env.lake.put_atomic(
         "errors/format-conversion-failed/2026-11-23/b.json", b'{"errorCode": "Z"}\n{broken\n'
     )
-    run = _crawl(env, "errors")
-    assert run.status == "FAILED" and "2026-11-23/b.json: line 2" in (run.error_message or "")
+    run = _crawl(env, "errors")  # a broken JSON-lines file is skipped, with its line
+    assert run.status == "SUCCEEDED"
+    assert any("2026-11-23/b.json: line 2" in m for m in run.messages)
+    assert len(env.catalog.list_partitions("traffic", t.name)) == 2
 
 
 def test_stop_request_cancels_without_publishing(crawl_env: CrawlEnv) -> None:

@@ -2,6 +2,11 @@
 
 Nothing here writes to the catalog: :class:`TargetCrawl` reads the lake and the catalog and
 produces a :class:`TablePlan`; the runner publishes all plans only when every target succeeded.
+
+A file the table cannot use — empty, neither Parquet nor JSON lines, unreadable, or of another
+format than the table's (the existing table's, else the format most files have) — is skipped
+and reported in the crawl run's notes (``crawler status`` shows them); it never fails the
+target. A partition left without usable files is treated as gone.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from trafficlake.catalog.base import (
     Table,
 )
 from trafficlake.catalog.inference import (
+    CorruptFileError,
     FileInfo,
     file_format,
     inspect_file,
@@ -34,6 +40,8 @@ from trafficlake.catalog.schema_merge import infer_keys, merge_schema, values_of
 from trafficlake.storage import FileEntry, Lake
 
 FOOTER_WORKERS = 8
+SKIPPED_SHOWN = 5
+"""Skipped files named in the crawl run's note; the rest are counted."""
 SCHEMA_SERIALIZER_VERSION = "1.0"
 WRITER_PARAMETER = "writer"
 """Table parameter naming the writer that owns the table (the transform sets
@@ -117,9 +125,23 @@ class TargetCrawl:
         self.progress = progress
         self.name = table_name(crawler.table_prefix, self.target)
         self.database = crawler.database
+        self.skipped: list[tuple[str, str]] = []
+        """``(key, reason)`` of every file this crawl could not use."""
 
     def note(self, text: str) -> None:
         self.messages.append(f"{self.database}.{self.name}: {text}")
+
+    def skip(self, key: str, reason: str) -> None:
+        self.skipped.append((key, reason))
+
+    def note_skipped(self) -> None:
+        """One note for every file skipped: the first few named with their reason."""
+        if not self.skipped:
+            return
+        shown = "; ".join(f"{k} ({r})" for k, r in self.skipped[:SKIPPED_SHOWN])
+        more = len(self.skipped) - SKIPPED_SHOWN
+        rest = f"; and {more} more" if more > 0 else ""
+        self.note(f"skipped {len(self.skipped)} unusable file(s): {shown}{rest}")
 
     # ---- discovery ------------------------------------------------------------------------
     def scan_all(self) -> list[Folder]:
@@ -200,8 +222,11 @@ class TargetCrawl:
         if existing:
             keys = widen_keys(keys, [v for _, v in parsed])
 
-        work = self.work_items(parsed, known, present)
+        formats = self.file_formats(parsed, existing)
+        work = self.work_items(parsed, known, present, formats)
         infos = self.read_files([t for w in work for t in w.read])
+        work = self.usable(work, infos, present)
+        self.note_skipped()
         plan = self.table_plan(existing, [infos[k] for k in sorted(infos)], keys)
         for w in work:
             plan.upsert.append(self.partition(w, infos))
@@ -249,11 +274,42 @@ class TargetCrawl:
             folders = [f for f in folders if len(f.names) == depth]
         return folders, {f.key for f in folders}, known
 
+    def file_formats(
+        self, parsed: list[tuple[Folder, tuple[str, ...]]], existing: Table | None
+    ) -> dict[str, str]:
+        """The format of every file the table can use; the others are skipped."""
+        found: dict[str, str] = {}
+        for f, _ in parsed:
+            for e in f.files:
+                fmt = self.format_of(e)
+                if fmt is not None:
+                    found[e.key] = fmt
+        if not found:
+            return found
+        table_format = existing.format if existing else Counter(found.values()).most_common(1)[0][0]
+        for key, fmt in list(found.items()):
+            if fmt != table_format:
+                self.skip(key, f"{fmt} in a {table_format} table")
+                del found[key]
+        return found
+
+    def usable(self, work: list[Work], infos: dict[str, FileInfo], present: set[str]) -> list[Work]:
+        """The work without files that could not be read; a partition left empty is gone."""
+        out = []
+        for w in work:
+            w.read = [(e, fmt) for e, fmt in w.read if e.key in infos]
+            if w.read or w.reused:
+                out.append(w)
+            else:
+                present.discard(w.folder.key)
+        return out
+
     def work_items(
         self,
         parsed: list[tuple[Folder, tuple[str, ...]]],
         known: dict[str, Partition],
         present: set[str],
+        formats: dict[str, str],
     ) -> list[Work]:
         """The partitions to (re)write and which of their files need their footer read: new
         files, files whose size changed, files modified after the partition's last update."""
@@ -261,7 +317,7 @@ class TargetCrawl:
         work: list[Work] = []
         for f, values in parsed:
             old = by_values.get(values)
-            typed = [(e, fmt) for e in f.files if (fmt := self.format_of(e)) is not None]
+            typed = [(e, formats[e.key]) for e in f.files if e.key in formats]
             if not typed:
                 present.discard(f.key)
                 continue
@@ -340,12 +396,15 @@ class TargetCrawl:
                 self.note(f"partition {loc} vanished from the lake (delete_behavior=log: kept)")
 
     def format_of(self, entry: FileEntry) -> str | None:
+        if entry.size == 0:
+            self.skip(entry.key, "empty file")
+            return None
         fmt = file_format(entry.key)
         if fmt is None:
             with self.lake.fs.open_input_file(self.lake.path(entry.key)) as fh:
                 fmt = file_format(entry.key, fh.read(64))
             if fmt is None:
-                self.note(f"skipped {entry.key}: neither Parquet nor JSON lines")
+                self.skip(entry.key, "neither Parquet nor JSON lines")
         return fmt
 
     def read_files(self, todo: list[tuple[FileEntry, str]]) -> dict[str, FileInfo]:
@@ -360,9 +419,13 @@ class TargetCrawl:
                 pool.submit(inspect_file, self.lake, e, fmt, self.stats_columns) for e, fmt in todo
             ]
             try:
-                for i, fut in enumerate(futures, 1):
-                    info = fut.result()
-                    out[info.key] = info
+                for i, (fut, (entry, _)) in enumerate(zip(futures, todo, strict=True), 1):
+                    try:
+                        info = fut.result()
+                    except CorruptFileError as exc:
+                        self.skip(entry.key, str(exc))
+                    else:
+                        out[info.key] = info
                     if self.progress:
                         self.progress(i, total)
                     self.check_stop()
