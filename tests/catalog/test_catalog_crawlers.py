@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from trafficlake.catalog import (
+    AlreadyExistsError,
     Catalog,
     CatalogError,
     Crawler,
@@ -48,7 +49,7 @@ def test_concurrent_start_crawl_exactly_one_wins(catalog_url: str) -> None:
 def test_crawler_lifecycle(catalog: Catalog) -> None:
     c = catalog.create_crawler(Crawler("raw", ["raw/"], recrawl_policy="new_folders_only"))
     assert c.state == "READY" and c.last_crawl is None and c.created_at is not None
-    with pytest.raises(CatalogError, match="already exists"):
+    with pytest.raises(AlreadyExistsError, match="already exists"):
         catalog.create_crawler(Crawler("raw", ["raw/"]))
     assert catalog.create_crawler(Crawler("raw", ["other/"]), exist_ok=True).targets == ["raw/"]
     with pytest.raises(CatalogError, match="delete_behavior"):

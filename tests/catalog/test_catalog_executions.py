@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trafficlake.catalog import (
+    AlreadyExistsError,
     Catalog,
-    CatalogError,
     Execution,
     HistoryEvent,
     NoSuchExecutionError,
@@ -16,7 +16,7 @@ from trafficlake.catalog import (
 def test_executions_and_history(catalog: Catalog) -> None:
     e = catalog.create_execution(Execution("", "etl", "run-1", input={"a": 1}))
     assert e.id == "etl:run-1"
-    with pytest.raises(CatalogError, match="already exists"):
+    with pytest.raises(AlreadyExistsError, match="already exists"):
         catalog.create_execution(Execution("", "etl", "run-1"))
     e.status, e.output = "SUCCEEDED", {"ok": True}
     catalog.update_execution(e)

@@ -55,7 +55,8 @@ def test_run_executions_history(tmp_path: Path, machine: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert [ln.split()[2] for ln in lines[:4]] == [
+    # each line: date, time, zone, event type, ...
+    assert [ln.split()[3] for ln in lines[:4]] == [
         "TaskStateEntered",
         "WaitStateEntered",
         "ChoiceStateEntered",

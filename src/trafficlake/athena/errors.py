@@ -13,7 +13,7 @@ import re
 
 import duckdb
 
-from trafficlake.errors import TrafficlakeError
+from trafficlake.errors import TrafficlakeError, first_line
 
 USER, SYSTEM = 2, 1
 USER_ERROR, DATA_ERROR, DDL_FAILED, ENGINE_ERROR, RESULT_WRITE_ERROR = 1000, 1001, 1003, 200, 401
@@ -57,14 +57,9 @@ _FUNCTION = re.compile(r"Scalar Function with name (\w+) does not exist|Function
 _TABLE = re.compile(r"Table with name (\S+) does not exist")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def from_duckdb(exc: duckdb.Error) -> AthenaQueryError:
     """The Athena error a DuckDB error corresponds to (names as Athena engine v3 reports them)."""
-    text = _first_line(exc)
+    text = first_line(exc)
     body = text.split(": ", 1)[1] if ": " in text else text
     if "DIVIDE_BY_ZERO" in text:
         return AthenaQueryError("DIVIDE_BY_ZERO", "Division by zero", error_type=DATA_ERROR)

@@ -29,6 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, UnsupportedError
 
 from trafficlake.athena.errors import AthenaQueryError, not_supported, position, syntax_error
+from trafficlake.errors import first_line
 
 READ_DIALECT = "trino"
 CATALOG_NAME = "awsdatacatalog"
@@ -62,7 +63,7 @@ def parse_one(sql: str, *, dialect: str = READ_DIALECT) -> exp.Expression:
         detail = f"mismatched input '{token}'" if token else "invalid statement"
         raise syntax_error(f"{where}{detail}. {err.get('description', '')}".strip()) from None
     except SqlglotError as exc:
-        raise syntax_error(str(exc).splitlines()[0]) from None
+        raise syntax_error(first_line(exc)) from None
     if len(statements) != 1:
         raise AthenaQueryError(
             "INVALID_REQUEST",
@@ -154,4 +155,4 @@ def to_duckdb(
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        raise not_supported(str(exc).splitlines()[0]) from None
+        raise not_supported(first_line(exc)) from None

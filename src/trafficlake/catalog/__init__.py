@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trafficlake.catalog.base import (
+    AlreadyExistsError,
     Catalog,
     CatalogBackend,
     CatalogError,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from trafficlake.config import Settings
 
 __all__ = [
+    "AlreadyExistsError",
     "Catalog",
     "CatalogBackend",
     "CatalogError",

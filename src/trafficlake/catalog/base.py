@@ -45,7 +45,11 @@ class NoSuchTableError(CatalogError):
     pass
 
 
-class TableExistsError(CatalogError):
+class AlreadyExistsError(CatalogError):
+    """Creating something (database, table, crawler, run, execution) whose name is taken."""
+
+
+class TableExistsError(AlreadyExistsError):
     pass
 
 

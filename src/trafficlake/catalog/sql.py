@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
+    AlreadyExistsError,
     Catalog,
     CatalogError,
     NoSuchDatabaseError,
@@ -41,6 +42,7 @@ from trafficlake.catalog.sql_rows import (
     table_from_row,
 )
 from trafficlake.catalog.sql_runs import RunStore
+from trafficlake.errors import first_line
 
 INT_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
 _SCHEMA_LOCK_KEY = 0x7472_616C  # pg advisory lock id for schema creation
@@ -68,8 +70,8 @@ def redacted(url: str) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    reason = str(getattr(exc, "orig", None) or exc).strip()
-    return reason.splitlines()[0].strip() if reason else type(exc).__name__
+    """The driver's own error (SQLAlchemy wraps it as ``orig``) in one line."""
+    return first_line(getattr(exc, "orig", None) or exc)
 
 
 class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Catalog):
@@ -139,9 +141,9 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             raise CatalogError(f"cannot open catalog {redacted(self.url)}: {reason}") from None
 
     @contextmanager
-    def _write(self, conflict: str = "") -> Iterator[Connection]:
+    def _write(self, conflict: AlreadyExistsError | None = None) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite). A unique-key violation (a
-        concurrent writer created the same object first) becomes ``CatalogError(conflict)``."""
+        concurrent writer created the same object first) raises ``conflict``."""
         try:
             with self._engine.connect() as conn:
                 if self._sqlite:
@@ -149,7 +151,9 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                 with conn.begin():
                     yield conn
         except sa.exc.IntegrityError as exc:
-            raise CatalogError(conflict or f"conflicting concurrent change: {exc.orig}") from None
+            if conflict is not None:
+                raise conflict from None
+            raise CatalogError(f"conflicting concurrent change: {exc.orig}") from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -166,19 +170,18 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
     def create_database(self, name: str, *, exist_ok: bool = True) -> None:
         if exist_ok and name in self.list_databases():
             return
+        taken = AlreadyExistsError(f"database {name} already exists")
         try:
-            with self._write("exists") as conn:
+            with self._write(taken) as conn:
                 exists = conn.execute(
                     sa.select(T.databases.c.name).where(T.databases.c.name == name)
                 ).first()
                 if exists:
-                    raise CatalogError("exists")
+                    raise taken
                 conn.execute(T.databases.insert().values(name=name, created_at=_now()))
-        except CatalogError as exc:
-            if str(exc) != "exists":
-                raise
+        except AlreadyExistsError:
             if not exist_ok:
-                raise CatalogError(f"database {name} already exists") from None
+                raise
 
     def list_databases(self) -> list[str]:
         with self._read() as conn:
@@ -201,16 +204,11 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
         }
 
     def create_table(self, table: Table) -> Table:
-        now = _now()
-        try:
-            return self._create_table(table, now)
-        except CatalogError as exc:
-            if str(exc) == "exists":
-                raise TableExistsError(f"table {table.full_name} already exists") from None
-            raise
+        return self._create_table(table, _now())
 
     def _create_table(self, table: Table, now: float) -> Table:
-        with self._write("exists") as conn:
+        taken = TableExistsError(f"table {table.full_name} already exists")
+        with self._write(taken) as conn:
             if (
                 conn.execute(
                     sa.select(T.databases.c.name).where(T.databases.c.name == table.database)
@@ -219,7 +217,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             ):
                 raise NoSuchDatabaseError(f"database {table.database} not found")
             if self._table_row(conn, table.database, table.name, must=False) is not None:
-                raise TableExistsError(f"table {table.full_name} already exists")
+                raise taken
             conn.execute(
                 T.tables.insert().values(
                     database_name=table.database,

@@ -7,8 +7,6 @@ SQLite write transaction is ``BEGIN IMMEDIATE``), so state transitions are compa
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 import uuid
 from contextlib import AbstractContextManager
@@ -19,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
+    AlreadyExistsError,
     CatalogError,
     Crawler,
     CrawlerCatalog,
@@ -28,28 +27,11 @@ from trafficlake.catalog.base import (
     NoSuchCrawlerError,
 )
 from trafficlake.catalog.sql_rows import crawl_run_from_row
+from trafficlake.owner import owner_alive, owner_id
 
 
 def _now() -> float:
     return time.time()
-
-
-def owner_id() -> str:
-    """``host:pid`` of this process (recorded on runs to detect crashed owners)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_dead(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class CrawlerStore(CrawlerCatalog):
@@ -58,7 +40,9 @@ class CrawlerStore(CrawlerCatalog):
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def _write(self, conflict: str = "") -> AbstractContextManager[Connection]:
+    def _write(
+        self, conflict: AlreadyExistsError | None = None
+    ) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     # ---- crawlers -------------------------------------------------------------------------
@@ -77,15 +61,14 @@ class CrawlerStore(CrawlerCatalog):
         _validate_crawler(crawler)
         try:
             self._insert_crawler(crawler, exist_ok)
-        except CatalogError as exc:
-            if str(exc) != "exists":
-                raise
+        except AlreadyExistsError:
             if not exist_ok:
-                raise CatalogError(f"crawler {crawler.name} already exists") from None
+                raise
         return self.get_crawler(crawler.name)
 
     def _insert_crawler(self, crawler: Crawler, exist_ok: bool) -> None:
-        with self._write("exists") as conn:
+        taken = AlreadyExistsError(f"crawler {crawler.name} already exists")
+        with self._write(taken) as conn:
             if self._crawler_row(conn, crawler.name, must=False) is None:
                 conn.execute(
                     T.crawlers.insert().values(
@@ -97,7 +80,7 @@ class CrawlerStore(CrawlerCatalog):
                     )
                 )
             elif not exist_ok:
-                raise CatalogError("exists")
+                raise taken
 
     def _crawler_row(
         self, conn: Connection, name: str, *, must: bool = True, lock: bool = False
@@ -155,7 +138,7 @@ class CrawlerStore(CrawlerCatalog):
             row = self._crawler_row(conn, name, lock=True)
             if row.state in ("RUNNING", "STOPPING"):
                 current = conn.execute(sa.select(R).where(R.c.id == row.current_run)).first()
-                if current is None or not _owner_dead(current.owner):
+                if current is None or owner_alive(current.owner):
                     raise CrawlerRunningError(
                         f"crawler {name} is already running (run {row.current_run})"
                     )

@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
     QUERY_ACTIVE_STATES,
-    CatalogError,
+    AlreadyExistsError,
     NoSuchQueryExecutionError,
     QueryCatalog,
     QueryExecution,
 )
-from trafficlake.catalog.sql_crawlers import owner_id
+from trafficlake.owner import owner_id
 
 
 def _values(q: QueryExecution) -> dict[str, Any]:
@@ -68,15 +68,18 @@ class QueryExecutionStore(QueryCatalog):
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def _write(self, conflict: str = "") -> AbstractContextManager[Connection]:
+    def _write(
+        self, conflict: AlreadyExistsError | None = None
+    ) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     def create_query_execution(self, execution: QueryExecution) -> QueryExecution:
         execution.owner = execution.owner or owner_id()
         Q = T.query_executions
-        with self._write(f"query execution {execution.id} already exists") as conn:
+        taken = AlreadyExistsError(f"query execution {execution.id} already exists")
+        with self._write(taken) as conn:
             if conn.execute(sa.select(Q.c.id).where(Q.c.id == execution.id)).first():
-                raise CatalogError(f"query execution {execution.id} already exists")
+                raise taken
             conn.execute(Q.insert().values(id=execution.id, **_values(execution)))
         return execution
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
-    CatalogError,
+    AlreadyExistsError,
     Execution,
     ExecutionCatalog,
     HistoryEvent,
@@ -27,8 +27,8 @@ from trafficlake.catalog.base import (
     NoSuchExecutionError,
     NoSuchJobRunError,
 )
-from trafficlake.catalog.sql_crawlers import owner_id
 from trafficlake.catalog.sql_rows import execution_from_row, job_run_from_row
+from trafficlake.owner import owner_id
 
 
 def _now() -> float:
@@ -41,7 +41,9 @@ class RunStore(JobCatalog, ExecutionCatalog):
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def _write(self, conflict: str = "") -> AbstractContextManager[Connection]:
+    def _write(
+        self, conflict: AlreadyExistsError | None = None
+    ) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     def _bump_version(self, conn: Connection, n: int) -> int:
@@ -92,7 +94,8 @@ class RunStore(JobCatalog, ExecutionCatalog):
         run.id = run.id or uuid.uuid4().hex
         run.started_at = run.started_at if run.started_at is not None else _now()
         run.owner = run.owner or self._owner()
-        with self._write(f"job run {run.id} already exists") as conn:
+        taken = AlreadyExistsError(f"job run {run.id} already exists")
+        with self._write(taken) as conn:
             if exclusive:
                 self._bump_version(conn, 0)  # serialises writers (row lock on PostgreSQL)
                 J = T.job_runs
@@ -104,7 +107,7 @@ class RunStore(JobCatalog, ExecutionCatalog):
                         f"{run.job} run {running.id} is still running (owner {running.owner})"
                     )
             if conn.execute(sa.select(T.job_runs.c.id).where(T.job_runs.c.id == run.id)).first():
-                raise CatalogError(f"job run {run.id} already exists")
+                raise taken
             conn.execute(T.job_runs.insert().values(id=run.id, **self._job_run_values(run)))
         return run
 
@@ -155,9 +158,10 @@ class RunStore(JobCatalog, ExecutionCatalog):
         e.id = e.id or f"{e.state_machine}:{e.name}"
         e.started_at = e.started_at if e.started_at is not None else _now()
         e.owner = e.owner or self._owner()
-        with self._write(f"execution {e.id} already exists") as conn:
+        taken = AlreadyExistsError(f"execution {e.id} already exists")
+        with self._write(taken) as conn:
             if conn.execute(sa.select(T.executions.c.id).where(T.executions.c.id == e.id)).first():
-                raise CatalogError(f"execution {e.id} already exists")
+                raise taken
             conn.execute(T.executions.insert().values(id=e.id, **self._execution_values(e)))
         return e
 
@@ -195,7 +199,8 @@ class RunStore(JobCatalog, ExecutionCatalog):
     def add_history_events(self, execution_id: str, events: Sequence[HistoryEvent]) -> None:
         if not events:
             return
-        with self._write(f"execution {execution_id}: duplicate history event id") as conn:
+        duplicate = AlreadyExistsError(f"execution {execution_id}: duplicate history event id")
+        with self._write(duplicate) as conn:
             if (
                 conn.execute(
                     sa.select(T.executions.c.id).where(T.executions.c.id == execution_id)

@@ -8,13 +8,11 @@ columns (names, ids, locations) never cut: the other columns fold instead.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,6 +21,7 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from trafficlake.config import Settings, load_settings
+from trafficlake.plain import format_time, jsonable
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -132,28 +131,11 @@ def open_for_reading(s: Settings) -> Catalog:
 
 def when(ts: float | None, *, seconds: bool = True) -> str:
     """An epoch (s) as a readable time in the user's zone (UTC with ``--utc``); None is ``-``."""
-    if ts is None:
-        return "-"
-    t = datetime.fromtimestamp(ts, UTC)
-    if not display.utc:
-        t = t.astimezone()
-    return t.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    return format_time(ts, local=not display.utc, seconds=seconds)
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(value), indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(jsonable(value), indent=2) + "\n")
 
 
 MIN_FOLDED_WIDTH = 12

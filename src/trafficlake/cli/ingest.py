@@ -6,12 +6,20 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from trafficlake.cli.common import App, ConfigOpt, JsonOpt, console, print_json, progress, settings
+from trafficlake.cli.common import (
+    App,
+    ConfigOpt,
+    JsonOpt,
+    console,
+    print_json,
+    progress,
+    settings,
+    when,
+)
 
 group = App(help="Land MIV events in the lake through the delivery stream.", no_args_is_help=True)
 
@@ -27,10 +35,6 @@ def _stop_on_sigterm() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _time(t: int | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _summary(report: Any, as_json: bool) -> None:
     if as_json:
         print_json(report)
@@ -42,7 +46,7 @@ def _summary(report: Any, as_json: bool) -> None:
     )
     if report.first_event_time is not None:
         console.print(
-            f"event time {_time(report.first_event_time)} .. {_time(report.last_event_time)}"
+            f"event time {when(report.first_event_time, seconds=False)} .. {when(report.last_event_time, seconds=False)}"
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from trafficlake.cli.common import (
     err_console,
     print_json,
     settings,
+    when,
 )
 
 workflow_app = App(
@@ -33,12 +33,6 @@ _SHOWN = (
 )
 
 
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _printer(to_stderr: bool) -> Any:
     out = err_console if to_stderr else console
 
@@ -50,7 +44,7 @@ def _printer(to_stderr: bool) -> Any:
         if "error" in d:
             what += f"  {d['error']}: {d.get('cause', '')}"
         out.print(
-            f"{_when(event.timestamp)}  {event.type:<26} {what}", highlight=False, markup=False
+            f"{when(event.timestamp)}  {event.type:<26} {what}", highlight=False, markup=False
         )
 
     return on_event
@@ -124,7 +118,7 @@ def executions_cmd(
     for e in rows:
         err = f"  {e.error}" if e.error else ""
         console.print(
-            f"{_when(e.started_at)}  {e.status:<9} {e.id}{err}", highlight=False, markup=False
+            f"{when(e.started_at)}  {e.status:<9} {e.id}{err}", highlight=False, markup=False
         )
 
 
@@ -148,7 +142,7 @@ def history_cmd(
         if "error" in d:
             extra += f" {d['error']}: {d.get('cause', '')}"
         console.print(
-            f"{ev.id:>4} {ev.previous_event_id:>4}  {_when(ev.timestamp)}  {ev.type:<26} {extra}",
+            f"{ev.id:>4} {ev.previous_event_id:>4}  {when(ev.timestamp)}  {ev.type:<26} {extra}",
             highlight=False,
             markup=False,
         )

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from trafficlake.catalog import Catalog, NoSuchTableError, open_catalog
 from trafficlake.catalog.names import TableRef, lake_table, raw_table, transformed_table
 from trafficlake.config import Settings
-from trafficlake.errors import TrafficlakeError
+from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.query import file_uris
 from trafficlake.roads.health import HEALTH_COLUMNS, HealthRules, health_sql
 from trafficlake.roads.jams import JAMS_COLUMNS, JamRules, day_grid, find_jams
@@ -118,7 +118,7 @@ def derive(
             run.state = result.state = "SUCCEEDED"
         except Exception as exc:
             run.state = result.state = "FAILED"
-            run.error = result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            run.error = result.error = f"{type(exc).__name__}: {first_line(exc)}"
         result.seconds = round(time.perf_counter() - t0, 3)
         run.result = {
             "days": result.days,

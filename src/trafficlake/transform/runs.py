@@ -7,7 +7,6 @@ start.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from typing import Any
 from trafficlake.catalog import Catalog, JobRun, JobRunningError, open_catalog
 from trafficlake.catalog.names import raw_table, transformed_table
 from trafficlake.config import Settings
+from trafficlake.owner import owner_alive, owner_id
 from trafficlake.storage import Lake
 from trafficlake.transform import commit
 from trafficlake.transform.engine import (
@@ -59,23 +59,6 @@ _ACTIVE: set[str] = set()
 """Ids of the runs this process is executing."""
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_alive(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: cannot tell, assume alive
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
@@ -87,7 +70,7 @@ def begin_run(catalog: Catalog, arguments: dict[str, Any], *, job: str = JOB) ->
     for run in catalog.list_job_runs(job, limit=100):
         if run.state != "RUNNING":
             continue
-        alive = run.id in _ACTIVE if run.owner == _owner() else _owner_alive(run.owner)
+        alive = run.id in _ACTIVE if run.owner == owner_id() else owner_alive(run.owner)
         if alive:
             raise TransformRunningError(f"{job} run {run.id} is still running (owner {run.owner})")
         run.state = "FAILED"
@@ -100,7 +83,7 @@ def begin_run(catalog: Catalog, arguments: dict[str, Any], *, job: str = JOB) ->
         state="RUNNING",
         arguments=arguments,
         started_at=time.time(),
-        owner=_owner(),
+        owner=owner_id(),
     )
     _ACTIVE.add(run.id)  # before it is visible: a thread of this process must see it alive
     try:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trafficlake.errors import MissingExtraError
+from trafficlake.errors import MissingExtraError, first_line
 from trafficlake.s3 import to_s3a
 from trafficlake.transform.engine import (
     PARTITION_KEYS,
@@ -158,8 +158,7 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
         try:
             return builder.getOrCreate()
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SparkStartError(f"cannot start Spark on {master}: {first}") from None
+            raise SparkStartError(f"cannot start Spark on {master}: {first_line(exc)}") from None
 
 
 def check_s3a(spark: Any) -> None:

@@ -30,7 +30,8 @@ from trafficlake.catalog import (
     open_catalog,
 )
 from trafficlake.config import Settings
-from trafficlake.errors import TrafficlakeError
+from trafficlake.errors import TrafficlakeError, first_line
+from trafficlake.plain import format_time
 from trafficlake.query import CatalogConnection, QueryError, connect
 from trafficlake.storage import Lake
 from trafficlake.web import data
@@ -129,7 +130,7 @@ def create_app(
     @app.exception_handler(CatalogError)
     @app.exception_handler(TrafficlakeError)
     async def _server_side(_req: Request, exc: Exception) -> JSONResponse:
-        return _error(500, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return _error(500, first_line(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -258,14 +259,8 @@ def create_app(
             "executions": cat.list_executions(limit=8),
             "runs": cat.list_job_runs("transform", limit=5),
             "database": settings.catalog.database,
-            "fmt_time": _fmt_time,
+            "fmt_time": format_time,
         }
         return templates.TemplateResponse(request, "index.html", context)
 
     return app
-
-
-def _fmt_time(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

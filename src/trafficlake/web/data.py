@@ -7,14 +7,10 @@ partitions (:mod:`trafficlake.query_pruning` reads literals, not parameters).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import math
 import re
 import threading
-import uuid
-from dataclasses import asdict, dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Table
@@ -23,6 +19,7 @@ from trafficlake.config import Settings
 from trafficlake.congestion import congestion as ranked_congestion
 from trafficlake.congestion import day_filter
 from trafficlake.errors import TrafficlakeError
+from trafficlake.plain import jsonable
 from trafficlake.query import CatalogConnection, QueryError
 from trafficlake.sqlquote import quote_ident
 
@@ -54,31 +51,6 @@ def parse_day(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise BadRequestError(f"day {text!r} is not a date: {exc}") from None
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN/inf become null, times ISO text, decimals floats, bytes base64."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, Decimal):
-        return jsonable(float(value))
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return jsonable(asdict(value))
-    return str(value)
 
 
 # ---- catalog summaries ----------------------------------------------------------------------

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from trafficlake.catalog.base import HistoryEvent
+from trafficlake.owner import owner_alive
+from trafficlake.owner import owner_id as owner_id  # the runtime records it on executions
 
 if TYPE_CHECKING:
     from trafficlake.catalog.base import Catalog, Execution
@@ -37,10 +37,6 @@ def iso(ts: float) -> str:
     """Epoch seconds as the ISO form AWS uses in the context object (millisecond precision)."""
     d = dt.datetime.fromtimestamp(ts, dt.UTC)
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
-
-
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class HistoryRecorder:
@@ -83,24 +79,9 @@ class HistoryRecorder:
                 self.catalog.add_history_events(self.execution_id, pending)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_abandoned(execution: Execution) -> bool:
     """RUNNING but owned by a process on this host that no longer exists."""
-    if execution.status != "RUNNING" or ":" not in execution.owner:
-        return False
-    host, _, pid = execution.owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    return not _pid_alive(int(pid))
+    return execution.status == "RUNNING" and not owner_alive(execution.owner)
 
 
 def mark_abandoned(catalog: Catalog, now: float | None = None) -> list[str]:
