@@ -93,7 +93,7 @@ class NoSuchResourceError(CatalogError):
     pass
 
 
-class ResourceExistsError(CatalogError):
+class ResourceExistsError(AlreadyExistsError):
     pass
 
 

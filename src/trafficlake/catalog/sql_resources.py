@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
+    AlreadyExistsError,
     NoSuchResourceError,
     Resource,
     ResourceCatalog,
@@ -30,7 +31,9 @@ class ResourceStore(ResourceCatalog):
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def _write(self, conflict: str = "") -> AbstractContextManager[Connection]:
+    def _write(
+        self, conflict: AlreadyExistsError | None = None
+    ) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     def put_resource(
@@ -40,10 +43,11 @@ class ResourceStore(ResourceCatalog):
         now = time.time()
         text = json.dumps(body, sort_keys=True)
         where = (R.c.kind == kind, R.c.name == name)
-        with self._write(f"{kind} {name} already exists") as conn:
+        taken = ResourceExistsError(f"{kind} {name} already exists")
+        with self._write(taken) as conn:
             row = conn.execute(sa.select(R).where(*where)).first()
             if row is not None and mode == "create":
-                raise ResourceExistsError(f"{kind} {name} already exists")
+                raise taken
             if row is None and mode == "update":
                 raise NoSuchResourceError(f"{kind} {name} not found")
             if row is None:
