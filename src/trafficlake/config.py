@@ -105,6 +105,9 @@ class TransformSettings:
     chunk_days: int = 1
     parallelism: int = 2
     memory_limit: str = "4GB"
+    allow_lossy_casts: bool = False
+    """Let the transform round raw integer columns held as non-integers (a double count);
+    otherwise such raw files fail the run with an error naming the column and partitions."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from trafficlake.transform.engine import (
     UnknownEngineError,
     open_engine,
 )
+from trafficlake.transform.input_types import check_input_types
 from trafficlake.transform.plan import (
     JOB,
     Chunk,
@@ -173,6 +174,11 @@ def _transform(
         reset_bookmark=bool(args.get("reset_bookmark")),
         raw=raw,
     )
+    cast_note = check_input_types(
+        lake, sorted({k for c in plan.chunks for k in c.input_keys}), allow=cfg.allow_lossy_casts
+    )
+    if cast_note:
+        plan.notes.append(cast_note)
     report(TransformProgress("plan", 0, len(plan.chunks), "; ".join(plan.notes)))
     staged: list[StagedFile] = []
     if plan.chunks:
