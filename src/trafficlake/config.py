@@ -163,6 +163,28 @@ class AwsSettings:
 
 
 @dataclass(frozen=True)
+class LambdaFunction:
+    handler: str = ""
+    """Lambda's ``FILE.FUNCTION`` (``handlers/RunDataCrawler/handler.handle``), relative to
+    ``code_dir``."""
+    code_dir: str = ""
+    """Folder of the handler's code; empty: the config file's folder."""
+    runtime: str = "python"
+    """python | nodejs"""
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 3.0
+    python: str = ""
+    """Interpreter that has the handler's dependencies; empty: the one running trafficlake."""
+    node: str = ""
+    """Node.js binary; empty: ``node`` on PATH."""
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    functions: dict[str, LambdaFunction] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -182,6 +204,8 @@ class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     schedules: list[ScheduleEntry] = field(default_factory=list)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    lambda_: LambdaSettings = field(default_factory=LambdaSettings)
+    """The ``[lambda]`` section (``lambda`` is a Python keyword)."""
     web: WebSettings = field(default_factory=WebSettings)
     base_dir: Path = field(default_factory=Path.cwd)
     """Folder that relative paths are resolved against (not a TOML key)."""
@@ -284,12 +308,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported setting type {_type_name(tp)}")
 
 
+_KEYWORD_KEYS = {"lambda": "lambda_"}
+"""TOML keys that are Python keywords -> their field names."""
+
+
 def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)} - _NOT_KEYS
     kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        full = f"{prefix}.{key}" if prefix else key
+    for toml_key, value in data.items():
+        full = f"{prefix}.{toml_key}" if prefix else toml_key
+        key = _KEYWORD_KEYS.get(toml_key, toml_key)
         if key not in names:
             raise ConfigError(f"unknown key '{full}'")
         kwargs[key] = _coerce(value, hints[key], full)
@@ -374,6 +403,11 @@ def _validate(s: Settings) -> None:
     check(s.aws.idle_timeout_s > 0, "aws.idle_timeout_s", "must be > 0")
     check(s.aws.max_body_bytes >= 1024, "aws.max_body_bytes", "must be >= 1024")
     check(s.aws.workers >= 2, "aws.workers", "must be >= 2")
+    for name, fn in s.lambda_.functions.items():
+        key = f"lambda.functions.{name}"
+        check("." in fn.handler.rsplit("/", 1)[-1], f"{key}.handler", "must be FILE.FUNCTION")
+        check(fn.runtime in {"python", "nodejs"}, f"{key}.runtime", "must be python or nodejs")
+        check(0 < fn.timeout_s <= 900, f"{key}.timeout_s", "must be in (0, 900]")
     check(s.transform.engine in {"duckdb", "spark"}, "transform.engine", "must be duckdb or spark")
     check(s.transform.jam_threshold_kmh > 0, "transform.jam_threshold_kmh", "must be > 0")
     check(s.transform.chunk_days >= 1, "transform.chunk_days", "must be >= 1")

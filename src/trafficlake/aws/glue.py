@@ -100,6 +100,7 @@ class GlueOperations(dict[str, Operation]):
         self.settings = context.settings
         self.catalog: Catalog = open_catalog(self.settings)
         self.lake = Lake.from_settings(self.settings)
+        crawls.ensure_default_crawlers(self.catalog, self.settings)
         for name in dir(self):
             if name[:1].isupper():
                 self[name] = self._guarded(getattr(self, name))

@@ -48,6 +48,7 @@ SERVICES: dict[str, str] = {
     "firehose": "trafficlake.aws.firehose",
     "athena": "trafficlake.aws.athena",
     "glue": "trafficlake.aws.glue",
+    "lambda": "trafficlake.aws.lambda_",
 }
 """Service name → adapter module (each defines ``ADAPTER``)."""
 
@@ -521,6 +522,7 @@ class AwsServer:
             "FunctionName": name,
             "Payload": body,
             "InvocationType": headers.get("x-amz-invocation-type", "RequestResponse"),
+            "LogType": headers.get("x-amz-log-type", "None"),
         }
         result = self.endpoint.call_service("lambda", "Invoke", request)
         out_headers = {
@@ -529,13 +531,15 @@ class AwsServer:
         }
         if result.get("FunctionError"):
             out_headers["X-Amz-Function-Error"] = str(result["FunctionError"])
+        if result.get("LogResult"):
+            out_headers["X-Amz-Log-Result"] = str(result["LogResult"])
         payload = result.get("Payload", b"")
         return Reply(int(result.get("StatusCode", 200)), bytes(payload), out_headers)
 
 
-def aws_context(settings: Settings, endpoint_url: str) -> AwsContext:
+def aws_context(settings: Settings, endpoint_url: str, token: str = "") -> AwsContext:
     a = settings.aws
-    return AwsContext(settings, a.region, a.account_id, endpoint_url)
+    return AwsContext(settings, a.region, a.account_id, endpoint_url, token)
 
 
 def limits_from_settings(settings: Settings) -> Limits:
@@ -563,7 +567,7 @@ def serve_settings(
     port = a.port if port is None else port
     token = (a.token or settings.delivery.token) if token is None else token
     return AwsServer(
-        lambda url: Endpoint(aws_context(settings, url), services),
+        lambda url: Endpoint(aws_context(settings, url, token), services),
         host,
         port,
         token,

@@ -40,6 +40,8 @@ class AwsContext:
     account_id: str
     endpoint_url: str
     """The endpoint's own URL (handed to Lambda handlers as ``AWS_ENDPOINT_URL``)."""
+    token: str = ""
+    """The endpoint's shared secret, if any (Lambda handlers send it as their access key id)."""
 
     def arn(self, service: str, resource: str) -> str:
         """``arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE`` in this endpoint's region and account."""
