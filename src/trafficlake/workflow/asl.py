@@ -504,8 +504,14 @@ def _validate_map(
         if mode not in ("INLINE", "DISTRIBUTED"):
             bad(f"{k}.ProcessorConfig.Mode must be INLINE or DISTRIBUTED")
         distributed = mode == "DISTRIBUTED"
+        if isinstance(config, dict):
+            for key in config:
+                if key not in ("Mode", "ExecutionType"):
+                    bad(f"{k}.ProcessorConfig: unknown field {key!r}")
+            if config.get("ExecutionType", "STANDARD") not in ("STANDARD", "EXPRESS"):
+                bad(f"{k}.ProcessorConfig.ExecutionType must be STANDARD or EXPRESS")
         if distributed:
-            bad("ProcessorConfig.Mode DISTRIBUTED (distributed Map) is not supported yet")
+            _validate_distributed(state, bad)
         for key in ("ItemReader", "ItemBatcher", "ResultWriter", "Label"):
             if key in state and not distributed:
                 bad(f"field {key!r} needs ProcessorConfig.Mode DISTRIBUTED")
@@ -532,6 +538,78 @@ def _validate_map(
             bad(f"field {key!r} has an invalid value {value!r}")
         if key in state and key + "Path" in state:
             bad(f"fields {key!r} and {key + 'Path'!r} are mutually exclusive")
+
+
+DISTRIBUTED_PARTS: dict[str, tuple[set[str], set[str]]] = {
+    "ItemReader": (
+        {"Resource", "Parameters", "Arguments", "ReaderConfig"},
+        {"arn:aws:states:::s3:listObjectsV2", "arn:aws:states:::s3:getObject"},
+    ),
+    "ResultWriter": (
+        {"Resource", "Parameters", "Arguments", "WriterConfig"},
+        {"arn:aws:states:::s3:putObject"},
+    ),
+    "ItemBatcher": (
+        {
+            "MaxItemsPerBatch",
+            "MaxItemsPerBatchPath",
+            "MaxInputBytesPerBatch",
+            "MaxInputBytesPerBatchPath",
+            "BatchInput",
+        },
+        set(),
+    ),
+}
+READER_CONFIG = {
+    "InputType",
+    "CSVHeaderLocation",
+    "CSVHeaders",
+    "CSVDelimiter",
+    "MaxItems",
+    "MaxItemsPath",
+}
+
+
+def _validate_distributed(state: dict[str, Any], bad: Any) -> None:
+    for part, (fields, resources) in DISTRIBUTED_PARTS.items():
+        spec = state.get(part)
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            bad(f"field {part!r} must be an object")
+            continue
+        for key in spec:
+            if key not in fields:
+                bad(f"{part}: unknown field {key!r}")
+        if resources and spec.get("Resource") not in resources:
+            bad(f"{part}.Resource must be one of {', '.join(sorted(resources))}")
+        for key in ("Parameters", "BatchInput"):
+            if key in spec:
+                for msg in template_problems(spec[key], f"{part}.{key}"):
+                    bad(msg)
+        if part == "ItemBatcher" and not any(
+            k in spec for k in ("MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch",
+                                "MaxInputBytesPerBatchPath")
+        ):  # fmt: skip
+            bad("ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch")
+    config = (state.get("ItemReader") or {}).get("ReaderConfig")
+    if isinstance(config, dict):
+        for key in config:
+            if key not in READER_CONFIG:
+                bad(f"ItemReader.ReaderConfig: unknown field {key!r}")
+        if config.get("InputType", "JSON") not in ("CSV", "JSON", "JSONL"):
+            bad("ItemReader.ReaderConfig.InputType must be CSV, JSON or JSONL")
+        if config.get("CSVHeaderLocation", "FIRST_ROW") not in ("FIRST_ROW", "GIVEN"):
+            bad("ItemReader.ReaderConfig.CSVHeaderLocation must be FIRST_ROW or GIVEN")
+        if config.get("CSVHeaderLocation") == "GIVEN" and not config.get("CSVHeaders"):
+            bad("ItemReader.ReaderConfig: CSVHeaderLocation GIVEN needs CSVHeaders")
+    reader = state.get("ItemReader")
+    if (
+        isinstance(reader, dict)
+        and reader.get("Resource") == "arn:aws:states:::s3:getObject"
+        and not isinstance(config, dict)
+    ):
+        bad("ItemReader: s3:getObject needs a ReaderConfig with an InputType")
 
 
 def _validate_sub(doc: Any, where: str, problems: list[str], seen: set[str], language: str) -> None:

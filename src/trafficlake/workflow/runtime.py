@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from trafficlake.catalog.base import Execution, HistoryEvent
 from trafficlake.workflow import query
 from trafficlake.workflow.choice import evaluate_rule, parse_timestamp
+from trafficlake.workflow.distributed import is_distributed, run_distributed_map
 from trafficlake.workflow.errors import StatesError
 from trafficlake.workflow.history import Clock, HistoryRecorder, SystemClock, iso, owner_id
 from trafficlake.workflow.paths import apply_input_path, set_result
@@ -499,6 +500,8 @@ class Executor:
             result = self._task(name, state, effective, ctx, scope)
         elif typ == "Parallel":
             result = run_parallel(self, name, state, effective, scope)
+        elif is_distributed(state):
+            result = run_distributed_map(self, name, state, effective, ctx, scope)
         else:
             result = run_map(self, name, state, effective, ctx, scope)
         if "ResultSelector" in state:
@@ -524,6 +527,8 @@ class Executor:
             result = self._task(name, state, args, ctx, scope, b)
         elif typ == "Parallel":
             result = run_parallel(self, name, state, args, scope)
+        elif is_distributed(state):
+            result = run_distributed_map(self, name, state, data, ctx, scope)
         else:
             result = run_map(self, name, state, data, ctx, scope)
         b["states"]["result"] = result
