@@ -30,9 +30,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from trafficlake.catalog.base import Partition, Table
+from trafficlake.catalog.base import INT_TYPES, Partition, Table
 
-INT_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
 MAX_EXACT_DIGITS = 38

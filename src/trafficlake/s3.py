@@ -1,4 +1,5 @@
-"""S3 settings for the engines: one place that turns ``[s3]`` settings into engine config.
+"""S3 settings: the one place that reads ``[s3]`` (:func:`resolve_endpoint`, used by the lake
+too) and turns it into engine config.
 
 - :func:`configure_duckdb` loads DuckDB's httpfs extension (offline, from the
   ``duckdb-extension-httpfs`` wheel) and creates an S3 secret for the endpoint, so DuckDB reads
@@ -51,6 +52,8 @@ def is_s3_url(url: str) -> bool:
 
 
 def resolve_endpoint(settings: Settings) -> S3Endpoint:
+    """The one reading of ``[s3]`` (endpoint URL, credentials with the AWS environment
+    variables as fallback) that the lake, DuckDB and Spark connect with."""
     s3 = settings.s3
     scheme, sep, host = s3.endpoint_url.partition("://")
     endpoint = (host if sep else s3.endpoint_url).rstrip("/")

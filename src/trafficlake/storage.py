@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from trafficlake.errors import StorageError
+from trafficlake.s3 import S3Endpoint, resolve_endpoint
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
@@ -50,26 +51,27 @@ class Lake:
         cls,
         url: str,
         *,
-        endpoint_url: str = "",
-        region: str = "us-east-1",
-        access_key_id: str = "",
-        secret_access_key: str = "",
-        path_style: bool = True,
+        s3: S3Endpoint | None = None,
         create: bool = True,
     ) -> Lake:
+        """A lake at a local path or ``s3://bucket/prefix`` (``s3``: the connection, as
+        :func:`trafficlake.s3.resolve_endpoint` reads it from the settings; None: AWS with the
+        default credential chain)."""
         if url.startswith("s3://"):
             bucket_prefix = url[len("s3://") :].strip("/")
             if not bucket_prefix:
                 raise StorageError(f"lake URL {url!r} names no bucket")
-            kwargs: dict[str, object] = {"region": region}
-            if endpoint_url:
-                scheme, _, host = endpoint_url.partition("://")
-                kwargs["endpoint_override"] = host or endpoint_url
-                kwargs["scheme"] = scheme if host else "https"
-            if access_key_id:
-                kwargs["access_key"] = access_key_id
-                kwargs["secret_key"] = secret_access_key
-            if path_style:
+            ep = s3 or S3Endpoint("", True, "us-east-1", "", "", "", True)
+            kwargs: dict[str, object] = {"region": ep.region}
+            if ep.endpoint:
+                kwargs["endpoint_override"] = ep.endpoint
+                kwargs["scheme"] = "https" if ep.use_ssl else "http"
+            if ep.access_key_id:
+                kwargs["access_key"] = ep.access_key_id
+                kwargs["secret_key"] = ep.secret_access_key
+                if ep.session_token:
+                    kwargs["session_token"] = ep.session_token
+            if ep.path_style:
                 kwargs["force_virtual_addressing"] = False
             try:
                 fs = pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
@@ -92,16 +94,7 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = True) -> Lake:
-        s3 = settings.s3
-        return cls.from_url(
-            settings.lake_url,
-            endpoint_url=s3.endpoint_url,
-            region=s3.region,
-            access_key_id=s3.access_key_id or os.environ.get("AWS_ACCESS_KEY_ID", ""),
-            secret_access_key=s3.secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-            path_style=s3.path_style,
-            create=create,
-        )
+        return cls.from_url(settings.lake_url, s3=resolve_endpoint(settings), create=create)
 
     # ---- paths ----------------------------------------------------------------------------
     @property

@@ -99,6 +99,9 @@ class ResourceExistsError(AlreadyExistsError):
 
 # ---- model ----------------------------------------------------------------------------------
 
+INT_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
+"""The Hive integer types: partition values of a key of these types compare as numbers."""
+
 
 @dataclass
 class Column:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
+    INT_TYPES,
     AlreadyExistsError,
     Catalog,
     CatalogError,
@@ -44,7 +45,6 @@ from trafficlake.catalog.sql_rows import (
 from trafficlake.catalog.sql_runs import RunStore
 from trafficlake.errors import first_line
 
-INT_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
 _SCHEMA_LOCK_KEY = 0x7472_616C  # pg advisory lock id for schema creation
 _CHUNK = 500
 

@@ -18,6 +18,7 @@ from trafficlake.miv.xmlsafe import (
     TimestampError,
     iterparse_safely,
     parse_timestamp,
+    safe_parser,
 )
 from trafficlake.schema import CLASSES
 
@@ -41,14 +42,7 @@ _SCALAR_INDEX = {name: i for i, name in enumerate(SCALARS)}
 _CLASS_BASE = {str(k): len(SCALARS) + 3 * i for i, k in enumerate(CLASSES)}
 _MEETDATA_OFFSET = {m: i for i, m in enumerate(MEETDATA)}
 _REKEN_INDEX = {r: len(SCALARS) + 15 + i for i, r in enumerate(REKENDATA)}
-_FRAGMENT_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    load_dtd=False,
-    no_network=True,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+_FRAGMENT_PARSER = safe_parser()
 
 Row = tuple[str | bytes | None, ...]
 

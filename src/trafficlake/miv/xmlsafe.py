@@ -1,8 +1,11 @@
-"""Safe, streaming XML reading shared by the feed and config parsers.
+"""Safe, streaming XML reading shared by the feed and config parsers: the one owner of the
+XML safety settings.
 
-Documents are read with lxml ``iterparse`` with entity resolution, DTD loading, network access
-and huge trees switched off; a document that declares a DTD (``<!DOCTYPE``, the carrier of
-entity bombs and external entities) is rejected before anything is parsed.
+Every lxml parse in trafficlake uses :data:`SAFE_PARSER_OPTIONS` (entity resolution, DTD
+loading, network access and huge trees switched off; comments and processing instructions
+dropped): ``iterparse`` here, and :func:`safe_parser` for the fast path's fragments. A
+document that declares a DTD (``<!DOCTYPE``, the carrier of entity bombs and external
+entities) is rejected before anything is parsed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,20 @@ from typing import BinaryIO
 from lxml import etree
 
 from trafficlake.errors import TrafficlakeError
+
+SAFE_PARSER_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "load_dtd": False,
+    "no_network": True,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+
+def safe_parser() -> etree.XMLParser:
+    """An lxml parser with :data:`SAFE_PARSER_OPTIONS` (for ``etree.fromstring``)."""
+    return etree.XMLParser(**SAFE_PARSER_OPTIONS)
 
 
 class FeedParseError(TrafficlakeError):
@@ -95,12 +112,7 @@ def iterparse_safely(
         io.BytesIO(data),
         events=("end",),
         tag=tags,
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
+        **SAFE_PARSER_OPTIONS,
     )
     checked = False
     try:
