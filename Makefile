@@ -12,14 +12,18 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,spark,aws,web]'
 	touch $(STAMP)
 
-# The demo needs the package alone (no extras): a fresh clone installs in seconds.
+# The demo needs the package and the web extra (for the dashboard it suggests next), no more.
+# For a fast first run the venv gets no pip of its own (the host's pip installs into it) and no
+# bytecode is precompiled; `make install` adds pip and the extras later. Hosts whose pip lacks --python get the classic way.
 $(DEMO_STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e .
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile -e '.[web]' 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip --upgrade >/dev/null && $(BIN)/python -m pip install --quiet -e '.[web]' ; }
 	touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

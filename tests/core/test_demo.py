@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from cli_runner import run_cli
 from trafficlake.config import load_settings
-from trafficlake.demo import MARKER, run_demo
+from trafficlake.demo import MARKER, demo_day, run_demo
 from trafficlake.errors import TrafficlakeError
 from trafficlake.query import run_query
 
@@ -50,3 +52,57 @@ def test_demo_with_a_config_runs_into_that_lake_only_when_it_is_empty(tmp_path: 
     assert summary.transformed_rows > 0
     with pytest.raises(TrafficlakeError, match="already holds raw data"):
         run_demo(None, config=conf, lanes=60, hours=1)
+
+
+def test_the_demo_day_is_the_latest_weekday_whatever_day_it_runs() -> None:
+    monday = date(2026, 11, 30)
+    for offset in range(14):
+        today = monday + timedelta(days=offset)
+        day = demo_day(today)
+        assert day.weekday() < 5 and day < today
+        assert all((day + timedelta(days=k)).weekday() >= 5 for k in range(1, (today - day).days))
+    assert demo_day(monday) == date(2026, 11, 27)  # Monday: last Friday
+    assert demo_day(date(2026, 12, 6)) == date(2026, 12, 4)  # Sunday: Friday
+    assert demo_day(date(2026, 12, 2)) == date(2026, 12, 1)  # Wednesday: Tuesday
+
+
+@pytest.mark.slow
+def test_demo_run_on_a_tuesday_shows_both_rush_hours_jams_in_local_time(tmp_path: Path) -> None:
+    # Run "on" a Tuesday: the demo simulates the Monday, 06:00-20:00 Brussels time.
+    s = run_demo(tmp_path / "demo", lanes=400, today=date(2026, 12, 1), xml_minutes=2)
+    assert s.execution_status == "SUCCEEDED", s.execution_error
+    assert s.day == "Monday 30 November 2026"
+    assert (s.first_local, s.last_local) == ("06:00", "20:00")
+    assert s.first_minute == "2026-11-30T05:00:00+00:00"  # CET is UTC+1
+    assert s.lane_minutes <= s.events_landed and s.lane_minutes > 400 * 700
+    assert [j.period for j in s.jams] == ["morning", "evening"]
+    morning, evening = s.jams
+    assert "06:30" < morning.first < morning.last <= "13:00" < evening.first < evening.last
+    for j in s.jams:
+        assert j.jam_minutes > 30 and j.worst_road_sites >= 2  # a queue that spread upstream
+        assert j.worst_road_minutes <= j.jam_minutes and j.worst_road_start
+    # The jams the summary names are in the lake: minutes flagged in both rush hours.
+    settings = load_settings(tmp_path / "demo" / "trafficlake.toml")
+    flagged = run_query(
+        settings,
+        "SELECT count(*) FROM traffic.transformed WHERE trafficJamIndicator = 1",
+    ).rows[0][0]
+    assert flagged == morning.jam_minutes + evening.jam_minutes
+    assert any("trafficlake serve" in step for step in s.next_steps) and len(s.next_steps) == 3
+
+
+def test_demo_command_prints_a_plain_summary_and_next_steps(tmp_path: Path) -> None:
+    done = run_cli(
+        "demo", "--lanes", "60", "--hours", "1", "--start", "2026-11-16T07:00:00Z", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Simulated 60 lanes" in out and "08:00 to 09:00 Brussels time" in out
+    assert "road-section minutes" in out and "Try next" in out and "trafficlake serve" in out
+    # each pipeline step once, not a Wait/Get/Check line per poll
+    assert done.stderr.count("transforming") == 1 and "WaitStateEntered" not in done.stderr
+
+
+def test_demo_refuses_absurd_sizes_naming_the_limit(tmp_path: Path) -> None:
+    with pytest.raises(TrafficlakeError, match=r"--lanes 1\.\.100,000"):
+        run_demo(tmp_path / "d", lanes=100_000_000, hours=1)

@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from trafficlake.cli.common import ConfigOpt, JsonOpt, console, err_console, print_json
+
+STEP_NAMES = {
+    "RunDataCrawler": "crawling raw/ (the crawler registers the new hourly partitions)",
+    "RunETL": "transforming (event-time partitions, speeds, 3- and 20-minute averages, jams)",
+    "RunTransformedCrawler": "crawling transformed/",
+}
 
 
 def demo(
     directory: Annotated[
         Path,
-        typer.Option("--dir", help="Folder for the demo's lake, catalog and config (wiped first)."),
+        typer.Option(
+            "--dir",
+            metavar="DIR",
+            help="Folder for the demo's lake, catalog and config (wiped first).",
+        ),
     ] = Path("trafficlake-demo"),
-    lanes: Annotated[int, typer.Option(help="Lanes in the simulated network.")] = 4600,
-    hours: Annotated[int, typer.Option(help="Hours of traffic to simulate.")] = 6,
+    lanes: Annotated[
+        int, typer.Option(metavar="N", help="Lanes in the simulated network (the feed has ~4,600).")
+    ] = 4600,
+    hours: Annotated[
+        int,
+        typer.Option(metavar="H", help="Hours of traffic to simulate, from 06:00 Brussels time."),
+    ] = 14,
     start: Annotated[
-        str, typer.Option(help="First simulated minute (ISO, UTC); default yesterday 05:00 UTC.")
+        str,
+        typer.Option(
+            metavar="TIME",
+            help="First simulated minute (ISO; UTC unless it has an offset). "
+            "Default: 06:00 Brussels time on the latest weekday before today.",
+        ),
     ] = "",
     json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Simulate traffic, land it, run the shipped state machine and summarise the lake.
+    """Simulate a working day of traffic, land it, run the shipped state machine and say what
+    the lake now holds: the jams of both rush hours, where and when.
 
     Runs in its own folder (default ./trafficlake-demo) with its own trafficlake.toml, so it
     never touches your ./lake; rerunning wipes and rebuilds that folder. With --config it runs
@@ -33,13 +53,15 @@ def demo(
     from trafficlake.demo import run_demo
 
     def step(msg: str) -> None:
-        err_console.print(f"[bold]>[/bold] {msg}")
+        err_console.print(f"[bold]>[/bold] {msg}", highlight=False)
 
-    def on_event(event: object) -> None:
-        kind = getattr(event, "type", "")
-        if kind.endswith("StateEntered"):
-            name = getattr(event, "details", {}).get("name", "")
-            err_console.print(f"    {kind:<28} {name}", highlight=False)
+    seen: set[str] = set()
+
+    def on_event(event: Any) -> None:  # each pipeline step once, not every poll of it
+        name = getattr(event, "details", {}).get("name", "")
+        if event.type == "TaskStateEntered" and name in STEP_NAMES and name not in seen:
+            seen.add(name)
+            err_console.print(f"    {STEP_NAMES[name]}", highlight=False)
 
     summary = run_demo(
         None if config else directory.resolve(),
@@ -53,46 +75,61 @@ def demo(
     if json:
         print_json(summary)
     else:
-        _print_summary(summary)
+        print_summary(summary)
     if summary.execution_status != "SUCCEEDED":
         raise typer.Exit(1)
 
 
-def _print_summary(s: object) -> None:
-    from trafficlake.demo import DemoSummary
-
-    assert isinstance(s, DemoSummary)
-    console.print()
-    console.print(f"[bold]trafficlake demo[/bold] in {s.folder}")
-    console.print(f"  simulated      {s.lanes} lanes x {s.minutes} min from {s.first_minute}")
-    console.print(
-        f"  landed         {s.events_landed:,} events in {s.raw_files} files, "
-        f"{s.raw_partitions} raw partitions ({s.quarantined} quarantined)"
+def print_summary(s: Any) -> None:
+    """The demo's result in a few plain lines."""
+    say = lambda text="": console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+    say()
+    say(f"[bold]What the demo did[/bold] (in {s.folder})")
+    say(
+        f"  Simulated {s.lanes:,} lanes (detector loops) from {s.first_local} to {s.last_local} "
+        f"Brussels time on {s.day}: the feed publishes one event per lane a minute."
     )
-    status_color = "green" if s.execution_status == "SUCCEEDED" else "red"
-    console.print(
-        f"  state machine  [{status_color}]{s.execution_status}[/{status_color}]  {s.execution_id}"
+    say(
+        f"  Landed {s.events_landed:,} events in {s.raw_files} Parquet files under raw/ "
+        f"({s.raw_partitions} arrival-hour partitions, {s.quarantined} quarantined)."
     )
-    if s.execution_error:
-        console.print(f"                 {s.execution_error}")
-    console.print(
-        f"  transformed    {s.transformed_rows:,} rows in {s.transformed_partitions} partitions"
+    if s.execution_status != "SUCCEEDED":
+        say(f"  The state machine [red]{s.execution_status}[/red]: {s.execution_error}")
+        say(f"  See: trafficlake workflow history {s.execution_id} --config {s.config}")
+        return
+    stale = s.events_landed - s.lane_minutes
+    say(
+        f"  {s.lane_minutes:,} of them are lane-minutes measured in that window"
+        + (f" (the other {stale:,}: stale repeats of lanes that went silent)" if stale else "")
+        + "."
     )
-    console.print("  timings        " + ", ".join(f"{k} {v:.1f} s" for k, v in s.seconds.items()))
-    if s.congestion:
-        table = Table(title="Most congested locations (minutes with trafficJamIndicator = 1)")
-        for col in ("lve_nr", "name", "jam_minutes", "minutes", "min_speed"):
-            table.add_column(col)
-        for row in s.congestion:
-            table.add_row(
-                *(str(row[c]) for c in ("lve_nr", "name", "jam_minutes", "minutes", "min_speed"))
+    say(
+        f"  The transform averaged the lanes of each measuring site into "
+        f"{s.transformed_rows:,} road-section minutes ({s.transformed_partitions} event-hour "
+        f"partitions under transformed/), with speeds, moving averages and a jam flag."
+    )
+    say()
+    if not s.jams:
+        say("[bold]Jams found[/bold]: none (no minute flagged trafficJamIndicator = 1).")
+    else:
+        say("[bold]Jams found[/bold] (Brussels time)")
+        for j in s.jams:
+            say(
+                f"  {j.period.capitalize()} rush: {j.jam_minutes:,} jammed section-minutes "
+                f"between {j.first} and {j.last} on {j.locations} sites of {j.roads} road(s)."
             )
-        console.print(table)
-    console.print(f"  lake           {s.lake}")
-    console.print(f"  catalog        {s.catalog}")
-    console.print("  try:")
-    for q in s.example_queries:
-        console.print(f"    {q}", highlight=False, soft_wrap=True)
+            say(
+                f"    Worst: road {j.worst_road}, {j.worst_road_first}-{j.worst_road_last}: "
+                f"the queue started at {j.worst_road_start} and spread upstream over "
+                f"{j.worst_road_sites} sites ({j.worst_road_km} km)."
+            )
+    say()
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in s.seconds.items())
+    say(f"Took {timings}. The lake is {s.lake}, the catalog {s.catalog}.")
+    say()
+    say("[bold]Try next[/bold]")
+    for i, cmd in enumerate(s.next_steps, 1):
+        say(f"  {i}. {cmd}")
 
 
 def register(app: typer.Typer) -> None:
