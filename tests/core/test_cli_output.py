@@ -21,7 +21,7 @@ def test_help_has_no_type_placeholders(tmp_path: Path) -> None:
         for noise in ("<bool>", "<int>", "<str>", "<path>", "list[", "{sql}", "{table}"):
             assert noise not in done.stdout, (args, noise)
     usage = run_cli("query", "--help", cwd=tmp_path).stdout
-    assert "Usage: trafficlake query [OPTIONS] SQL" in usage
+    assert "Usage: trafficlake query [OPTIONS] [SQL]" in usage
     assert "--limit" in usage
 
 
