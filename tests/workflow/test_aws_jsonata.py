@@ -54,6 +54,8 @@ FUNCTION_EXAMPLES = [
     ("{% $hash('input data', 'SHA-1') %}", hashlib.sha1(b"input data").hexdigest()),
     ('{% $parse(\'{"a": [1, {"b": true}]}\') %}', {"a": [1, {"b": True}]}),
     ("{% $random(7) = $random(7) %}", True),
+    ("{% $random(42) %}", 0.7275636800328681),  # java.util.Random(42).nextDouble()
+    ("{% 4 / 2 %}", 2),
     ("{% $length($uuid()) %}", 36),
     ("{% $sum($states.input.xs) %}", 6),
     ("{% $states.input.xs[$ > 1] %}", [2, 3]),

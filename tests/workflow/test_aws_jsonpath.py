@@ -54,6 +54,9 @@ INTRINSIC_EXAMPLES = [
     ),
     ("States.Format('Hello, my name is {}.', $.name)", {"name": "Arnav"}, "Hello, my name is Arnav."),
     ("States.Format('{} \\{literal\\} it\\'s', $.n)", {"n": 3}, "3 {literal} it's"),
+    # a seed gives java.util.Random's sequence: new Random(42).nextInt(10) == 0
+    ("States.MathRandom(5, 15, 42)", {}, 5),
+    ("States.MathRandom(0, 100, 0)", {}, 60),
 ]  # fmt: skip
 
 

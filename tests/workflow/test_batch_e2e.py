@@ -113,9 +113,13 @@ def test_batch_sync_variant(settings: Settings, lake: Lake) -> None:
 
 
 def test_crawler_failure_ends_in_the_fail_state(settings: Settings, lake: Lake) -> None:
-    lake.put_atomic(
-        "raw/year=2025/month=11/day=21/hour=1/miv-1-corrupt.parquet", b"PAR1 this is not parquet"
-    )
+    # a file whose column type clashes with the table's fails the crawl (unreadable files are
+    # only skipped and noted)
+    t = raw_rows(2)
+    i = t.schema.get_field_index("tijd_waarneming")
+    t = t.set_column(i, "tijd_waarneming", t["tijd_waarneming"].cast(pa.string()))
+    with lake.open_atomic("raw/year=2025/month=11/day=21/hour=1/miv-1-corrupt.parquet") as out:
+        pq.write_table(t, out)
     r = run_workflow(settings, "batch", {})
     assert (r.status, r.error) == ("FAILED", "DataCrawlerFailed")
     assert "corrupt" in r.cause

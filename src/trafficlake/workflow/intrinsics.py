@@ -343,11 +343,39 @@ def _json_merge(a: Any, b: Any, deep: Any) -> dict[str, Any]:
     return {**a, **b}
 
 
+class JavaRandom:
+    """``java.util.Random``'s generator, so a seeded ``States.MathRandom`` (and JSONata's
+    ``$random(seed)``) gives the numbers a JVM-based service gives for that seed."""
+
+    MULTIPLIER, MASK = 0x5DEECE66D, (1 << 48) - 1
+
+    def __init__(self, seed: int) -> None:
+        self.seed = (seed ^ self.MULTIPLIER) & self.MASK
+
+    def next(self, bits: int) -> int:
+        self.seed = (self.seed * self.MULTIPLIER + 0xB) & self.MASK
+        value = self.seed >> (48 - bits)
+        return value - (1 << 32) if value >= 1 << 31 else value  # Java's (int) cast
+
+    def next_int(self, bound: int) -> int:
+        if bound & -bound == bound:
+            return (bound * self.next(31)) >> 31
+        while True:
+            bits = self.next(31)
+            value = bits % bound
+            if bits - value + (bound - 1) < 2**31:
+                return value
+
+    def next_double(self) -> float:
+        return ((self.next(26) << 27) + self.next(27)) * 2.0**-53
+
+
 def _math_random(start: Any, end: Any, seed: Any = None) -> int:
     a, b = _int(start, "States.MathRandom start"), _int(end, "States.MathRandom end")
     _need(a < b, "States.MathRandom start must be less than end")
-    rng = random.Random(_int(seed, "States.MathRandom seed")) if seed is not None else random
-    return rng.randrange(a, b)
+    if seed is None:
+        return random.randrange(a, b)
+    return a + JavaRandom(_int(seed, "States.MathRandom seed")).next_int(b - a)
 
 
 def _rounded(v: Any, what: str) -> int:

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 import jsonata  # type: ignore[import-untyped]
 
 from trafficlake.workflow.errors import StatesError
+from trafficlake.workflow.intrinsics import JavaRandom
 
 QUERY_ERROR = "States.QueryEvaluationError"
 TIMEOUT_MS = 5000
@@ -140,6 +141,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if callable(value) or hasattr(value, "signature"):
         raise StatesError(QUERY_ERROR, "a JSONata expression returned a function")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)  # JSONata numbers are doubles: 2.0 prints as 2
     return value
 
 
@@ -214,7 +217,7 @@ def _hash(data: Any, algorithm: Any) -> str:
 def _random(seed: Any = None) -> float:
     if seed is None:
         return random.random()
-    return random.Random(_integer(seed, "$random: the seed")).random()
+    return JavaRandom(_integer(seed, "$random: the seed")).next_double()
 
 
 def _parse(text: Any) -> Any:
