@@ -28,7 +28,7 @@ from trafficlake.miv.simulator import Simulator
 from trafficlake.storage import Lake
 
 START = "2026-03-02T00:00:00Z"
-SHARED_TEST_XML = Path("/work/shared/data/miv/test.xml")
+REAL_TEST_XML = Path(__file__).parents[1] / "fixtures" / "miv" / "test.xml"
 
 
 def read_raw(settings: Settings) -> pa.Table:
@@ -124,9 +124,8 @@ def test_replay_quarantines_bad_meetpunten(settings: Settings, tmp_path: Path) -
     assert 0 <= arrival - (parse_start(START) + 114) <= ingest.ARRIVAL_JITTER_S
 
 
-@pytest.mark.skipif(not SHARED_TEST_XML.exists(), reason="shared reference data absent")
 def test_replay_real_feed_sample(settings: Settings) -> None:
-    report = ingest.replay(settings, [str(SHARED_TEST_XML)])
+    report = ingest.replay(settings, [str(REAL_TEST_XML)])
     assert report.events + report.errors == 2
     assert read_raw(settings).column("tijd_waarneming")[0].as_py() > 1_400_000_000
 

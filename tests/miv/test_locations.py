@@ -21,7 +21,8 @@ from trafficlake.miv.simulator import Simulator
 from trafficlake.storage import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures"
-REAL = Path("/work/shared/data/miv/verkeersdata_metadata.xml")
+REAL = Path(__file__).parents[1] / "fixtures" / "miv" / "verkeersdata_metadata-excerpt.xml"
+"""The real 2017 configuration feed cut to 100 meetpunten (tests/fixtures/miv/README.md)."""
 
 
 def test_small_config_with_comma_decimals_and_missing_fields() -> None:
@@ -94,10 +95,10 @@ def test_write_locations_is_atomic_and_readable(settings: Settings) -> None:
     assert pq.read_table(io.BytesIO(lake.read_bytes(LOCATIONS_KEY))).num_rows == 10
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="shared reference data absent")
 def test_real_2017_configuration() -> None:
     table = parse_config(REAL)
-    assert table.num_rows == 4254
-    assert len(set(table.column("lve_nr").to_pylist())) == 575
-    assert table.slice(0, 1).to_pylist()[0]["Kmp_Rsys"] == 94.695
+    assert table.num_rows == 100
+    assert len(set(table.column("lve_nr").to_pylist())) == 23
+    first = table.slice(0, 1).to_pylist()[0]
+    assert (first["unieke_id"], first["Kmp_Rsys"]) == (791, 96.276)
     assert table.schema.metadata == {b"tijd_laatste_config_wijziging": b"1487338926"}
