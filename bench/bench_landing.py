@@ -4,7 +4,7 @@ Typed path: ``put_events`` in chunks of 4,600 rows (one full MIV feed document).
 JSON path: ``put_record_batch`` with 500 all-string JSON records a call (the wire format), from
 one caller and from 4 concurrent callers.
 Baseline: pyarrow writing the same rows straight to one zstd Parquet file, in the same run.
-Target (DESIGN 4): >= 100k records/s with the WAL on, on the typed path and one JSON caller.
+Target (docs/architecture.md, "Quality bars"): >= 100k records/s with the WAL on, on the typed path and one JSON caller.
 Diagnostic rows split a JSON call's cost: the caller thread's CPU time per call (parsing,
 validation, casting, WAL framing) and one WAL-sized append + fdatasync alone on this disk; the
 stream runs the two at once, so one caller is bound by the larger. On a shared machine the

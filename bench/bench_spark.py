@@ -1,4 +1,4 @@
-"""Spark vs DuckDB on the same lake, in the same run (DESIGN 4: DuckDB >= 5x faster than Spark
+"""Spark vs DuckDB on the same lake, in the same run (docs/architecture.md, "Quality bars": DuckDB >= 5x faster than Spark
 on ``local[2]``).
 
 A day of simulated Flanders (4,600 lanes x 1,440 minutes ~ 6.6M raw rows, plus one hour of

@@ -1,4 +1,4 @@
-"""Transform benchmarks (DESIGN 4).
+"""Transform benchmarks (docs/architecture.md, "Quality bars").
 
 (a) full day: a day of simulated Flanders (4,600 lanes x 1,440 minutes ~ 6.6M raw rows, plus
     one hour of look-back) landed as raw Parquet in arrival-hour partitions and crawled. Timed:

@@ -1,4 +1,4 @@
-"""The raw event schema (DESIGN 3.1): one lane, one minute, column names as in the MIV feed."""
+"""The raw event schema (docs/architecture.md, "Raw event"): one lane, one minute, column names as in the MIV feed."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def test_real_feed_minute_flattened_like_the_original_pipeline() -> None:
     assert batch.column("tijd_waarneming")[0].as_py() == 1487150940  # 2017-02-15T10:29+01:00
 
 
-# ---- DESIGN 4: the JSON path rejects what the feed parser rejects (shared bounds) --------------
+# ---- bad input: the JSON path rejects what the feed parser rejects (shared bounds) --------------
 _NOW = int(__import__("time").time())
 OUT_OF_BOUNDS = [
     ("verkeersintensiteit_klasse2", "-5", "verkeersintensiteit_klasse2 negative: '-5'"),

@@ -174,7 +174,7 @@ def test_errors_are_quarantined_with_reason(lake: Lake, tmp_path: Path, make_rec
 def test_values_outside_the_designs_bounds_go_to_the_error_prefix(
     lake: Lake, tmp_path: Path, make_record: Any
 ) -> None:
-    """DESIGN 4: a negative count or an exponent timestamp (1970) is quarantined with its
+    """Bad input: a negative count or an exponent timestamp (1970) is quarantined with its
     reason, on the wire path (bytes) and the dict path alike; the good records land."""
     negative = json.dumps({**make_record(1), "verkeersintensiteit_klasse2": "-5"}).encode()
     exponent = json.dumps({**make_record(2), "tijd_waarneming": "1e3"}).encode()

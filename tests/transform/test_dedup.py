@@ -1,4 +1,4 @@
-"""De-duplication (DESIGN 3.4 step 2) on many competing versions: the transform of a raw set
+"""De-duplication (docs/architecture.md, "The transform", step 2) on many competing versions: the transform of a raw set
 equals the transform of the same set de-duplicated beforehand in Python by the documented rule
 (latest tijd_laatst_gewijzigd, NULL last; then latest arrival_time; then latest
 tijd_publicatie, NULL last). Runs traffic.sql directly on DuckDB over an in-memory view."""

@@ -1,4 +1,4 @@
-"""The fixes over the seed (DESIGN 3.4), each on a small hand-made lake, through the real
+"""The fixes over the seed (docs/architecture.md, "The transform"), each on a small hand-made lake, through the real
 catalog, crawler and DuckDB."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bookmarks, affected days, idempotence and the crash-safe commit (DESIGN 3.5)."""
+"""Bookmarks, affected days, idempotence and the crash-safe commit (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The traffic transform (DESIGN 3.4/3.5): raw lane-minutes -> event-time road-section minutes.
+"""The traffic transform (docs/architecture.md, "The transform"): raw lane-minutes -> event-time road-section minutes.
 
 ``start_transform`` (background) and ``run_transform`` (foreground) are the entry points; the
 SQL lives in ``traffic.sql``; engines implement :class:`trafficlake.transform.engine.Engine`.

@@ -1,4 +1,5 @@
-"""Staged output -> catalog partitions: the commit protocol of DESIGN 3.5.
+"""Staged output -> catalog partitions: the commit protocol (docs/architecture.md, "Writing,
+bookmarks, idempotence").
 
 Layout during a run ``R``::
 
