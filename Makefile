@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench lint format clean
+.PHONY: install npm-deps demo test test-fast bench lint format clean
 
 install: $(STAMP)
 
@@ -26,13 +26,21 @@ $(DEMO_STAMP): pyproject.toml
 	  || { $(BIN)/python -m ensurepip --upgrade >/dev/null && $(BIN)/python -m pip install --quiet -e '.[web]' ; }
 	touch $(DEMO_STAMP)
 
+# Test-only npm packages (the asl-validator check of the shipped state machines), exactly as
+# locked in tests/workflow/asl-validator/package-lock.json.
+ASL_VALIDATOR := tests/workflow/asl-validator
+npm-deps: $(ASL_VALIDATOR)/node_modules/.package-lock.json
+
+$(ASL_VALIDATOR)/node_modules/.package-lock.json: $(ASL_VALIDATOR)/package-lock.json
+	npm ci --prefix $(ASL_VALIDATOR) --no-audit --no-fund --silent
+
 demo: $(DEMO_STAMP)
 	$(BIN)/trafficlake demo
 
-test: install
+test: install npm-deps
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install npm-deps
 	$(BIN)/python -m pytest -n 2 -m "not spark and not cluster and not slow and not postgres" $(PYTEST_ARGS)
 
 bench: install
