@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from wf_helpers import FakeClock, run, task
 
-from trafficlake.workflow.asl import validate
+from trafficlake.workflow.validation import validate
 
 
 def jsonata(states: dict[str, Any], start: str | None = None) -> dict[str, Any]:

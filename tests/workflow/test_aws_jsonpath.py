@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from wf_helpers import FakeClock, one, run, task
 
-from trafficlake.workflow.asl import validate
+from trafficlake.workflow.validation import validate
 
 
 def pass_params(params: dict[str, Any]) -> dict[str, Any]:

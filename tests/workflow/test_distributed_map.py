@@ -15,8 +15,8 @@ from trafficlake.catalog import open_catalog
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
 from trafficlake.workflow import Executor, from_dict
-from trafficlake.workflow.asl import validate
 from trafficlake.workflow.runtime import ExecutionResult
+from trafficlake.workflow.validation import validate
 
 PASS_CHILD = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from trafficlake.workflow.asl import load_definition, load_text, validate
+from trafficlake.workflow.asl import load_definition, load_text
 from trafficlake.workflow.errors import ValidationError
+from trafficlake.workflow.validation import validate
 
 BASE: dict[str, Any] = {
     "StartAt": "Start",
