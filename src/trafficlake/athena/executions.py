@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ WORK_GROUP = "primary"
 WORKERS = 2
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+RESULTS_CACHED = 4
+_RESULTS: OrderedDict[str, tuple[list[ColumnInfo], list[list[str | None]]]] = OrderedDict()
+_CATALOGS: dict[str, Catalog] = {}
 _LIVE: dict[str, AthenaSession] = {}
 """Sessions of the executions running in this process (to interrupt them on stop)."""
 
@@ -66,6 +70,17 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="athena")
         return _POOL
+
+
+def _catalog(settings: Settings) -> Catalog:
+    """One shared catalog per catalog URL for this process (its engine pools connections;
+    opening a catalog per status poll would cost more than the poll)."""
+    url = settings.catalog_url
+    with _POOL_LOCK:
+        cat = _CATALOGS.get(url)
+        if cat is None:
+            cat = _CATALOGS[url] = open_catalog(settings)
+        return cat
 
 
 def check_work_group(name: str) -> str:
@@ -106,46 +121,45 @@ def start_query(
         output_location=f"{output_location.rstrip('/')}/{qid}.{ext}",
         submitted_at=time.time(),
     )
-    with open_catalog(settings) as cat:
-        cat.create_query_execution(execution)
+    _catalog(settings).create_query_execution(execution)
     _pool().submit(_run, settings, qid)
     return execution
 
 
 def _run(settings: Settings, qid: str) -> None:
-    with open_catalog(settings) as cat:
-        execution = cat.get_query_execution(qid)
-        if execution.state != "QUEUED":
-            return
-        started = time.time()
-        execution.state = "RUNNING"
-        if not cat.update_query_execution(execution, only_if_active=True):
-            return
-        lake = Lake.from_settings(settings)
-        session: AthenaSession | None = None
-        wrote = False
-        try:
-            session = AthenaSession(settings, cat, lake, database=execution.database, query_id=qid)
-            _LIVE[qid] = session
-            result = session.execute(execution.query, cancelled=lambda: _cancelled(cat, qid))
-            wrote = result.update_count is not None
-            _write_results(lake, execution, result)
-            execution.state = "SUCCEEDED"
-            execution.statistics = _statistics(execution, started, result)
-        except AthenaQueryError as exc:
-            _fail(execution, exc)
-        except Exception as exc:  # an engine bug must still end the execution
-            _fail(execution, AthenaQueryError("GENERIC_INTERNAL_ERROR", str(exc) or type(exc).__name__,
-                                              error_type=ENGINE_ERROR, category=SYSTEM))  # fmt: skip
-        finally:
-            _LIVE.pop(qid, None)
-            if session is not None:
-                session.close()
-        execution.completed_at = time.time()
-        if not execution.statistics:
-            execution.statistics = _statistics(execution, started, None)
-        # a write that committed succeeded even if a stop arrived meanwhile
-        cat.update_query_execution(execution, only_if_active=not wrote)
+    cat = _catalog(settings)
+    execution = cat.get_query_execution(qid)
+    if execution.state != "QUEUED":
+        return
+    started = time.time()
+    execution.state = "RUNNING"
+    if not cat.update_query_execution(execution, only_if_active=True):
+        return
+    lake = Lake.from_settings(settings)
+    session: AthenaSession | None = None
+    wrote = False
+    try:
+        session = AthenaSession(settings, cat, lake, database=execution.database, query_id=qid)
+        _LIVE[qid] = session
+        result = session.execute(execution.query, cancelled=lambda: _cancelled(cat, qid))
+        wrote = result.update_count is not None
+        _write_results(lake, execution, result)
+        execution.state = "SUCCEEDED"
+        execution.statistics = _statistics(execution, started, result)
+    except AthenaQueryError as exc:
+        _fail(execution, exc)
+    except Exception as exc:  # an engine bug must still end the execution
+        _fail(execution, AthenaQueryError("GENERIC_INTERNAL_ERROR", str(exc) or type(exc).__name__,
+                                          error_type=ENGINE_ERROR, category=SYSTEM))  # fmt: skip
+    finally:
+        _LIVE.pop(qid, None)
+        if session is not None:
+            session.close()
+    execution.completed_at = time.time()
+    if not execution.statistics:
+        execution.statistics = _statistics(execution, started, None)
+    # a write that committed succeeded even if a stop arrived meanwhile
+    cat.update_query_execution(execution, only_if_active=not wrote)
 
 
 def _cancelled(cat: Catalog, qid: str) -> bool:
@@ -208,31 +222,31 @@ def _write_results(lake: Lake, execution: QueryExecution, result: StatementResul
 
 def get_query(settings: Settings, qid: str) -> QueryExecution:
     """Raises NoSuchQueryExecutionError."""
-    with open_catalog(settings) as cat:
-        return cat.get_query_execution(qid)
+    return _catalog(settings).get_query_execution(qid)
 
 
 def list_queries(
     settings: Settings, *, work_group: str = WORK_GROUP, limit: int = 50, offset: int = 0
 ) -> list[QueryExecution]:
     check_work_group(work_group)
-    with open_catalog(settings) as cat:
-        return cat.list_query_executions(work_group=work_group, limit=limit, offset=offset)
+    return _catalog(settings).list_query_executions(
+        work_group=work_group, limit=limit, offset=offset
+    )
 
 
 def stop_query(settings: Settings, qid: str) -> QueryExecution:
     """Cancel a queued or running execution (a finished one is left as it is)."""
-    with open_catalog(settings) as cat:
-        execution = cat.get_query_execution(qid)
-        if execution.state in QUERY_ACTIVE_STATES:
-            execution.state = "CANCELLED"
-            execution.reason = "USER_CANCELED: Query was canceled by user"
-            execution.completed_at = time.time()
-            if cat.update_query_execution(execution, only_if_active=True):
-                session = _LIVE.get(qid)
-                if session is not None:
-                    session.interrupt()
-        return cat.get_query_execution(qid)
+    cat = _catalog(settings)
+    execution = cat.get_query_execution(qid)
+    if execution.state in QUERY_ACTIVE_STATES:
+        execution.state = "CANCELLED"
+        execution.reason = "USER_CANCELED: Query was canceled by user"
+        execution.completed_at = time.time()
+        if cat.update_query_execution(execution, only_if_active=True):
+            session = _LIVE.get(qid)
+            if session is not None:
+                session.interrupt()
+    return cat.get_query_execution(qid)
 
 
 def query_results(
@@ -242,17 +256,7 @@ def query_results(
     execution = get_query(settings, qid)
     if execution.state != "SUCCEEDED":
         raise InvalidQueryRequest(f"Query has not yet finished. Current state: {execution.state}")
-    lake = Lake.from_settings(settings)
-    key = result_key(lake, execution)
-    try:
-        columns = columns_from_metadata(lake.read_bytes(key + ".metadata"))
-        data = lake.read_bytes(key).decode()
-    except StorageError as exc:
-        raise InvalidQueryRequest(f"the query's results are gone: {exc}") from None
-    if key.endswith(".txt"):
-        rows: list[list[str | None]] = [list(line.split("\t")) for line in data.splitlines()]
-    else:
-        rows = parse_csv(data)
+    columns, rows = _read_results(settings, execution)
     try:
         start = int(next_token) if next_token else 0
     except ValueError:
@@ -267,6 +271,33 @@ def query_results(
     )
 
 
+def _read_results(
+    settings: Settings, execution: QueryExecution
+) -> tuple[list[ColumnInfo], list[list[str | None]]]:
+    """An execution's result file, parsed once (the last few stay cached: paging reads them
+    again and again, and a finished execution's results never change)."""
+    with _POOL_LOCK:
+        cached = _RESULTS.get(execution.id)
+    if cached is not None:
+        return cached
+    lake = Lake.from_settings(settings)
+    key = result_key(lake, execution)
+    try:
+        columns = columns_from_metadata(lake.read_bytes(key + ".metadata"))
+        data = lake.read_bytes(key).decode()
+    except StorageError as exc:
+        raise InvalidQueryRequest(f"the query's results are gone: {exc}") from None
+    if key.endswith(".txt"):
+        rows: list[list[str | None]] = [list(line.split("\t")) for line in data.splitlines()]
+    else:
+        rows = parse_csv(data)
+    with _POOL_LOCK:
+        _RESULTS[execution.id] = (columns, rows)
+        while len(_RESULTS) > RESULTS_CACHED:
+            _RESULTS.popitem(last=False)
+    return columns, rows
+
+
 def wait_for(settings: Settings, qid: str, *, timeout: float = 600.0) -> QueryExecution:
     """Poll until the execution leaves QUEUED/RUNNING (for tests and the CLI)."""
     deadline = time.monotonic() + timeout
@@ -274,4 +305,4 @@ def wait_for(settings: Settings, qid: str, *, timeout: float = 600.0) -> QueryEx
         execution = get_query(settings, qid)
         if execution.state not in QUERY_ACTIVE_STATES or time.monotonic() > deadline:
             return execution
-        time.sleep(0.05)
+        time.sleep(0.01)

@@ -1,9 +1,10 @@
 """INSERT INTO and CREATE TABLE AS SELECT: Parquet in the table's Hive layout, one catalog commit.
 
-The SELECT runs first into a DuckDB temporary table, cast to the table's column types (a query
-that fails halfway writes nothing). At most 100 partitions may be written per statement, as in
-Athena (``HIVE_TOO_MANY_OPEN_PARTITIONS``; the reason the seed splits its ranges into 4-day
-chunks). The rows are written under ``_athena_staging/<query id>/`` in Hive layout, moved to
+The SELECT, cast to the table's column types, is written in one pass under
+``_athena_staging/<query id>/`` in Hive layout (a query that fails halfway leaves only staged
+files, which are deleted). At most 100 partitions may be written per statement, as in Athena
+(``HIVE_TOO_MANY_OPEN_PARTITIONS``; the reason the seed splits its ranges into 4-day chunks):
+a statement over the limit fails before anything is published. The staged files are moved to
 ``<table location>/k=v/.../<query id>-<n>.parquet`` and published by ONE
 ``catalog.commit_partitions`` (INSERT INTO appends: a partition keeps its files and gains the new
 ones; the commit is a compare-and-set retried on a concurrent change). Readers go through the
@@ -13,6 +14,7 @@ the commit deletes the moved files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.parse
 import uuid
@@ -105,7 +107,6 @@ def write_select(
     targets = list(targets) if targets is not None else every
     found = query_columns(session, select_sql)
     check_types(table, targets, found)
-    temp = f"athena_rows_{session.query_id.replace('-', '_')}"
     aliases = ", ".join(_q(f"c{i}") for i in range(len(found)))
     by_name = {c.name: f"c{i}" for i, c in enumerate(targets)}
     casts = ", ".join(
@@ -113,53 +114,50 @@ def write_select(
         f"AS {_q(c.name)}"
         for c in every
     )
-    session.run(f"CREATE TEMP TABLE {temp} AS SELECT {casts} FROM ({select_sql}) AS q({aliases})")
-    try:
-        return _publish(session, table, temp, cancelled)
-    finally:
-        session.run(f"DROP TABLE IF EXISTS {temp}")
-
-
-def _publish(
-    session: AthenaSession, table: Table, temp: str, cancelled: Callable[[], bool]
-) -> WriteResult:
-    keys = [k.name for k in table.partition_keys]
-    if keys:
-        key_list = ", ".join(_q(k) for k in keys)
-        n = session.run(f"SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM {temp})")
-        count = int(n.fetchone()[0])  # type: ignore[index]
-        if count > PARTITION_LIMIT:
-            raise AthenaQueryError(
-                "HIVE_TOO_MANY_OPEN_PARTITIONS",
-                f"Exceeded limit of {PARTITION_LIMIT} open writers for partitions/buckets",
-            )
-    rows = int(session.run(f"SELECT count(*) FROM {temp}").fetchone()[0])  # type: ignore[index]
-    if rows == 0:
-        return WriteResult(0, 0, 0)
+    rows_sql = f"SELECT {casts} FROM ({select_sql}) AS q({aliases})"
     lake = session.lake
     qid = f"{session.query_id}_{uuid.uuid4().hex[:8]}"  # file names never collide
     staging = f"{STAGING}{qid}/"
-    lake.delete_prefix(staging)
+    try:
+        return _publish(session, table, rows_sql, staging, qid, cancelled)
+    finally:
+        lake.delete_prefix(staging)
+
+
+def _publish(
+    session: AthenaSession,
+    table: Table,
+    rows_sql: str,
+    staging: str,
+    qid: str,
+    cancelled: Callable[[], bool],
+) -> WriteResult:
+    """Write the rows into ``staging`` (one pass), check the partition limit, move, commit."""
+    lake = session.lake
+    keys = [k.name for k in table.partition_keys]
     if lake.is_local:
         os.makedirs(lake.path(staging), exist_ok=True)
     target = lake.uri(staging)
     if keys:
-        data_cols = ", ".join(_q(c.name) for c in table.columns)
+        key_list = ", ".join(_q(k) for k in keys)
         session.run(
-            f"COPY (SELECT {data_cols}, {key_list} FROM {temp}) TO '{target}' (FORMAT parquet, "
-            f"PARTITION_BY ({key_list}), FILENAME_PATTERN '{qid}-{{i}}', COMPRESSION snappy)"
+            f"COPY ({rows_sql}) TO '{target}' (FORMAT parquet, PARTITION_BY ({key_list}), "
+            f"FILENAME_PATTERN '{qid}-{{i}}', COMPRESSION snappy)"
         )
     else:
         session.run(
-            f"COPY {temp} TO '{target}{qid}-0.parquet' (FORMAT parquet, COMPRESSION snappy)"
+            f"COPY ({rows_sql}) TO '{target}{qid}-0.parquet' (FORMAT parquet, "
+            "COMPRESSION snappy, WRITE_EMPTY_FILE false)"
         )
+    staged = lake.list(staging)
+    if not staged:
+        return WriteResult(0, 0, 0)
     counts = {
         lake.key_of(str(r[0])): int(r[1])
         for r in session.run(
             f"SELECT file_name, num_rows FROM parquet_file_metadata('{target}**/*.parquet')"
         ).fetchall()
     }
-    staged = lake.list(staging)
     moves: list[tuple[str, str]] = []
     new_files: dict[tuple[str, ...], list[DataFile]] = {}
     for entry in staged:
@@ -171,6 +169,11 @@ def _publish(
         final = table.location + (folders + "/" if folders else "") + name
         moves.append((entry.key, final))
         new_files.setdefault(values, []).append(DataFile(final, entry.size, counts.get(entry.key)))
+    if len(new_files) > PARTITION_LIMIT:  # staged only: nothing was visible
+        raise AthenaQueryError(
+            "HIVE_TOO_MANY_OPEN_PARTITIONS",
+            f"Exceeded limit of {PARTITION_LIMIT} open writers for partitions/buckets",
+        )
     try:
         for src, dst in moves:
             lake.move(src, dst)
@@ -181,9 +184,7 @@ def _publish(
         for _, dst in moves:
             lake.delete(dst)
         raise
-    finally:
-        lake.delete_prefix(staging)
-    return WriteResult(rows, len(new_files), len(moves))
+    return WriteResult(sum(counts.values()), len(new_files), len(moves))
 
 
 def _location(table: Table, values: tuple[str, ...]) -> str:
@@ -194,16 +195,16 @@ def _location(table: Table, values: tuple[str, ...]) -> str:
 def _commit(
     session: AthenaSession, table: Table, new_files: dict[tuple[str, ...], list[DataFile]]
 ) -> None:
-    """One compare-and-set commit of the appended partitions (retried on a concurrent change)."""
+    """One compare-and-set commit of the appended partitions. The first attempt expects them all
+    new (an INSERT into fresh partitions reads nothing); on a conflict the existing ones are read
+    and the commit is retried with their files kept."""
     catalog = session.catalog
+    existing: dict[tuple[str, ...], Partition] = {}
     for attempt in range(COMMIT_ATTEMPTS):
         upsert: list[Partition] = []
         expect: dict[tuple[str, ...], int | None] = {}
         for values, files in sorted(new_files.items()):
-            try:
-                old = catalog.get_partition(table.database, table.name, values)
-            except NoSuchPartitionError:
-                old = None
+            old = existing.get(values)
             keep = list(old.files) if old is not None else []
             rows = [f.row_count for f in keep + files]
             upsert.append(
@@ -227,3 +228,7 @@ def _commit(
                     "HIVE_METASTORE_ERROR",
                     f"partitions of {table.database}.{table.name} kept changing concurrently",
                 ) from None
+        existing = {}
+        for values in new_files:
+            with contextlib.suppress(NoSuchPartitionError):
+                existing[values] = catalog.get_partition(table.database, table.name, values)

@@ -1,0 +1,75 @@
+"""The seed's Athena INSERT INTO (blog part 3, ``seed_insert.sql``, verbatim) and the ranges its
+Lambda runs it in: from a start day to yesterday, at most 4 days per query and never across a
+month end - a query may write at most 100 hourly partitions (Athena's limit).
+
+:func:`insert_queries` is the ``python:`` task of the shipped ``batch-athena`` state machine:
+input ``{"year", "month", "day"}`` (the first day; optional ``"until": "YYYY-MM-DD"``, default
+yesterday in Brussels as the seed's Lambda), and optionally ``"Source"``/``"Target"``
+(``db.table``) to run it on other tables than the seed's ``anpr`` ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib.resources import files
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from trafficlake.errors import TrafficlakeError
+
+SEED_INSERT = files("trafficlake.athena").joinpath("seed_insert.sql").read_text(encoding="utf-8")
+SEED_SOURCE = '"anpr"."sls_data_pipelines_batch_destination_parquet"'
+SEED_TARGET = '"anpr"."sls_data_pipelines_batch_transformed"'
+CHUNK_DAYS = 4
+
+
+def seed_ranges(
+    first: dt.date, last: dt.date, size: int = CHUNK_DAYS
+) -> list[tuple[int, int, int, int]]:
+    """``(year, month, start_day, end_day)`` runs of at most ``size`` days within one month."""
+    out: list[tuple[int, int, int, int]] = []
+    day = first
+    while day <= last:
+        end = day
+        while (
+            (end - day).days + 1 < size
+            and end + dt.timedelta(days=1) <= last
+            and (end + dt.timedelta(days=1)).month == day.month
+        ):
+            end += dt.timedelta(days=1)
+        out.append((day.year, day.month, day.day, end.day))
+        day = end + dt.timedelta(days=1)
+    return out
+
+
+def _quoted(name: str) -> str:
+    parts = name.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise TrafficlakeError(f"table {name!r} must be DATABASE.TABLE")
+    return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+
+def insert_queries(params: dict[str, Any]) -> dict[str, Any]:
+    """The seed's INSERT INTO, one per range (``{"Queries": [...], "Ranges": [...]}``)."""
+    try:
+        first = dt.date(int(params["year"]), int(params["month"]), int(params["day"]))
+        until = params.get("until")
+        last = (
+            dt.date.fromisoformat(str(until))
+            if until
+            else dt.datetime.now(ZoneInfo("Europe/Brussels")).date() - dt.timedelta(days=1)
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrafficlakeError(f"the start day needs year, month and day: {exc}") from None
+    if last < first:
+        raise TrafficlakeError(f"the start day {first} is after the last day {last}")
+    sql = SEED_INSERT
+    if params.get("Source"):
+        sql = sql.replace(SEED_SOURCE, _quoted(str(params["Source"])))
+    if params.get("Target"):
+        sql = sql.replace(SEED_TARGET, _quoted(str(params["Target"])))
+    ranges = seed_ranges(first, last)
+    return {
+        "Queries": [sql.format(year=y, month=m, start_day=a, end_day=b) for y, m, a, b in ranges],
+        "Ranges": [f"{y}-{m:02d}-{a:02d}..{b:02d}" for y, m, a, b in ranges],
+    }
