@@ -166,24 +166,30 @@ def test_output_path_matching_nothing_fails_the_execution_even_with_a_runtime_ca
 
 
 def test_data_limit_exceeded_is_not_caught_by_states_all_but_by_name() -> None:
-    big = "x" * (256 * 1024)
+    doubled = {"a.$": "$.s", "b.$": "$.s"}  # 2 x 130 KiB after Parameters
     states_all = {
         "StartAt": "T",
         "States": {
             "T": {
-                **task("echo"),
+                **task("echo", Parameters=doubled),
                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}],
                 "End": True,
             },
             "C": {"Type": "Succeed"},
         },
-    }
-    r = run(states_all, {"big": big})
+    }  # fmt: skip
+    big = {"s": "x" * (130 * 1024)}
+    r = run(states_all, big)
     assert (r.status, r.error) == ("FAILED", "States.DataLimitExceeded")
+    assert r.cause == (
+        "The state 'T' has an input (after Parameters) with a size exceeding the maximum number "
+        "of bytes service limit."
+    )
     states_all["States"]["T"]["Catch"][0]["ErrorEquals"] = ["States.DataLimitExceeded"]
     assert validate(states_all) == []
-    r = run(states_all, {"big": big[:-10]})
+    r = run(states_all, big)
     assert r.status == "SUCCEEDED"
+    assert r.output["Error"] == "States.DataLimitExceeded"
 
 
 def test_state_output_over_256_kib_fails() -> None:

@@ -65,8 +65,10 @@ PAYLOAD_LIMIT = 256 * 1024
 """AWS's payload quota: 256 KiB of UTF-8 JSON per state input, output, result and variable."""
 
 
-def check_size(value: Any, what: str) -> None:
-    """Raise ``States.DataLimitExceeded`` when ``value`` is over the payload quota."""
+def check_size(value: Any, subject: str) -> None:
+    """Raise ``States.DataLimitExceeded`` when ``value`` is over the payload quota; the cause is
+    ``subject`` + AWS's wording ("... a size exceeding the maximum number of bytes service
+    limit.")."""
     if value is None or isinstance(value, (bool, int, float)):
         return
     if isinstance(value, str) and len(value) * 4 < PAYLOAD_LIMIT:
@@ -75,8 +77,7 @@ def check_size(value: Any, what: str) -> None:
     if size > PAYLOAD_LIMIT:
         raise StatesError(
             "States.DataLimitExceeded",
-            f"{what} has a size of {size} bytes, exceeding the maximum number of bytes service "
-            f"limit ({PAYLOAD_LIMIT})",
+            f"{subject} a size exceeding the maximum number of bytes service limit.",
         )
 
 

@@ -141,7 +141,7 @@ class Executor:
         )
         status, output, error, cause = "SUCCEEDED", None, None, None
         try:
-            check_size(input, "the execution input")
+            check_size(input, "The execution input has")
             output = self.run_states(self.machine.definition, input, scope)
             self.history.add("ExecutionSucceeded", scope.previous, output=output)
         except MachineTimeout:
@@ -232,7 +232,7 @@ class Executor:
         entered_id = self.event(scope, f"{typ}StateEntered", name=name, input=data)
         try:
             out, nxt, assigned = self._dispatch(name, state, typ, data, entered, scope)
-            check_size(out, f"the state/task '{name}' output")
+            check_size(out, f"The state/task '{name}' returned a result with")
         except StatesError as e:
             if e.error in ("States.Runtime", query.QUERY_ERROR) and not e.located:
                 e.cause = (
@@ -493,7 +493,7 @@ class Executor:
         effective = apply_input_path(state.get("InputPath", "$"), data, ctx, variables=variables)
         if "Parameters" in state and typ != "Map":
             effective = resolve_template(state["Parameters"], effective, ctx, variables=variables)
-            check_size(effective, f"the state '{name}' input after Parameters")
+            check_size(effective, f"The state '{name}' has an input (after Parameters) with")
         if typ == "Pass":
             result = state.get("Result", effective)
         elif typ == "Task":
@@ -522,7 +522,7 @@ class Executor:
         if typ == "Pass":
             return self.output(state, b, data), self.assign(state, b)
         args = query.resolve(state["Arguments"], b, "Arguments") if "Arguments" in state else data
-        check_size(args, f"the state '{name}' input after Arguments")
+        check_size(args, f"The state '{name}' has an input (after Arguments) with")
         if typ == "Task":
             result = self._task(name, state, args, ctx, scope, b)
         elif typ == "Parallel":
@@ -598,7 +598,7 @@ class Executor:
             err = to_states_error(box["error"])
             self.event(scope, "TaskFailed", resource=resource, error=err.error, cause=err.cause)
             raise err
-        check_size(box["result"], f"the state/task '{name}' result")
+        check_size(box["result"], f"The state/task '{name}' returned a result with")
         self.event(scope, "TaskSucceeded", resource=resource, output=box["result"])
         return box["result"]
 
@@ -608,8 +608,8 @@ def check_assign(values: Any) -> None:
     if not isinstance(values, dict):
         raise StatesError(query.QUERY_ERROR, "Assign must give an object of variables")
     for k, v in values.items():
-        check_size(v, f"the variable '{k}'")
-    check_size(values, "the Assign field")
+        check_size(v, f"The variable '{k}' has a value with")
+    check_size(values, "The Assign field has values with")
 
 
 def to_states_error(exc: BaseException) -> StatesError:
