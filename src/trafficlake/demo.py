@@ -80,6 +80,7 @@ class DemoSummary:
     execution_error: str | None = None
     congestion: list[dict[str, Any]] = field(default_factory=list)
     jams: list[JamPeriod] = field(default_factory=list)
+    jam_episodes: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     next_steps: list[str] = field(default_factory=list)
 
@@ -153,8 +154,6 @@ def run_demo(
     from trafficlake import ingest
     from trafficlake.catalog import open_catalog
     from trafficlake.catalog.names import raw_table, transformed_table
-    from trafficlake.miv.locations import write_locations
-    from trafficlake.miv.simulator import Simulator
     from trafficlake.storage import Lake
     from trafficlake.workflow.library import run_workflow
 
@@ -203,7 +202,6 @@ def run_demo(
     summary.events_landed = sum(r.events for r in reports)
     summary.quarantined = sum(r.errors for r in reports)
     summary.raw_files = sum(r.files_written for r in reports)
-    write_locations(lake, Simulator(settings.simulator.seed, lanes).network)
     summary.seconds["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -213,6 +211,17 @@ def run_demo(
     summary.execution_status = result.status
     summary.execution_error = f"{result.error}: {result.cause}" if result.error else None
     summary.seconds["workflow"] = time.perf_counter() - t0
+
+    if result.status == "SUCCEEDED":
+        from trafficlake.roads.derive import derive
+
+        t0 = time.perf_counter()
+        step("deriving jam episodes and detector health (trafficlake roads derive)")
+        roads = derive(settings)
+        if roads.state != "SUCCEEDED":
+            raise TrafficlakeError(f"roads run {roads.run_id} failed: {roads.error}")
+        summary.jam_episodes = roads.jams
+        summary.seconds["roads"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     raw, transformed = raw_table(settings), transformed_table(settings)

@@ -152,11 +152,13 @@ def simulate(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> IngestReport:
-    """Simulate ``minutes`` feed documents and deliver them through the stream.
+    """Simulate ``minutes`` feed documents and deliver them through the stream; the simulated
+    network's measuring points are written to the lake's locations table first.
 
     ``xml=True`` renders each minute as a MIV document and parses it back (exercising the
     parser and its quarantine); otherwise the simulator's Arrow batches go in directly.
     """
+    from trafficlake.miv.locations import write_locations
     from trafficlake.miv.simulator import Simulator
 
     sim_settings = settings.simulator
@@ -167,6 +169,8 @@ def simulate(
     if minutes < 1 or lanes < 1:
         raise TrafficlakeError("minutes and lanes must be >= 1")
     simulator = Simulator(seed, lanes)
+    lake = lake or Lake.from_settings(settings)
+    write_locations(lake, simulator.network)  # the measuring points the feed talks about
     rng = np.random.default_rng(seed)
     clock = _SimClock(first + 114) if simulated_arrival else None
     stream = _open_stream(settings, lake, clock)

@@ -151,6 +151,11 @@ class CatalogConnection:
             self.duckdb.execute(
                 f"CREATE VIEW {loc.sql} AS SELECT * FROM read_parquet({quote_literal(uri)})"
             )
+        from trafficlake.roads.sections import sections_sql, sections_table
+
+        sections = sections_table(settings)
+        if sections not in self.tables and self.has_view(loc):
+            self.duckdb.execute(f"CREATE VIEW {sections.sql} AS {sections_sql(loc.sql)}")
 
     def refresh_tables(self) -> None:
         """Follow the catalog's tables: new ones get a view, changed schemas a rebuilt one."""

@@ -67,13 +67,31 @@ def test_network_looks_like_the_real_configuration() -> None:
     assert all(
         re.fullmatch(r"[HS]\d{3}L\d0", b) for b in net.column("beschrijvende_id").to_pylist()
     )
-    assert all(re.fullmatch(r"A\d{7}", i) for i in net.column("Ident_8").to_pylist())
+    assert all(re.fullmatch(r"[AR]\d{7}", i) for i in net.column("Ident_8").to_pylist())
     sites = query(
         "select count(*) from net group by Ident_8, Kmp_Rsys, beschrijvende_id[1:4]", net=net
     )
     assert max(n for (n,) in sites) <= 5
     lon = pc.min_max(net.column("lengtegraad_EPSG_4326")).as_py()
     assert lon["min"] > 2.0 and lon["max"] < 6.5
+
+
+def test_network_roads_run_both_ways_along_one_line() -> None:
+    from trafficlake.roads.sections import build_sections
+
+    sections = build_sections(Simulator(seed=42, lanes=4600).network).to_pylist()
+    by_road: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for s in sections:
+        by_road.setdefault((str(s["road"]), str(s["direction"])), []).append(s)
+    assert {"A10", "A14", "A1", "A13", "R0"} <= {road for road, _ in by_road}
+    e17_1, e17_2 = by_road[("A14", "1")], by_road[("A14", "2")]
+    # direction 1 runs towards higher km, direction 2 back along the same line
+    assert [s["km"] for s in e17_1] == sorted(s["km"] for s in e17_1)  # type: ignore[type-var]
+    assert [s["km"] for s in e17_2] == sorted((s["km"] for s in e17_2), reverse=True)  # type: ignore[type-var]
+    first_1 = min(e17_1, key=lambda s: s["km"])  # type: ignore[arg-type,return-value]
+    first_2 = min(e17_2, key=lambda s: s["km"])  # type: ignore[arg-type,return-value]
+    assert abs(first_1["lat"] - first_2["lat"]) < 0.02  # type: ignore[operator]
+    assert all(50.6 < s["lat"] < 51.5 for s in sections)  # type: ignore[operator]
 
 
 def test_traffic_has_peaks_quiet_nights_and_weekends() -> None:

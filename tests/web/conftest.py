@@ -65,9 +65,11 @@ def serve() -> Iterator[Callable[..., Served]]:
 
 @pytest.fixture(scope="session")
 def lake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A lake built by the real pipeline: the demo's two hours on DAY1, one more hour on DAY2."""
+    """A lake built by the real pipeline: the demo's two hours on DAY1, one more hour on DAY2
+    (crawled, transformed, jams and detector health derived)."""
     from trafficlake import ingest
     from trafficlake.demo import run_demo
+    from trafficlake.roads.derive import derive
     from trafficlake.workflow.library import run_workflow
 
     folder = tmp_path_factory.mktemp("weblake") / "d"
@@ -77,6 +79,7 @@ def lake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     ingest.simulate(settings, minutes=60, lanes=100, start=f"{DAY2}T06:00:00+00:00")
     result = run_workflow(settings, "batch", {})
     assert result.status == "SUCCEEDED", result.error
+    assert derive(settings).state == "SUCCEEDED"  # jams and detector health of DAY2 too
     return settings
 
 

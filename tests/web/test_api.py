@@ -40,10 +40,19 @@ def test_tables_match_catalog_and_data(site: Served) -> None:
             table = cat.get_table(db, name)
             parts = cat.list_partitions(db, name)
             assert t["columns"] == [{"name": c.name, "type": c.type} for c in table.columns]
-            assert [k["name"] for k in t["partition_keys"]] == ["year", "month", "day", "hour"]
+            assert [k["name"] for k in t["partition_keys"]] == [
+                k.name for k in table.partition_keys
+            ]
             assert t["partitions"] == len(parts)
             assert t["rows"] == sum(p.row_count or 0 for p in parts)
             assert t["bytes"] == sum(p.size_bytes for p in parts)
+    for name in ("traffic.raw", "traffic.transformed"):
+        assert [k["name"] for k in by_name[name]["partition_keys"]] == [
+            "year",
+            "month",
+            "day",
+            "hour",
+        ]
     counted = run_query(site.settings, "SELECT count(*) FROM traffic.transformed").rows[0][0]
     assert by_name["traffic.transformed"]["rows"] == counted
 

@@ -47,35 +47,47 @@ def _parse(html: str) -> _Refs:
     return parser
 
 
-def test_dashboard_loads_with_local_assets_only(site: Any) -> None:
-    r = site.get("/")
+@pytest.mark.parametrize(
+    ("path", "script"),
+    [
+        ("/", "/static/traffic.js"),
+        ("/detectors", "/static/detectors.js"),
+        ("/lake", "/static/app.js"),
+    ],
+)
+def test_pages_load_with_local_assets_only(site: Any, path: str, script: str) -> None:
+    r = site.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = _parse(r.text)
     assert page.options == [DAY2, DAY1]  # newest first, from the catalog's partitions
     assets = [u for u in page.refs if u.startswith("/static/")]
-    assert {"/static/app.js", "/static/style.css"} <= set(assets)
+    assert {script, "/static/common.js", "/static/style.css"} <= set(assets)
     for ref in page.refs:
         assert ref.startswith("/") and not ref.startswith("//"), f"non-local reference {ref}"
     for asset in assets:
         got = site.get(asset)
         assert got.status_code == 200, asset
-        # no fetches from elsewhere (the SVG namespace URI is a name, not a download)
-        urls = set(re.findall(r"https?://[^\s\"')]+", got.text))
+        # no fetches from elsewhere: the only URLs are the SVG namespace (a name, not a
+        # download) and the vendored library's source in its licence banner (a comment)
+        text = re.sub(r"/\*!.*?\*/", "", got.text, flags=re.S)
+        urls = set(re.findall(r"https?://[^\s\"')]+", text))
         assert urls <= {"http://www.w3.org/2000/svg"}, (asset, urls)
     assert "http://" not in r.text and "https://" not in r.text
+    outline = site.get("/static/vendor/outline/belgium.geojson").json()
+    assert outline["geometry"]["type"] == "MultiPolygon"
 
 
 def test_dashboard_congestion_table_is_the_api_answer(site: Any) -> None:
     for day in (DAY1, DAY2):
-        page = _parse(site.get("/", params={"day": day}).text)
+        page = _parse(site.get("/lake", params={"day": day}).text)
         api = site.get("/api/locations/congestion", params={"day": day, "limit": 15}).json()
         assert page.lve_rows == [str(r["lve_nr"]) for r in api["locations"]]
-    default = _parse(site.get("/").text)
-    assert default.lve_rows == _parse(site.get("/", params={"day": DAY2}).text).lve_rows
+    default = _parse(site.get("/lake").text)
+    assert default.lve_rows == _parse(site.get("/lake", params={"day": DAY2}).text).lve_rows
 
 
 def test_dashboard_pipeline_panel(site: Any) -> None:
-    html = site.get("/").text
+    html = site.get("/lake").text
     rows = run_query(site.settings, "SELECT count(*) FROM traffic.transformed").rows[0][0]
     assert f"{rows:,}" in html
     for text in ("traffic.raw", "traffic.transformed", "Latest crawls", "SUCCEEDED", "batch:"):
@@ -83,7 +95,11 @@ def test_dashboard_pipeline_panel(site: Any) -> None:
 
 
 def test_dashboard_unknown_day_falls_back_with_a_notice(site: Any) -> None:
-    r = site.get("/", params={"day": "1999-01-01"})
+    for path in ("/", "/detectors"):
+        r = site.get(path, params={"day": "1999-01-01"})
+        assert r.status_code == 200 and 'data-day="2026-11-17"' in r.text
+        assert "no transformed data on &#39;1999-01-01&#39;" in r.text
+    r = site.get("/lake", params={"day": "1999-01-01"})
     assert r.status_code == 200
     assert "no transformed data on &#39;1999-01-01&#39;" in r.text
     assert _parse(r.text).lve_rows  # showing the latest day instead
@@ -105,8 +121,11 @@ def test_empty_catalog(settings: Settings, serve: Any) -> None:
     r = empty.get("/api/locations/congestion")
     assert r.status_code == 404 and "traffic.transformed is not in the catalog" in r.json()["error"]
     assert empty.get("/api/locations/1/timeseries?day=2026-11-16").status_code == 404
-    page = empty.get("/")
-    assert page.status_code == 200 and "no transformed data yet" in page.text
+    for path in ("/", "/detectors", "/lake"):
+        page = empty.get(path)
+        assert page.status_code == 200 and "no transformed data yet" in page.text
+    assert empty.get("/api/roads").status_code == 404
+    assert empty.get("/api/jams").status_code == 404
 
 
 def test_missing_extra_is_named(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

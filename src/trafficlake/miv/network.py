@@ -1,7 +1,11 @@
 """A synthetic but real-looking MIV measuring network for the simulator.
 
-Roads are one-directional carriageways (``Ident_8`` ``A0130001`` / ``A0130002``) with measuring
-sites every 0.4–2.5 km; a site has 1–5 lanes (``R10``, ``R11``, ... plus the odd ``R09``
+Roads are Flanders' motorways and rings (E40, E17, E19, E313, E314, E34, E403, R0, R1, A12)
+drawn as polylines through the places they pass, each with two carriageways (``Ident_8``
+``A0140001`` / ``A0140002`` for the E17 = A14): direction 1 runs towards higher reference
+kilometres (``Kmp_Rsys``), direction 2 back along the same line towards lower ones, as on the
+real network. Measuring sites stand every ~0.8 km (closer for a network of more lanes than the
+real one's, which then also gets parallel roads); a site has 1–5 lanes (``R10``, ``R11``, ... plus the odd ``R09``
 merging lane, ``TR10`` ghost-traffic lane or ``P00`` hard shoulder). An ``lve_nr`` groups 1–4
 consecutive sites of one road, which gives ~7.4 lanes per group as in the real 2017
 configuration (575 groups for 4,254 lanes). Each road has one bottleneck where queues form.
@@ -16,27 +20,167 @@ import pyarrow as pa
 
 from trafficlake.miv.locations import LOCATIONS_SCHEMA
 
-_ROAD_NAMES = ("E17", "E19", "E313", "E314", "E34", "E40", "E403", "E411", "R0", "R1", "A12")
-_PLACES = (
-    "Kruibeke",
-    "Melle",
-    "Deinze",
-    "Heverlee",
-    "Herent",
-    "Winksele",
-    "Zwijnaarde",
-    "Wommelgem",
-    "Ranst",
-    "Lummen",
-    "Machelen",
-    "Zaventem",
-    "Kontich",
-    "Sint-Denijs-Westrem",
-    "Aalter",
-    "Beveren",
-    "Grimbergen",
-    "Lier",
+_ROADS: tuple[tuple[str, str, float, tuple[tuple[str, float, float], ...]], ...] = (
+    # (European name, Ident_8 road part, km at the first waypoint, waypoints: place, lat, lon)
+    (
+        "E40",
+        "A010",
+        4.0,
+        (
+            ("Groot-Bijgaarden", 50.872, 4.265),
+            ("Ternat", 50.873, 4.170),
+            ("Erpe-Mere", 50.928, 3.968),
+            ("Wetteren", 50.978, 3.845),
+            ("Zwijnaarde", 51.006, 3.712),
+            ("Sint-Denijs-Westrem", 51.022, 3.672),
+            ("Aalter", 51.082, 3.448),
+            ("Sint-Michiels", 51.178, 3.205),
+            ("Jabbeke", 51.187, 3.088),
+            ("Oostende", 51.203, 2.946),
+        ),
+    ),
+    (
+        "E17",
+        "A014",
+        1.0,
+        (
+            ("Rekkem", 50.768, 3.183),
+            ("Kortrijk", 50.812, 3.283),
+            ("Waregem", 50.880, 3.421),
+            ("Deinze", 50.967, 3.552),
+            ("Zwijnaarde", 51.006, 3.712),
+            ("Gentbrugge", 51.038, 3.770),
+            ("Lokeren", 51.098, 3.990),
+            ("Sint-Niklaas", 51.158, 4.140),
+            ("Kruibeke", 51.184, 4.297),
+            ("Antwerpen-West", 51.213, 4.352),
+        ),
+    ),
+    (
+        "E19",
+        "A001",
+        6.0,
+        (
+            ("Machelen", 50.910, 4.445),
+            ("Zemst", 50.985, 4.465),
+            ("Mechelen-Zuid", 51.012, 4.470),
+            ("Kontich", 51.135, 4.440),
+            ("Antwerpen-Zuid", 51.187, 4.420),
+        ),
+    ),
+    (
+        "E313",
+        "A013",
+        1.0,
+        (
+            ("Wommelgem", 51.202, 4.520),
+            ("Ranst", 51.192, 4.572),
+            ("Herentals", 51.165, 4.815),
+            ("Geel", 51.140, 4.975),
+            ("Lummen", 50.990, 5.190),
+            ("Hasselt", 50.945, 5.300),
+            ("Tongeren", 50.820, 5.480),
+        ),
+    ),
+    (
+        "E314",
+        "A002",
+        1.0,
+        (
+            ("Holsbeek", 50.915, 4.730),
+            ("Aarschot", 50.962, 4.840),
+            ("Diest", 50.982, 5.060),
+            ("Lummen", 50.990, 5.190),
+            ("Genk", 50.980, 5.480),
+            ("Maasmechelen", 50.962, 5.690),
+        ),
+    ),
+    (
+        "E40",
+        "A003",
+        9.0,
+        (
+            ("Zaventem", 50.878, 4.475),
+            ("Kortenberg", 50.880, 4.560),
+            ("Heverlee", 50.862, 4.700),
+            ("Bierbeek", 50.830, 4.780),
+            ("Tienen", 50.800, 4.930),
+            ("Landen", 50.770, 5.060),
+        ),
+    ),
+    (
+        "E34",
+        "A011",
+        1.0,
+        (
+            ("Zwijndrecht", 51.218, 4.330),
+            ("Beveren", 51.235, 4.225),
+            ("Kallo", 51.255, 4.130),
+            ("Zelzate", 51.200, 3.815),
+            ("Eeklo", 51.190, 3.570),
+        ),
+    ),
+    (
+        "E403",
+        "A017",
+        1.0,
+        (
+            ("Sint-Michiels", 51.178, 3.205),
+            ("Torhout", 51.065, 3.105),
+            ("Roeselare", 50.948, 3.118),
+            ("Kortrijk", 50.825, 3.250),
+        ),
+    ),
+    (
+        "R0",
+        "R000",
+        1.0,
+        (
+            ("Groot-Bijgaarden", 50.872, 4.265),
+            ("Zellik", 50.893, 4.282),
+            ("Grimbergen", 50.920, 4.360),
+            ("Vilvoorde", 50.922, 4.420),
+            ("Machelen", 50.910, 4.445),
+            ("Zaventem", 50.878, 4.475),
+            ("Kraainem", 50.860, 4.480),
+            ("Tervuren", 50.830, 4.500),
+        ),
+    ),
+    (
+        "R1",
+        "R001",
+        0.5,
+        (
+            ("Antwerpen-Noord", 51.245, 4.430),
+            ("Deurne", 51.220, 4.450),
+            ("Berchem", 51.195, 4.435),
+            ("Antwerpen-Zuid", 51.187, 4.395),
+            ("Antwerpen-West", 51.213, 4.352),
+        ),
+    ),
+    (
+        "A12",
+        "A012",
+        1.0,
+        (
+            ("Strombeek", 50.910, 4.350),
+            ("Londerzeel", 51.005, 4.300),
+            ("Boom", 51.090, 4.365),
+            ("Antwerpen-Zuid", 51.187, 4.390),
+        ),
+    ),
 )
+"""Flanders' motorways and rings as polylines through the places they pass (approximate)."""
+
+_CARRIAGEWAY_KM = 1188.4
+"""Sum of the carriageway lengths of :data:`_ROADS` (both directions), for the spacing."""
+
+
+def _polyline(points: tuple[tuple[str, float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Waypoints as (lat, lon) and the km along the line at each (flat-earth distances)."""
+    ll = np.array([(lat, lon) for _, lat, lon in points])
+    step = np.hypot(np.diff(ll[:, 0]) * 111.2, np.diff(ll[:, 1]) * 70.0)
+    return ll, np.concatenate(([0.0], np.cumsum(step)))
 
 
 @dataclass(frozen=True)
@@ -98,26 +242,45 @@ def build_network(seed: int, lanes: int) -> Network:
     next_id = 29
     lve_numbers = rng.permutation(np.arange(1, max(64, lanes // 3) + 1))
     lve_count = 0
+    # mean distance between measuring sites: ~0.8 km for the real network's 4,600 lanes
+    spacing = float(np.clip(_CARRIAGEWAY_KM * 2.9 / max(lanes, 1), 0.15, 1.2))
     road = 0
     while len(lane_site) < lanes:
-        name = _ROAD_NAMES[road // 2 % len(_ROAD_NAMES)]
+        name, ident, km0, points = _ROADS[road // 2 % len(_ROADS)]
         direction = road % 2 + 1
-        ident8 = f"A{(road // 2) % 999 + 1:03d}000{direction}"
-        n_sites = int(rng.integers(15, 60))
-        km = float(rng.uniform(0, 60))
-        positions = km + np.cumsum(rng.uniform(0.4, 2.5, n_sites))
+        lap = road // (2 * len(_ROADS))  # a network larger than Flanders: parallel roads
+        ident8 = f"{ident[0]}{(int(ident[1:]) + 100 * lap) % 1000:03d}000{direction}"
+        ll, along = _polyline(points)
+        positions = np.arange(0.3, along[-1], spacing) + rng.uniform(-0.3, 0.3) * spacing
+        positions = np.sort(
+            np.clip(positions + rng.normal(0, 0.15 * spacing, positions.size), 0, along[-1])
+        )
+        n_sites = positions.size
         base_lanes = int(rng.choice([2, 3, 3, 4]))
-        bottleneck = int(rng.integers(n_sites // 2, n_sites))
+        # traffic runs towards higher km on direction 1, lower km on direction 2; the bottleneck
+        # is in the downstream half
+        if direction == 1:
+            bottleneck = int(rng.integers(n_sites // 2, n_sites))
+        else:
+            bottleneck = int(rng.integers(0, max(1, n_sites // 2)))
+        sign = 1.0 if direction == 1 else -1.0
         road_dir.append(direction)
-        road_peak.append(float(rng.uniform(1500, 2100)))
-        road_cap.append(float(rng.choice([2100.0, 2000.0, 1900.0, 1750.0, 1650.0])))
+        capacity = float(rng.choice([2100.0, 2000.0, 1900.0, 1750.0, 1650.0]))
+        road_cap.append(capacity)
+        road_peak.append(capacity * float(rng.uniform(0.9, 1.15)))  # about half queue at peak
         road_bl.append(max(1, base_lanes - int(rng.random() < 0.3)))
         site_lve = lve_numbers[lve_count % len(lve_numbers)]
         sites_in_lve = 0
         lve_size = int(rng.integers(1, 5))
-        lon0, lat0 = rng.uniform(2.7, 5.7), rng.uniform(50.75, 51.3)
-        heading = rng.uniform(0, 2 * np.pi)
-        for s in range(n_sites):
+        order = list(range(n_sites) if direction == 1 else range(n_sites - 1, -1, -1))
+        # a network of fewer lanes than Flanders' covers several roads: on each, a stretch of
+        # at most a sixth of its lanes, mostly upstream of the bottleneck (where queues grow)
+        allowed = max(2, lanes // 6 // base_lanes)
+        if len(order) > allowed:
+            at = order.index(bottleneck)
+            first = int(np.clip(at - (3 * allowed) // 4, 0, len(order) - allowed))
+            order = order[first : first + allowed]
+        for s in order:
             if len(lane_site) >= lanes:
                 break
             if sites_in_lve >= lve_size:
@@ -130,20 +293,23 @@ def build_network(seed: int, lanes: int) -> Network:
             n = min(n, lanes - len(lane_site))
             site_index = len(site_road)
             site_road.append(road)
-            site_dist.append(float(positions[bottleneck] - positions[s]))
+            site_dist.append(float(sign * (positions[bottleneck] - positions[s])))
             site_demand.append(float(rng.uniform(0.85, 1.1)))
             site_lanes.append(n)
             codes = _site_lane_codes(rng, n)
             site_code = f"{'H' if rng.random() < 0.8 else 'S'}{int(rng.integers(101, 300))}"
-            place = _PLACES[int(rng.integers(len(_PLACES)))]
+            km = km0 + positions[s]
+            nearest = points[int(np.argmin(np.abs(along - positions[s])))][0]
             label = (
-                f"{name} kmpt. " + f"{positions[s]:.3f}".replace(".", ",")
+                f"{name} kmpt. " + f"{km:.3f}".replace(".", ",")
                 if rng.random() < 0.6
-                else f"complex {place} ({int(rng.integers(1, 30))})"
+                else f"complex {nearest} ({int(rng.integers(1, 30))})"
             )
-            d_km = positions[s] - km
-            lon = round(float(np.clip(lon0 + np.cos(heading) * d_km / 70.0, 2.55, 5.9)), 9)
-            lat = round(float(np.clip(lat0 + np.sin(heading) * d_km / 111.0, 50.69, 51.45)), 8)
+            side = 0.00012 * (1 if direction == 1 else -1)  # carriageways ~15 m apart
+            lat_c = float(np.interp(positions[s], along, ll[:, 0]))
+            lon_c = float(np.interp(positions[s], along, ll[:, 1]))
+            lat = round(lat_c + side + 0.02 * lap, 8)
+            lon = round(lon_c + side, 9)
             x = round(150000.0 + (lon - 4.3677) * 70000.0, 4)
             y = round(170000.0 + (lat - 50.7977) * 111000.0, 4)
             weights = np.linspace(1.0, 0.8, n) * rng.uniform(0.9, 1.1, n)
@@ -154,7 +320,7 @@ def build_network(seed: int, lanes: int) -> Network:
                 rows["volledige_naam"].append(label)
                 rows["Ident_8"].append(ident8)
                 rows["lve_nr"].append(int(site_lve))
-                rows["Kmp_Rsys"].append(round(float(positions[s]), 3))
+                rows["Kmp_Rsys"].append(round(float(km), 3))
                 rows["Rijstrook"].append(code)
                 rows["X_coord_EPSG_31370"].append(x)
                 rows["Y_coord_EPSG_31370"].append(y)

@@ -47,43 +47,58 @@ WITH day_rows AS (
     SELECT unieke_id, lve_nr, tijd_waarneming AS t,
            coalesce(actueel_publicatie, 1) AS fresh,
            coalesce(defect, 0) AS defect, coalesce(geldig, 0) AS geldig,
-           voertuigsnelheid_harmonisch_klasse1 = 254 AND voertuigsnelheid_harmonisch_klasse2 = 254
+           coalesce(voertuigsnelheid_harmonisch_klasse1 = 254
+             AND voertuigsnelheid_harmonisch_klasse2 = 254
              AND voertuigsnelheid_harmonisch_klasse3 = 254
              AND voertuigsnelheid_harmonisch_klasse4 = 254
-             AND voertuigsnelheid_harmonisch_klasse5 = 254 AS unavailable,
+             AND voertuigsnelheid_harmonisch_klasse5 = 254, false) AS unavailable,
            verkeersintensiteit_klasse1 + verkeersintensiteit_klasse2 + verkeersintensiteit_klasse3
              + verkeersintensiteit_klasse4 + verkeersintensiteit_klasse5 AS vehicles,
-           [verkeersintensiteit_klasse2, verkeersintensiteit_klasse3,
-            verkeersintensiteit_klasse4, verkeersintensiteit_klasse5,
-            voertuigsnelheid_rekenkundig_klasse2, rekendata_bezettingsgraad] AS reading
+           hash(verkeersintensiteit_klasse2, verkeersintensiteit_klasse3,
+                verkeersintensiteit_klasse4, verkeersintensiteit_klasse5,
+                voertuigsnelheid_rekenkundig_klasse2, rekendata_bezettingsgraad) AS reading
     FROM {raw}
     WHERE tijd_waarneming >= {start} AND tijd_waarneming < {end} AND unieke_id IS NOT NULL
 ), minutes AS (
-    -- one row per lane and minute: fresh beats stale; the rest of a repeated key is alike
+    -- one row per lane and minute: a fresh row beats a stale republish of the same minute
     SELECT unieke_id, t, max(lve_nr) AS lve_nr, max(fresh) AS fresh,
-           arg_max(defect, fresh) AS defect, arg_max(geldig, fresh) AS geldig,
-           arg_max(unavailable, fresh) AS unavailable, arg_max(vehicles, fresh) AS vehicles,
-           arg_max(reading, fresh) AS reading
+           max(CASE WHEN fresh = 1 THEN defect END) AS defect,
+           max(CASE WHEN fresh = 1 THEN geldig END) AS geldig,
+           bool_or(fresh = 1 AND unavailable) AS unavailable,
+           max(CASE WHEN fresh = 1 THEN vehicles END) AS vehicles,
+           max(CASE WHEN fresh = 1 THEN reading END) AS reading
     FROM day_rows GROUP BY unieke_id, t
-), runs AS (
-    SELECT *,
-           t / 60 - row_number() OVER (PARTITION BY unieke_id, reading ORDER BY t) AS run_key
+), readings AS (
+    -- a hanging loop repeats one non-zero reading: group the lane's minutes by reading; a
+    -- group of n minutes spanning exactly n minutes is one run, other large groups are split
+    -- into their runs below (few rows)
+    SELECT unieke_id, reading, count(*) AS n, (max(t) - min(t)) / 60 + 1 AS span
     FROM minutes WHERE fresh = 1 AND vehicles > 0 AND defect = 0 AND NOT unavailable
+    GROUP BY unieke_id, reading HAVING count(*) >= {stuck_minutes}
+), split AS (
+    SELECT m.unieke_id, m.reading,
+           m.t / 60 - row_number() OVER (PARTITION BY m.unieke_id, m.reading ORDER BY m.t)
+               AS run_key
+    FROM minutes AS m JOIN readings AS r USING (unieke_id, reading)
+    WHERE r.span > r.n AND m.fresh = 1 AND m.vehicles > 0 AND m.defect = 0
+      AND NOT m.unavailable
+), runs AS (
+    SELECT unieke_id, n FROM readings WHERE span = n
+    UNION ALL
+    SELECT unieke_id, count(*) AS n FROM split GROUP BY unieke_id, reading, run_key
 ), stuck AS (
-    SELECT unieke_id, CAST(sum(n) AS INTEGER) AS stuck_minutes FROM (
-        SELECT unieke_id, count(*) AS n FROM runs GROUP BY unieke_id, reading, run_key
-        HAVING count(*) >= {stuck_minutes}
-    ) GROUP BY unieke_id
+    SELECT unieke_id, CAST(sum(n) AS INTEGER) AS stuck_minutes
+    FROM runs WHERE n >= {stuck_minutes} GROUP BY unieke_id
 ), expected AS (
     SELECT count(DISTINCT t) AS n FROM minutes WHERE fresh = 1
 ), lanes AS (
     SELECT unieke_id, max(lve_nr) AS lve_nr,
            count(*) FILTER (WHERE fresh = 1) AS observed,
-           count(*) FILTER (WHERE fresh = 1 AND defect = 0 AND NOT coalesce(unavailable, false)
+           count(*) FILTER (WHERE fresh = 1 AND defect = 0 AND NOT unavailable
                                   AND geldig = 0) AS valid,
            count(*) FILTER (WHERE fresh = 1 AND defect <> 0) AS defect,
            count(*) FILTER (WHERE fresh = 0) AS stale,
-           count(*) FILTER (WHERE fresh = 1 AND coalesce(unavailable, false)) AS unavailable
+           count(*) FILTER (WHERE fresh = 1 AND unavailable) AS unavailable
     FROM minutes GROUP BY unieke_id
 )
 SELECT CAST(lanes.unieke_id AS INTEGER) AS unieke_id, CAST(lanes.lve_nr AS INTEGER) AS lve_nr,

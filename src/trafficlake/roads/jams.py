@@ -15,7 +15,8 @@ kilometre and the queue length (head to tail, each end section counted with half
 Figures (as Caltrans PeMS reports them): duration; maximum queue length; minimum and mean speed
 over the jammed section-minutes; vehicle-hours lost against free flow,
 ``sum(vehicles * extent_km * (1/speed - 1/free_flow_speed))`` over the jammed section-minutes
-(speed floored at 5 km/h), where the free-flow speed is ``[roads] free_flow_kmh`` or, when that
+(speed floored at 5 km/h; vehicles: the section's ``vehicleCount`` over its measuring sites,
+since each site counts the same vehicles), where the free-flow speed is ``[roads] free_flow_kmh`` or, when that
 is 0, the section's own 85th percentile of speed in the day's off-peak minutes (local hours
 outside 06-10 and 15-20) - 100 km/h when a section has no such minutes.
 """
@@ -248,7 +249,8 @@ def _episode(
         queue.append(abs(km[head] - km[tail]) + (extent[head] + extent[tail]) / 2)
     speed = grid.speed[rows][:, start:end]
     jam_speed = np.where(on, speed, np.nan)
-    veh = np.where(on, grid.vehicles[rows][:, start:end], 0.0)
+    sites = np.array([max(1, sec["sites"][r]) for r in rows], dtype=np.float64)
+    veh = np.where(on, grid.vehicles[rows][:, start:end], 0.0) / sites[:, None]
     v = np.maximum(np.nan_to_num(jam_speed, nan=np.inf), MIN_SPEED_KMH)
     delay = veh * extent[:, None] * np.maximum(0.0, 1.0 / v - 1.0 / vff[rows][:, None])
     finite = np.isfinite(jam_speed)

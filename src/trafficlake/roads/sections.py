@@ -10,7 +10,8 @@ A section's place is the mean of its lanes' kilometres and coordinates; its name
 ``volledige_naam``. ``position`` numbers the sections of a road and direction in the direction
 of travel (1 = most upstream); ``upstream``/``downstream`` are the neighbouring sections'
 ``lve_nr``; ``extent_km`` is the stretch of road the section stands for (half-way to each
-neighbour; 1 km for a section alone on its road).
+neighbour; 1 km for a section alone on its road); ``sites`` the measuring sites (distinct
+kilometres) its lanes stand at - a vehicle passing the section is counted once at each.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from trafficlake.catalog.names import TableRef, lake_table
+
 if TYPE_CHECKING:
+    from trafficlake.config import Settings
     from trafficlake.storage import Lake
 
 SECTIONS_SQL = """
@@ -37,7 +41,8 @@ WITH lanes AS (
            avg(lat) AS lat,
            avg(lon) AS lon,
            mode(volledige_naam) AS name,
-           CAST(count(*) AS INTEGER) AS lanes
+           CAST(count(*) AS INTEGER) AS lanes,
+           CAST(count(DISTINCT Kmp_Rsys) AS INTEGER) AS sites
     FROM lanes GROUP BY lve_nr
 ), placed AS (
     SELECT lve_nr, ident8,
@@ -45,7 +50,7 @@ WITH lanes AS (
                AS road,
            CASE substr(ident8, 5, 4) WHEN '0001' THEN '1' WHEN '0002' THEN '2'
                 ELSE substr(ident8, 5, 4) END AS direction,
-           km, lat, lon, name, lanes
+           km, lat, lon, name, lanes, sites
     FROM grouped
 ), ordered AS (
     SELECT *,
@@ -62,7 +67,7 @@ WITH lanes AS (
     WINDOW w AS (PARTITION BY road, direction ORDER BY flow_km, lve_nr)
 )
 SELECT CAST(lve_nr AS INTEGER) AS lve_nr, road, direction, ident8 AS Ident_8, km, lat, lon,
-       name, lanes, position, CAST(upstream AS INTEGER) AS upstream,
+       name, lanes, sites, position, CAST(upstream AS INTEGER) AS upstream,
        CAST(downstream AS INTEGER) AS downstream,
        round(CASE
            WHEN gap_up IS NULL AND gap_down IS NULL THEN 1.0
@@ -74,6 +79,11 @@ FROM neighbours
 ORDER BY road, direction, position
 """
 """DuckDB SQL of the sections over a locations relation (``{locations}``)."""
+
+
+def sections_table(settings: Settings) -> TableRef:
+    """The ``sections`` view every query connection has when the lake has locations."""
+    return lake_table(settings, "sections/")
 
 
 def sections_sql(locations: str) -> str:

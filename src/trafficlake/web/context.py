@@ -1,0 +1,71 @@
+"""What every request of the app shares: the settings, one catalog and one lake handle (opened
+on first use, behind a lock), a DuckDB connection per request, and the day rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from trafficlake.catalog import Catalog, open_catalog
+from trafficlake.catalog.names import transformed_table
+from trafficlake.config import Settings
+from trafficlake.query import CatalogConnection, connect
+from trafficlake.storage import Lake
+from trafficlake.web import data
+from trafficlake.web.data import NotFoundError
+
+
+class WebContext:
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+        self.settings = settings
+        self._given = catalog
+        self._catalog: Catalog | None = catalog
+        self._lake: Lake | None = None
+        self._opening = threading.Lock()  # request threads share one catalog and one lake
+
+    @property
+    def catalog(self) -> Catalog:
+        with self._opening:
+            if self._catalog is None:
+                self._catalog = open_catalog(self.settings)
+            return self._catalog
+
+    @property
+    def lake(self) -> Lake:
+        with self._opening:
+            if self._lake is None:
+                self._lake = Lake.from_settings(self.settings)
+            return self._lake
+
+    def close(self) -> None:
+        """Close the catalog this context opened (not one it was given)."""
+        if self._catalog is not None and self._given is None:
+            self._catalog.close()
+            self._catalog = None
+
+    @contextmanager
+    def sql(self) -> Iterator[CatalogConnection]:
+        """A read-only DuckDB connection over the catalog's tables, for one request."""
+        with connect(self.settings, catalog=self.catalog, lake=self.lake) as con:
+            yield con
+
+    def days(self) -> list[str]:
+        return data.available_days(self.catalog, self.settings)
+
+    def day(self, day: str | None) -> dt.date:
+        """The asked day (default: the latest); 400 when malformed, 404 when it has no data."""
+        when = data.parse_day(day) if day is not None else None
+        available = self.days()
+        if not available:
+            data.require_transformed(self.catalog, self.settings)  # 404 naming a missing table
+            raise NotFoundError(f"{transformed_table(self.settings)} has no partitions yet")
+        if when is None:
+            return dt.date.fromisoformat(available[-1])
+        if when.isoformat() not in available:
+            raise NotFoundError(
+                f"no transformed data on {when.isoformat()} "
+                f"(days available: {available[0]} .. {available[-1]})"
+            )
+        return when
