@@ -151,11 +151,26 @@ class CatalogConnection:
             self.duckdb.execute(
                 f"CREATE VIEW {loc.sql} AS SELECT * FROM read_parquet({quote_literal(uri)})"
             )
-        from trafficlake.roads.sections import sections_sql, sections_table
+        self._create_sections_view(loc)
 
-        sections = sections_table(settings)
-        if sections not in self.tables and self.has_view(loc):
-            self.duckdb.execute(f"CREATE VIEW {sections.sql} AS {sections_sql(loc.sql)}")
+    def _create_sections_view(self, locations: TableRef) -> None:
+        """The road sections of the locations table (:mod:`trafficlake.roads.sections`), when
+        it has the columns they are made of."""
+        from trafficlake.roads.sections import SECTION_INPUTS, sections_sql, sections_table
+
+        sections = sections_table(self.settings)
+        if sections in self.tables or not self.has_view(locations):
+            return
+        columns = {
+            r[0]
+            for r in self.duckdb.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
+                [locations.database, locations.name],
+            ).fetchall()
+        }
+        if SECTION_INPUTS <= columns:
+            self.duckdb.execute(f"CREATE VIEW {sections.sql} AS {sections_sql(locations.sql)}")
 
     def refresh_tables(self) -> None:
         """Follow the catalog's tables: new ones get a view, changed schemas a rebuilt one."""

@@ -167,7 +167,10 @@ def select_partitions_for(
     for stmt in statements:
         if stmt is None:
             continue
+        ctes = {cte.alias for cte in stmt.find_all(exp.CTE)}
         for node in stmt.find_all(exp.Table):
+            if not node.db and node.name in ctes:
+                continue  # a WITH name, not the catalog table it may share its name with
             key = (node.db or default_database, node.name)
             if key not in tables:
                 continue

@@ -246,3 +246,22 @@ def test_parameters_are_bound(qenv: QueryEnv) -> None:
     assert res.files_read == _files(
         qenv, (21, 6), (21, 7), (21, 8)
     )  # the placeholder is not pruned on
+
+
+def test_a_with_name_is_not_the_catalog_table_it_shares_its_name_with() -> None:
+    from trafficlake.catalog import Column, Table
+    from trafficlake.query_pruning import select_partitions_for
+
+    jams = Table(
+        database="traffic",
+        name="jams",
+        columns=[Column("x", "int")],
+        partition_keys=[Column("day", "int")],
+        location="jams/",
+        format="parquet",
+    )
+    tables = {("traffic", "jams"): jams}
+    cte = "WITH jams AS (SELECT 1 AS x) SELECT * FROM jams"
+    assert select_partitions_for(cte, tables, "traffic") == {}
+    both = select_partitions_for(f"{cte} UNION ALL SELECT x FROM traffic.jams", tables, "traffic")
+    assert both is not None and list(both) == [("traffic", "jams")]

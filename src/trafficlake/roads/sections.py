@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from trafficlake.config import Settings
     from trafficlake.storage import Lake
 
+SECTION_INPUTS = frozenset(
+    {
+        "lve_nr",
+        "Ident_8",
+        "Kmp_Rsys",
+        "volledige_naam",
+        "Rijstrook",
+        "lengtegraad_EPSG_4326",
+        "breedtegraad_EPSG_4326",
+    }
+)
+"""The locations columns the sections are made of."""
+
 SECTIONS_SQL = """
 WITH lanes AS (
     SELECT lve_nr, Ident_8, Kmp_Rsys, volledige_naam, Rijstrook,
