@@ -2,9 +2,9 @@
 run as child executions (persisted like any execution, under ``MACHINE/LABEL``), results
 written back to the lake.
 
-S3 locations map to the lake as elsewhere: ``s3://BUCKET/KEY`` is ``KEY`` under the lake root,
-or under the folder ``[aws] buckets`` gives for ``BUCKET``; on an S3 lake a location inside the
-lake's own bucket is taken as it is.
+S3 locations map to the lake as the Glue adapter's do (``trafficlake.catalog.glue.lake_key``):
+``s3://BUCKET/KEY`` is ``KEY`` under the lake root, or under the folder ``[aws] buckets`` gives
+for ``BUCKET``, on a local lake; on an S3 lake the location must lie inside the lake.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from trafficlake.catalog.glue import lake_key as location_key
 from trafficlake.workflow import query
 from trafficlake.workflow.errors import StatesError
 from trafficlake.workflow.history import iso
@@ -53,18 +54,8 @@ def _lake(ex: Executor, error: str) -> tuple[Lake, Any]:
 
 
 def lake_key(settings: Any, lake: Lake, bucket: str, key: str) -> str:
-    """The lake key of ``s3://bucket/key``."""
-    if not lake.is_local:
-        try:
-            return lake.key_of(f"s3://{bucket}/{key}".rstrip("/"))
-        except Exception:  # another bucket: mapped like on a local lake
-            pass
-    base = settings.aws.buckets.get(bucket, "").strip("/")
-    parts = [p for p in f"{base}/{key}".split("/") if p]
-    if ".." in parts:
-        raise StatesError(READER_FAILED, f"s3://{bucket}/{key} escapes the lake")
-    joined = "/".join(parts)
-    return joined + "/" if key.endswith("/") and joined else joined
+    """The lake key of ``s3://bucket/key`` (the Glue adapter's location rule)."""
+    return location_key(settings, lake, f"s3://{bucket}/{key}")
 
 
 def _parameters(
