@@ -9,6 +9,12 @@ Simulated arrival (``simulate``, default on; ``replay``, opt-in): the stream's c
 documents instead of the wall clock, so raw partitions follow the simulated hours. A document
 "arrives" when it was published (``tijd_publicatie``, 114 s after the minute for the simulator)
 plus a random 0–15 s of polling and network delay.
+
+``replay`` also takes configuration documents (``<mivconfig>``): they become the locations table
+(``locations/locations.parquet``), as the live client does with the configuration feed.
+
+Every run honours ``stop`` between documents (the CLI sets it on Ctrl-C and SIGTERM): it
+flushes what it has, and its report says where to resume.
 """
 
 from __future__ import annotations
@@ -44,6 +50,15 @@ MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 ARRIVAL_JITTER_S = 15.0
 MAX_START_AHEAD_S = 366 * 86_400
 """A simulation may start at most this far ahead: its times set partitions and the clock."""
+MAX_LANES = 100_000
+"""The largest simulated network (the real feed has about 4,600 lanes)."""
+MAX_MINUTES = 366 * 1440
+"""The longest simulation in one run (a year of minutes)."""
+STALE_AFTER_S = 3600
+"""An event measured more than this before its document was published is stale: a lane that
+stopped reporting, whose last measurement the feed keeps repeating."""
+FIRST_REASONS = 5
+"""How many failure reasons a report keeps (the rest are only counted)."""
 
 Progress = Callable[[int], None]
 """Called with the number of units (minutes or documents) just completed."""
@@ -71,6 +86,18 @@ class IngestReport:
     files: list[str] = field(default_factory=list)
     first_event_time: int | None = None
     last_event_time: int | None = None
+    """Measurement times of the fresh events (stale ones are counted apart)."""
+    stale_events: int = 0
+    """Events measured more than STALE_AFTER_S before publication (delivered all the same)."""
+    first_stale_time: int | None = None
+    failure_reasons: list[str] = field(default_factory=list)
+    """The first reasons documents failed (at most FIRST_REASONS)."""
+    config_documents: int = 0
+    locations_written: int = 0
+    """Measuring points of the last configuration document, written as the locations table."""
+    interrupted: bool = False
+    resume: str = ""
+    """After an interruption: how to carry on (the remaining minutes or files)."""
 
 
 class _SimClock:
@@ -96,11 +123,29 @@ def _finish(stream: DeliveryStream, report: IngestReport) -> IngestReport:
     return report
 
 
+def _failed(report: IngestReport, reason: str) -> None:
+    report.failed_documents += 1
+    report.errors += 1
+    if len(report.failure_reasons) < FIRST_REASONS:
+        report.failure_reasons.append(reason)
+
+
 def _deliver(stream: DeliveryStream, feed: ParsedFeed, report: IngestReport) -> None:
     events = feed.events
     if events.num_rows:
         stream.put_events(events)
-        lo, hi = pc.min_max(events.column("tijd_waarneming")).values()
+        measured = events.column("tijd_waarneming")
+        published = events.column("tijd_publicatie")
+        stale = pc.fill_null(
+            pc.less(measured, pc.subtract(published, pa.scalar(STALE_AFTER_S, pa.int64()))),
+            False,
+        )
+        n_stale = pc.sum(stale).as_py() or 0
+        if n_stale:
+            report.stale_events += n_stale
+            oldest = pc.min(pc.filter(measured, stale)).as_py()
+            report.first_stale_time = min(oldest, report.first_stale_time or oldest)
+        lo, hi = pc.min_max(pc.filter(measured, pc.invert(stale))).values()
         if lo.is_valid:
             first, last = lo.as_py(), hi.as_py()
             report.first_event_time = min(first, report.first_event_time or first)
@@ -166,8 +211,11 @@ def simulate(
     lanes = sim_settings.lanes if lanes is None else lanes
     seed = sim_settings.seed if seed is None else seed
     first = parse_start(sim_settings.start if start is None else start)
-    if minutes < 1 or lanes < 1:
-        raise TrafficlakeError("minutes and lanes must be >= 1")
+    if not 1 <= minutes <= MAX_MINUTES or not 1 <= lanes <= MAX_LANES:
+        raise TrafficlakeError(
+            f"minutes must be 1..{MAX_MINUTES:,} (a year) and lanes 1..{MAX_LANES:,} "
+            f"(the real feed has about 4,600); got {minutes:,} minutes, {lanes:,} lanes"
+        )
     simulator = Simulator(seed, lanes)
     lake = lake or Lake.from_settings(settings)
     write_locations(lake, simulator.network)  # the measuring points the feed talks about
@@ -176,8 +224,14 @@ def simulate(
     stream = _open_stream(settings, lake, clock)
     report = IngestReport("simulate")
     try:
-        for batch in simulator.minutes(first, minutes):
+        for done, batch in enumerate(simulator.minutes(first, minutes)):
             if stop is not None and stop.is_set():
+                rest = datetime.fromtimestamp(first + 60 * done, UTC).strftime("%Y-%m-%dT%H:%MZ")
+                report.interrupted = True
+                report.resume = (
+                    f"trafficlake ingest simulate --start {rest} --minutes {minutes - done} "
+                    f"--lanes {lanes} --seed {seed}"
+                )
                 break
             published = pc.max(batch.column("tijd_publicatie")).as_py()
             if clock is not None and published is not None:
@@ -202,13 +256,13 @@ def _parse_or_quarantine(
     report: IngestReport,
     latest: int | None = None,
     earliest: int | None = None,
+    where: str = "",
 ) -> ParsedFeed | None:
     try:
         return parse_document(data, latest=latest, earliest=earliest)
     except FeedParseError as exc:
         stream.put_error(data, str(exc), PROCESSING_FAILED)
-        report.failed_documents += 1
-        report.errors += 1
+        _failed(report, f"{where}: {exc}" if where else str(exc))
         return None
 
 
@@ -251,33 +305,46 @@ def replay(
     """Parse archived MIV XML files (paths or globs, ``.gz`` ok) and deliver their events.
 
     A file that cannot be read or parsed is quarantined whole (error type
-    ``processing-failed``) with its reason; the others still go through.
+    ``processing-failed``) with its reason; the others still go through. A configuration
+    document (``<mivconfig>``) is written as the locations table instead.
     """
     paths = expand_files(files)
     if on_start is not None:
         on_start(len(paths))
     rng = np.random.default_rng(0)
     clock = _SimClock(0.0) if simulated_arrival else None
+    lake = lake or Lake.from_settings(settings)
     stream = _open_stream(settings, lake, clock)
     report = IngestReport("replay")
     try:
-        for path in paths:
+        for done, path in enumerate(paths):
             if stop is not None and stop.is_set():
+                report.interrupted = True
+                rest = len(paths) - done
+                report.resume = (
+                    f"trafficlake ingest replay with the {rest} file(s) not replayed, "
+                    f"from {path} on (sorted by path)"
+                )
                 break
             try:
                 data = read_document(path)
             except (OSError, EOFError, FeedParseError) as exc:
                 stream.put_error(str(path).encode(), f"{path}: {exc}", PROCESSING_FAILED)
-                report.failed_documents += 1
-                report.errors += 1
+                _failed(report, f"{path}: {exc}")
                 data = None
+            if data is not None and is_config_document(data):
+                _land_config(stream, lake, path, data, report)
+                data = None
+                if progress is not None:
+                    progress(1)
+                continue
             # the window is around the real arrival (now): an archived document's publication
             # time moves the simulated clock, so it may not lie in the future
             earliest, latest = arrival_window(
                 time.time(), settings.ingest.max_ahead_s, settings.ingest.max_age_days
             )
             feed = (
-                _parse_or_quarantine(stream, data, report, latest, earliest)
+                _parse_or_quarantine(stream, data, report, latest, earliest, str(path))
                 if data is not None
                 else None
             )
@@ -291,6 +358,35 @@ def replay(
     finally:
         _finish(stream, report)
     return report
+
+
+def is_config_document(data: bytes) -> bool:
+    """Whether ``data`` is a configuration document: its root element is ``<mivconfig>``."""
+    head = data[:4096].lstrip()
+    while head.startswith((b"<?", b"<!--", b"<!")):  # declaration, comments, doctype
+        end = head.find(b">")
+        if end < 0:
+            return False
+        head = head[end + 1 :].lstrip()
+    return head.startswith(b"<mivconfig") and head[10:11] in (b">", b" ", b"\n", b"\t", b"\r", b"/")
+
+
+def _land_config(
+    stream: DeliveryStream, lake: Lake, path: Path, data: bytes, report: IngestReport
+) -> None:
+    """A configuration document becomes the locations table (the last one replayed wins)."""
+    from trafficlake.miv.locations import parse_config, write_locations
+
+    try:
+        table = parse_config(data)
+    except FeedParseError as exc:  # ConfigParseError included
+        stream.put_error(data, f"{path}: {exc}", PROCESSING_FAILED)
+        _failed(report, f"{path}: {exc}")
+        return
+    write_locations(lake, table)
+    report.documents += 1
+    report.config_documents += 1
+    report.locations_written = table.num_rows
 
 
 def live(

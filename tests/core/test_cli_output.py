@@ -88,3 +88,48 @@ def test_query_errors_keep_duckdbs_hint_and_show_tables_lists_the_catalog(
     assert shown.stdout.splitlines() == ["name", "raw"]
     unqualified = run_cli("query", "SELECT count(*) AS n FROM raw", "-f", "csv", cwd=tmp_path)
     assert unqualified.stdout.splitlines()[1] == str(3 * 2 * 1)  # 3 lanes x 2 minutes
+
+
+def test_invalid_days_say_what_is_wrong(tmp_path: Path) -> None:
+    bad = run_cli("transform", "--from", "2026-11-31", cwd=tmp_path)
+    assert bad.returncode == 2 and "'2026-11-31' is not a date: day is out of range" in bad.stderr
+    assert "does not match" not in bad.stderr
+    odd = run_cli("transform", "--to", "2026-1-3", cwd=tmp_path)
+    assert "'2026-1-3' is not a day: use YYYY-MM-DD" in odd.stderr
+
+
+def test_transform_runs_and_the_workflow_final_line_say_what_was_transformed(
+    settings: Settings, tmp_path: Path, raw_writer: Any
+) -> None:
+    assert "no transform runs yet" in run_cli("transform", "runs", cwd=tmp_path).stdout
+    lake = Lake.from_settings(settings)
+    for h in (6, 7):
+        raw_writer.write_hour(lake, 2026, 11, 21, h)
+    env = {"TRAFFICLAKE_WORKFLOW__WAIT_SCALE": "0.01"}
+    done = run_cli("workflow", "run", "batch", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    final = done.stdout.strip().splitlines()[-1]
+    # 3 lanes of one measuring site x 2 minutes x 2 hours: 4 road-section minutes
+    assert final == "transformed: 1 day(s) (2026-11-21), 4 rows in 1 transform run(s)"
+    again = run_cli("workflow", "run", "batch", cwd=tmp_path, env=env).stdout
+    assert (
+        again.strip()
+        .splitlines()[-1]
+        .startswith(
+            "transformed: 0 day(s), 0 rows in 1 transform run(s) - nothing new since the last run"
+        )
+    )
+    runs = run_cli("transform", "runs", cwd=tmp_path).stdout
+    assert "2026-11-21" in runs and runs.count("SUCCEEDED") == 2
+    listed = json.loads(run_cli("transform", "runs", "--json", "-n", "1", cwd=tmp_path).stdout)
+    assert len(listed) == 1 and listed[0]["result"]["days"] == []
+    quiet = run_cli("transform", cwd=tmp_path).stdout
+    assert "why 0 rows: nothing new since the last run" in quiet
+    executions = run_cli("workflow", "executions", "-n", "1", cwd=tmp_path).stdout
+    assert "batch:" in executions and "… older executions not shown" in executions
+
+
+def test_workflow_listings_in_an_empty_folder_create_nothing(tmp_path: Path) -> None:
+    for args in (["workflow", "executions"], ["transform", "runs"]):
+        assert run_cli(*args, cwd=tmp_path).returncode == 0
+    assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from cli_runner import run_cli
 from trafficlake import ingest
 from trafficlake.cli import app
 from trafficlake.config import Settings, load_settings
@@ -214,12 +216,7 @@ def test_cli_ingest_simulate_json(settings: Settings) -> None:
 
 
 def test_cli_replay_without_files_fails_cleanly(settings: Settings, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", "ingest", "replay", str(tmp_path / "none*.xml")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    proc = run_cli("ingest", "replay", str(tmp_path / "none*.xml"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "no files match" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -257,9 +254,72 @@ def test_sigterm_stops_ingest_and_flushes(tmp_path: Path) -> None:
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # interrupted: says so, and how to resume
     report = json.loads(out)
-    assert 0 < report["documents"] < 100000
+    assert 0 < report["documents"] < 100000 and report["interrupted"]
+    # the resume command starts at the first minute not simulated
+    done = report["documents"]
+    next_minute = datetime.fromisoformat(START.replace("Z", "+00:00")) + timedelta(minutes=done)
+    assert f"--start {next_minute:%Y-%m-%dT%H:%M}Z --minutes {100000 - done} " in err
+    assert report["resume"] in err
     files = [lake.path(e.key) for e in lake.list("raw/")]
     assert sum(pq.read_metadata(f).num_rows for f in files) == report["events"]
     assert not list((tmp_path / ".trafficlake/wal/miv").glob("segment-*"))
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "miv"
+
+
+def test_replay_lands_a_configuration_document_as_the_locations_table(
+    settings: Settings, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "config.xml").write_bytes((FIXTURES / "verkeersdata_metadata-excerpt.xml").read_bytes())
+    with gzip.open(docs / "minute.xml.gz", "wb") as f:
+        f.write((FIXTURES / "test.xml").read_bytes())
+    done = run_cli("ingest", "replay", str(docs / "*"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the locations table now holds 100 measuring points" in done.stdout
+    assert not Lake.from_settings(settings).list("errors/")  # the config is not quarantined
+    names = run_cli(
+        "query", "SELECT count(*), count(DISTINCT volledige_naam) FROM traffic.locations",
+        "-f", "csv", cwd=tmp_path,
+    )  # fmt: skip
+    count, named = names.stdout.splitlines()[1].split(",")
+    assert count == "100" and int(named) > 1
+
+
+def test_replay_exits_nonzero_with_counts_and_first_reasons(
+    settings: Settings, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a-good.xml").write_bytes((FIXTURES / "test.xml").read_bytes())
+    (docs / "b-broken.xml").write_bytes(b"<miv><meetpunt")
+    (docs / "c-empty.xml.gz").write_bytes(b"not gzip at all")
+    done = run_cli("ingest", "replay", str(docs / "*"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "1 documents, " in done.stdout and "2 failed documents" in done.stdout
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: 2 of 3 documents failed")
+    assert "b-broken.xml: " in lines[1] and "c-empty.xml.gz: " in lines[2]
+    every = run_cli("ingest", "replay", str(docs / "b-*"), cwd=tmp_path)
+    assert every.returncode == 1 and "error: 1 of 1 documents failed" in every.stderr
+
+
+def test_stale_events_are_reported_apart_from_the_event_time(settings: Settings) -> None:
+    report = ingest.simulate(settings, minutes=3, lanes=400, start=START)
+    assert report.stale_events > 0  # the simulator has lanes that stopped reporting
+    start = int(datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp())
+    assert report.first_event_time == start and report.last_event_time == start + 120
+    assert report.first_stale_time is not None and report.first_stale_time < start - 3600
+    done = run_cli("ingest", "simulate", "--minutes", "2", "--lanes", "400", "--start", START)
+    assert "stale events (measured over an hour before" in done.stdout
+
+
+def test_absurd_simulation_sizes_are_refused_naming_the_limit(settings: Settings) -> None:
+    done = run_cli("ingest", "simulate", "--lanes", "100000000", "--minutes", "1")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: minutes must be 1..527,040 (a year) and lanes 1..100,000")
+    assert not Lake.from_settings(settings).list("raw/")

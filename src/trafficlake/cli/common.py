@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -110,8 +111,31 @@ LimitOpt = Annotated[
 ]
 
 
+def parse_day(value: str | date) -> date:
+    """A ``YYYY-MM-DD`` option value; says what is wrong with it (format or calendar)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise typer.BadParameter(f"{value!r} is not a date: {exc}") from None
+        raise typer.BadParameter(f"{value!r} is not a day: use YYYY-MM-DD") from None
+
+
+def day_option(flag: str, help: str) -> Any:
+    return typer.Option(flag, metavar="DAY", parser=parse_day, help=help)
+
+
 def settings(config: Path | None) -> Settings:
     return load_settings(config)
+
+
+def catalog_missing(s: Settings) -> bool:
+    """Whether the configured catalog is a SQLite file that does not exist yet."""
+    url = s.catalog_url
+    local = url.startswith("sqlite:///") and url != "sqlite:///:memory:"
+    return local and not Path(url.removeprefix("sqlite:///")).exists()
 
 
 def open_for_reading(s: Settings) -> Catalog:
@@ -119,11 +143,7 @@ def open_for_reading(s: Settings) -> Catalog:
     exist yet, an empty in-memory catalog - reading never creates one."""
     from trafficlake.catalog import open_catalog
 
-    url = s.catalog_url
-    local = url.startswith("sqlite:///") and url != "sqlite:///:memory:"
-    if local and not Path(url.removeprefix("sqlite:///")).exists():
-        return open_catalog("sqlite:///:memory:")
-    return open_catalog(s)
+    return open_catalog("sqlite:///:memory:" if catalog_missing(s) else s)
 
 
 # ---- output --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from trafficlake.cli.common import (
     ConfigOpt,
     JsonOpt,
     console,
+    err_console,
     print_json,
     progress,
     settings,
@@ -25,33 +26,74 @@ group = App(help="Land MIV events in the lake through the delivery stream.", no_
 
 
 @contextmanager
-def _stop_on_sigterm() -> Iterator[threading.Event]:
-    """SIGTERM sets the event: the run stops after the current document and flushes."""
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM sets the event: the run stops after the current document, flushes and
+    reports. A second signal stops at once (what was buffered is in the write-ahead log)."""
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _summary(report: Any, as_json: bool) -> None:
     if as_json:
         print_json(report)
-        return
-    console.print(
-        f"{report.source}: {report.documents} documents, {report.events:,} events delivered, "
-        f"{report.errors:,} records quarantined, {report.failed_documents} failed documents, "
-        f"{report.files_written} files written"
-    )
-    if report.first_event_time is not None:
-        console.print(
-            f"event time {when(report.first_event_time, seconds=False)} .. {when(report.last_event_time, seconds=False)}"
+    else:
+        say = lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+        say(
+            f"{report.source}: {report.documents} documents, {report.events:,} events delivered, "
+            f"{report.errors:,} records quarantined, {report.failed_documents} failed documents, "
+            f"{report.files_written} files written"
         )
+        if report.config_documents:
+            say(
+                f"configuration: {report.config_documents} document(s); the locations table "
+                f"now holds {report.locations_written:,} measuring points"
+            )
+        if report.first_event_time is not None:
+            say(f"event time {when(report.first_event_time)} .. {when(report.last_event_time)}")
+        if report.stale_events:
+            say(
+                f"{report.stale_events:,} stale events (measured over an hour before their "
+                f"document was published, the oldest {when(report.first_stale_time)}: "
+                "lanes that stopped reporting, whose last value the feed repeats)"
+            )
+        elif report.events == 0 and report.documents:
+            say("no events: the documents held no measurement")
+    if report.failed_documents:
+        err_console.print(
+            f"error: {report.failed_documents} of "
+            f"{report.documents + report.failed_documents} documents failed (quarantined under "
+            "errors/processing-failed/); first reasons:",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        for reason in report.failure_reasons:
+            err_console.print(f"  {reason}", highlight=False, markup=False, soft_wrap=True)
+    if report.interrupted:
+        err_console.print(
+            f"interrupted: what is listed above landed. To resume: {report.resume}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130)
+    if report.failed_documents and report.source != "live":  # live polls on past fetch errors
+        raise typer.Exit(1)
 
 
 def _run(label: str, total: int | None, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    with progress() as bar, _stop_on_sigterm() as stop:
+    with progress() as bar, _stop_on_signals() as stop:
         task = bar.add_task(label, total=total)
 
         def advance(n: int) -> None:

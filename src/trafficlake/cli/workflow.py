@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 import typer
@@ -11,9 +12,13 @@ from trafficlake.cli.common import (
     App,
     ConfigOpt,
     JsonOpt,
+    LimitOpt,
+    catalog_missing,
     console,
     err_console,
+    open_for_reading,
     print_json,
+    print_table,
     settings,
     when,
 )
@@ -87,9 +92,22 @@ def run_cmd(
     from trafficlake.workflow.library import parse_input, run_workflow
 
     s = settings(config)
-    result = run_workflow(
-        s, definition, parse_input(input), execution_name=name, on_event=_printer(json_)
-    )
+    began = time.time()
+    try:
+        result = run_workflow(
+            s, definition, parse_input(input), execution_name=name, on_event=_printer(json_)
+        )
+    except KeyboardInterrupt:
+        err_console.print(
+            "interrupted: the execution stopped (it is listed as ABORTED); what its steps "
+            "committed stays (each crawl and transform commits on its own, or not at all). "
+            f"Run `trafficlake workflow run {definition}` again: the transform resumes from "
+            "its bookmark.",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     if json_:
         print_json({k: v for k, v in result.__dict__.items() if k != "events"})
     else:
@@ -98,28 +116,55 @@ def run_cmd(
             console.print(f"  {result.error}: {result.cause}", highlight=False, markup=False)
         else:
             typer.echo(json.dumps(result.output))
+        console.print(_transformed_since(s, began), highlight=False, markup=False, soft_wrap=True)
     if result.status != "SUCCEEDED":
         raise typer.Exit(1)
 
 
+def _transformed_since(s: Any, began: float) -> str:
+    """The final line of a run: what the transform runs it started did (days and rows)."""
+    from trafficlake.cli.transform import why_no_rows
+    from trafficlake.transform.plan import JOB
+
+    with open_for_reading(s) as cat:
+        runs = [r for r in cat.list_job_runs(JOB, limit=50) if (r.started_at or 0) >= began]
+    if not runs:
+        return "transformed: nothing (this execution started no transform run)"
+    days = sorted({d for r in runs for d in (r.result or {}).get("days", [])})
+    rows = sum((r.result or {}).get("rows_written", 0) for r in runs)
+    failed = sum(r.state == "FAILED" for r in runs)
+    span = f"{days[0]}..{days[-1]}" if len(days) > 1 else (days[0] if days else "")
+    line = f"transformed: {len(days)} day(s){f' ({span})' if span else ''}, {rows:,} rows"
+    line += f" in {len(runs)} transform run(s)" + (f", {failed} FAILED" if failed else "")
+    if not rows and not failed:
+        line += f" - {why_no_rows({'days': days})}"
+    return line
+
+
 @workflow_app.command("executions")
 def executions_cmd(
-    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
+    limit: LimitOpt = 50,
     json_: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """List executions (runs killed with their process are marked ABORTED)."""
+    """List executions, newest first (runs killed with their process are marked ABORTED)."""
     from trafficlake.workflow.library import list_executions
 
-    rows = list_executions(settings(config), limit)
+    s = settings(config)
+    found = [] if catalog_missing(s) else list_executions(s, limit + 1 if limit else 1_000_000)
+    more = bool(limit) and len(found) > limit
+    found = found[:limit] if limit else found
     if json_:
-        print_json(rows)
+        print_json(found)
         return
-    for e in rows:
-        err = f"  {e.error}" if e.error else ""
-        console.print(
-            f"{when(e.started_at)}  {e.status:<9} {e.id}{err}", highlight=False, markup=False
-        )
+    print_table(
+        ("execution", "status", "started", "error"),
+        [(e.id, e.status, when(e.started_at), e.error or "") for e in found],
+        keys=("execution",),
+        empty="no executions yet (trafficlake workflow run batch)",
+    )
+    if more:
+        console.print(f"… older executions not shown (use --limit {limit * 5} or --limit 0)")
 
 
 @workflow_app.command("history")
