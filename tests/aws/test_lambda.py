@@ -80,6 +80,7 @@ def test_handler_calls_back_into_the_endpoint(lam: Any) -> None:
     assert out == ["raw", "transformed"]
 
 
+@pytest.mark.slow
 def test_failures_have_lambdas_error_shape(lam: Any) -> None:
     reply, out = call(lam, "Fail", {"x": 7})
     assert reply["FunctionError"] == "Unhandled"
@@ -120,6 +121,7 @@ def test_bad_requests(lam: Any) -> None:
 @pytest.mark.skipif(
     shutil.which("node") is None, reason="Node.js is not installed (CI installs it)"
 )
+@pytest.mark.slow
 def test_nodejs_handlers(lam: Any) -> None:
     _, out = call(lam, "NodeEcho", {"a": 1})
     assert (

@@ -12,6 +12,7 @@ from trafficlake.errors import TrafficlakeError
 from trafficlake.query import run_query
 
 
+@pytest.mark.slow
 def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     summary = run_demo(folder, lanes=150, hours=2, start="2026-11-16T06:00:00Z", xml_minutes=5)

@@ -160,6 +160,7 @@ def test_token_enforcement(server_factory: Any, firehose_client: Any, make_recor
     assert read_raw(server.folder).num_rows == 2
 
 
+@pytest.mark.slow
 def test_kill_9_loses_no_acknowledged_record(server_factory: Any, make_record: Any) -> None:
     server = server_factory(prefix=HOURLY, buffer_size_mb=128, buffer_interval_s=900)
     no_retry = botocore.config.Config(retries={"total_max_attempts": 1}, read_timeout=10)
@@ -204,6 +205,7 @@ def test_kill_9_loses_no_acknowledged_record(server_factory: Any, make_record: A
     assert len(acked) >= 5000
 
 
+@pytest.mark.slow
 def test_create_delivery_stream_persists_across_restarts(
     server_factory: Any, firehose_client: Any, make_record: Any
 ) -> None:

@@ -221,6 +221,7 @@ def test_cli_replay_without_files_fails_cleanly(settings: Settings, tmp_path: Pa
     assert "no files match" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_stops_ingest_and_flushes(tmp_path: Path) -> None:
     import os
     import signal

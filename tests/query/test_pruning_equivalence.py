@@ -137,6 +137,7 @@ def term(draw: Callable[..., Any]) -> str:
 filters = st.lists(term(), min_size=1, max_size=3).map(" AND ".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(where=filters)
 def test_pruned_and_unpruned_answers_are_the_same(lake_settings: Settings, where: str) -> None:
@@ -195,6 +196,7 @@ def web(lake_settings: Settings) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(where=filters)
 def test_the_web_api_gives_the_unpruned_answer(

@@ -119,6 +119,7 @@ def test_a_section_without_data_does_not_split_a_jam() -> None:
     assert jams.column("sections").to_pylist() == [[112, 114]]
 
 
+@pytest.mark.slow
 def test_incremental_runs_follow_the_transform(tlake: LakeHarness) -> None:
     _planted_lake(tlake, range(0, 100))  # up to 07:40: the A14 jam has not ended yet
     first = derive(tlake.settings)

@@ -7,11 +7,13 @@ from collections import Counter
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from transform_lakes import T0, LakeHarness, day_of, with_arrival
 
 from trafficlake.miv.simulator import Simulator
 
 
+@pytest.mark.slow
 def test_dirty_feed_around_midnight(tlake: LakeHarness) -> None:
     sim = Simulator(seed=5, lanes=200, clean=False)
     raw = with_arrival(pa.Table.from_batches(list(sim.minutes(T0 - 5400, 180))))

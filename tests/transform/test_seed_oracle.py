@@ -70,6 +70,7 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_location_filter", [False, True])
 def test_seed_columns_equal_the_seed_query(tlake: LakeHarness, with_location_filter: bool) -> None:
     sim = Simulator(seed=42, lanes=LANES, clean=True)

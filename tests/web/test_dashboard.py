@@ -144,6 +144,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_serve_command(lake_settings: Settings) -> None:
     port = _free_port()
     assert lake_settings.source is not None

@@ -86,6 +86,7 @@ def test_batch_runs_end_to_end(settings: Settings, lake: Lake) -> None:
         assert catalog.get_execution(r.id).status == "SUCCEEDED"
 
 
+@pytest.mark.slow
 def test_batch_with_a_start_day_input(settings: Settings, lake: Lake) -> None:
     r = run_workflow(settings, "batch", {"year": 2025, "month": 11, "day": 21})
     assert r.status == "SUCCEEDED", (r.error, r.cause)
