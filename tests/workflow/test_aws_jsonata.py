@@ -161,7 +161,8 @@ def test_states_result_and_error_output_in_catch() -> None:
     assert r.output == {"sum": 42, "err": "CustomError", "never": False}
 
 
-def test_choice_condition_rule_output_and_assign() -> None:
+def test_choice_condition_state_and_rule_assign() -> None:
+    """The state-level Assign applies whichever rule matches; a rule's own Assign wins."""
     d = jsonata(
         {
             "C": {
@@ -170,22 +171,27 @@ def test_choice_condition_rule_output_and_assign() -> None:
                     {
                         "Condition": "{% $states.input.n > 3 %}",
                         "Assign": {"size": "big"},
-                        "Output": {"n": "{% $states.input.n %}"},
                         "Next": "Done",
                     }
                 ],
                 "Default": "Done",
-                "Assign": {"size": "small"},
+                "Assign": {"size": "small", "seen": "{% $states.input.n %}"},
+                "Output": {"n": "{% $states.input.n * 10 %}"},
             },
             "Done": {
                 "Type": "Pass",
-                "Output": {"size": "{% $size %}", "in": "{% $states.input %}"},
+                "Output": {
+                    "size": "{% $size %}",
+                    "seen": "{% $seen %}",
+                    "in": "{% $states.input %}",
+                },
                 "End": True,
             },
         }
     )
-    assert run(d, {"n": 5}).output == {"size": "big", "in": {"n": 5}}
-    assert run(d, {"n": 1}).output == {"size": "small", "in": {"n": 1}}
+    assert validate(d) == []
+    assert run(d, {"n": 5}).output == {"size": "big", "seen": 5, "in": {"n": 50}}
+    assert run(d, {"n": 1}).output == {"size": "small", "seen": 1, "in": {"n": 10}}
     bad = jsonata(
         {
             "C": {

@@ -316,6 +316,9 @@ class Executor:
     def _choice(
         self, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
     ) -> tuple[Any, str | None, dict[str, Any] | None]:
+        """The first matching rule's Next, else Default. The state's Assign applies whichever
+        way is taken, merged with the matching rule's own Assign (which wins on a name)."""
+        matched: dict[str, Any] | None = None
         if self.jsonata(state):
             b = self.bindings(scope, data, ctx)
             for i, rule in enumerate(state["Choices"]):
@@ -326,35 +329,34 @@ class Executor:
                         f"The Condition of Choices[{i}] returned {json.dumps(ok)}, not a boolean",
                     )
                 if ok:
-                    return self.output(rule, b, data), rule["Next"], self.assign(rule, b)
-            if "Default" not in state:
-                raise StatesError(
-                    "States.NoChoiceMatched",
-                    f"No Choice Rules matched and no Default was specified in state '{name}'",
-                )
-            return self.output(state, b, data), state["Default"], self.assign(state, b)
-        variables = scope.variables
-        effective = apply_input_path(state.get("InputPath", "$"), data, ctx, variables=variables)
-        target = None
-        for rule in state["Choices"]:
-            if evaluate_rule(rule, effective, ctx, variables):
-                target = rule["Next"]
-                break
-        assigned_from: dict[str, Any] = state
-        if target is not None and "Assign" in rule:
-            assigned_from = rule
-        if target is None:
-            target = state.get("Default")
+                    matched = rule
+                    break
+            out = self.output(state, b, data)
+            assigned = [self.assign(state, b), self.assign(matched or {}, b)]
+        else:
+            variables = scope.variables
+            effective = apply_input_path(
+                state.get("InputPath", "$"), data, ctx, variables=variables
+            )
+            matched = next(
+                (r for r in state["Choices"] if evaluate_rule(r, effective, ctx, variables)), None
+            )
+            out = apply_input_path(
+                state.get("OutputPath", "$"), effective, ctx, "OutputPath", variables
+            )
+            assigned = [
+                self.assign_jsonpath(state, effective, ctx, scope),
+                self.assign_jsonpath(matched or {}, effective, ctx, scope),
+            ]
+        target = matched["Next"] if matched is not None else state.get("Default")
         if target is None:
             raise StatesError(
                 "States.NoChoiceMatched",
                 f"No Choice Rules matched and no Default was specified in state '{name}'",
             )
-        assigned = self.assign_jsonpath(assigned_from, effective, ctx, scope)
-        out = apply_input_path(
-            state.get("OutputPath", "$"), effective, ctx, "OutputPath", variables
-        )
-        return out, target, assigned
+        if assigned == [None, None]:
+            return out, target, None
+        return out, target, {k: v for part in assigned if part for k, v in part.items()}
 
     def _fail(
         self, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
