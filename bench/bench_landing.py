@@ -3,6 +3,12 @@
 Typed path: ``put_events`` in chunks of 4,600 rows (one full MIV feed document).
 JSON path: ``put_record_batch`` with 500 all-string JSON records a call (the wire format), from
 one caller and from 4 concurrent callers.
+Converted path: the same JSON records into a created stream with record format conversion
+(OpenX JSON SerDe → Parquet, the columns of a catalog table with the seed's Hive types), one
+caller; target >= 100k records/s and >= 0.5x the typed path in the same run.
+HTTP path: one boto3 caller sending the same 500-record calls to ``trafficlake aws serve`` (a
+subprocess on loopback, the typed stream); target >= 50k records/s and >= 0.8x the JSON path
+in-process.
 Baseline: pyarrow writing the same rows straight to one zstd Parquet file, in the same run.
 Target (docs/architecture.md, "Quality bars"): >= 100k records/s with the WAL on, on the typed path and one JSON caller.
 Diagnostic rows split a JSON call's cost: the caller thread's CPU time per call (parsing,
@@ -15,7 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,12 +36,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trafficlake.delivery import DeliveryStream
+from trafficlake.delivery.output import Output
 from trafficlake.delivery.records import join_records
+from trafficlake.delivery.serde import SerDeConverter
 from trafficlake.delivery.wal import encode_json_call
 from trafficlake.schema import EVENT_SCHEMA
 from trafficlake.storage import Lake
 
 TARGET = 100_000.0
+HTTP_TARGET = 50_000.0
+SEED_COLUMNS = [
+    (
+        f.name,
+        "string"
+        if pa.types.is_string(f.type)
+        else "bigint"
+        if f.name.startswith("tijd_")
+        else "int",
+    )
+    for f in EVENT_SCHEMA
+]
+"""The seed's Hive types for these columns: ``string`` for text, ``int``/``bigint`` numbers."""
 
 
 def make_events(n: int, seed: int = 7) -> pa.Table:
@@ -51,7 +75,13 @@ def make_events(n: int, seed: int = 7) -> pa.Table:
     return pa.table(cols, schema=EVENT_SCHEMA)
 
 
-def _stream(root: Path) -> DeliveryStream:
+def _stream(root: Path, converted: bool = False) -> DeliveryStream:
+    extra: dict[str, Any] = {}
+    if converted:  # what a created stream with Parquet format conversion runs
+        extra = {
+            "converter": SerDeConverter(SEED_COLUMNS),
+            "output": Output("parquet", "snappy", ".parquet"),
+        }
     return DeliveryStream(
         Lake.from_url(str(root / "lake")),
         "bench",
@@ -59,6 +89,7 @@ def _stream(root: Path) -> DeliveryStream:
         buffer_size_mb=128,
         buffer_interval_s=900,
         wal_dir=root / "wal",
+        **extra,
     )
 
 
@@ -105,10 +136,17 @@ def _fsync_alone(root: Path, size: int, rounds: int) -> float:
     return float(np.median(times))
 
 
-def _json(table: pa.Table, root: Path, callers: int = 1, cpu: list[float] | None = None) -> float:
+def _json(
+    table: pa.Table,
+    root: Path,
+    callers: int = 1,
+    cpu: list[float] | None = None,
+    converted: bool = False,
+) -> float:
     """JSON records, 500 a call, from ``callers`` threads (like concurrent HTTP clients).
 
-    ``cpu`` (one caller) collects each call's thread CPU time.
+    ``cpu`` (one caller) collects each call's thread CPU time; ``converted`` sends them to a
+    stream with record format conversion instead of the typed stream.
     """
     payloads = [p.encode() for p in _payloads(table)]
     calls = [payloads[i : i + 500] for i in range(0, len(payloads), 500)]
@@ -121,7 +159,7 @@ def _json(table: pa.Table, root: Path, callers: int = 1, cpu: list[float] | None
                 cpu.append(time.thread_time() - c0)
 
     t0 = time.perf_counter()
-    with _stream(root) as s:
+    with _stream(root, converted) as s:
         threads = [
             threading.Thread(target=send, args=(s, calls[i::callers])) for i in range(callers)
         ]
@@ -130,6 +168,43 @@ def _json(table: pa.Table, root: Path, callers: int = 1, cpu: list[float] | None
         for t in threads:
             t.join()
     return len(payloads) / (time.perf_counter() - t0)
+
+
+def _http(table: pa.Table, root: Path) -> float:
+    """One boto3 caller, 500 records a call, to ``trafficlake aws serve`` in a subprocess."""
+    import boto3
+
+    root.mkdir(parents=True)
+    (root / "trafficlake.toml").write_text(
+        '[lake]\nurl = "./lake"\n[delivery]\nbuffer_size_mb = 128\nbuffer_interval_s = 900\n'
+    )
+    cmd = [sys.executable, "-m", "trafficlake.cli", "aws", "serve", "--port", "0"]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"http://[\d.]+:\d+", proc.stdout.readline())
+        assert m, "the endpoint did not start"
+        client = boto3.client(
+            "firehose",
+            endpoint_url=m.group(0),
+            region_name="eu-west-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        payloads = _payloads(table)
+        calls = [[{"Data": p} for p in payloads[i : i + 500]] for i in range(0, len(payloads), 500)]
+        client.list_delivery_streams()  # connect before the clock starts
+        t0 = time.perf_counter()
+        for records in calls:
+            assert (
+                client.put_record_batch(DeliveryStreamName="miv", Records=records)["FailedPutCount"]
+                == 0
+            )
+        elapsed = time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return len(payloads) / elapsed
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
@@ -144,6 +219,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
         cpu: list[float] = []
         js = _json(table.slice(0, n_json), root / "json", cpu=cpu)
         js4 = _json(table.slice(0, n_json), root / "json4", callers=4)
+        typed_again = _typed(table, root / "typed2")  # the converted path's baseline, adjacent
+        conv = _json(table.slice(0, n_json), root / "converted", converted=True)
+        http = _http(table.slice(0, n_json), root / "http")
+        js_again = _json(table.slice(0, n_json), root / "json-again")
         wal_bytes = _json_call_bytes(table.slice(0, 500))
         fsync_s = _fsync_alone(root / "fsync", wal_bytes, 100 if quick else 500)
     finally:
@@ -174,6 +253,31 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "unit": "rows/s",
             "baseline": base_json,
             "ratio": js4 / base_json,
+        },
+        {
+            "name": "put_record_batch JSON converted to Parquet (SerDe)",
+            "value": conv,
+            "unit": "rows/s",
+            "baseline": typed_again,
+            "ratio": conv / typed_again,
+            "target": f">= {TARGET:,.0f} rows/s and >= 0.5x typed",
+            "ok": conv >= TARGET and conv >= 0.5 * typed_again,
+        },
+        {
+            "name": "  converted vs the typed stream taking the same JSON",
+            "value": conv,
+            "unit": "rows/s",
+            "baseline": js_again,
+            "ratio": conv / js_again,
+        },
+        {
+            "name": "boto3 one caller over HTTP (aws serve)",
+            "value": http,
+            "unit": "rows/s",
+            "baseline": js_again,
+            "ratio": http / js_again,
+            "target": f">= {HTTP_TARGET:,.0f} rows/s and >= 0.8x in-process",
+            "ok": http >= HTTP_TARGET and http >= 0.8 * js_again,
         },
         {
             "name": "  JSON call: caller CPU per 500 records (median)",
