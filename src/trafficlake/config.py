@@ -49,6 +49,8 @@ class CatalogSettings:
     table_prefix: str = ""
     stats_columns: list[str] = field(default_factory=lambda: ["tijd_waarneming", "recordTimestamp"])
     """Columns whose min/max are read from Parquet footers into partition statistics."""
+    busy_timeout_s: float = 60.0
+    """How long a SQLite catalog waits for another process's lock before a one-line error."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ class Settings:
             url = self.catalog.url
             if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
                 rel = url[len("sqlite:///") :]
-                if rel and rel != ":memory:":
+                if rel and rel != ":memory:" and not rel.startswith("file:"):  # file: URIs as given
                     return "sqlite:///" + str(self.resolve_path(rel))
             return url
         if self.lake_url.startswith("s3://"):
@@ -455,6 +457,7 @@ database = "traffic"
 # table_prefix = ""
 # Columns whose min/max the crawler records per partition (used to plan transforms).
 stats_columns = ["tijd_waarneming", "recordTimestamp"]
+# busy_timeout_s = 60     # a SQLite catalog locked longer by another process: one-line error
 
 [delivery]
 # The Firehose analog that lands raw events under raw/ partitioned by arrival time.
@@ -474,6 +477,9 @@ port = 4573
 feed_url = "http://miv.opendata.belfla.be/miv/verkeersdata"
 config_url = "http://miv.opendata.belfla.be/miv/configuratie/xml"
 poll_interval_s = 60
+# Feed times outside [arrival - max_age_days, arrival + max_ahead_s] are quarantined.
+# max_ahead_s = 86400
+# max_age_days = 0        # 0: only times before 2000 are too old
 
 [simulator]
 seed = 42
@@ -489,6 +495,7 @@ jam_threshold_kmh = 40.0
 chunk_days = 1
 parallelism = 2
 memory_limit = "4GB"
+# allow_lossy_casts = false  # true: round raw integer columns held as doubles instead of failing
 
 [roads]                   # jam episodes and detector health (trafficlake roads derive)
 jam_enter_minutes = 3     # a jam starts after this many slow minutes (3-min speed <= threshold)

@@ -21,7 +21,7 @@ import pyarrow as pa
 from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
 from trafficlake.catalog.names import LOCATIONS_KEY, TableRef, locations_table
 from trafficlake.config import Settings
-from trafficlake.errors import TrafficlakeError
+from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.query_pruning import (
     KeyPredicate,
     TableKey,
@@ -48,6 +48,10 @@ class QueryError(TrafficlakeError):
 
 class ReadOnlyQueryError(QueryError):
     pass
+
+
+class LakeFilesMissingError(TrafficlakeError):
+    """A file the catalog lists is gone from the lake (the state is wrong, not the query)."""
 
 
 @dataclass
@@ -196,9 +200,15 @@ class CatalogConnection:
         if key in self._views and self._views[key] == state:
             return
         name = f"{quote_ident(table.database)}.{quote_ident(table.name)}"
-        self.duckdb.execute(
-            f"CREATE OR REPLACE VIEW {name} AS {self._view_sql(table, parts or [])}"
-        )
+        try:
+            self.duckdb.execute(
+                f"CREATE OR REPLACE VIEW {name} AS {self._view_sql(table, parts or [])}"
+            )
+        except duckdb.IOException as exc:  # DuckDB binds the files when the view is made
+            raise LakeFilesMissingError(
+                f"{table.full_name}: the catalog lists files the lake cannot give "
+                f"({first_line(exc)}); crawl the table again to bring the catalog up to date"
+            ) from None
         self._views[key] = state
 
     def _reader(self, table: Table, uris: Sequence[str], hive: bool) -> str:

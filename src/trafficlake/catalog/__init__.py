@@ -85,13 +85,15 @@ __all__ = [
 
 def open_catalog(url: str | Settings) -> Catalog:
     """Open the catalog at ``url`` (``sqlite:///...`` or ``postgresql://...``) or from settings."""
+    busy: dict[str, float] = {}
     if not isinstance(url, str):
+        busy["busy_timeout_s"] = url.catalog.busy_timeout_s
         url = url.catalog_url
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme in ("sqlite", "postgresql", "postgres"):
         from trafficlake.catalog.sql import SqlCatalog
 
-        return SqlCatalog(url)
+        return SqlCatalog(url, **busy)
     from trafficlake.catalog.sql import redacted
 
     raise CatalogError(

@@ -45,6 +45,8 @@ from trafficlake.catalog.sql_rows import (
 from trafficlake.catalog.sql_runs import RunStore
 from trafficlake.errors import first_line
 
+SQLITE_BUSY_TIMEOUT_S = 60.0
+"""How long a SQLite catalog waits for another process's lock by default (``catalog.busy_timeout_s``)."""
 _SCHEMA_LOCK_KEY = 0x7472_616C  # pg advisory lock id for schema creation
 _CHUNK = 500
 
@@ -74,30 +76,52 @@ def _first_line(exc: BaseException) -> str:
     return first_line(getattr(exc, "orig", None) or exc)
 
 
+class CatalogLockedError(CatalogError):
+    """Another process held the catalog's write lock for the whole busy timeout."""
+
+
+class CatalogReadOnlyError(CatalogError):
+    """The catalog cannot be written (a read-only file, folder or database)."""
+
+
+class CatalogDriverError(CatalogError):
+    """Any other database driver error; ``reason`` is the driver's own first line."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Catalog):
     """A catalog in a SQLite file (``sqlite:///path``) or PostgreSQL (``postgresql://...``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
         self.url = url
+        self.busy_timeout_s = busy_timeout_s
         try:
-            self._connect(url)
+            self._connect(url, busy_timeout_s)
         except sa.exc.ArgumentError as exc:  # malformed URL or unknown dialect
             raise CatalogError(f"invalid catalog URL {redacted(url)}: {_first_line(exc)}") from None
 
-    def _connect(self, url: str) -> None:
+    def _connect(self, url: str, busy_timeout_s: float) -> None:
         engine_url = _engine_url(url)
         self._sqlite = engine_url.startswith("sqlite")
         if self._sqlite:
             path = engine_url.split("///", 1)[1] if "///" in engine_url else ""
             extra: dict[str, Any] = {}
-            if path and path != ":memory:":
+            if path and path != ":memory:" and not path.startswith("file:"):
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             else:  # in-memory: one shared connection, or every checkout sees an empty database
                 extra["poolclass"] = sa.pool.StaticPool
             self._engine: Engine = sa.create_engine(
-                engine_url, connect_args={"timeout": 60, "check_same_thread": False}, **extra
+                engine_url,
+                connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
+                **extra,
             )
-            sa.event.listen(self._engine, "connect", _sqlite_on_connect)
+            busy_ms = int(busy_timeout_s * 1000)
+            sa.event.listen(
+                self._engine, "connect", lambda conn, rec: _sqlite_on_connect(conn, busy_ms)
+            )
             sa.event.listen(self._engine, "begin", _sqlite_on_begin)
         else:
             try:
@@ -136,9 +160,8 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                     is None
                 ):
                     conn.execute(T.counters.insert().values(name="version", value=0))
-        except sa.exc.DBAPIError as exc:  # unreachable server, not a SQLite file, bad login...
-            reason = _first_line(exc)
-            raise CatalogError(f"cannot open catalog {redacted(self.url)}: {reason}") from None
+        except CatalogDriverError as exc:  # unreachable server, not a SQLite file, bad login...
+            raise CatalogError(f"cannot open catalog {redacted(self.url)}: {exc.reason}") from None
 
     @contextmanager
     def _write(self, conflict: AlreadyExistsError | None = None) -> Iterator[Connection]:
@@ -154,11 +177,29 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             if conflict is not None:
                 raise conflict from None
             raise CatalogError(f"conflicting concurrent change: {exc.orig}") from None
+        except sa.exc.DBAPIError as exc:
+            raise self._unavailable(exc, "write") from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise self._unavailable(exc, "read") from None
+
+    def _unavailable(self, exc: sa.exc.DBAPIError, action: str) -> CatalogError:
+        """A driver error as one line: locked, read-only, or whatever the driver says."""
+        reason = _first_line(exc)
+        where = f"catalog {redacted(self.url)}"
+        if "database is locked" in reason or "database table is locked" in reason:
+            return CatalogLockedError(
+                f"{where} is locked by another process (waited {self.busy_timeout_s:g} s to "
+                f"{action}); try again when it is done"
+            )
+        if "readonly" in reason.replace("-", "").replace(" ", "").lower():
+            return CatalogReadOnlyError(f"{where} is read-only: cannot {action} ({reason})")
+        return CatalogDriverError(f"{where}: cannot {action}: {reason}", reason)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -515,10 +556,10 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_conn: Any, busy_ms: int) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_on_begin)
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")

@@ -3,7 +3,8 @@
 Raw files land with the integer types of ``RAW_SCHEMA``; a file written another way (a double
 vehicle count of 160.5, a string) makes the crawler widen the catalog column, and the
 transform, which reads the columns as integers, would round or fail row by row. Before any
-chunk runs, the footers of the plan's read set are checked: an integer column of
+chunk runs, the footers of the plan's read set are read (a file the catalog lists but the
+lake lost fails the run at once, naming it) and checked: an integer column of
 ``RAW_SCHEMA`` held as a non-integer type fails the run with one error naming the column and
 the raw partitions, unless ``transform.allow_lossy_casts`` is set (then a note says what is
 cast).
@@ -32,12 +33,22 @@ class LossyInputError(TransformError):
     """Raw files hold an integer column as a type the transform would round."""
 
 
+class InputMissingError(TransformError):
+    """A raw file of the read set is listed in the catalog but gone from the lake."""
+
+
 def lossy_columns(lake: Lake, keys: Sequence[str]) -> dict[str, dict[str, set[str]]]:
     """``column -> {type -> raw partition folders}`` for integer columns held as non-integers."""
 
     def schema(key: str) -> tuple[str, pa.Schema]:
-        with lake.fs.open_input_file(lake.path(key)) as f:
-            return key, pq.ParquetFile(f).schema_arrow
+        try:
+            with lake.fs.open_input_file(lake.path(key)) as f:
+                return key, pq.ParquetFile(f).schema_arrow
+        except FileNotFoundError:
+            raise InputMissingError(
+                f"raw file {key} is listed in the catalog but missing from the lake; crawl "
+                "the raw table again (trafficlake crawler start raw --wait), then transform"
+            ) from None
 
     found: dict[str, dict[str, set[str]]] = {}
     with ThreadPoolExecutor(FOOTER_WORKERS) as pool:

@@ -7,6 +7,7 @@ start.
 from __future__ import annotations
 
 import os
+import posixpath
 import threading
 import time
 import uuid
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from trafficlake.catalog import Catalog, JobRun, JobRunningError, open_catalog
-from trafficlake.catalog.names import raw_table, transformed_table
+from trafficlake.catalog import Catalog, JobRun, JobRunningError, NoSuchTableError, open_catalog
+from trafficlake.catalog.names import TableRef, raw_table, transformed_table
 from trafficlake.config import Settings
 from trafficlake.owner import owner_alive, owner_id
 from trafficlake.storage import Lake
@@ -64,18 +65,41 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
-def begin_run(catalog: Catalog, arguments: dict[str, Any], *, job: str = JOB) -> JobRun:
-    """Fail dead RUNNING runs of ``job``, refuse when a live one exists, record a new RUNNING
-    run - the last step atomically in the catalog, so of two concurrent starts exactly one
-    runs."""
+def commit_landed(catalog: Catalog, run: JobRun, table: TableRef | None) -> bool:
+    """Whether ``run``'s one catalog commit landed: the job's bookmark names the run, or
+    ``table`` lists files it wrote (final keys are ``<partition>/<run id>-<n>.parquet``).
+    A commit that only deleted partitions of an explicit range leaves neither trace."""
+    if (catalog.get_bookmark(run.job) or {}).get("run_id") == run.id:
+        return True
+    if table is None:
+        return False
+    try:
+        parts = catalog.list_partitions(*table)
+    except NoSuchTableError:
+        return False
+    mark = f"{run.id}-"
+    return any(posixpath.basename(f.key).startswith(mark) for p in parts for f in p.files)
+
+
+def begin_run(
+    catalog: Catalog, arguments: dict[str, Any], *, job: str = JOB, table: TableRef | None = None
+) -> JobRun:
+    """Close dead RUNNING runs of ``job`` (SUCCEEDED when their commit landed - see
+    :func:`commit_landed` on ``table`` - else FAILED), refuse when a live one exists, record a
+    new RUNNING run - the last step atomically in the catalog, so of two concurrent starts
+    exactly one runs."""
     for run in catalog.list_job_runs(job, limit=100):
         if run.state != "RUNNING":
             continue
         alive = run.id in _ACTIVE if run.owner == owner_id() else owner_alive(run.owner)
         if alive:
             raise TransformRunningError(f"{job} run {run.id} is still running (owner {run.owner})")
-        run.state = "FAILED"
-        run.error = f"owner process {run.owner} died while the run was RUNNING"
+        died = f"owner process {run.owner} died while the run was RUNNING"
+        if commit_landed(catalog, run, table):
+            run.state = "SUCCEEDED"
+            run.result = {**run.result, "note": f"{died}, after its commit landed"}
+        else:
+            run.state, run.error = "FAILED", died
         run.ended_at = time.time()
         catalog.update_job_run(run)
     run = JobRun(
@@ -139,9 +163,15 @@ def execute(
         result["seconds"] = round(time.perf_counter() - t0, 3)
         run.state, run.result = "SUCCEEDED", result
     except Exception as exc:
-        run.state = "FAILED"
-        run.error = f"{type(exc).__name__}: {exc}"
-        run.result = {"seconds": round(time.perf_counter() - t0, 3), "error": run.error}
+        error = f"{type(exc).__name__}: {exc}"
+        seconds = round(time.perf_counter() - t0, 3)
+        if _landed_safely(catalog, run, transformed_table(settings)):
+            # the data is published: a later step (cleanup, totals) failing does not undo it
+            run.state = "SUCCEEDED"
+            run.result = {"seconds": seconds, "note": f"committed; a later step failed: {error}"}
+        else:
+            run.state, run.error = "FAILED", error
+            run.result = {"seconds": seconds, "error": error}
     run.ended_at = time.time()
     try:
         catalog.update_job_run(run)
@@ -149,6 +179,13 @@ def execute(
         _ACTIVE.discard(run.id)
     report(TransformProgress("done", 1, 1, run.state))
     return run
+
+
+def _landed_safely(catalog: Catalog, run: JobRun, table: TableRef) -> bool:
+    try:
+        return commit_landed(catalog, run, table)
+    except Exception:  # the catalog itself is failing: the run cannot be shown to have landed
+        return False
 
 
 def _transform(
@@ -299,7 +336,11 @@ def run_transform(
     name = engine or settings.transform.engine
     _validate(start_day, end_day, since, name)
     with open_catalog(settings) as catalog:
-        run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
+        run = begin_run(
+            catalog,
+            _arguments(start_day, end_day, since, reset_bookmark, name),
+            table=transformed_table(settings),
+        )
         return execute(settings, catalog, run, progress=progress)
 
 
@@ -318,7 +359,11 @@ def start_transform(
     name = engine or settings.transform.engine
     _validate(start_day, end_day, since, name)
     with open_catalog(settings) as catalog:
-        run = begin_run(catalog, _arguments(start_day, end_day, since, reset_bookmark, name))
+        run = begin_run(
+            catalog,
+            _arguments(start_day, end_day, since, reset_bookmark, name),
+            table=transformed_table(settings),
+        )
 
     def work() -> None:
         try:

@@ -20,7 +20,7 @@ from trafficlake.congestion import congestion as ranked_congestion
 from trafficlake.congestion import day_filter
 from trafficlake.errors import TrafficlakeError
 from trafficlake.plain import jsonable
-from trafficlake.query import CatalogConnection, QueryError
+from trafficlake.query import CatalogConnection, LakeFilesMissingError, QueryError
 from trafficlake.sqlquote import quote_ident
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -211,7 +211,7 @@ def user_query(
                 rows.extend([list(r) for r in zip(*cols, strict=True)])
                 if len(rows) > limit:
                     break
-    except QueryError:
+    except (QueryError, LakeFilesMissingError):  # the lake lost files: a server-side error
         if not timer.is_alive():
             raise QueryError(f"query interrupted after {timeout_s:g} s") from None
         raise
