@@ -173,7 +173,7 @@ class CatalogConnection:
                 [locations.database, locations.name],
             ).fetchall()
         }
-        if SECTION_INPUTS <= columns:
+        if columns >= SECTION_INPUTS:
             self.duckdb.execute(f"CREATE VIEW {sections.sql} AS {sections_sql(locations.sql)}")
 
     def refresh_tables(self) -> None:

@@ -3,8 +3,8 @@ Lambda runs it in: from a start day to yesterday, at most 4 days per query and n
 month end - a query may write at most 100 hourly partitions (Athena's limit).
 
 :func:`insert_queries` is the ``python:`` task of the shipped ``batch-athena`` state machine:
-input ``{"year", "month", "day"}`` (the first day; optional ``"until": "YYYY-MM-DD"``, default
-yesterday in Brussels as the seed's Lambda), and optionally ``"Source"``/``"Target"``
+input ``{"year", "month", "day"}`` (the first day, default yesterday; optional
+``"until": "YYYY-MM-DD"``, default yesterday in Brussels as the seed's Lambda), and optionally ``"Source"``/``"Target"``
 (``db.table``) to run it on other tables than the seed's ``anpr`` ones.
 """
 
@@ -50,24 +50,28 @@ def _quoted(name: str) -> str:
 
 
 def insert_queries(params: dict[str, Any]) -> dict[str, Any]:
-    """The seed's INSERT INTO, one per range (``{"Queries": [...], "Ranges": [...]}``)."""
+    """The seed's INSERT INTO, one per range (``{"Queries": [...], "Ranges": [...]}``). Without
+    a start day: yesterday only (the seed's daily run). ``params["Input"]`` (a state machine's
+    input) is read too."""
+    given = dict(params.get("Input") or {})
+    given.update({k: v for k, v in params.items() if k != "Input"})
+    yesterday = dt.datetime.now(ZoneInfo("Europe/Brussels")).date() - dt.timedelta(days=1)
     try:
-        first = dt.date(int(params["year"]), int(params["month"]), int(params["day"]))
-        until = params.get("until")
-        last = (
-            dt.date.fromisoformat(str(until))
-            if until
-            else dt.datetime.now(ZoneInfo("Europe/Brussels")).date() - dt.timedelta(days=1)
+        first = (
+            dt.date(int(given["year"]), int(given["month"]), int(given["day"]))
+            if "year" in given
+            else yesterday
         )
+        last = dt.date.fromisoformat(str(given["until"])) if given.get("until") else yesterday
     except (KeyError, TypeError, ValueError) as exc:
         raise TrafficlakeError(f"the start day needs year, month and day: {exc}") from None
     if last < first:
         raise TrafficlakeError(f"the start day {first} is after the last day {last}")
     sql = SEED_INSERT
-    if params.get("Source"):
-        sql = sql.replace(SEED_SOURCE, _quoted(str(params["Source"])))
-    if params.get("Target"):
-        sql = sql.replace(SEED_TARGET, _quoted(str(params["Target"])))
+    if given.get("Source"):
+        sql = sql.replace(SEED_SOURCE, _quoted(str(given["Source"])))
+    if given.get("Target"):
+        sql = sql.replace(SEED_TARGET, _quoted(str(given["Target"])))
     ranges = seed_ranges(first, last)
     return {
         "Queries": [sql.format(year=y, month=m, start_day=a, end_day=b) for y, m, a, b in ranges],
