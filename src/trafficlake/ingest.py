@@ -130,7 +130,9 @@ def _failed(report: IngestReport, reason: str) -> None:
         report.failure_reasons.append(reason)
 
 
-def _deliver(stream: DeliveryStream, feed: ParsedFeed, report: IngestReport) -> None:
+def _land_feed(stream: DeliveryStream, feed: ParsedFeed, report: IngestReport) -> None:
+    """Put a parsed document's events into the stream and count them (stale, time range) and
+    its quarantined rows in ``report``."""
     events = feed.events
     if events.num_rows:
         stream.put_events(events)
@@ -242,7 +244,7 @@ def simulate(
             else:
                 feed = ParsedFeed(pa.Table.from_batches([batch]))
             if feed is not None:
-                _deliver(stream, feed, report)
+                _land_feed(stream, feed, report)
             if progress is not None:
                 progress(1)
     finally:
@@ -352,7 +354,7 @@ def replay(
                 if clock is not None:
                     published = feed.tijd_publicatie or clock.now
                     clock.now = max(clock.now, published + float(rng.uniform(0, ARRIVAL_JITTER_S)))
-                _deliver(stream, feed, report)
+                _land_feed(stream, feed, report)
             if progress is not None:
                 progress(1)
     finally:
@@ -414,7 +416,7 @@ def live(
     fetch_errors: list[str] = []
 
     def on_feed(feed: ParsedFeed) -> None:
-        _deliver(stream, feed, report)
+        _land_feed(stream, feed, report)
         if progress is not None:
             progress(1)
 

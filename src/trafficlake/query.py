@@ -90,7 +90,8 @@ def duckdb_reason(exc: BaseException) -> str:
 
 
 def file_uris(lake: Lake, keys: Sequence[str]) -> list[str]:
-    """Engine paths of lake keys (the one place local vs S3 file naming is decided)."""
+    """The URIs DuckDB reads ``keys`` at: absolute paths on a local lake, ``s3://`` URLs on an
+    S3 lake (:meth:`trafficlake.storage.Lake.uri` decides)."""
     return [lake.uri(k) for k in keys]
 
 

@@ -30,10 +30,8 @@ def leave_segments(wal_dir: Path, lake: Lake, tables: list[pa.Table | bytes]) ->
     """What a killed stream leaves: one segment per item (bytes: a frame that does not decode)."""
     wal = WriteAheadLog(wal_dir, owner={"lake": lake.url, "stream": "miv"})
     for item in tables:
-        if isinstance(item, bytes):
-            wal.append([(KIND_RAW, item)])
-        else:
-            wal.append([(KIND_RAW, encode_raw(item))])
+        frame = item if isinstance(item, bytes) else encode_raw(item)
+        wal.sync(wal.write([(KIND_RAW, frame)]))
         wal.rotate()
     wal._lock_file.close()  # killed: no clean close
 

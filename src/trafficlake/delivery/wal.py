@@ -333,10 +333,6 @@ class WriteAheadLog:
                     self._cond.notify_all()
                 self._synced = max(self._synced, target)
 
-    def append(self, frames: list[tuple[int, Payload]]) -> None:
-        """Write frames and fsync; when this returns the frames survive a crash."""
-        self.sync(self.write(frames))
-
     def _close_current(self) -> None:
         if self._current is not None:
             self._current.close()
