@@ -31,5 +31,5 @@ def test_insert_queries_fill_the_seeds_placeholders_and_tables() -> None:
     assert len(yesterday) == 1
     with pytest.raises(TrafficlakeError, match="after the last day"):
         insert_queries({"year": 2999, "month": 1, "day": 1})
-    with pytest.raises(TrafficlakeError, match="DATABASE.TABLE"):
+    with pytest.raises(TrafficlakeError, match=r"DATABASE\.TABLE"):
         insert_queries({"Source": "nodot"})
