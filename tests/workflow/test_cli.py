@@ -108,6 +108,8 @@ def test_schedule_commands(tmp_path: Path, machine: Path) -> None:
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)
     assert row["name"] == "often" and row["next_fire"]
+    listed = tl(tmp_path, "schedule", "list")
+    assert "last fire" in listed.stdout and "never" in listed.stdout and "often" in listed.stdout
     r = tl(tmp_path, "schedule", "run", "--once")
     assert r.returncode == 0 and "nothing due" in r.stdout
 

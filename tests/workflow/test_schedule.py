@@ -294,3 +294,43 @@ def test_bookmark_records_the_execution_while_it_runs(settings: Settings, machin
     assert seen and seen[0]["last_status"] == "RUNNING"
     assert seen[0]["last_execution"] == results[0].id
     assert seen[0]["last_fire"] == at(2026, 11, 2, 6).timestamp()
+
+
+def test_a_fire_whose_process_died_is_listed_aborted_not_running(
+    settings: Settings, machine: str
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from trafficlake.catalog import Execution
+
+    s = with_schedule(settings, machine)
+    t0 = at(2026, 11, 1, 6)
+    list_schedules(s, t0)  # anchors the schedule
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names a process of this host that no longer exists
+    execution_id = "tick:killed-fire"
+    with open_catalog(s) as catalog:  # what a scheduler killed mid-fire leaves behind
+        catalog.create_execution(
+            Execution(
+                execution_id,
+                "tick",
+                "killed-fire",
+                started_at=t0.timestamp(),
+                owner=f"{socket.gethostname()}:{dead.pid}",
+            )
+        )
+        state = dict(catalog.get_bookmark("schedule:daily") or {})
+        state.update(last_execution=execution_id, last_status="RUNNING", last_error=None)
+        catalog.put_bookmark("schedule:daily", state)
+    [status] = list_schedules(s, t0 + dt.timedelta(hours=1))
+    assert status.last_status == "ABORTED" and status.last_execution == execution_id
+    assert "is gone" in (status.last_error or "")
+
+
+def test_rate_messages_offer_the_accepted_form() -> None:
+    with pytest.raises(ScheduleError, match=r"write 'rate\(1 minute\)' \(a value of 1"):
+        next_fire("rate(1 minutes)", at(2026, 1, 1))
+    with pytest.raises(ScheduleError, match=r"write 'rate\(5 hours\)' \(values above 1"):
+        next_fire("rate(5 hour)", at(2026, 1, 1))

@@ -257,22 +257,34 @@ def schedule_run_cmd(
 
 @schedule_app.command("list")
 def schedule_list_cmd(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
-    """Show configured schedules with their last and next fire times."""
+    """Show configured schedules with their last fire (execution, status) and next fire."""
     from trafficlake.workflow.schedule import list_schedules
 
     rows = list_schedules(settings(config))
     if json_:
         print_json(rows)
         return
-    if not rows:
-        console.print("no schedules configured")
+    table = []
     for r in rows:
-        console.print(
-            f"{r.name:<16} {r.expression:<28} {r.timezone:<16} next {r.next_fire}  "
-            f"-> {r.state_machine}",
-            highlight=False,
-            markup=False,
-        )
+        fired = r.last_execution is not None
+        last = _iso_when(r.last_fire) if fired else "never"
+        status = r.last_status or "-"
+        if r.last_error and status != "SUCCEEDED":
+            status += f" ({r.last_error})"
+        table.append((r.name, r.expression, r.state_machine, last, status,
+                      _iso_when(r.next_fire), r.last_execution or "-"))  # fmt: skip
+    print_table(
+        ("schedule", "expression", "runs", "last fire", "last status", "next fire", "execution"),
+        table,
+        keys=("schedule", "execution"),
+        empty="no schedules configured (add [[schedules]] to trafficlake.toml)",
+    )
+
+
+def _iso_when(iso: str | None) -> str:
+    import datetime as dt
+
+    return when(dt.datetime.fromisoformat(iso).timestamp()) if iso else "-"
 
 
 def register(app: typer.Typer) -> None:

@@ -59,8 +59,11 @@ def parse_expression(expr: str) -> Rate | Cron:
         if n <= 0:
             raise ScheduleError(f"{expr!r}: the rate must be positive")
         if (n == 1) != (not unit.endswith("s")):
+            one = unit.rstrip("s")
             raise ScheduleError(
-                f"{expr!r}: write 'rate(1 {unit.rstrip('s')})' or 'rate({n} {unit.rstrip('s')}s)'"
+                f"{expr!r}: write 'rate(1 {one})' (a value of 1 takes the singular unit)"
+                if n == 1
+                else f"{expr!r}: write 'rate({n} {one}s)' (values above 1 take the plural unit)"
             )
         return Rate(n * _UNIT[unit.rstrip("s")])
     if text.startswith("cron(") and text.endswith(")"):

@@ -127,8 +127,13 @@ def list_schedules(settings: Settings, now: dt.datetime | None = None) -> list[S
     now = now or dt.datetime.now(UTC)
     out = []
     with open_catalog(settings) as catalog:
+        from trafficlake.workflow.history import mark_abandoned
+
+        mark_abandoned(catalog)  # a fire whose process died reads ABORTED, not RUNNING
         for e in settings.schedules:
             state = _state(catalog, e, now)
+            if state.get("last_status") == "RUNNING" and state.get("last_execution"):
+                _follow_execution(catalog, state)
             last = _ts(state["last_fire"])
             nxt = next_fire(e.expression, last, e.timezone) if last else None
             out.append(
@@ -145,6 +150,19 @@ def list_schedules(settings: Settings, now: dt.datetime | None = None) -> list[S
                 )
             )
     return out
+
+
+def _follow_execution(catalog: Catalog, state: dict[str, Any]) -> None:
+    """A fire recorded RUNNING takes its execution's current status (ABORTED when its process
+    died) once that execution has ended."""
+    from trafficlake.catalog import NoSuchExecutionError
+
+    try:
+        ex = catalog.get_execution(state["last_execution"])
+    except NoSuchExecutionError:
+        return
+    if ex.status != "RUNNING":
+        state.update(last_status=ex.status, last_error=ex.cause or ex.error)
 
 
 def run_due(
