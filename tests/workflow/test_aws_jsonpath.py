@@ -158,9 +158,8 @@ def test_output_path_matching_nothing_fails_the_execution_even_with_a_runtime_ca
     r = run(d, {"a": 1})
     assert (r.status, r.error) == ("FAILED", "States.Runtime")
     assert r.cause == (
-        "An error occurred while executing the state 'T' (entered at the event id #2). The "
-        "JSONPath '$.missing' specified for the field 'OutputPath' could not be found in the "
-        "input '{\"a\":1}'"
+        "An error occurred while executing the state 'T' (entered at the event id #2). "
+        "Invalid path '$.missing' : No results for path: $['missing']"
     )
     assert "TaskStateExited" not in [e.type for e in r.events]
 

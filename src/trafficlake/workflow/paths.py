@@ -454,7 +454,23 @@ def apply_input_path(
         return {}
     if path == "$":
         return data
-    return select(path, data, context, field=field, variables=variables)
+    try:
+        return select(path, data, context, field=field, variables=variables)
+    except StatesError as e:
+        if "could not be found" not in e.cause:
+            raise
+        _, steps = parse_path(path)
+        raise StatesError(
+            "States.Runtime", f"Invalid path '{path}' : No results for path: {canonical(steps)}"
+        ) from None
+
+
+def canonical(steps: list[Step]) -> str:
+    """A definite path as Jayway prints it: ``$['a'][0]``."""
+    parts = ["$"]
+    for s in steps:
+        parts.append(f"['{s.value}']" if s.kind == "field" else f"[{s.value}]")
+    return "".join(parts)
 
 
 def set_result(path: str | None, data: Any, result: Any) -> Any:
