@@ -376,3 +376,23 @@ def test_map_label_validation(label: str) -> None:
         }
     )
     assert any("field 'Label'" in p for p in validate(d))
+
+
+def test_aws_causes_for_no_choice_and_result_path() -> None:
+    d = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "D"}],
+            },
+            "D": {"Type": "Succeed"},
+        },
+    }
+    r = run(d, {"n": 2})
+    assert (r.error, r.cause) == ("States.NoChoiceMatched", "No Matches!")
+    r = run(one({"Type": "Pass", "Result": 1, "ResultPath": "$.a.b"}), {"a": "text"})
+    assert (r.error, r.cause) == (
+        "States.ResultPathMatchFailure",
+        'Unable to apply ReferencePath $.a.b to input {"a":"text"}',
+    )

@@ -493,7 +493,7 @@ def set_result(path: str | None, data: Any, result: Any) -> Any:
             if not isinstance(node, dict):
                 raise StatesError(
                     "States.ResultPathMatchFailure",
-                    f"Unable to apply ResultPath '{path}' to input '{compact(data)}'",
+                    f"Unable to apply ReferencePath {path} to input {compact(data)}",
                 )
             if last:
                 node[step.value] = result
@@ -505,7 +505,7 @@ def set_result(path: str | None, data: Any, result: Any) -> Any:
             if not isinstance(node, list) or not -len(node) <= step.value < len(node):
                 raise StatesError(
                     "States.ResultPathMatchFailure",
-                    f"Unable to apply ResultPath '{path}' to input '{compact(data)}'",
+                    f"Unable to apply ReferencePath {path} to input {compact(data)}",
                 )
             if last:
                 node[step.value] = result

@@ -350,10 +350,7 @@ class Executor:
             ]
         target = matched["Next"] if matched is not None else state.get("Default")
         if target is None:
-            raise StatesError(
-                "States.NoChoiceMatched",
-                f"No Choice Rules matched and no Default was specified in state '{name}'",
-            )
+            raise StatesError("States.NoChoiceMatched", "No Matches!")
         if assigned == [None, None]:
             return out, target, None
         return out, target, {k: v for part in assigned if part for k, v in part.items()}
