@@ -69,7 +69,7 @@
       drawTimespace();
     }
     await Promise.all(tasks);
-    loadSection(j.sections[j.sections.length - 1]);
+    await loadSection(j.sections[j.sections.length - 1]);
   }
 
   // ---- the map -----------------------------------------------------------------------------
@@ -296,6 +296,7 @@
     try {
       const data = await getJSON(`/api/locations/${encodeURIComponent(lve)}/timeseries?day=${day}`);
       $("chart-title").textContent = `Speed per minute · section ${lve}${data.name ? ` · ${data.name}` : ""}`;
+      state.sectionData = data;
       TL.speedChart(box, data);
       box.dataset.lve = String(lve);
     } catch (err) {
@@ -307,7 +308,7 @@
   // ---- wiring ------------------------------------------------------------------------------------
   function redrawAll() {
     renderJams(); drawMap(); drawTimespace(); drawHeatmap();
-    if (state.section) loadSection(state.section);
+    if (state.sectionData) TL.speedChart($("chart"), state.sectionData);
   }
 
   async function init() {
