@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
 from trafficlake.catalog.names import LOCATIONS_KEY, TableRef, locations_table
@@ -265,18 +266,28 @@ class CatalogConnection:
                     chosen[p.values] = p
         return [chosen[v] for v in sorted(chosen, key=lambda v: [(len(x), x) for x in v])]
 
-    def prepare(self, sql: str) -> list[str]:
-        """Point the views of the tables ``sql`` reads at the partitions it needs."""
+    def prepare(
+        self,
+        sql: str,
+        *,
+        statements: Sequence[exp.Expression] | None = None,
+        only_referenced: bool = False,
+    ) -> list[str]:
+        """Point the views of the tables ``sql`` reads at the partitions it needs.
+        ``statements``: ``sql`` already parsed; ``only_referenced``: leave the views of other
+        tables as they are (a caller that runs no user views, like the Athena engine)."""
         if self.read_only:
             check_read_only(sql)
         self.refresh_tables()
-        selection = select_partitions_for(sql, self.tables, self.settings.catalog.database)
+        selection = select_partitions_for(
+            sql, self.tables, self.settings.catalog.database, statements=statements
+        )
         wanted: dict[TableKey, list[list[KeyPredicate]] | None]
         if selection is None:
             wanted = dict.fromkeys(self.tables)
         else:
             wanted = dict(selection)
-            if not self.read_only:  # user views may read any table: keep the others complete
+            if not self.read_only and not only_referenced:  # user views may read any table
                 wanted.update({k: None for k in self.tables if k not in wanted})
         files: set[str] = set()
         sizes: dict[str, int] = {}

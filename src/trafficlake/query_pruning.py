@@ -155,16 +155,25 @@ def _reference_predicates(node: exp.Table, keys: set[str]) -> list[KeyPredicate]
 
 
 def select_partitions_for(
-    sql: str, tables: dict[TableKey, Table], default_database: str = ""
+    sql: str,
+    tables: dict[TableKey, Table],
+    default_database: str = "",
+    *,
+    statements: Sequence[exp.Expression | None] | None = None,
 ) -> Selection | None:
     """Predicates per catalog-table reference in ``sql`` (unqualified names are in
-    ``default_database``); None when the SQL cannot be analysed."""
-    try:
-        statements = sqlglot.parse(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError:
-        return None
+    ``default_database``); None when the SQL cannot be analysed. ``statements``: ``sql``
+    already parsed (the Athena path has its tree), so it is not parsed again."""
+    parsed: Sequence[Any]
+    if statements is None:
+        try:
+            parsed = sqlglot.parse(sql, read="duckdb")
+        except sqlglot.errors.SqlglotError:
+            return None
+    else:
+        parsed = statements
     out: Selection = {}
-    for stmt in statements:
+    for stmt in parsed:
         if stmt is None:
             continue
         ctes = {cte.alias for cte in stmt.find_all(exp.CTE)}

@@ -23,7 +23,13 @@ from trafficlake.athena import ddl
 from trafficlake.athena.errors import AthenaQueryError, from_duckdb, not_supported, position
 from trafficlake.athena.results import ColumnInfo, athena_type
 from trafficlake.athena.tables import ATHENA_WRITER, check_writable, lake_key
-from trafficlake.athena.translate import parse_one, prepare_duckdb, resolve_table, to_duckdb
+from trafficlake.athena.translate import (
+    duckdb_sql,
+    parse_one,
+    prepare_duckdb,
+    resolve_table,
+    translate,
+)
 from trafficlake.athena.writes import columns_for_new_table, write_select
 from trafficlake.catalog import Catalog, Column, NoSuchTableError, Table, TableExistsError
 from trafficlake.config import Settings
@@ -139,13 +145,16 @@ class AthenaSession:
         db, name = resolve_table(node, database=self.database, tables=self.table_keys(), sql=sql)
         return self.connection.tables[(db, name)]
 
-    def _prepare(self, duck_sql: str) -> int:
-        """Point the views at the partitions ``duck_sql`` reads; returns the bytes they hold."""
+    def _prepare(self, query: exp.Expression, sql: str) -> tuple[str, int]:
+        """Translate a parsed query and point the views of the tables it reads at the partitions
+        it needs; returns its DuckDB SQL and the bytes those partitions hold."""
+        tree = translate(query, sql=sql, database=self.database, tables=self.table_keys())
+        duck = duckdb_sql(tree)
         try:
-            self.connection.prepare(duck_sql)
+            self.connection.prepare(duck, statements=[tree], only_referenced=True)
         except QueryError as exc:
             raise AthenaQueryError("HIVE_METASTORE_ERROR", str(exc)) from None
-        return self.connection.bytes_read
+        return duck, self.connection.bytes_read
 
     # ---- statements -----------------------------------------------------------------------
     def execute(
@@ -166,12 +175,8 @@ class AthenaSession:
             raise not_supported("EXPLAIN")
         raise not_supported(f"the statement {sub}")
 
-    def _duck(self, query: exp.Expression, sql: str) -> str:
-        return to_duckdb(query, sql=sql, database=self.database, tables=self.table_keys())
-
     def _select(self, tree: exp.Expression, sql: str) -> StatementResult:
-        duck = self._duck(_name_columns(tree), sql)
-        scanned = self._prepare(duck)
+        duck, scanned = self._prepare(_name_columns(tree), sql)
         described = [(str(r[0]), str(r[1])) for r in self.run(f"DESCRIBE {duck}").fetchall()]
         wide = {"HUGEINT", "UHUGEINT", "UBIGINT"}
         if any(t in wide for _, t in described):  # Trino's sums are bigint (and overflow)
@@ -196,8 +201,7 @@ class AthenaSession:
         check_writable(table, "insert into")
         if table.format != "parquet":
             raise not_supported(f"INSERT INTO a {table.format} table")
-        duck = self._duck(tree.expression, sql)
-        scanned = self._prepare(duck)
+        duck, scanned = self._prepare(tree.expression, sql)
         targets = None
         if names is not None:
             by_name = {c.name: c for c in [*table.columns, *table.partition_keys]}
@@ -227,8 +231,7 @@ class AthenaSession:
             )
         if db not in self.catalog.list_databases():
             raise AthenaQueryError("SCHEMA_NOT_FOUND", f"Schema '{db}' does not exist")
-        duck = self._duck(query, sql)
-        scanned = self._prepare(duck)
+        duck, scanned = self._prepare(query, sql)
         found = [(str(r[0]), str(r[1])) for r in self.run(f"DESCRIBE {duck}").fetchall()]
         columns = columns_for_new_table(found)
         keys = [k.lower() for k in props.get("partitioned_by", [])]

@@ -130,16 +130,17 @@ def _rewrite_arithmetic(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def to_duckdb(
+def translate(
     tree: exp.Expression,
     *,
     sql: str = "",
     database: str | None = None,
     tables: Collection[tuple[str, str]] | None = None,
-) -> str:
-    """DuckDB SQL of a parsed Athena query (SELECT/WITH/VALUES). With ``tables`` (the catalog's
-    ``(db, table)`` keys), every table reference is resolved against them (``database``: the
-    context database for unqualified names); ``sql`` is the original text, for positions."""
+) -> exp.Expression:
+    """The rewritten tree of a parsed Athena query (SELECT/WITH/VALUES), ready to be written as
+    DuckDB SQL. With ``tables`` (the catalog's ``(db, table)`` keys), every table reference is
+    resolved against them (``database``: the context database for unqualified names); ``sql``
+    is the original text, for positions."""
     tree = tree.copy()
     if tables is not None:
         ctes = _cte_names(tree)
@@ -151,8 +152,23 @@ def to_duckdb(
             node.set("db", exp.to_identifier(db, quoted=True))
             node.set("this", exp.to_identifier(name, quoted=True))
     tree = tree.transform(_rewrite_try)
-    tree = tree.transform(_rewrite_arithmetic)
+    return tree.transform(_rewrite_arithmetic)
+
+
+def duckdb_sql(tree: exp.Expression) -> str:
+    """DuckDB SQL of a translated tree; NOT_SUPPORTED names what sqlglot cannot write."""
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        raise not_supported(first_line(exc)) from None
+        raise not_supported(str(exc).splitlines()[0]) from None
+
+
+def to_duckdb(
+    tree: exp.Expression,
+    *,
+    sql: str = "",
+    database: str | None = None,
+    tables: Collection[tuple[str, str]] | None = None,
+) -> str:
+    """DuckDB SQL of a parsed Athena query (:func:`translate`, then :func:`duckdb_sql`)."""
+    return duckdb_sql(translate(tree, sql=sql, database=database, tables=tables))
