@@ -164,6 +164,7 @@ class DeliveryStream:
         self._buffered_bytes = 0
         self._oldest_ms: int | None = None
         self._closed = False
+        self._last_failure, self._last_failure_at = "", 0.0
         self.records_in = 0
         self.errors_in = 0
         self.files_written = 0
@@ -417,7 +418,7 @@ class DeliveryStream:
                     raise DeliveryUnavailableError(
                         f"delivery stream {self.name} cannot deliver to the lake: {exc}"
                     ) from exc
-                log.exception("delivery stream %s: flush failed; will retry", self.name)
+                self._flush_failed(exc)
         oldest = self._now_ms()
         if arrival_ms is not None:
             oldest = min(oldest, arrival_ms)
@@ -443,10 +444,19 @@ class DeliveryStream:
         if due:  # the records are acknowledged (in the WAL): a failed delivery is retried later
             try:
                 self.flush()
-            except Exception:
+            except Exception as exc:
                 if self._wal is None:
                     raise
-                log.exception("delivery stream %s: flush failed; will retry", self.name)
+                self._flush_failed(exc)
+
+    def _flush_failed(self, exc: BaseException) -> None:
+        """Report a failed delivery in one line: each new reason, then at most once a minute
+        while it lasts (the records stay buffered and in the WAL; the flush is retried)."""
+        reason = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if reason != self._last_failure or now - self._last_failure_at >= 60:
+            self._last_failure, self._last_failure_at = reason, now
+            log.error("delivery stream %s: delivery failed, will retry: %s", self.name, reason)
 
     def _due_locked(self) -> bool:
         if self._oldest_ms is None:
@@ -463,8 +473,8 @@ class DeliveryStream:
             if due:
                 try:
                     self.flush()
-                except Exception:  # the records stay buffered and in the WAL; retry next tick
-                    log.exception("delivery stream %s: flush failed; will retry", self.name)
+                except Exception as exc:  # the records stay buffered and in the WAL
+                    self._flush_failed(exc)
 
     # ---- delivering -----------------------------------------------------------------------
     def flush(self) -> list[str]:

@@ -302,12 +302,20 @@ class WriteAheadLog:
         with self._cond:
             if not frames:
                 return self._written
-            f = self._current or self._open_segment()
+            try:
+                f = self._current or self._open_segment()
+            except OSError as exc:
+                raise WalWriteError(f"cannot write the WAL in {self.directory}: {exc}") from exc
+            end = os.lseek(f.fileno(), 0, os.SEEK_END)
             try:
                 _write_all(f.fileno(), parts)
             except OSError as exc:
-                # A torn frame may now end this segment: start a new one for later frames.
-                self._close_current()
+                # Cut the torn frame off and keep the segment (a full disk must not leave a
+                # segment per refused call); if even that fails, later frames go to a new one.
+                try:
+                    os.ftruncate(f.fileno(), end)
+                except OSError:
+                    self._close_current()
                 raise WalWriteError(f"cannot write the WAL in {self.directory}: {exc}") from exc
             self._written += sum(len(part) for part in parts)
             return self._written
