@@ -180,26 +180,33 @@ def _unescape(s: str) -> str:
 
 
 def evaluate_intrinsic(
-    text: str, data: Any, context: Any, variables: Mapping[str, Any] | None = None
+    text: str,
+    data: Any,
+    context: Any,
+    variables: Mapping[str, Any] | None = None,
+    field: str = "Parameters",
 ) -> Any:
-    """Parse and evaluate one intrinsic function call against the effective input."""
-    return _eval(parse_intrinsic(text), data, context, variables)
+    """Parse and evaluate one intrinsic function call against the effective input; ``field``
+    (the ``key.$`` holding the call) names it in the cause of a path that matches nothing."""
+    return _eval(parse_intrinsic(text), data, context, variables, field)
 
 
-def _eval(node: Any, data: Any, context: Any, variables: Mapping[str, Any] | None) -> Any:
+def _eval(
+    node: Any, data: Any, context: Any, variables: Mapping[str, Any] | None, field: str
+) -> Any:
     if isinstance(node, Literal):
         return _unescape(node.value) if isinstance(node.value, str) else node.value
     if isinstance(node, PathArg):
-        return select(node.path, data, context, field=node.path, variables=variables)
+        return select(node.path, data, context, field=field, variables=variables)
     if node.name == "States.Format":
         first = node.args[0]
         if isinstance(first, Literal):
             template = first.value
         else:  # a path or call giving the template: its braces are placeholders
-            template = _eval(first, data, context, variables)
-        rest = [_eval(a, data, context, variables) for a in node.args[1:]]
+            template = _eval(first, data, context, variables, field)
+        rest = [_eval(a, data, context, variables, field) for a in node.args[1:]]
         return _format(template, rest)
-    args = [_eval(a, data, context, variables) for a in node.args]
+    args = [_eval(a, data, context, variables, field) for a in node.args]
     try:
         return FUNCTIONS[node.name](*args)
     except StatesError:

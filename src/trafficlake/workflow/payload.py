@@ -42,7 +42,7 @@ def resolve_value(
         raise StatesError("States.Runtime", f"{field}: the value must be a string")
     if value.startswith("$"):
         return select(value, data, context, field=field, variables=variables)
-    return evaluate_intrinsic(value, data, context, variables)
+    return evaluate_intrinsic(value, data, context, variables, field)
 
 
 def value_problem(value: Any) -> str | None:

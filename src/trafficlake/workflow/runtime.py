@@ -371,7 +371,8 @@ class Executor:
         for what, value in (("Error", error), ("Cause", cause)):
             if value is not None and not isinstance(value, str):
                 raise StatesError(
-                    "States.Runtime", f"The Fail state's {what} must be a string, got {value!r}"
+                    "States.Runtime",
+                    f"The Fail state's {what} must be a string, got {json.dumps(value)}",
                 )
         raise StatesError(error or "", cause or "")
 

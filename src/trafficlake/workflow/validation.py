@@ -176,7 +176,7 @@ def _validate_state(
         bad("must be an object")
         return []
     typ = state.get("Type")
-    if typ not in FIELDS:
+    if not isinstance(typ, str) or typ not in FIELDS:
         bad(f"field 'Type' must be one of {', '.join(FIELDS)} (got {typ!r})")
         return []
     language = state.get("QueryLanguage", machine_language)
