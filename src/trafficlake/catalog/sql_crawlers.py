@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +26,7 @@ from trafficlake.catalog.base import (
     NoSuchCrawlerError,
 )
 from trafficlake.catalog.sql_rows import crawl_run_from_row
+from trafficlake.catalog.sql_store import SqlStore
 from trafficlake.owner import owner_alive, owner_id
 
 
@@ -34,16 +34,8 @@ def _now() -> float:
     return time.time()
 
 
-class CrawlerStore(CrawlerCatalog):
+class CrawlerStore(SqlStore, CrawlerCatalog):
     """Crawler definitions, state transitions and runs (mixed into SqlCatalog)."""
-
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _write(
-        self, conflict: AlreadyExistsError | None = None
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     # ---- crawlers -------------------------------------------------------------------------
     @staticmethod

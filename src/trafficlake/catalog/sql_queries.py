@@ -6,11 +6,9 @@ A mixin: it needs the catalog's ``_read``/``_write`` transactions.
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
@@ -20,6 +18,7 @@ from trafficlake.catalog.base import (
     QueryCatalog,
     QueryExecution,
 )
+from trafficlake.catalog.sql_store import SqlStore
 from trafficlake.owner import owner_id
 
 
@@ -62,16 +61,8 @@ def _from_row(r: Any) -> QueryExecution:
     )
 
 
-class QueryExecutionStore(QueryCatalog):
+class QueryExecutionStore(SqlStore, QueryCatalog):
     """Athena query executions (mixed into SqlCatalog)."""
-
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _write(
-        self, conflict: AlreadyExistsError | None = None
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def create_query_execution(self, execution: QueryExecution) -> QueryExecution:
         execution.owner = execution.owner or owner_id()

@@ -5,36 +5,26 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from trafficlake.catalog import sql_tables as T
 from trafficlake.catalog.base import (
-    AlreadyExistsError,
     NoSuchResourceError,
     Resource,
     ResourceCatalog,
     ResourceExistsError,
 )
+from trafficlake.catalog.sql_store import SqlStore
 
 
 def _resource(row: Any) -> Resource:
     return Resource(row.kind, row.name, json.loads(row.body), row.created_at, row.updated_at)
 
 
-class ResourceStore(ResourceCatalog):
+class ResourceStore(SqlStore, ResourceCatalog):
     """``put/get/list/delete_resource`` (mixed into SqlCatalog)."""
-
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _write(
-        self, conflict: AlreadyExistsError | None = None
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def put_resource(
         self, kind: str, name: str, body: dict[str, Any], *, mode: str = "upsert"

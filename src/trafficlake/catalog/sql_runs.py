@@ -9,7 +9,6 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +27,7 @@ from trafficlake.catalog.base import (
     NoSuchJobRunError,
 )
 from trafficlake.catalog.sql_rows import execution_from_row, job_run_from_row
+from trafficlake.catalog.sql_store import SqlStore
 from trafficlake.owner import owner_id
 
 
@@ -35,23 +35,11 @@ def _now() -> float:
     return time.time()
 
 
-class RunStore(JobCatalog, ExecutionCatalog):
+class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
     """Bookmarks, job runs, executions and history (mixed into SqlCatalog)."""
-
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _write(
-        self, conflict: AlreadyExistsError | None = None
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def _bump_version(self, conn: Connection, n: int) -> int:
         raise NotImplementedError
-
-    @staticmethod
-    def _owner() -> str:
-        return owner_id()
 
     # ---- bookmarks ------------------------------------------------------------------------
     def get_bookmark(self, job: str) -> dict[str, Any] | None:
@@ -93,7 +81,7 @@ class RunStore(JobCatalog, ExecutionCatalog):
     def create_job_run(self, run: JobRun, *, exclusive: bool = False) -> JobRun:
         run.id = run.id or uuid.uuid4().hex
         run.started_at = run.started_at if run.started_at is not None else _now()
-        run.owner = run.owner or self._owner()
+        run.owner = run.owner or owner_id()
         taken = AlreadyExistsError(f"job run {run.id} already exists")
         with self._write(taken) as conn:
             if exclusive:
@@ -157,7 +145,7 @@ class RunStore(JobCatalog, ExecutionCatalog):
         e.name = e.name or uuid.uuid4().hex
         e.id = e.id or f"{e.state_machine}:{e.name}"
         e.started_at = e.started_at if e.started_at is not None else _now()
-        e.owner = e.owner or self._owner()
+        e.owner = e.owner or owner_id()
         taken = AlreadyExistsError(f"execution {e.id} already exists")
         with self._write(taken) as conn:
             if conn.execute(sa.select(T.executions.c.id).where(T.executions.c.id == e.id)).first():
