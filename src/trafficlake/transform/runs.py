@@ -333,15 +333,25 @@ def run_transform(
     progress: ProgressCallback | None = None,
 ) -> JobRun:
     """Run a transform in this thread; returns the finished JobRun (SUCCEEDED or FAILED)."""
+    with open_catalog(settings) as catalog:
+        run = _begin(settings, catalog, start_day, end_day, since, reset_bookmark, engine)
+        return execute(settings, catalog, run, progress=progress)
+
+
+def _begin(
+    settings: Settings,
+    catalog: Catalog,
+    start_day: date | None,
+    end_day: date | None,
+    since: date | None,
+    reset_bookmark: bool,
+    engine: str | None,
+) -> JobRun:
+    """Check the arguments and record the new RUNNING run (:func:`begin_run`)."""
     name = engine or settings.transform.engine
     _validate(start_day, end_day, since, name)
-    with open_catalog(settings) as catalog:
-        run = begin_run(
-            catalog,
-            _arguments(start_day, end_day, since, reset_bookmark, name),
-            table=transformed_table(settings),
-        )
-        return execute(settings, catalog, run, progress=progress)
+    arguments = _arguments(start_day, end_day, since, reset_bookmark, name)
+    return begin_run(catalog, arguments, table=transformed_table(settings))
 
 
 def start_transform(
@@ -356,14 +366,8 @@ def start_transform(
 ) -> JobRun:
     """Start a transform in a background thread of this process; poll
     ``catalog.get_job_run(run.id)``. With ``wait`` it returns the finished run."""
-    name = engine or settings.transform.engine
-    _validate(start_day, end_day, since, name)
     with open_catalog(settings) as catalog:
-        run = begin_run(
-            catalog,
-            _arguments(start_day, end_day, since, reset_bookmark, name),
-            table=transformed_table(settings),
-        )
+        run = _begin(settings, catalog, start_day, end_day, since, reset_bookmark, engine)
 
     def work() -> None:
         try:
