@@ -38,6 +38,7 @@ from trafficlake.catalog import Catalog, QueryExecution, open_catalog
 from trafficlake.catalog.base import QUERY_ACTIVE_STATES
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError
+from trafficlake.owner import owner_alive
 from trafficlake.storage import Lake, StorageError
 
 WORK_GROUP = "primary"
@@ -221,8 +222,18 @@ def _write_results(lake: Lake, execution: QueryExecution, result: StatementResul
 
 
 def get_query(settings: Settings, qid: str) -> QueryExecution:
-    """Raises NoSuchQueryExecutionError."""
-    return _catalog(settings).get_query_execution(qid)
+    """Raises NoSuchQueryExecutionError. An execution left QUEUED/RUNNING by a process that no
+    longer exists (killed, crashed, restarted) is reported FAILED from then on."""
+    cat = _catalog(settings)
+    execution = cat.get_query_execution(qid)
+    if execution.state in QUERY_ACTIVE_STATES and not owner_alive(execution.owner):
+        _fail(execution, AthenaQueryError(
+            "GENERIC_INTERNAL_ERROR", f"the process running the query ({execution.owner}) exited",
+            error_type=ENGINE_ERROR, category=SYSTEM))  # fmt: skip
+        execution.completed_at = time.time()
+        cat.update_query_execution(execution, only_if_active=True)
+        execution = cat.get_query_execution(qid)
+    return execution
 
 
 def list_queries(
