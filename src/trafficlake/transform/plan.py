@@ -166,10 +166,13 @@ def _arrival_hour(p: Partition, keys: Sequence[str]) -> int | None:
 
 def read_set(catalog: Catalog, start: int, end: int, raw: TableRef = RAW) -> list[str]:
     """Keys of the raw files that may hold rows with event time in [start - 19 min, end)."""
-    parts = catalog.list_partitions(
+    return sorted({f.key for p in _overlapping(catalog, start, end, raw) for f in p.files})
+
+
+def _overlapping(catalog: Catalog, start: int, end: int, raw: TableRef) -> list[Partition]:
+    return catalog.list_partitions(
         *raw, overlapping=(EVENT_TIME, start - LOOKBACK_SECONDS, end - 1)
     )
-    return sorted({f.key for p in parts for f in p.files})
 
 
 def group_days(days: Iterable[date], chunk_days: int) -> list[list[date]]:
@@ -214,10 +217,13 @@ def plan_transform(
             f"{len(changed)} raw partition(s) changed since version {version}: "
             f"{len(days)} event day(s) to rebuild"
         )
+    no_stats: set[tuple[str, ...]] = set()
     for group in group_days(plan.days, max(1, chunk_days)):
         start = day_start(group[0])
         end = day_start(group[-1]) + 86400
-        keys = read_set(catalog, start, end, raw)
+        parts = _overlapping(catalog, start, end, raw)
+        keys = sorted({f.key for p in parts for f in p.files})
+        no_stats.update(p.values for p in parts if EVENT_TIME not in p.stats)
         if not keys:
             plan.notes.append(
                 f"skipped {group[0]}"
@@ -226,4 +232,9 @@ def plan_transform(
             )
             continue
         plan.chunks.append(Chunk(len(plan.chunks), group, keys))
+    if no_stats:  # the catalog cannot leave these out: every day's read set has them
+        plan.notes.append(
+            f"{len(no_stats)} partition(s) of {raw} have no {EVENT_TIME} statistics, so every "
+            f"day reads them: keep {EVENT_TIME} in [catalog] stats_columns and recrawl"
+        )
     return plan
