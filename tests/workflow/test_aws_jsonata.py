@@ -325,3 +325,21 @@ def test_variable_size_limit() -> None:
     r = run(d, {})
     assert (r.status, r.error) == ("FAILED", "States.DataLimitExceeded")
     assert "'big'" in (r.cause or "")
+
+
+def test_all_variables_together_are_limited_to_10_mib() -> None:
+    fill = {f"v{i}": "{% $pad('', 200000, 'x') %}" for i in range(1)}
+    states = {
+        f"S{n}": {
+            "Type": "Pass",
+            "Assign": {f"v{n}": next(iter(fill.values()))},
+            "Next": f"S{n + 1}",
+        }
+        for n in range(60)
+    }
+    states["S59"] = {**states["S59"], "End": True}
+    del states["S59"]["Next"]
+    r = run(jsonata(states, "S0"), {})
+    assert (r.status, r.error) == ("FAILED", "States.DataLimitExceeded")
+    entered = [e.details["name"] for e in r.events if e.type == "PassStateEntered"]
+    assert entered[-1] == "S52"  # 53 x 200,000 bytes > 10 MiB

@@ -17,7 +17,7 @@ from trafficlake.workflow.choice import evaluate_rule, parse_timestamp
 from trafficlake.workflow.distributed import is_distributed, run_distributed_map
 from trafficlake.workflow.errors import StatesError
 from trafficlake.workflow.history import Clock, HistoryRecorder, SystemClock, iso, owner_id
-from trafficlake.workflow.paths import apply_input_path, set_result
+from trafficlake.workflow.paths import apply_input_path, compact, set_result
 from trafficlake.workflow.payload import check_size, resolve_template, resolve_value
 from trafficlake.workflow.scope import Cancelled, MachineTimeout, Scope
 from trafficlake.workflow.states import run_map, run_parallel
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 JSONATA = "JSONata"
 MAX_WAIT_SECONDS = 99999999
 """The largest Wait the AWS validator accepts."""
+VARIABLES_LIMIT = 10 * 1024 * 1024
+"""All variables of an execution together (AWS's quota)."""
 YEAR_SECONDS = 365 * 24 * 3600
 """A Timestamp further away than this (an execution's maximum life) fails the Wait."""
 
@@ -245,6 +247,7 @@ class Executor:
                 self.event(scope, "EvaluationFailed", name=name, error=e.error, cause=e.cause)
             raise
         if assigned:
+            check_variables_total(scope, assigned)
             scope.variables.update(assigned)
         if typ not in ("Fail",):
             self.event(scope, f"{typ}StateExited", name=name, output=out)
@@ -610,6 +613,17 @@ def check_assign(values: Any) -> None:
     for k, v in values.items():
         check_size(v, f"The variable '{k}' has a value with")
     check_size(values, "The Assign field has values with")
+
+
+def check_variables_total(scope: Scope, assigned: dict[str, Any]) -> None:
+    """All the variables a scope sees may hold at most 10 MiB (AWS's quota)."""
+    visible = {**scope.variables, **assigned}
+    total = sum(len(compact(v).encode()) for v in visible.values())
+    if total > VARIABLES_LIMIT:
+        raise StatesError(
+            "States.DataLimitExceeded",
+            "The variables have a total size exceeding the maximum number of bytes service limit.",
+        )
 
 
 def to_states_error(exc: BaseException) -> StatesError:
