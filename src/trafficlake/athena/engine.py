@@ -244,7 +244,7 @@ class AthenaSession:
                 "the table properties: " + str(keys),
             )
         location = (
-            lake_key(props["external_location"], self.lake)
+            lake_key(self.settings, self.lake, props["external_location"])
             if props.get("external_location")
             else f"tables/{self.query_id}/"
         )

@@ -144,7 +144,7 @@ def _run(settings: Settings, qid: str) -> None:
         _LIVE[qid] = session
         result = session.execute(execution.query, cancelled=lambda: _cancelled(cat, qid))
         wrote = result.update_count is not None
-        _write_results(lake, execution, result)
+        _write_results(settings, lake, execution, result)
         execution.state = "SUCCEEDED"
         execution.statistics = _statistics(execution, started, result)
     except AthenaQueryError as exc:
@@ -199,14 +199,16 @@ def _statistics(
     return out
 
 
-def result_key(lake: Lake, execution: QueryExecution) -> str:
+def result_key(settings: Settings, lake: Lake, execution: QueryExecution) -> str:
     """The lake key of an execution's result file."""
     folder, _, name = execution.output_location.rpartition("/")
-    return lake_key(folder, lake) + name
+    return lake_key(settings, lake, folder) + name
 
 
-def _write_results(lake: Lake, execution: QueryExecution, result: StatementResult) -> None:
-    key = result_key(lake, execution)
+def _write_results(
+    settings: Settings, lake: Lake, execution: QueryExecution, result: StatementResult
+) -> None:
+    key = result_key(settings, lake, execution)
     columns = result.columns
     rows = rows_as_text(result.table, columns) if result.table is not None else iter(())
     if key.endswith(".txt"):
@@ -292,7 +294,7 @@ def _read_results(
     if cached is not None:
         return cached
     lake = Lake.from_settings(settings)
-    key = result_key(lake, execution)
+    key = result_key(settings, lake, execution)
     try:
         columns = columns_from_metadata(lake.read_bytes(key + ".metadata"))
         data = lake.read_bytes(key).decode()

@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 from trafficlake.athena.errors import AthenaQueryError
-from trafficlake.catalog import Table
+from trafficlake.catalog import CatalogError, Table
 from trafficlake.catalog.crawl_plan import owning_writer
-from trafficlake.storage import Lake, StorageError
+from trafficlake.catalog.glue import lake_key as glue_lake_key
+from trafficlake.config import Settings
+from trafficlake.storage import Lake
 
 ATHENA_WRITER = "trafficlake.athena"
 """The ``writer`` parameter of tables Athena statements created (CTAS): Athena may write them."""
 
 
-def lake_key(location: str, lake: Lake) -> str:
-    """The lake key (folder, ending in ``/``) of an ``s3://bucket/prefix/`` location: on a local
-    lake every bucket maps to the lake root; on an S3 lake the location must lie inside it."""
-    location = location.strip()
-    if location.startswith("s3://") or location.startswith("s3a://"):
-        if not lake.is_local:
-            try:
-                key = lake.key_of(location.replace("s3a://", "s3://", 1).rstrip("/"))
-            except StorageError:
-                raise AthenaQueryError(
-                    "INVALID_TABLE_PROPERTY",
-                    f"location {location} is outside the lake {lake.url}",
-                ) from None
-        else:
-            key = location.split("://", 1)[1].partition("/")[2]
-    else:
-        key = location
+def lake_key(settings: Settings, lake: Lake, location: str) -> str:
+    """The lake folder key (ending in ``/``) of a location (``s3://bucket/prefix/``): the Glue
+    adapter's rule (:func:`trafficlake.catalog.glue.lake_key`, ``[aws.buckets]``)."""
+    try:
+        key = glue_lake_key(settings, lake, location.strip())
+    except CatalogError as exc:
+        raise AthenaQueryError("INVALID_TABLE_PROPERTY", str(exc)) from None
     key = key.strip("/")
     return key + "/" if key else ""
 
