@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -138,37 +137,27 @@ def _publish(
     if lake.is_local:
         os.makedirs(lake.path(staging), exist_ok=True)
     target = lake.uri(staging)
+    options = "FORMAT parquet, COMPRESSION snappy, RETURN_STATS true"
     if keys:
         key_list = ", ".join(_q(k) for k in keys)
-        session.run(
-            f"COPY ({rows_sql}) TO '{target}' (FORMAT parquet, PARTITION_BY ({key_list}), "
-            f"FILENAME_PATTERN '{qid}-{{i}}', COMPRESSION snappy)"
+        copy = (
+            f"COPY ({rows_sql}) TO '{target}' ({options}, PARTITION_BY ({key_list}), "
+            f"FILENAME_PATTERN '{qid}-{{i}}')"
         )
     else:
-        session.run(
-            f"COPY ({rows_sql}) TO '{target}{qid}-0.parquet' (FORMAT parquet, "
-            "COMPRESSION snappy, WRITE_EMPTY_FILE false)"
-        )
-    staged = lake.list(staging)
-    if not staged:
-        return WriteResult(0, 0, 0)
-    counts = {
-        lake.key_of(str(r[0])): int(r[1])
-        for r in session.run(
-            f"SELECT file_name, num_rows FROM parquet_file_metadata('{target}**/*.parquet')"
-        ).fetchall()
-    }
+        copy = f"COPY ({rows_sql}) TO '{target}{qid}-0.parquet' ({options})"
+    written = [r for r in session.run(copy).fetchall() if int(r[1]) > 0]
     moves: list[tuple[str, str]] = []
     new_files: dict[tuple[str, ...], list[DataFile]] = {}
-    for entry in staged:
-        rel = entry.key[len(staging) :]
-        folders, name = rel.rsplit("/", 1) if "/" in rel else ("", rel)
-        values = tuple(
-            urllib.parse.unquote(part.split("=", 1)[1]) for part in folders.split("/") if part
-        )
-        final = table.location + (folders + "/" if folders else "") + name
-        moves.append((entry.key, final))
-        new_files.setdefault(values, []).append(DataFile(final, entry.size, counts.get(entry.key)))
+    for filename, count, size, _footer, _stats, partition in written:
+        key = lake.key_of(str(filename))
+        rel = key[len(staging) :]
+        final = table.location + rel
+        values = tuple(str((partition or {})[k]) for k in keys)
+        moves.append((key, final))
+        new_files.setdefault(values, []).append(DataFile(final, int(size), int(count)))
+    if not moves:
+        return WriteResult(0, 0, 0)
     if len(new_files) > PARTITION_LIMIT:  # staged only: nothing was visible
         raise AthenaQueryError(
             "HIVE_TOO_MANY_OPEN_PARTITIONS",
@@ -184,7 +173,7 @@ def _publish(
         for _, dst in moves:
             lake.delete(dst)
         raise
-    return WriteResult(sum(counts.values()), len(new_files), len(moves))
+    return WriteResult(sum(int(r[1]) for r in written), len(new_files), len(moves))
 
 
 def _location(table: Table, values: tuple[str, ...]) -> str:
