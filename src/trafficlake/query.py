@@ -13,25 +13,22 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
 
 from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
 from trafficlake.catalog.names import LOCATIONS_KEY, TableRef, locations_table
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError, first_line
-from trafficlake.query_pruning import (
-    KeyPredicate,
-    TableKey,
-    equality_filter,
-    matches,
-    select_partitions_for,
-)
 from trafficlake.sqlquote import quote_ident, quote_literal
 from trafficlake.storage import Lake
+
+if TYPE_CHECKING:  # query_pruning (sqlglot) is imported only by statements that name a table
+    from sqlglot import exp
+
+    from trafficlake.query_pruning import KeyPredicate, TableKey
 
 READ_STATEMENTS = {"SELECT"}
 
@@ -261,6 +258,8 @@ class CatalogConnection:
             return self.catalog.list_partitions(db, name)
         chosen: dict[tuple[str, ...], Partition] = {}
         for preds in references:
+            from trafficlake.query_pruning import equality_filter, matches
+
             for p in self.catalog.list_partitions(db, name, where=equality_filter(table, preds)):
                 if matches(p, table, preds):
                     chosen[p.values] = p
@@ -279,9 +278,15 @@ class CatalogConnection:
         if self.read_only:
             check_read_only(sql)
         self.refresh_tables()
-        selection = select_partitions_for(
-            sql, self.tables, self.settings.catalog.database, statements=statements
-        )
+        lowered = sql.lower()
+        if statements is None and not any(name.lower() in lowered for _, name in self.tables):
+            selection: dict[TableKey, list[list[KeyPredicate]]] | None = {}  # reads no table
+        else:
+            from trafficlake.query_pruning import select_partitions_for
+
+            selection = select_partitions_for(
+                sql, self.tables, self.settings.catalog.database, statements=statements
+            )
         wanted: dict[TableKey, list[list[KeyPredicate]] | None]
         if selection is None:
             wanted = dict.fromkeys(self.tables)
