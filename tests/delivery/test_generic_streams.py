@@ -293,3 +293,87 @@ def test_stream_count_is_capped(registry: StreamRegistry, monkeypatch: Any) -> N
         registry.create("c", BUCKET)
     with pytest.raises(InvalidArgumentError):
         registry.create("../x", BUCKET)
+
+
+HANDLER = """
+import base64, json
+
+def handle(event, context):
+    out = []
+    for rec in event["records"]:
+        data = json.loads(base64.b64decode(rec["data"]))
+        if data.get("action") == "drop":
+            out.append({"recordId": rec["recordId"], "result": "Dropped"})
+        elif data.get("action") == "fail":
+            out.append({"recordId": rec["recordId"], "result": "ProcessingFailed"})
+        else:
+            data["seen_by"] = event["deliveryStreamArn"].rsplit("/", 1)[1]
+            line = json.dumps(data) + "\\n"
+            out.append({"recordId": rec["recordId"], "result": "Ok",
+                        "data": base64.b64encode(line.encode()).decode()})
+    return {"records": out}
+"""
+
+
+def test_lambda_processor_transforms_drops_and_fails_records(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from trafficlake.config import LambdaFunction
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "proc.py").write_text(HANDLER)
+    fn = LambdaFunction(handler="proc.handle", code_dir=str(tmp_path / "code"), timeout_s=30)
+    settings = settings.replace(lambda_=replace(settings.lambda_, functions={"Processor": fn}))
+    registry = StreamRegistry(settings).open()
+    try:
+        processing = {
+            "Enabled": True,
+            "Processors": [
+                {
+                    "Type": "Lambda",
+                    "Parameters": [
+                        {
+                            "ParameterName": "LambdaArn",
+                            "ParameterValue": "arn:aws:lambda:eu-west-1:000000000000:function:Processor",
+                        },
+                        {"ParameterName": "NumberOfRetries", "ParameterValue": "0"},
+                    ],
+                }
+            ],
+        }
+        with pytest.raises(InvalidDestinationError, match="Function not found"):
+            bad = {
+                **processing,
+                "Processors": [
+                    {
+                        **processing["Processors"][0],
+                        "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": "Nope"}],
+                    }
+                ],
+            }
+            registry.create("nope", {**BUCKET, "ProcessingConfiguration": bad})
+        registry.create(
+            "processed",
+            {
+                **BUCKET,
+                "Prefix": "processed/",
+                "ErrorOutputPrefix": "failed/",
+                "ProcessingConfiguration": processing,
+            },
+        )
+        stream = registry.get("processed")
+        records = [b'{"n":1}', b'{"n":2,"action":"drop"}', b'{"n":3,"action":"fail"}']
+        assert stream.put_record_batch(records)["FailedPutCount"] == 0
+        stream.flush()
+    finally:
+        registry.close()
+    (landed,) = files(settings, "processed/")
+    assert landed.read_bytes() == b'{"n": 1, "seen_by": "processed"}\n'
+    (failed,) = files(settings, "failed/")
+    assert "/processing-failed/" in str(failed)
+    (rec,) = [json.loads(line) for line in failed.read_text().splitlines()]
+    assert base64.b64decode(rec["rawData"]) == records[2]
+    assert rec["errorCode"] == "Lambda.ProcessingFailed"
+    assert rec["lambdaArn"].endswith(":function:Processor")

@@ -25,7 +25,7 @@ from seed_producer import events_from_xml, feed_xml, send
 
 from trafficlake.aws.server import AwsServer, serve_settings
 from trafficlake.catalog import open_catalog
-from trafficlake.catalog.base import Column, Crawler, Table
+from trafficlake.catalog.base import Crawler
 from trafficlake.catalog.crawler import run_crawler
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
@@ -65,22 +65,37 @@ SEED_COLUMNS = [
 
 @pytest.fixture
 def endpoint(settings: Settings) -> Iterator[tuple[AwsServer, Settings]]:
+    """The endpoint, with the schema table declared through Glue as the seed declared it."""
     settings = settings.replace(delivery=replace(settings.delivery, buffer_interval_s=0))
-    with open_catalog(settings) as catalog:
-        catalog.create_database("anpr")
-        catalog.create_table(
-            Table("anpr", "traffic_events", [Column(n, t) for n, t in SEED_COLUMNS])
-        )
     server = serve_settings(settings, "127.0.0.1", 0)
     server.start()
+    glue = client(server, "glue")
+    glue.create_database(DatabaseInput={"Name": "anpr"})
+    glue.create_table(
+        DatabaseName="anpr",
+        TableInput={
+            "Name": "traffic_events",
+            "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": {
+                "Columns": [{"Name": n, "Type": t} for n, t in SEED_COLUMNS],
+                "Location": "s3://traffic-events-delivery/destination-parquet/",
+                "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "SerdeInfo": {
+                    "SerializationLibrary": (
+                        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                    )
+                },
+            },
+        },
+    )
     yield server, settings
     server.shutdown()
     server.close()
 
 
-def client(server: AwsServer) -> Any:
+def client(server: AwsServer, service: str = "firehose") -> Any:
     return boto3.client(
-        "firehose",
+        service,
         endpoint_url=server.url,
         region_name="eu-west-1",
         aws_access_key_id="local",

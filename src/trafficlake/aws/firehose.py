@@ -178,7 +178,7 @@ class FirehoseOperations(Mapping[str, Operation]):
 
 def make_operations(context: AwsContext) -> FirehoseOperations:
     """Open the configured stream and the saved ones (delivering what their WALs hold)."""
-    registry = StreamRegistry(context.settings).open()
+    registry = StreamRegistry(context.settings, endpoint_url=context.endpoint_url).open()
     return FirehoseOperations(registry.streams, registry, context.account_id)
 
 

@@ -26,6 +26,7 @@ from trafficlake.schema import RAW_SCHEMA
 log = logging.getLogger(__name__)
 
 CONVERSION_FAILED = "DataFormatConversion.ConversionFailed"
+FORMAT_CONVERSION_FAILED = "format-conversion-failed"
 
 
 Converter = Callable[[list[bytes], int, bytes | None], tuple[pa.Table, list[RecordError]]]
@@ -71,11 +72,15 @@ def error_record(
 
 @dataclass(frozen=True)
 class ConvertedCall:
-    """A call's good rows (RAW_SCHEMA), its error records and the failures by record index."""
+    """A call's good rows, its error records by error-output-type and the failures by index."""
 
     table: pa.Table
-    errors: list[dict[str, Any]]
+    errors: dict[str, list[dict[str, Any]]]
     failures: list[RecordError]
+
+    @property
+    def error_count(self) -> int:
+        return sum(map(len, self.errors.values()))
 
 
 def convert_call(
@@ -98,9 +103,13 @@ def convert_call(
         table = schema.empty_table()
         reason = f"conversion failed: {type(exc).__name__}: {exc}"
         failures = [RecordError(i, CONVERSION_FAILED, reason) for i in range(len(raw))]
-    errors = [
-        error_record(raw[e.index], e.code, e.message, arrival_ms, error_extra) for e in failures
-    ]
+    errors: dict[str, list[dict[str, Any]]] = {}
+    processing_extra = getattr(converter, "processing_extra", None)
+    for e in failures:
+        extra = error_extra if e.output_type == FORMAT_CONVERSION_FAILED else processing_extra
+        data = raw[e.index] if e.data is None else e.data
+        rec = error_record(data, e.code, e.message, arrival_ms, extra)
+        errors.setdefault(e.output_type, []).append(rec)
     return ConvertedCall(table, errors, failures)
 
 

@@ -21,11 +21,14 @@ import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trafficlake.delivery.prefix import InvalidPrefixError, Prefix
 from trafficlake.delivery.serde import SERDES, SerDe, SerDeConverter, UnsupportedSchemaError
 from trafficlake.errors import TrafficlakeError
+
+if TYPE_CHECKING:
+    from trafficlake.delivery.processing import LambdaProcessor
 
 
 class InvalidDestinationError(TrafficlakeError):
@@ -93,6 +96,7 @@ class Destination:
     compression: str
     file_extension: str
     conversion: Conversion | None
+    processor: LambdaProcessor | None = None
 
     def describe(self, columns: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
         """The ``ExtendedS3DestinationDescription`` (AWS's defaults filled in)."""
@@ -319,10 +323,9 @@ def parse_destination(config: Any) -> Destination:
     zone = _string(cfg.get("CustomTimeZone"), "CustomTimeZone", max_len=50)
     if zone not in ("", "UTC"):
         raise _fail(f"CustomTimeZone {zone!r}: only UTC is supported here")
-    if _enabled(_object(cfg.get("ProcessingConfiguration"), "ProcessingConfiguration"), "PC") and (
-        cfg.get("ProcessingConfiguration") or {}
-    ).get("Processors"):
-        raise _fail("ProcessingConfiguration with processors is not supported yet")
+    from trafficlake.delivery.processing import parse_processing
+
+    processor = parse_processing(cfg.get("ProcessingConfiguration"))
     dynamic = _object(cfg.get("DynamicPartitioningConfiguration"), "DynamicPartitioning")
     if dynamic and _enabled(dynamic, "DynamicPartitioningConfiguration"):
         raise _fail("DynamicPartitioningConfiguration is not supported yet")
@@ -341,6 +344,7 @@ def parse_destination(config: Any) -> Destination:
         compression=compression,
         file_extension=extension,
         conversion=conversion,
+        processor=processor,
     )
 
 

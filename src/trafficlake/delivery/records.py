@@ -67,6 +67,10 @@ class RecordError:
     index: int
     code: str
     message: str
+    output_type: str = "format-conversion-failed"
+    """The ``!{firehose:error-output-type}`` its error record goes under."""
+    data: bytes | None = None
+    """The bytes that failed when they are not the record as received (a Lambda's output)."""
 
 
 def latest_timestamp(arrival_ms: int) -> int:

@@ -31,6 +31,7 @@ from trafficlake.delivery.destination import (
 )
 from trafficlake.delivery.output import Output
 from trafficlake.delivery.prefix import Prefix
+from trafficlake.delivery.processing import ProcessedConverter
 from trafficlake.delivery.stream import (
     FORMAT_CONVERSION_FAILED,
     DeliveryStream,
@@ -84,8 +85,12 @@ def check_stream_name(name: Any) -> str:
 class StreamRegistry:
     """Named delivery streams sharing one lake and one WAL root."""
 
-    def __init__(self, settings: Settings, lake: Lake | None = None) -> None:
+    def __init__(
+        self, settings: Settings, lake: Lake | None = None, endpoint_url: str = ""
+    ) -> None:
+        """``endpoint_url``: the endpoint Lambda processors are handed (AWS_ENDPOINT_URL)."""
         self.settings = settings
+        self.endpoint_url = endpoint_url
         self.lake = lake or Lake.from_settings(settings)
         d = settings.delivery
         self.wal_root = settings.resolve_path(d.wal_dir) if d.wal_dir else None
@@ -155,6 +160,10 @@ class StreamRegistry:
         else:
             converter = AsReceived()
             output = Output("records", dest.compression, dest.file_extension)
+        if dest.processor is not None:
+            converter = ProcessedConverter(
+                dest.processor, converter, self.settings, self.endpoint_url, stream_arn(name)
+            )
         holder: dict[str, DeliveryStream] = {}
 
         def describe() -> dict[str, Any]:

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from trafficlake.config import DeliverySettings, Settings
 from trafficlake.delivery.calls import (
+    FORMAT_CONVERSION_FAILED,
     ConvertedCall,
     Converter,
     PendingCall,
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH_RECORDS = 500
 MAX_RECORD_BYTES = 1_000 * 1024
 MAX_CALL_BYTES = 4 * 1024 * 1024
-FORMAT_CONVERSION_FAILED = "format-conversion-failed"
+
 COMPRESSIONS = ("zstd", "snappy", "gzip", "uncompressed")
 
 _RECORD_ID_SUFFIXES = [f"{i:04x}" for i in range(MAX_BATCH_RECORDS)]
@@ -371,7 +372,7 @@ class DeliveryStream:
             result = self._convert(raw, arrival_ms, joined)
             with self._lock:
                 self.records_in += result.table.num_rows
-                self.errors_in += len(result.errors)
+                self.errors_in += result.error_count
         finally:
             pending.resolve(result)
             if synced is not None:
@@ -519,7 +520,8 @@ class DeliveryStream:
                 item = call.table
                 if call.errors:  # merged into a copy: ``errors`` goes back as is on failure
                     errors = {k: list(v) for k, v in errors.items()}
-                    errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
+                    for etype, recs in call.errors.items():
+                        errors.setdefault(etype, []).extend(recs)
             if item.num_rows:
                 tables.append(item)
         if tables:
@@ -571,7 +573,8 @@ class DeliveryStream:
         for arrival_ms, records in contents.json_calls:  # converted as when they came in
             call = self._convert(records, arrival_ms)
             raw.append(call.table)
-            errors.setdefault(FORMAT_CONVERSION_FAILED, []).extend(call.errors)
+            for etype, recs in call.errors.items():
+                errors.setdefault(etype, []).extend(recs)
         arrivals = [arrival_ms for arrival_ms, _ in contents.json_calls]
         self._deliver(raw, errors, min(arrivals) if arrivals else None)
         return sum(t.num_rows for t in raw) + sum(len(r) for r in errors.values())
