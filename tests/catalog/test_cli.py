@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cli_runner import CliResult, run_cli
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
@@ -16,6 +18,7 @@ def _tl(cwd: Path, *args: str) -> CliResult:
     return run_cli(*args, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_crawl_browse_and_query_from_the_command_line(
     settings: Settings, tmp_path: Path, raw_writer: Any
 ) -> None:

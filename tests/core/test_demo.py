@@ -42,6 +42,7 @@ def test_demo_refuses_a_folder_it_did_not_create(tmp_path: Path) -> None:
     assert (tmp_path / "mine" / "precious.txt").exists()
 
 
+@pytest.mark.slow
 def test_demo_with_a_config_runs_into_that_lake_only_when_it_is_empty(tmp_path: Path) -> None:
     conf = tmp_path / "mine" / "trafficlake.toml"
     conf.parent.mkdir()

@@ -38,6 +38,7 @@ def batch(make_record: Any, first: int, n: int = 500) -> list[dict[str, bytes]]:
     return [{"Data": json.dumps(make_record(i)).encode()} for i in range(first, first + n)]
 
 
+@pytest.mark.slow
 def test_boto3_lands_10000_records_in_their_prefixes(
     server_factory: Any, firehose_client: Any, make_record: Any
 ) -> None:

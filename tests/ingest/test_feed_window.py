@@ -63,6 +63,7 @@ def test_the_window_is_configurable(settings: Settings, tmp_path: Path) -> None:
     assert ingest.replay(settings, files).documents == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["9999-12-31", "1970-01-01", "2999-01-01T00:00:00Z"])
 def test_a_simulation_start_outside_the_window_is_one_line(tmp_path: Path, start: str) -> None:
     with pytest.raises(InvalidStartError, match="simulate from 2000-01-01 up to a year from now"):

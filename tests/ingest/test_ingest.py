@@ -47,6 +47,7 @@ def error_lines(settings: Settings, error_type: str) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow
 def test_simulate_lands_partitions_that_follow_simulated_time(settings: Settings) -> None:
     report = ingest.simulate(settings, minutes=150, lanes=40, start=START, seed=3)
     assert report.documents == 150 and report.errors == 0

@@ -41,6 +41,7 @@ def _jams(tlake: LakeHarness) -> list[dict[str, Any]]:
     ).table.to_pylist()
 
 
+@pytest.mark.slow
 def test_planted_jams_are_found_and_nothing_else(tlake: LakeHarness) -> None:
     _planted_lake(tlake)
     result = derive(tlake.settings)
@@ -75,6 +76,7 @@ def test_planted_jams_are_found_and_nothing_else(tlake: LakeHarness) -> None:
     assert tails[0] == pytest.approx(24.0) and min(tails) == pytest.approx(20.0)
 
 
+@pytest.mark.slow
 def test_vehicle_hours_lost_against_free_flow(tlake: LakeHarness) -> None:
     _planted_lake(tlake)
     settings = dataclasses.replace(

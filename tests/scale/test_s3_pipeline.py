@@ -38,6 +38,7 @@ def _run_pipeline(settings: Settings, events: pa.Table, arrival_s: int) -> Any:
     return n, run
 
 
+@pytest.mark.slow
 def test_whole_pipeline_on_s3(
     s3_settings: Settings, s3_server: Any, s3_bucket: str, tmp_path: Path, scale: Any
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pytest
 import uvicorn
 
 from trafficlake.catalog.crawler import run_crawler
@@ -26,6 +27,7 @@ def _serve(app: Any) -> tuple[uvicorn.Server, str]:
     return server, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
+@pytest.mark.slow
 def test_user_sql_reads_the_s3_lake_and_nothing_else(
     s3_settings: Settings, s3_server: Any, s3_bucket: str
 ) -> None:

@@ -55,6 +55,7 @@ def test_missing_java_names_the_fix(crawled_lake: Path) -> None:
     assert "Traceback" not in out
 
 
+@pytest.mark.slow
 def test_missing_pyspark_names_the_extra(crawled_lake: Path) -> None:
     tmp_path = crawled_lake
     proc = _cli(

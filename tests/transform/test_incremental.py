@@ -91,6 +91,7 @@ def test_look_back_alone_does_not_create_a_day(tlake: LakeHarness) -> None:
     assert tlake.transform().result["days"] == [day_of(D1).isoformat()]
 
 
+@pytest.mark.slow
 def test_rerun_is_idempotent_and_replaces_files(tlake: LakeHarness) -> None:
     three_days(tlake)
     tlake.transform(start_day=day_of(D1), end_day=day_of(D3))

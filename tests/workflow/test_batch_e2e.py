@@ -66,6 +66,7 @@ def transformed_rows(settings: Settings) -> int:
     return sum(p.row_count or 0 for p in parts)
 
 
+@pytest.mark.slow
 def test_batch_runs_end_to_end(settings: Settings, lake: Lake) -> None:
     r = run_workflow(settings, "batch", {}, execution_name="e2e")
     assert r.status == "SUCCEEDED", (r.error, r.cause)

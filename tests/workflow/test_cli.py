@@ -114,6 +114,7 @@ def test_schedule_commands(tmp_path: Path, machine: Path) -> None:
     assert r.returncode == 0 and "nothing due" in r.stdout
 
 
+@pytest.mark.slow
 def test_killed_run_is_aborted_on_next_listing(tmp_path: Path) -> None:
     path = tmp_path / "slow.asl.json"
     path.write_text(
