@@ -53,7 +53,6 @@ def _cmp(kind: str, op: str) -> Callable[[Any, Any], bool]:
     return ops[op]
 
 
-KINDS = {"String": str, "Numeric": "number", "Timestamp": "timestamp", "Boolean": bool}
 OPS = ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
 COMPARISONS: dict[str, tuple[str, str]] = {}
 for _kind in ("String", "Numeric", "Timestamp"):

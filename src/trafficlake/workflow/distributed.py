@@ -10,6 +10,7 @@ for ``BUCKET``, on a local lake; on an S3 lake the location must lie inside the 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -18,6 +19,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from trafficlake.catalog.glue import lake_key as location_key
+from trafficlake.storage import Lake
 from trafficlake.workflow import query
 from trafficlake.workflow.errors import StatesError
 from trafficlake.workflow.history import iso
@@ -26,7 +28,6 @@ from trafficlake.workflow.payload import resolve_template
 from trafficlake.workflow.states import INLINE_CONCURRENCY, map_items, map_setting, run_all
 
 if TYPE_CHECKING:
-    from trafficlake.storage import Lake
     from trafficlake.workflow.runtime import Executor
     from trafficlake.workflow.scope import Scope
 
@@ -48,8 +49,6 @@ def is_distributed(state: dict[str, Any]) -> bool:
 def _lake(ex: Executor, error: str) -> tuple[Lake, Any]:
     if ex.settings is None:
         raise StatesError(error, "a distributed Map reads and writes the lake: it needs settings")
-    from trafficlake.storage import Lake
-
     return Lake.from_settings(ex.settings), ex.settings
 
 
@@ -226,10 +225,6 @@ def run_distributed_map(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
 ) -> Any:
     """Read, select, batch, run each input as a child execution, tolerate, write results."""
-    from trafficlake.workflow.asl import StateMachine
-    from trafficlake.workflow.runtime import Executor as ChildExecutor
-    from trafficlake.workflow.runtime import account_of
-
     items = read_items(ex, name, state, data, ctx, scope)
     selector = state.get("ItemSelector")
     if selector is not None:
@@ -252,13 +247,12 @@ def run_distributed_map(
     )
     label = state.get("Label") or name
     child_name = f"{ex.machine.name}/{label}"
-    region, account = account_of(ex.settings)
-    arn_prefix = f"arn:aws:states:{region}:{account}"
+    arn_prefix = ex.context_base["StateMachine"]["Id"].split(":stateMachine:")[0]
     map_run_arn = f"{arn_prefix}:mapRun:{child_name}:{uuid.uuid4()}"
     processor = dict(state["ItemProcessor"])
     processor.pop("ProcessorConfig", None)
     processor.setdefault("QueryLanguage", ex.machine.definition.get("QueryLanguage", "JSONPath"))
-    machine = StateMachine(name=child_name, definition=processor)
+    machine = dataclasses.replace(ex.machine, name=child_name, definition=processor)
     ex.event(scope, "MapRunStarted", name=name, mapRunArn=map_run_arn, length=len(inputs))
     results: list[Any] = [None] * len(inputs)
     failed = 0
@@ -274,7 +268,7 @@ def run_distributed_map(
     def child(i: int) -> Any:
         nonlocal failed
         ex.check(scope)
-        r = ChildExecutor(
+        r = type(ex)(
             machine,
             settings=ex.settings,
             catalog=ex.catalog,

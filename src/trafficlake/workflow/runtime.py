@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from trafficlake.catalog.base import Execution, HistoryEvent
+from trafficlake.config import AwsSettings
 from trafficlake.workflow import query
 from trafficlake.workflow.choice import evaluate_rule, parse_timestamp
 from trafficlake.workflow.distributed import is_distributed, run_distributed_map
@@ -67,8 +68,6 @@ def error_matches(error: str, names: list[str]) -> bool:
 
 def account_of(settings: Settings | None) -> tuple[str, str]:
     """(region, account id) the context object's ARNs are built from: the ``[aws]`` settings."""
-    from trafficlake.config import AwsSettings
-
     aws = settings.aws if settings is not None else AwsSettings()
     return aws.region, aws.account_id
 

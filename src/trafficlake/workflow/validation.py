@@ -8,6 +8,7 @@ from typing import Any
 
 from trafficlake.workflow import query
 from trafficlake.workflow.choice import parse_timestamp, validate_choice_rule
+from trafficlake.workflow.distributed import GET_OBJECT, LIST_OBJECTS, PUT_OBJECT
 from trafficlake.workflow.errors import PREDEFINED_ERRORS
 from trafficlake.workflow.paths import PathSyntaxError, is_reference_path, parse_path
 from trafficlake.workflow.payload import template_problems, value_problem
@@ -428,11 +429,11 @@ def _validate_map(
 DISTRIBUTED_PARTS: dict[str, tuple[set[str], set[str]]] = {
     "ItemReader": (
         {"Resource", "Parameters", "Arguments", "ReaderConfig"},
-        {"arn:aws:states:::s3:listObjectsV2", "arn:aws:states:::s3:getObject"},
+        {LIST_OBJECTS, GET_OBJECT},
     ),
     "ResultWriter": (
         {"Resource", "Parameters", "Arguments", "WriterConfig"},
-        {"arn:aws:states:::s3:putObject"},
+        {PUT_OBJECT},
     ),
     "ItemBatcher": (
         {
@@ -491,7 +492,7 @@ def _validate_distributed(state: dict[str, Any], bad: Any) -> None:
     reader = state.get("ItemReader")
     if (
         isinstance(reader, dict)
-        and reader.get("Resource") == "arn:aws:states:::s3:getObject"
+        and reader.get("Resource") == GET_OBJECT
         and not isinstance(config, dict)
     ):
         bad("ItemReader: s3:getObject needs a ReaderConfig with an InputType")
