@@ -190,6 +190,20 @@ class LambdaSettings:
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    query_timeout_s: float = 30.0
+    """POST /api/query: a statement running longer (parsing included) is interrupted."""
+    query_memory_limit: str = "1GB"
+    """DuckDB memory limit of one user statement (it spills to a private temp folder)."""
+    query_temp_limit: str = "4GB"
+    """At most this much spilled to disk by one user statement."""
+    query_workers: int = 2
+    """User statements running at once (on threads of their own)."""
+    query_queue: int = 16
+    """User statements waiting for a worker; more get 503 with Retry-After."""
+    query_queue_wait_s: float = 5.0
+    """How long a statement waits for a worker before 503 with Retry-After."""
+    max_body_bytes: int = 262_144
+    """Request bodies over this many bytes get 413."""
 
 
 @dataclass(frozen=True)
@@ -532,6 +546,15 @@ account_id = "000000000000"
 [web]
 host = "127.0.0.1"
 port = 8080
+# POST /api/query bounds: timeout (parsing included), memory and spill per statement,
+# statements at once, waiting ones (more: 503 + Retry-After), request body size (413).
+# query_timeout_s = 30
+# query_memory_limit = "1GB"
+# query_temp_limit = "4GB"
+# query_workers = 2
+# query_queue = 16
+# query_queue_wait_s = 5
+# max_body_bytes = 262144
 """
 
 

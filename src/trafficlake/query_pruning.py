@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import sqlglot
@@ -208,10 +209,10 @@ def _may_hold(lo: Any, hi: Any, pred: KeyPredicate, col_type: str) -> bool:
         isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)
     ):
         return True
-    try:
-        values = [_typed(v, col_type) for v in pred.values]
-    except ValueError:
+    typed = _typed_values(pred.values, col_type)
+    if typed is None:
         return True
+    values = typed[0]
     if pred.op in ("=", "in"):
         return any(lo <= v <= hi for v in values)
     v = values[0]
@@ -231,17 +232,32 @@ def matches(part: Partition, table: Table, predicates: Sequence[KeyPredicate]) -
             if stats is not None and not _may_hold(*stats, pred, col_type):
                 return False
             continue
+        wanted = _typed_values(pred.values, types[pred.key])
         try:
             have = _typed(values[pred.key], types[pred.key])
-            wanted = [_typed(v, types[pred.key]) for v in pred.values]
         except ValueError:
+            continue
+        if wanted is None:
             continue  # not comparable here: do not prune on it
         if pred.op == "in":
-            if have not in wanted:
+            if have not in wanted[1]:
                 return False
-        elif not _CMP[pred.op](have, wanted[0]):
+        elif not _CMP[pred.op](have, wanted[0][0]):
             return False
     return True
+
+
+@lru_cache(maxsize=64)
+def _typed_values(
+    values: tuple[Any, ...], key_type: str
+) -> tuple[tuple[Any, ...], frozenset[Any]] | None:
+    """The literals typed for a key, once per statement rather than once per partition (a
+    long ``IN`` list would cost its length times the partitions); None when not comparable."""
+    try:
+        typed = tuple(_typed(v, key_type) for v in values)
+    except ValueError:
+        return None
+    return typed, frozenset(typed)
 
 
 def equality_filter(table: Table, predicates: Sequence[KeyPredicate]) -> dict[str, str | int]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Table
@@ -20,7 +18,7 @@ from trafficlake.congestion import congestion as ranked_congestion
 from trafficlake.congestion import day_filter
 from trafficlake.errors import TrafficlakeError
 from trafficlake.plain import jsonable
-from trafficlake.query import CatalogConnection, LakeFilesMissingError, QueryError
+from trafficlake.query import CatalogConnection
 from trafficlake.sqlquote import quote_ident
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -181,50 +179,3 @@ def timeseries(
         "rows": jsonable(result.rows),
         "files_read": result.files_read,
     }
-
-
-@dataclass
-class UserQueryResult:
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool
-    files_read: list[str] = field(default_factory=list)
-
-
-def user_query(
-    con: CatalogConnection, sql: str, *, limit: int, timeout_s: float
-) -> UserQueryResult:
-    """Run a read-only statement; at most ``limit`` rows, interrupted after ``timeout_s``."""
-    if not sql.strip():
-        raise BadRequestError("sql is empty")
-    timer = threading.Timer(timeout_s, con.duckdb.interrupt)
-    timer.start()
-    try:
-        cur = con.execute(sql)  # raises ReadOnlyQueryError for writes
-        columns = [d[0] for d in cur.description or []]
-        rows: list[list[Any]] = []
-        if cur.description:
-            # Arrow, not fetchmany: Python conversion of TIMESTAMPTZ would need pytz
-            reader = cur.to_arrow_reader(min(limit + 1, 2048))
-            for batch in reader:
-                cols = [c.to_pylist() for c in batch.columns]  # keeps duplicate names
-                rows.extend([list(r) for r in zip(*cols, strict=True)])
-                if len(rows) > limit:
-                    break
-    except (QueryError, LakeFilesMissingError):  # the lake lost files: a server-side error
-        if not timer.is_alive():
-            raise QueryError(f"query interrupted after {timeout_s:g} s") from None
-        raise
-    except Exception as exc:  # a failure while fetching rows
-        if not timer.is_alive():
-            raise QueryError(f"query interrupted after {timeout_s:g} s") from None
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise QueryError(f"query failed: {first}") from None
-    finally:
-        timer.cancel()
-    return UserQueryResult(
-        columns=columns,
-        rows=[jsonable(r) for r in rows[:limit]],
-        truncated=len(rows) > limit,
-        files_read=list(con.files_read),
-    )

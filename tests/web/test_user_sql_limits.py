@@ -1,0 +1,103 @@
+"""POST /api/query is bounded: body size, a timeout that covers parsing and pruning, memory
+and spill per statement in a private folder, and a bounded pool that answers 503 +
+Retry-After instead of starving the dashboard."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from trafficlake.config import Settings
+
+Served = Any  # conftest.Served
+
+
+def limited(settings: Settings, **web: Any) -> Settings:
+    return dataclasses.replace(settings, web=dataclasses.replace(settings.web, **web))
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    lake_settings: Settings, serve: Any
+) -> None:
+    site = serve(limited(lake_settings, max_body_bytes=1000))
+    big = {"sql": "SELECT 1 -- " + "x" * 5000}
+    r = site.post("/api/query", json=big)
+    assert r.status_code == 413 and r.json() == {"error": "request body over 1000 bytes"}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        yield b'{"sql": "SELECT 1 -- '
+        for _ in range(10):
+            yield b"x" * 500
+        yield b'"}'
+
+    r = httpx.post(site.url + "/api/query", content=chunks(), timeout=30)
+    assert r.status_code == 413
+    assert site.post("/api/query", json={"sql": "SELECT 42"}).json()["rows"] == [[42]]
+
+
+def test_the_timeout_covers_parsing_and_pruning(lake_settings: Settings, serve: Any) -> None:
+    site = serve(lake_settings, query_timeout_s=0.3)
+    members = ",".join(str(i) for i in range(40_000))  # ~230 KB: seconds of parsing alone
+    sql = f"SELECT count(*) FROM traffic.raw WHERE unieke_id IN ({members}) AND hour >= 0"
+    r = site.post("/api/query", json={"sql": sql})
+    assert r.status_code == 400 and r.json() == {"error": "query interrupted after 0.3 s"}
+
+
+def test_memory_and_spill_are_bounded_in_a_folder_the_sandbox_cannot_read(
+    lake_settings: Settings, serve: Any
+) -> None:
+    site = serve(limited(lake_settings, query_memory_limit="64MB", query_temp_limit="1GB"))
+    settings = (
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+        "current_setting('max_temp_directory_size')"
+    )
+    [[memory, temp_dir, temp_limit]] = site.post("/api/query", json={"sql": settings}).json()[
+        "rows"
+    ]
+    assert memory == "61.0 MiB" and temp_limit == "953.6 MiB"
+    assert "trafficlake-sql-" in temp_dir and not temp_dir.startswith(lake_settings.lake_url)
+    r = site.post("/api/query", json={"sql": f"SELECT * FROM glob('{temp_dir}/*')"})
+    assert r.status_code == 400 and "Permission Error" in r.json()["error"]
+    big_sort = (
+        "SELECT sum(x) FROM (SELECT x FROM (SELECT range AS x, md5(range::VARCHAR) AS h "
+        "FROM range(3000000)) ORDER BY h LIMIT 2000000)"
+    )
+    assert site.post("/api/query", json={"sql": big_sort}).status_code == 200  # it spilled
+    tiny = serve(limited(lake_settings, query_memory_limit="64MB", query_temp_limit="1MB"))
+    r = tiny.post("/api/query", json={"sql": big_sort})
+    assert r.status_code == 400 and "\n" not in r.json()["error"]
+
+
+def test_slow_queries_queue_then_get_503_and_the_dashboard_still_answers(
+    lake_settings: Settings, serve: Any
+) -> None:
+    site = serve(
+        limited(lake_settings, query_workers=1, query_queue=1, query_queue_wait_s=1.0),
+        query_timeout_s=20,
+    )
+    slow = {"sql": "SELECT count(*) FROM range(100000000000)"}  # runs until interrupted
+    answers: list[httpx.Response] = []
+    running = threading.Thread(target=lambda: answers.append(site.post("/api/query", json=slow)))
+    running.start()
+    try:
+        waiting: list[httpx.Response] = []
+        queued = threading.Thread(
+            target=lambda: waiting.append(site.post("/api/query", json={"sql": "SELECT 1"}))
+        )
+        queued.start()
+        for _ in range(50):  # the dashboard is not stuck behind them
+            assert site.get("/api/days").status_code == 200
+            if not queued.is_alive():
+                break
+        queued.join()
+        r = waiting[0]
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert r.json()["error"].startswith("too many queries (none finished within 1 s)")
+        assert running.is_alive()  # the slow one still runs
+    finally:
+        running.join()
+    assert answers[0].json() == {"error": "query interrupted after 20 s"}
