@@ -222,7 +222,7 @@ def test_map_items_item_selector_and_read_only_outer_variables() -> None:
                     "States": {
                         "Inner": {
                             "Type": "Pass",
-                            "Assign": {"k": "{% $k + 1 %}"},
+                            "Assign": {"inner": "{% $k + 1 %}"},
                             "Output": "{% $states.input.v * $k + $states.input.i %}",
                             "End": True,
                         }
@@ -237,6 +237,9 @@ def test_map_items_item_selector_and_read_only_outer_variables() -> None:
     r = run(d, {"xs": [1, 2, 3]})
     assert r.status == "SUCCEEDED", r.cause
     assert r.output == {"r": [10, 21, 32], "k": 10}
+    inner = d["States"]["M"]["ItemProcessor"]["States"]["Inner"]
+    inner["Assign"] = {"k": 1}
+    assert validate(d) == ["state 'Inner': Assign assigns 'k', a variable of an outer scope"]
 
 
 def test_parallel_arguments_and_wait_seconds(clock: FakeClock) -> None:
@@ -343,3 +346,14 @@ def test_all_variables_together_are_limited_to_10_mib() -> None:
     assert (r.status, r.error) == ("FAILED", "States.DataLimitExceeded")
     entered = [e.details["name"] for e in r.events if e.type == "PassStateEntered"]
     assert entered[-1] == "S52"  # 53 x 200,000 bytes > 10 MiB
+
+
+def test_an_assigned_null_is_a_variable_holding_null() -> None:
+    d = jsonata(
+        {
+            "A": {"Type": "Pass", "Assign": {"n": "{% $states.input.bar %}"}, "Next": "B"},
+            "B": {"Type": "Pass", "Output": {"v": "{% $n %}", "e": "{% $exists($n) %}"},
+                  "End": True},
+        }
+    )  # fmt: skip
+    assert run(d, {"bar": None}).output == {"v": None, "e": True}

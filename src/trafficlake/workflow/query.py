@@ -76,10 +76,7 @@ def evaluate(
     try:
         expr = _compiled(body)
         jsonata.Jsonata.CURRENT.jsonata = expr
-        frame = expr.create_frame()
-        for k, v in bindings.items():
-            frame.bind(k, v)
-        frame.set_runtime_bounds(TIMEOUT_MS, MAX_DEPTH)
+        frame = _frame(expr, bindings)
         result = expr.evaluate(None, frame)
     except StatesError:
         raise
@@ -104,6 +101,16 @@ def evaluate(
     return _plain(result)
 
 
+def _frame(expr: Any, bindings: Mapping[str, Any]) -> Any:
+    """An evaluation frame with the bindings and the time/depth bounds. A variable holding
+    JSON null is bound to JSONata's null (a bare None would read as undefined)."""
+    frame = expr.create_frame()
+    for k, v in bindings.items():
+        frame.bind(k, jsonata.Utils.NULL_VALUE if v is None else v)
+    frame.set_runtime_bounds(TIMEOUT_MS, MAX_DEPTH)
+    return frame
+
+
 def _message(e: Exception) -> str:
     code = getattr(e, "error", None)
     msg = str(getattr(e, "message", "") or e)
@@ -121,11 +128,7 @@ def _is_null_literal(body: str, bindings: Mapping[str, Any]) -> bool:
         jsonata.Jsonata.CURRENT.jsonata = expr
         expr.set_output_convert_nulls(False)
         try:
-            frame = expr.create_frame()
-            for k, v in bindings.items():
-                frame.bind(k, v)
-            frame.set_runtime_bounds(TIMEOUT_MS, MAX_DEPTH)
-            raw = expr.evaluate(None, frame)
+            raw = expr.evaluate(None, _frame(expr, bindings))
         finally:
             expr.set_output_convert_nulls(True)
     except Exception:

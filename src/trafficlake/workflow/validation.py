@@ -115,6 +115,55 @@ def validate(doc: Any) -> list[str]:
         problems.append(f"top level: field 'TimeoutSeconds' must be an integer in 1..{MAX_SECONDS}")
     seen: set[str] = set()
     _validate_machine(doc, "top level", problems, seen, language)
+    problems.extend(_scope_problems(doc, frozenset()))
+    return problems
+
+
+def _assigned(state: dict[str, Any]) -> dict[str, set[str]]:
+    """Variable names each Assign of a state (its own, its Choice rules', its Catchers') sets."""
+    found: dict[str, set[str]] = {}
+    blocks = [("Assign", state.get("Assign"))]
+    for kind in ("Choices", "Catch"):
+        rules = state.get(kind)
+        if isinstance(rules, list):
+            blocks += [(f"{kind}[{i}].Assign", r.get("Assign")) for i, r in enumerate(rules)
+                       if isinstance(r, dict)]  # fmt: skip
+    for where, block in blocks:
+        if isinstance(block, dict):
+            found[where] = {k[:-2] if k.endswith(".$") else k for k in block if isinstance(k, str)}
+    return found
+
+
+def _scope_problems(machine: Any, outer: frozenset[str]) -> list[str]:
+    """A Parallel branch or inline Map iteration reads the enclosing scopes' variables but may
+    not assign one of their names (AWS rejects it); a distributed Map starts a fresh scope."""
+    states = machine.get("States") if isinstance(machine, dict) else None
+    if not isinstance(states, dict):
+        return []
+    problems: list[str] = []
+    here: set[str] = set()
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        for where, names in _assigned(state).items():
+            here |= names
+            for var in sorted(names & outer):
+                problems.append(
+                    f"state {name!r}: {where} assigns {var!r}, a variable of an outer scope"
+                )
+    inner = outer | here
+    for state in states.values():
+        if not isinstance(state, dict):
+            continue
+        subs = state.get("Branches") if state.get("Type") == "Parallel" else None
+        if state.get("Type") == "Map":
+            proc = state.get("ItemProcessor", state.get("Iterator"))
+            config = proc.get("ProcessorConfig") if isinstance(proc, dict) else None
+            distributed = isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+            for p in _scope_problems(proc, frozenset() if distributed else inner):
+                problems.append(p)
+        for branch in subs if isinstance(subs, list) else []:
+            problems.extend(_scope_problems(branch, inner))
     return problems
 
 
