@@ -137,6 +137,10 @@ class WorkflowSettings:
     """Multiplier applied to Wait states and retry intervals (tests and demos use < 1)."""
     definitions_dir: str = ""
     """Extra folder of ``*.asl.json`` / ``*.asl.yaml`` definitions besides the shipped ones."""
+    serverless: list[str] = field(default_factory=list)
+    """State machine files in the Serverless layout (``serverless.yml`` or the file its
+    ``stepFunctions.stateMachines`` names): their machines are known by name and their
+    ``events: schedule`` run under ``schedule run``."""
 
 
 @dataclass(frozen=True)

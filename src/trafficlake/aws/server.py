@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hmac
 import importlib
@@ -49,6 +50,7 @@ SERVICES: dict[str, str] = {
     "athena": "trafficlake.aws.athena",
     "glue": "trafficlake.aws.glue",
     "lambda": "trafficlake.aws.lambda_",
+    "states": "trafficlake.aws.states",
 }
 """Service name → adapter module (each defines ``ADAPTER``)."""
 
@@ -106,7 +108,8 @@ class Endpoint:
     """
 
     def __init__(self, context: AwsContext, services: Mapping[str, str] | None = None) -> None:
-        self.context = context
+        self.context = dataclasses.replace(context, services=lambda: EndpointServices(self))
+        context = self.context
         self.by_prefix: dict[str, Mapping[str, Operation]] = {}
         self.by_service: dict[str, Mapping[str, Operation]] = {}
         try:
@@ -574,3 +577,55 @@ def serve_settings(
         limits_from_settings(settings),
         insecure,
     )
+
+
+class EndpointServices:
+    """The :class:`~trafficlake.workflow.aws_tasks.AwsServices` of a running endpoint: what
+    state machine tasks call (in process) and where their Lambda handlers call back to."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.settings = endpoint.context.settings
+
+    def call(self, service: str, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoint.call_service(service, operation, body)
+
+    def invoke(self, function: str, payload: bytes) -> Any:
+        from trafficlake.functions import invoke
+
+        ctx = self.endpoint.context
+        return invoke(self.settings, function, payload, ctx.endpoint_url, access_key=ctx.token)
+
+
+class LocalAws:
+    """AWS services for a workflow run outside ``aws serve`` (``workflow run``, ``schedule
+    run``): the first task that needs them starts a private endpoint on a free loopback port
+    (every service but Firehose, whose streams belong to their own server), closed on exit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._server: AwsServer | None = None
+        self._lock = threading.Lock()
+
+    def services(self) -> EndpointServices:
+        with self._lock:
+            if self._server is None:
+                private = {k: v for k, v in SERVICES.items() if k != "firehose"}
+                token = self.settings.aws.token or self.settings.delivery.token
+                server = serve_settings(self.settings, "127.0.0.1", 0, token, services=private)
+                server.start()
+                self._server = server
+            return EndpointServices(self._server.endpoint)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.shutdown()
+                self._server.close()
+                self._server = None
+
+    def __enter__(self) -> LocalAws:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

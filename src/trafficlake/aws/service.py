@@ -42,6 +42,9 @@ class AwsContext:
     """The endpoint's own URL (handed to Lambda handlers as ``AWS_ENDPOINT_URL``)."""
     token: str = ""
     """The endpoint's shared secret, if any (Lambda handlers send it as their access key id)."""
+    services: Callable[[], Any] | None = None
+    """The endpoint's own services for in-process calls (state machine tasks): gives an
+    :class:`~trafficlake.workflow.aws_tasks.AwsServices`. Set by the endpoint."""
 
     def arn(self, service: str, resource: str) -> str:
         """``arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE`` in this endpoint's region and account."""

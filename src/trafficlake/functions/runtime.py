@@ -70,20 +70,21 @@ def resolve_function(settings: Settings, name_or_arn: str) -> tuple[str, LambdaF
     Serverless/CloudFormation placeholders (``${self:service}-${opt:stage}-RunDataCrawler``,
     ``#{AWS::Region}``) means the declared function whose name ends it."""
     functions = settings.lambda_.functions
-    m = _ARN.match(name_or_arn.strip())
-    name = m.group(1) if m else name_or_arn
+    bare = _PLACEHOLDER.sub("\x00", name_or_arn.strip())  # placeholders may hold ':'
+    m = _ARN.match(bare)
+    name = m.group(1) if m else bare
     if name in functions:
         return name, functions[name]
-    if _PLACEHOLDER.search(name_or_arn):
-        rest = _PLACEHOLDER.sub("\x00", name)
+    if "\x00" in name:
         fits = [
             f
             for f in functions
-            if rest.endswith(f) and (len(rest) == len(f) or rest[-len(f) - 1] in "\x00-_")
+            if name.endswith(f) and (len(name) == len(f) or name[-len(f) - 1] in "\x00-_")
         ]
         if fits:
             best = max(fits, key=len)
             return best, functions[best]
+    name = name.replace("\x00", "{...}")
     declared = ", ".join(sorted(functions)) or "none declared in [lambda.functions]"
     raise FunctionNotFoundError(
         f"Function not found: {function_arn(settings, name)} (declared: {declared})"

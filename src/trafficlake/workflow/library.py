@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trafficlake.workflow.asl import StateMachine, load_definition, machine_name
-from trafficlake.workflow.errors import NoSuchStateMachineError, WorkflowError
+from trafficlake.workflow.asl import StateMachine, load_definition, load_text, machine_name
+from trafficlake.workflow.errors import NoSuchStateMachineError, ValidationError, WorkflowError
 from trafficlake.workflow.history import Clock, mark_abandoned
 from trafficlake.workflow.runtime import ExecutionResult, Executor
+from trafficlake.workflow.tasks import TaskRegistry
 
 if TYPE_CHECKING:
     from trafficlake.catalog.base import Execution, HistoryEvent
-    from trafficlake.config import Settings
+    from trafficlake.config import ScheduleEntry, Settings
 
 SHIPPED_DIR = Path(__file__).parent / "definitions"
 SUFFIXES = (".asl.json", ".asl.yaml", ".asl.yml")
@@ -49,23 +50,126 @@ def list_definitions(settings: Settings | None = None) -> list[DefinitionInfo]:
     return sorted(found.values(), key=lambda d: d.name)
 
 
+MACHINE_KIND = "states-machine"
+"""Catalog resources holding the state machines created through the Step Functions API."""
+
+
+def _machine_file(settings: Settings | None, name_or_path: str) -> StateMachine:
+    """A machine from a file: plain ASL, or the Serverless layout (``FILE#NAME`` picks one of
+    several)."""
+    from trafficlake.workflow import serverless
+
+    file_part, _, wanted = name_or_path.partition("#")
+    path = Path(file_part).expanduser()
+    if not path.is_absolute():
+        # As typed on the command line (the working folder) first, then next to the config.
+        candidates = [Path.cwd() / path]
+        if settings is not None:
+            candidates.append(settings.base_dir / path)
+        path = next((c for c in candidates if c.is_file()), candidates[0])
+    if not path.is_file():
+        raise NoSuchStateMachineError(f"no definition file {file_part}")
+    machines = [m.machine for m in serverless.machines_of(path)]
+    if wanted:
+        for m in machines:
+            if m.name == wanted:
+                return m
+        names = ", ".join(m.name for m in machines)
+        raise NoSuchStateMachineError(f"{file_part} has no state machine {wanted!r} ({names})")
+    if len(machines) > 1:
+        names = ", ".join(m.name for m in machines)
+        raise NoSuchStateMachineError(
+            f"{file_part} defines {len(machines)} state machines ({names}): pick one as FILE#NAME"
+        )
+    return machines[0]
+
+
+def serverless_machines(settings: Settings) -> list[Any]:
+    """The machines (with their schedules) of the ``[workflow] serverless`` files."""
+    from trafficlake.workflow import serverless
+
+    out = []
+    for f in settings.workflow.serverless:
+        out.extend(serverless.machines_of(settings.resolve_path(f)))
+    return out
+
+
+def all_schedules(settings: Settings) -> list[ScheduleEntry]:
+    """``[[schedules]]`` plus the ``events: schedule`` of the Serverless files' machines."""
+    from trafficlake.config import ScheduleEntry
+
+    entries = list(settings.schedules)
+    for f in settings.workflow.serverless:
+        from trafficlake.workflow import serverless
+
+        for m in serverless.machines_of(settings.resolve_path(f)):
+            for i, sched in enumerate(m.schedules):
+                entries.append(
+                    ScheduleEntry(
+                        name=f"{m.machine.name}-schedule-{i + 1}",
+                        expression=sched.expression,
+                        state_machine=f"{settings.resolve_path(f)}#{m.machine.name}",
+                        input=sched.input,
+                    )
+                )
+    return entries
+
+
+def check_resources(machine: StateMachine, settings: Settings | None) -> None:
+    """Raise ValidationError naming every Task state whose AWS resource cannot run here (an
+    undeclared Lambda function, an unserved service), before anything runs."""
+    from trafficlake.workflow.aws_tasks import check_resource, is_aws_resource
+
+    problems: list[str] = []
+
+    def walk(doc: dict[str, Any]) -> None:
+        for name, state in doc.get("States", {}).items():
+            resource = state.get("Resource")
+            task = state.get("Type") == "Task" and isinstance(resource, str)
+            if task and is_aws_resource(resource) and (why := check_resource(resource, settings)):
+                problems.append(f"state {name!r}: {why}")
+            for branch in state.get("Branches", []):
+                walk(branch)
+            inner = state.get("ItemProcessor") or state.get("Iterator")
+            if isinstance(inner, dict):
+                walk(inner)
+
+    walk(machine.definition)
+    if problems:
+        raise ValidationError(problems, machine.source or machine.name)
+
+
 def find_machine(settings: Settings | None, name_or_path: str) -> StateMachine:
-    """A definition by file path or by name; validated (raises ValidationError)."""
-    path = Path(name_or_path).expanduser()
-    if path.suffix in (".json", ".yaml", ".yml") or "/" in name_or_path:
-        if not path.is_absolute():
-            # As typed on the command line (the working folder) first, then next to the config.
-            candidates = [Path.cwd() / path]
-            if settings is not None:
-                candidates.append(settings.base_dir / path)
-            path = next((c for c in candidates if c.is_file()), candidates[0])
-        if not path.is_file():
-            raise NoSuchStateMachineError(f"no definition file {name_or_path}")
-        return load_definition(path)
+    """A definition by file path (``FILE`` or ``FILE#NAME``) or by name: shipped, configured,
+    in a ``[workflow] serverless`` file, or created through the Step Functions API. Validated,
+    task resources included (raises ValidationError)."""
+    machine = _find(settings, name_or_path)
+    check_resources(machine, settings)
+    return machine
+
+
+def _find(settings: Settings | None, name_or_path: str) -> StateMachine:
+    file_part = name_or_path.partition("#")[0]
+    if Path(file_part).suffix in (".json", ".yaml", ".yml") or "/" in file_part:
+        return _machine_file(settings, name_or_path)
     for d in list_definitions(settings):
         if d.name == name_or_path:
             return load_definition(d.path)
-    names = ", ".join(d.name for d in list_definitions(settings)) or "none"
+    known = [d.name for d in list_definitions(settings)]
+    if settings is not None:
+        for m in serverless_machines(settings):
+            if m.machine.name == name_or_path:
+                return m.machine  # type: ignore[no-any-return]
+            known.append(m.machine.name)
+        from trafficlake.catalog import NoSuchResourceError, open_catalog
+
+        with open_catalog(settings) as catalog:
+            try:
+                body = catalog.get_resource(MACHINE_KIND, name_or_path).body
+                return load_text(body["definition"], name=name_or_path, source=name_or_path)
+            except NoSuchResourceError:
+                known += [r.name for r in catalog.list_resources(MACHINE_KIND)]
+    names = ", ".join(known) or "none"
     raise NoSuchStateMachineError(f"no state machine named {name_or_path!r} (known: {names})")
 
 
@@ -88,13 +192,19 @@ def run_workflow(
     clock: Clock | None = None,
 ) -> ExecutionResult:
     """Run a state machine in the foreground, persisting the execution in the catalog."""
+    from trafficlake.aws.server import LocalAws
     from trafficlake.catalog import open_catalog
 
     machine = find_machine(settings, name_or_path)
-    with open_catalog(settings) as catalog:
+    with open_catalog(settings) as catalog, LocalAws(settings) as aws:
         mark_abandoned(catalog)
         executor = Executor(
-            machine, settings=settings, catalog=catalog, clock=clock, on_event=on_event
+            machine,
+            settings=settings,
+            catalog=catalog,
+            clock=clock,
+            on_event=on_event,
+            tasks=TaskRegistry(aws=aws.services),
         )
         return executor.run(input, name=execution_name)
 

@@ -99,8 +99,16 @@ class Executor:
         self.random = random.Random(seed)
         self.deadline: float | None = None
         self.language = machine.definition.get("QueryLanguage", "JSONPath")
+        self._stop = threading.Event()
+        self._stop_reason: tuple[str | None, str | None] = (None, None)
 
     # ---- public -------------------------------------------------------------------------
+
+    def stop(self, error: str | None = None, cause: str | None = None) -> None:
+        """StopExecution: end the running execution ABORTED at its next step (a Wait or a
+        retry interval is interrupted; a running task finishes first)."""
+        self._stop_reason = (error, cause)
+        self._stop.set()
 
     def run(self, input: Any = None, *, name: str | None = None) -> ExecutionResult:
         input = {} if input is None else json.loads(json.dumps(input))
@@ -136,7 +144,7 @@ class Executor:
             self.catalog.create_execution(record)
         t = self.machine.timeout_seconds
         self.deadline = start + t if t else None
-        scope = Scope(cancels=(threading.Event(),))
+        scope = Scope(cancels=(self._stop,))
         scope.previous = self.history.add(
             "ExecutionStarted", 0, input=input, stateMachine=self.machine.name
         )
@@ -149,6 +157,9 @@ class Executor:
             status, error = "TIMED_OUT", "States.Timeout"
             cause = f"the execution ran longer than TimeoutSeconds={t}"
             self.history.add("ExecutionTimedOut", scope.previous, error=error, cause=cause)
+        except Cancelled:  # stop() was called
+            status, (error, cause) = "ABORTED", self._stop_reason
+            self.history.add("ExecutionAborted", scope.previous, error=error, cause=cause)
         except StatesError as e:
             status, error, cause = "FAILED", e.error or None, e.cause or None
             self.history.add("ExecutionFailed", scope.previous, error=error, cause=cause)

@@ -51,6 +51,13 @@ class ScheduleStatus:
     last_error: str | None = None
 
 
+def _all(settings: Settings) -> list[ScheduleEntry]:
+    """``[[schedules]]`` and the Serverless files' ``events: schedule``."""
+    from trafficlake.workflow.library import all_schedules
+
+    return all_schedules(settings)
+
+
 def _key(name: str) -> str:
     return f"schedule:{name}"
 
@@ -85,9 +92,9 @@ def schedule_lock(settings: Settings, *, blocking: bool = True) -> Iterator[None
 def validate_schedules(settings: Settings) -> None:
     """Every schedule's expression, timezone and state machine (which must resolve)."""
     from trafficlake.workflow.errors import WorkflowError
-    from trafficlake.workflow.library import find_machine
+    from trafficlake.workflow.library import all_schedules, find_machine
 
-    for entry in settings.schedules:
+    for entry in all_schedules(settings):
         try:
             parse_expression(entry.expression)
             timezone(entry.timezone)
@@ -130,7 +137,7 @@ def list_schedules(settings: Settings, now: dt.datetime | None = None) -> list[S
         from trafficlake.workflow.history import mark_abandoned
 
         mark_abandoned(catalog)  # a fire whose process died reads ABORTED, not RUNNING
-        for e in settings.schedules:
+        for e in _all(settings):
             state = _state(catalog, e, now)
             if state.get("last_status") == "RUNNING" and state.get("last_execution"):
                 _follow_execution(catalog, state)
@@ -180,7 +187,7 @@ def run_due(
     clock = now or (lambda: dt.datetime.now(UTC))
     results: list[ExecutionResult] = []
     with schedule_lock(settings):
-        for entry in settings.schedules:
+        for entry in _all(settings):
             t = clock()
             with open_catalog(settings) as catalog:
                 state = _state(catalog, entry, t)
@@ -285,8 +292,11 @@ def run_forever(
 ) -> None:
     """Fire due schedules until ``stop`` is set (or forever)."""
     stop = stop or threading.Event()
-    if not settings.schedules:
-        raise ScheduleError("no schedules configured: add [[schedules]] to trafficlake.toml")
+    if not _all(settings):
+        raise ScheduleError(
+            "no schedules configured: add [[schedules]] to trafficlake.toml or a Serverless "
+            "file with events: schedule to [workflow] serverless"
+        )
     while not stop.is_set():
         run_due(settings, on_event=on_event, on_start=on_start)
         wait = min(max_sleep, seconds_to_next(settings, dt.datetime.now(UTC)))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from trafficlake.workflow import aws_tasks
 from trafficlake.workflow.errors import UnknownResourceError, WorkflowError
 
 if TYPE_CHECKING:
@@ -173,8 +174,13 @@ BUILTINS: dict[str, Task] = {
 class TaskRegistry:
     """Resolves ``Resource`` strings to callables ``fn(input, TaskContext) -> result``."""
 
-    def __init__(self, extra: dict[str, Task] | None = None) -> None:
+    def __init__(
+        self, extra: dict[str, Task] | None = None, aws: Callable[[], Any] | None = None
+    ) -> None:
         self.tasks: dict[str, Task] = {**BUILTINS, **(extra or {})}
+        self.aws = aws
+        """Gives the :class:`~trafficlake.workflow.aws_tasks.AwsServices` that AWS resources
+        (Lambda ARNs, ``arn:aws:states:::...``) run against; None: they cannot run."""
 
     def register(self, resource: str, fn: Task) -> None:
         self.tasks[resource] = fn
@@ -184,9 +190,17 @@ class TaskRegistry:
             return self.tasks[resource]
         if resource.startswith("python:"):
             return _python_task(resource[len("python:") :])
+        if aws_tasks.is_aws_resource(resource):
+            if self.aws is None:
+                raise UnknownResourceError(
+                    f"task resource {resource!r} needs the AWS services: run it with "
+                    "`trafficlake workflow run` or through `trafficlake aws serve`"
+                )
+            return aws_tasks.resolve(resource, self.aws)
         raise UnknownResourceError(
-            f"unknown task resource {resource!r}: use one of {', '.join(sorted(BUILTINS))} "
-            "or python:package.module.function"
+            f"unknown task resource {resource!r}: use one of {', '.join(sorted(BUILTINS))}, "
+            "python:package.module.function or an AWS resource (Lambda function ARN, "
+            "arn:aws:states:::...)"
         )
 
 

@@ -1,0 +1,276 @@
+"""Step Functions (``AWSStepFunctions.``): state machines and executions over the workflow
+library (:mod:`trafficlake.workflow.api`) and the executions persisted in the catalog."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.catalog import NoSuchExecutionError, open_catalog
+from trafficlake.catalog.base import Execution, HistoryEvent
+from trafficlake.workflow import api
+from trafficlake.workflow.errors import NoSuchStateMachineError, ValidationError, WorkflowError
+
+
+def _str(body: dict[str, Any], key: str, required: bool = True) -> Any:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise AwsError("ValidationException", f"{key} is required and must be a string")
+    return value
+
+
+def _detail_key(event_type: str) -> str:
+    if event_type.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if event_type.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return event_type[:1].lower() + event_type[1:] + "EventDetails"
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class StatesOperations(dict[str, Operation]):
+    def __init__(self, context: AwsContext) -> None:
+        super().__init__()
+        self.context = context
+        self.settings = context.settings
+        self.executions = api.Executions(self.settings, context.services)
+        for name in dir(self):
+            if name[:1].isupper():
+                self[name] = self._guarded(getattr(self, name))
+
+    @staticmethod
+    def _guarded(op: Operation) -> Operation:
+        @functools.wraps(op)
+        def run(body: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return op(body)
+            except NoSuchStateMachineError as exc:
+                raise AwsError("StateMachineDoesNotExist", str(exc)) from None
+            except NoSuchExecutionError as exc:
+                raise AwsError("ExecutionDoesNotExist", str(exc)) from None
+            except api.MachineExistsError as exc:
+                raise AwsError("StateMachineAlreadyExists", str(exc)) from None
+            except api.ExecutionExistsError as exc:
+                raise AwsError("ExecutionAlreadyExists", str(exc)) from None
+            except api.InvalidNameError as exc:
+                raise AwsError("InvalidName", str(exc)) from None
+            except ValidationError as exc:
+                raise AwsError("InvalidDefinition", str(exc)) from None
+            except (api.ReadOnlyMachineError, WorkflowError) as exc:
+                raise AwsError("ValidationException", str(exc)) from None
+
+        return run
+
+    # ---- ARNs ------------------------------------------------------------------------------
+    def _machine_arn(self, name: str) -> str:
+        return self.context.arn("states", f"stateMachine:{name}")
+
+    def _execution_arn(self, execution_id: str) -> str:
+        return self.context.arn("states", f"execution:{execution_id}")
+
+    @staticmethod
+    def _machine_of(arn: str) -> str:
+        parts = arn.split(":")
+        if len(parts) != 7 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "stateMachine":
+            raise AwsError("InvalidArn", f"Invalid Arn: '{arn}'")
+        return parts[6]
+
+    @staticmethod
+    def _execution_of(arn: str) -> str:
+        parts = arn.split(":")
+        if len(parts) != 8 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "execution":
+            raise AwsError("InvalidArn", f"Invalid Arn: '{arn}'")
+        return f"{parts[6]}:{parts[7]}"
+
+    def _execution_out(self, e: Execution, full: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "executionArn": self._execution_arn(e.id),
+            "stateMachineArn": self._machine_arn(e.state_machine),
+            "name": e.name,
+            "status": e.status,
+            "startDate": e.started_at,
+        }
+        if e.stopped_at:
+            out["stopDate"] = e.stopped_at
+        if full:
+            out["input"] = _json_text(e.input if e.input is not None else {})
+            out["inputDetails"] = {"included": True}
+            if e.status == "SUCCEEDED":
+                out["output"] = _json_text(e.output)
+                out["outputDetails"] = {"included": True}
+            if e.error:
+                out["error"] = e.error
+            if e.cause:
+                out["cause"] = e.cause
+        return out
+
+    def _input(self, body: dict[str, Any]) -> Any:
+        text = body.get("input", "{}")
+        if not isinstance(text, str):
+            raise AwsError("InvalidExecutionInput", "input must be a JSON string")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise AwsError(
+                "InvalidExecutionInput", "Invalid State Machine Execution Input: not JSON"
+            ) from None
+
+    # ---- state machines --------------------------------------------------------------------
+    def CreateStateMachine(self, body: dict[str, Any]) -> dict[str, Any]:
+        kind = body.get("type", "STANDARD")
+        if kind not in ("STANDARD", "EXPRESS"):
+            raise AwsError("ValidationException", f"type must be STANDARD or EXPRESS, got {kind!r}")
+        m = api.create_machine(
+            self.settings,
+            _str(body, "name"),
+            _str(body, "definition"),
+            body.get("roleArn", ""),
+            kind,
+        )
+        return {"stateMachineArn": self._machine_arn(m.name), "creationDate": m.created_at}
+
+    def DescribeStateMachine(self, body: dict[str, Any]) -> dict[str, Any]:
+        m = api.get_machine(self.settings, self._machine_of(_str(body, "stateMachineArn")))
+        return {
+            "stateMachineArn": self._machine_arn(m.name),
+            "name": m.name,
+            "status": "ACTIVE",
+            "definition": m.definition,
+            "roleArn": m.role_arn
+            or self.context.arn("iam", f"role/{m.name}-role").replace(
+                f":{self.context.region}:", "::", 1
+            ),
+            "type": m.type,
+            "creationDate": m.created_at,
+        }
+
+    def ListStateMachines(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "stateMachines": [
+                {
+                    "stateMachineArn": self._machine_arn(m.name),
+                    "name": m.name,
+                    "type": m.type,
+                    "creationDate": m.created_at,
+                }
+                for m in api.list_machines(self.settings)
+            ]
+        }
+
+    def UpdateStateMachine(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = self._machine_of(_str(body, "stateMachineArn"))
+        api.update_machine(
+            self.settings, name, _str(body, "definition", False), _str(body, "roleArn", False)
+        )
+        return {"updateDate": _now()}
+
+    def DeleteStateMachine(self, body: dict[str, Any]) -> dict[str, Any]:
+        api.delete_machine(self.settings, self._machine_of(_str(body, "stateMachineArn")))
+        return {}
+
+    # ---- executions ------------------------------------------------------------------------
+    def StartExecution(self, body: dict[str, Any]) -> dict[str, Any]:
+        machine = self._machine_of(_str(body, "stateMachineArn"))
+        api.get_machine(self.settings, machine)
+        execution_id, started = self.executions.start(machine, body.get("name"), self._input(body))
+        return {"executionArn": self._execution_arn(execution_id), "startDate": started}
+
+    def StartSyncExecution(self, body: dict[str, Any]) -> dict[str, Any]:
+        machine = self._machine_of(_str(body, "stateMachineArn"))
+        api.get_machine(self.settings, machine)
+        data = self._input(body)
+        r = self.executions.run_sync(machine, body.get("name"), data)
+        out: dict[str, Any] = {
+            "executionArn": self._execution_arn(r.id),
+            "stateMachineArn": self._machine_arn(machine),
+            "name": r.name,
+            "startDate": r.started_at,
+            "stopDate": r.stopped_at,
+            "status": r.status,
+            "input": json.dumps(data),
+            "inputDetails": {"included": True},
+        }
+        if r.status == "SUCCEEDED":
+            out["output"] = json.dumps(r.output)
+            out["outputDetails"] = {"included": True}
+        if r.error:
+            out["error"] = r.error
+        if r.cause:
+            out["cause"] = r.cause
+        return out
+
+    def _execution(self, body: dict[str, Any]) -> Execution:
+        execution_id = self._execution_of(_str(body, "executionArn"))
+        with open_catalog(self.settings) as catalog:
+            try:
+                return catalog.get_execution(execution_id)
+            except NoSuchExecutionError:
+                raise NoSuchExecutionError(
+                    f"Execution Does Not Exist: '{body['executionArn']}'"
+                ) from None
+
+    def DescribeExecution(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._execution_out(self._execution(body), full=True)
+
+    def ListExecutions(self, body: dict[str, Any]) -> dict[str, Any]:
+        machine = self._machine_of(_str(body, "stateMachineArn"))
+        api.get_machine(self.settings, machine)
+        status = body.get("statusFilter")
+        limit = body.get("maxResults") or 1000
+        if not isinstance(limit, int) or not 0 <= limit <= 1000:
+            raise AwsError("ValidationException", "maxResults must be 0..1000")
+        with open_catalog(self.settings) as catalog:
+            found = catalog.list_executions(
+                state_machine=machine, status=status, limit=limit or 1000
+            )
+        return {"executions": [self._execution_out(e, full=False) for e in found]}
+
+    def StopExecution(self, body: dict[str, Any]) -> dict[str, Any]:
+        e = self._execution(body)
+        stopped = e.status != "RUNNING" or self.executions.stop(
+            e.id, body.get("error"), body.get("cause")
+        )
+        if not stopped:
+            raise AwsError(
+                "ValidationException",
+                f"execution {e.id} runs in another process; stop it there",
+            )
+        return {"stopDate": _now()}
+
+    def GetExecutionHistory(self, body: dict[str, Any]) -> dict[str, Any]:
+        e = self._execution(body)
+        with open_catalog(self.settings) as catalog:
+            events = catalog.get_history(e.id)
+        if body.get("reverseOrder"):
+            events = list(reversed(events))
+        return {"events": [self._event_out(ev) for ev in events]}
+
+    @staticmethod
+    def _event_out(ev: HistoryEvent) -> dict[str, Any]:
+        details = {
+            k: (_json_text(v) if k in ("input", "output", "parameters") else v)
+            for k, v in ev.details.items()
+        }
+        return {
+            "timestamp": ev.timestamp,
+            "type": ev.type,
+            "id": ev.id,
+            "previousEventId": ev.previous_event_id,
+            _detail_key(ev.type): details,
+        }
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+ADAPTER = ServiceAdapter("AWSStepFunctions.", StatesOperations)

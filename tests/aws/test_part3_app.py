@@ -1,0 +1,97 @@
+"""Acceptance: a part-3 shaped Serverless app (state machine file with placeholder Lambda ARNs,
+four Python handlers calling glue and athena through boto3) runs to SUCCEEDED against a real
+``trafficlake aws serve``, started by boto3's stepfunctions.start_execution."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from aws_helpers import boto, start_endpoint
+
+from trafficlake.config import load_settings
+from trafficlake.storage import Lake
+
+APP = Path(__file__).parent / "apps" / "part3"
+
+
+def test_part3_state_machine_runs_to_succeeded(tmp_path: Path, raw_writer: Any) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(APP, app)
+    settings = load_settings(app / "trafficlake.toml")
+    lake = Lake.from_settings(settings)
+    for hour in (7, 8):
+        raw_writer.write_hour(lake, 2026, 11, 20, hour, minutes=3)
+    raw_writer.write_hour(lake, 2026, 11, 21, 7)  # another day: not inserted
+    proc, url = start_endpoint(app)
+    try:
+        glue = boto(url, "glue")
+        glue.create_database(DatabaseInput={"Name": "traffic"})
+        glue.create_table(  # declared up front, as the seed's glue.yml declares its tables
+            DatabaseName="traffic",
+            TableInput={
+                "Name": "lane_minutes",
+                "TableType": "EXTERNAL_TABLE",
+                "Parameters": {"classification": "parquet"},
+                "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("year", "month", "day")],
+                "StorageDescriptor": {
+                    "Columns": [
+                        {"Name": "unieke_id", "Type": "int"},
+                        {"Name": "observations", "Type": "bigint"},
+                        {"Name": "last_seen", "Type": "bigint"},
+                    ],
+                    "Location": "s3://traffic-bucket/lane-minutes/",
+                    "SerdeInfo": {
+                        "SerializationLibrary": (
+                            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                        )
+                    },
+                },
+            },
+        )
+        sfn = boto(url, "stepfunctions")
+        machines = {
+            m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+        }
+        arn = machines["TrafficBatchMachine"]
+        assert arn == "arn:aws:states:us-east-1:000000000000:stateMachine:TrafficBatchMachine"
+        started = sfn.start_execution(
+            stateMachineArn=arn,
+            name="nov-20",
+            input=json.dumps({"year": 2026, "month": 11, "day": 20}),
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            ex = sfn.describe_execution(executionArn=started["executionArn"])
+            if ex["status"] != "RUNNING" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        history = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        assert ex["status"] == "SUCCEEDED", (ex.get("error"), ex.get("cause"), history[-3:])
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in history
+            if "stateEnteredEventDetails" in e
+        ]
+        assert entered[:3] == ["StartRawCrawl", "WaitForCrawl", "CrawlState"]
+        assert entered[-1] == "Done" and "InsertLaneMinutes" in entered
+
+        athena = boto(url, "athena")
+        qid = athena.start_query_execution(
+            QueryString="SELECT day, sum(observations) FROM traffic.lane_minutes GROUP BY day",
+            ResultConfiguration={"OutputLocation": "s3://athena-results/check/"},
+        )["QueryExecutionId"]
+        while athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"][
+            "State"
+        ] in ("QUEUED", "RUNNING"):
+            time.sleep(0.05)
+        rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+        values = [[c.get("VarCharValue") for c in r["Data"]] for r in rows[1:]]
+        assert values == [["20", str(2 * 3 * raw_writer.lanes)]]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
