@@ -144,6 +144,15 @@ class WorkflowSettings:
 
 
 @dataclass(frozen=True)
+class StreamEntry:
+    """A delivery stream declared in the config (``[[streams]]``), served next to the typed one."""
+
+    name: str = ""
+    destination: dict[str, Any] = field(default_factory=dict)
+    """Its ``ExtendedS3DestinationConfiguration``, with the keys CreateDeliveryStream takes."""
+
+
+@dataclass(frozen=True)
 class ScheduleEntry:
     name: str = ""
     expression: str = "rate(1 day)"
@@ -223,6 +232,7 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     schedules: list[ScheduleEntry] = field(default_factory=list)
+    streams: list[StreamEntry] = field(default_factory=list)
     aws: AwsSettings = field(default_factory=AwsSettings)
     lambda_: LambdaSettings = field(default_factory=LambdaSettings)
     """The ``[lambda]`` section (``lambda`` is a Python keyword)."""
@@ -423,6 +433,12 @@ def _validate(s: Settings) -> None:
     check(s.aws.idle_timeout_s > 0, "aws.idle_timeout_s", "must be > 0")
     check(s.aws.max_body_bytes >= 1024, "aws.max_body_bytes", "must be >= 1024")
     check(s.aws.workers >= 2, "aws.workers", "must be >= 2")
+    stream_names = [e.name for e in s.streams]
+    for i, declared in enumerate(s.streams):
+        where = f"streams[{i}].name"
+        check(bool(declared.name), where, "is required")
+        check(declared.name != s.delivery.stream_name, where, "is the typed stream's name")
+        check(stream_names.count(declared.name) == 1, where, "is declared twice")
     for name, fn in s.lambda_.functions.items():
         key = f"lambda.functions.{name}"
         check("." in fn.handler.rsplit("/", 1)[-1], f"{key}.handler", "must be FILE.FUNCTION")

@@ -377,3 +377,45 @@ def test_lambda_processor_transforms_drops_and_fails_records(
     assert base64.b64decode(rec["rawData"]) == records[2]
     assert rec["errorCode"] == "Lambda.ProcessingFailed"
     assert rec["lambdaArn"].endswith(":function:Processor")
+
+
+def test_streams_declared_in_the_config_are_served_and_owned_by_it(tmp_path: Path) -> None:
+    from trafficlake.config import load_settings
+
+    (tmp_path / "trafficlake.toml").write_text(
+        """
+[lake]
+url = "./lake"
+[delivery]
+buffer_interval_s = 0
+
+[[streams]]
+name = "clicks"
+[streams.destination]
+RoleARN = "arn:aws:iam::000000000000:role/firehose"
+BucketARN = "arn:aws:s3:::lake"
+Prefix = "clicks/"
+CompressionFormat = "GZIP"
+
+[[streams]]
+name = "broken"
+[streams.destination]
+RoleARN = "arn:aws:iam::000000000000:role/firehose"
+BucketARN = "arn:aws:s3:::lake"
+BufferingHints = { SizeInMBs = "lots" }
+"""
+    )
+    settings = load_settings(tmp_path / "trafficlake.toml")
+    registry = StreamRegistry(settings).open()
+    try:
+        assert registry.names() == ["broken", "clicks", "miv"]
+        assert "SizeInMBs must be an integer" in registry.failed["broken"]
+        desc = registry.describe("clicks")["Destinations"][0]["ExtendedS3DestinationDescription"]
+        assert desc["CompressionFormat"] == "GZIP" and desc["Prefix"] == "clicks/"
+        with pytest.raises(InvalidArgumentError, match="declared in the config"):
+            registry.delete("clicks")
+        registry.get("clicks").put_record_batch([b"a", b"b"])
+    finally:
+        registry.close()
+    (landed,) = files(settings, "clicks/")
+    assert gzip.decompress(landed.read_bytes()) == b"ab"

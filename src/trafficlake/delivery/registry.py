@@ -98,6 +98,8 @@ class StreamRegistry:
         self.failed: dict[str, str] = {}
         """Saved streams that did not open, with the reason (their WAL is kept)."""
         self.configured = ""
+        self.declared: set[str] = set()
+        """Streams declared in the config (``[[streams]]``): changed there, not by the API."""
         self._lock = threading.Lock()
 
     # ---- opening ----------------------------------------------------------------------------
@@ -108,6 +110,17 @@ class StreamRegistry:
             configured = DeliveryStream.from_settings(self.settings, self.lake)
             self.configured = configured.name
             self.streams[configured.name] = configured
+            for entry in self.settings.streams:
+                self.declared.add(entry.name)
+                try:
+                    self.streams[entry.name] = self._open_declared(entry.name, entry.destination)
+                except (TrafficlakeError, OSError) as exc:
+                    self.failed[entry.name] = str(exc)
+                    log.error(
+                        "delivery stream %s (config [[streams]]) does not open and is left out: %s",
+                        entry.name,
+                        exc,
+                    )
             if self.wal_root is not None and self.wal_root.is_dir():
                 for path in sorted(self.wal_root.glob(f"*/{DEFINITION_FILE}")):
                     name = path.parent.name
@@ -122,6 +135,13 @@ class StreamRegistry:
             self.close()
             raise
         return self
+
+    def _open_declared(self, name: str, config: dict[str, Any]) -> DeliveryStream:
+        check_stream_name(name)
+        dest = parse_destination(config)
+        columns = self._columns(dest)
+        self._check_keys(name, dest)
+        return self._build(name, dest, columns, 1, time.time())
 
     def _open_saved(self, name: str, saved: dict[str, Any]) -> DeliveryStream:
         if "ExtendedS3DestinationConfiguration" not in saved:
@@ -340,10 +360,7 @@ class StreamRegistry:
     def update(self, name: Any, version_id: Any, update: Any) -> None:
         """UpdateDestination: merge the update into the configuration; the running stream
         delivers what it holds, then the new version takes over its WAL folder."""
-        if isinstance(name, str) and name == self.configured:
-            raise InvalidArgumentError(
-                f"{name} is the configured stream: change it in the [delivery] settings"
-            )
+        self._refuse_configured(name)
         with self._lock:
             stream = self.get(name)
             if not isinstance(version_id, str) or version_id != str(stream.version):
@@ -367,10 +384,7 @@ class StreamRegistry:
 
     def delete(self, name: Any) -> None:
         """DeleteDeliveryStream: deliver what the stream holds, then forget it."""
-        if isinstance(name, str) and name == self.configured:
-            raise InvalidArgumentError(
-                f"{name} is the configured stream; it cannot be deleted through the API"
-            )
+        self._refuse_configured(name)
         with self._lock:
             if isinstance(name, str) and name in self.failed:
                 raise InvalidArgumentError(
@@ -386,6 +400,12 @@ class StreamRegistry:
                     shutil.rmtree(folder, ignore_errors=True)
                 else:
                     (folder / DEFINITION_FILE).unlink(missing_ok=True)
+
+    def _refuse_configured(self, name: Any) -> None:
+        if isinstance(name, str) and name == self.configured:
+            raise InvalidArgumentError(f"{name} is the typed stream of the [delivery] settings")
+        if isinstance(name, str) and name in self.declared:
+            raise InvalidArgumentError(f"{name} is declared in the config ([[streams]])")
 
     def close(self) -> None:
         """Flush and close every stream."""
