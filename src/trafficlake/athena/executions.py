@@ -48,6 +48,7 @@ _POOL_LOCK = threading.Lock()
 RESULTS_CACHED = 4
 _RESULTS: OrderedDict[str, tuple[list[ColumnInfo], list[list[str | None]]]] = OrderedDict()
 _CATALOGS: dict[str, Catalog] = {}
+_THREAD = threading.local()
 _LIVE: dict[str, AthenaSession] = {}
 """Sessions of the executions running in this process (to interrupt them on stop)."""
 
@@ -140,7 +141,8 @@ def _run(settings: Settings, qid: str) -> None:
     session: AthenaSession | None = None
     wrote = False
     try:
-        session = AthenaSession(settings, cat, lake, database=execution.database, query_id=qid)
+        session = _session(settings, cat, lake)
+        session.database, session.query_id = execution.database.lower(), qid
         _LIVE[qid] = session
         result = session.execute(execution.query, cancelled=lambda: _cancelled(cat, qid))
         wrote = result.update_count is not None
@@ -152,15 +154,31 @@ def _run(settings: Settings, qid: str) -> None:
     except Exception as exc:  # an engine bug must still end the execution
         _fail(execution, AthenaQueryError("GENERIC_INTERNAL_ERROR", str(exc) or type(exc).__name__,
                                           error_type=ENGINE_ERROR, category=SYSTEM))  # fmt: skip
+        _drop_session(settings, lake)  # its state is unknown: the next run opens a fresh one
     finally:
         _LIVE.pop(qid, None)
-        if session is not None:
-            session.close()
     execution.completed_at = time.time()
     if not execution.statistics:
         execution.statistics = _statistics(execution, started, None)
     # a write that committed succeeded even if a stop arrived meanwhile
     cat.update_query_execution(execution, only_if_active=not wrote)
+
+
+def _session(settings: Settings, cat: Catalog, lake: Lake) -> AthenaSession:
+    """This worker thread's session for this catalog and lake (one DuckDB connection, reused:
+    every statement re-points the views it reads at the catalog's current partitions)."""
+    sessions: dict[str, AthenaSession] = _THREAD.__dict__.setdefault("sessions", {})
+    key = f"{settings.catalog_url} {lake.url}"
+    if key not in sessions:
+        sessions[key] = AthenaSession(settings, cat, lake)
+    return sessions[key]
+
+
+def _drop_session(settings: Settings, lake: Lake) -> None:
+    sessions: dict[str, AthenaSession] = _THREAD.__dict__.get("sessions", {})
+    session = sessions.pop(f"{settings.catalog_url} {lake.url}", None)
+    if session is not None:
+        session.close()
 
 
 def _cancelled(cat: Catalog, qid: str) -> bool:

@@ -151,8 +151,8 @@ def translate(
             node.set("catalog", None)
             node.set("db", exp.to_identifier(db, quoted=True))
             node.set("this", exp.to_identifier(name, quoted=True))
-    tree = tree.transform(_rewrite_try)
-    return tree.transform(_rewrite_arithmetic)
+    tree = tree.transform(_rewrite_try, copy=False)
+    return tree.transform(_rewrite_arithmetic, copy=False)
 
 
 def duckdb_sql(tree: exp.Expression) -> str:

@@ -1,15 +1,16 @@
 """INSERT INTO and CREATE TABLE AS SELECT: Parquet in the table's Hive layout, one catalog commit.
 
-The SELECT, cast to the table's column types, is written in one pass under
-``_athena_staging/<query id>/`` in Hive layout (a query that fails halfway leaves only staged
-files, which are deleted). At most 100 partitions may be written per statement, as in Athena
+The SELECT, cast to the table's column types, is written in one pass into the table's Hive
+layout as hidden files (``k=v/.../_<query id>_<hex>-<n>.parquet``: readers, crawlers and MSCK
+ignore names starting with ``_``); a query that fails halfway leaves only hidden files, which
+are deleted. At most 100 partitions may be written per statement, as in Athena
 (``HIVE_TOO_MANY_OPEN_PARTITIONS``; the reason the seed splits its ranges into 4-day chunks):
-a statement over the limit fails before anything is published. The staged files are moved to
-``<table location>/k=v/.../<query id>-<n>.parquet`` and published by ONE
+a statement over the limit fails before anything is published. The files are renamed to
+``<table location>/k=v/.../<query id>_<hex>-<n>.parquet`` and published by ONE
 ``catalog.commit_partitions`` (INSERT INTO appends: a partition keeps its files and gains the new
 ones; the commit is a compare-and-set retried on a concurrent change). Readers go through the
 catalog's file lists, so they see all of an INSERT or none of it; a failure or a cancel before
-the commit deletes the moved files.
+the commit deletes every file the statement wrote.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
     from trafficlake.athena.engine import AthenaSession
 
 PARTITION_LIMIT = 100
-STAGING = "_athena_staging/"
+HIDDEN = "_"
+"""Files being written start with ``_``: readers, crawlers and MSCK ignore such names."""
 COMMIT_ATTEMPTS = 5
 
 _GROUPS = {
@@ -114,66 +116,69 @@ def write_select(
         for c in every
     )
     rows_sql = f"SELECT {casts} FROM ({select_sql}) AS q({aliases})"
-    lake = session.lake
-    qid = f"{session.query_id}_{uuid.uuid4().hex[:8]}"  # file names never collide
-    staging = f"{STAGING}{qid}/"
-    try:
-        return _publish(session, table, rows_sql, staging, qid, cancelled)
-    finally:
-        lake.delete_prefix(staging)
+    name = f"{session.query_id}_{uuid.uuid4().hex[:8]}"  # file names never collide
+    return _publish(session, table, rows_sql, name, cancelled)
 
 
 def _publish(
     session: AthenaSession,
     table: Table,
     rows_sql: str,
-    staging: str,
-    qid: str,
+    name: str,
     cancelled: Callable[[], bool],
 ) -> WriteResult:
-    """Write the rows into ``staging`` (one pass), check the partition limit, move, commit."""
+    """Write the rows as hidden files in the table's folders (one pass), check the partition
+    limit, unhide them, commit; on any failure delete every file this statement wrote."""
     lake = session.lake
     keys = [k.name for k in table.partition_keys]
     if lake.is_local:
-        os.makedirs(lake.path(staging), exist_ok=True)
-    target = lake.uri(staging)
+        os.makedirs(lake.path(table.location), exist_ok=True)
+    target = lake.uri(table.location)
     options = "FORMAT parquet, COMPRESSION snappy, RETURN_STATS true"
     if keys:
         key_list = ", ".join(_q(k) for k in keys)
         copy = (
             f"COPY ({rows_sql}) TO '{target}' ({options}, PARTITION_BY ({key_list}), "
-            f"FILENAME_PATTERN '{qid}-{{i}}')"
+            f"FILENAME_PATTERN '{HIDDEN}{name}-{{i}}', OVERWRITE_OR_IGNORE true)"
         )
     else:
-        copy = f"COPY ({rows_sql}) TO '{target}{qid}-0.parquet' ({options})"
-    written = [r for r in session.run(copy).fetchall() if int(r[1]) > 0]
-    moves: list[tuple[str, str]] = []
-    new_files: dict[tuple[str, ...], list[DataFile]] = {}
-    for filename, count, size, _footer, _stats, partition in written:
-        key = lake.key_of(str(filename))
-        rel = key[len(staging) :]
-        final = table.location + rel
-        values = tuple(str((partition or {})[k]) for k in keys)
-        moves.append((key, final))
-        new_files.setdefault(values, []).append(DataFile(final, int(size), int(count)))
-    if not moves:
-        return WriteResult(0, 0, 0)
-    if len(new_files) > PARTITION_LIMIT:  # staged only: nothing was visible
-        raise AthenaQueryError(
-            "HIVE_TOO_MANY_OPEN_PARTITIONS",
-            f"Exceeded limit of {PARTITION_LIMIT} open writers for partitions/buckets",
-        )
+        copy = f"COPY ({rows_sql}) TO '{target}{HIDDEN}{name}-0.parquet' ({options})"
+    hidden: list[str] = []
     try:
+        written = session.run(copy).fetchall()
+        hidden = [lake.key_of(str(r[0])) for r in written]
+        moves: list[tuple[str, str]] = []
+        new_files: dict[tuple[str, ...], list[DataFile]] = {}
+        for (_, count, size, _footer, _stats, partition), key in zip(written, hidden, strict=True):
+            if int(count) == 0:
+                continue
+            folder, _, base = key.rpartition("/")
+            final = f"{folder}/{base.removeprefix(HIDDEN)}" if folder else base.removeprefix(HIDDEN)
+            values = tuple(str((partition or {})[k]) for k in keys)
+            moves.append((key, final))
+            new_files.setdefault(values, []).append(DataFile(final, int(size), int(count)))
+        if len(new_files) > PARTITION_LIMIT:
+            raise AthenaQueryError(
+                "HIVE_TOO_MANY_OPEN_PARTITIONS",
+                f"Exceeded limit of {PARTITION_LIMIT} open writers for partitions/buckets",
+            )
         for src, dst in moves:
             lake.move(src, dst)
         if cancelled():
             raise AthenaQueryError("USER_CANCELED", "Query was canceled by user")
-        _commit(session, table, new_files)
+        if new_files:
+            _commit(session, table, new_files)
     except BaseException:
-        for _, dst in moves:
-            lake.delete(dst)
+        for key in hidden:
+            lake.delete(key)
+            folder, _, base = key.rpartition("/")
+            lake.delete(f"{folder}/{base.removeprefix(HIDDEN)}" if folder else base[1:])
         raise
-    return WriteResult(sum(int(r[1]) for r in written), len(new_files), len(moves))
+    for key, count in zip(hidden, (int(r[1]) for r in written), strict=True):
+        if count == 0:
+            lake.delete(key)  # DuckDB's empty file of an unpartitioned write of no rows
+    return WriteResult(sum(f.row_count or 0 for fs in new_files.values() for f in fs),
+                       len(new_files), len(moves))  # fmt: skip
 
 
 def _location(table: Table, values: tuple[str, ...]) -> str:

@@ -385,7 +385,8 @@ def query(
     write: Annotated[bool, typer.Option("--write", help="Allow statements that write.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Run SQL over the catalog with DuckDB (partitions pruned through the catalog).
+    """Run SQL over the catalog with DuckDB (partitions pruned through the catalog); --dialect
+    athena runs Athena's SQL (the seed's INSERT INTO, Hive DDL) with Athena's semantics.
 
     A table prints its first rows and says how many more there are; -f csv or --limit 0 prints
     them all."""
