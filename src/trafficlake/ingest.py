@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -303,12 +303,16 @@ def replay(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     on_start: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> IngestReport:
     """Parse archived MIV XML files (paths or globs, ``.gz`` ok) and deliver their events.
 
     A file that cannot be read or parsed is quarantined whole (error type
     ``processing-failed``) with its reason; the others still go through. A configuration
     document (``<mivconfig>``) is written as the locations table instead.
+
+    ``workers`` > 1 reads and parses (gunzip included) in that many processes while this one
+    lands the results in file order behind them: the same files and rows as one process.
     """
     paths = expand_files(files)
     if on_start is not None:
@@ -318,48 +322,107 @@ def replay(
     lake = lake or Lake.from_settings(settings)
     stream = _open_stream(settings, lake, clock)
     report = IngestReport("replay")
+    window = (settings.ingest.max_ahead_s, settings.ingest.max_age_days)
+    parsed = _parsed_in_order(paths, window, workers)
     try:
-        for done, path in enumerate(paths):
+        for done, item in enumerate(parsed):
             if stop is not None and stop.is_set():
                 report.interrupted = True
-                rest = len(paths) - done
                 report.resume = (
-                    f"trafficlake ingest replay with the {rest} file(s) not replayed, "
-                    f"from {path} on (sorted by path)"
+                    f"trafficlake ingest replay with the {len(paths) - done} file(s) not "
+                    f"replayed, from {item.path} on (sorted by path)"
                 )
                 break
-            try:
-                data = read_document(path)
-            except (OSError, EOFError, FeedParseError) as exc:
-                stream.put_error(str(path).encode(), f"{path}: {exc}", PROCESSING_FAILED)
-                _failed(report, f"{path}: {exc}")
-                data = None
-            if data is not None and is_config_document(data):
-                _land_config(stream, lake, path, data, report)
-                data = None
-                if progress is not None:
-                    progress(1)
-                continue
-            # the window is around the real arrival (now): an archived document's publication
-            # time moves the simulated clock, so it may not lie in the future
-            earliest, latest = arrival_window(
-                time.time(), settings.ingest.max_ahead_s, settings.ingest.max_age_days
-            )
-            feed = (
-                _parse_or_quarantine(stream, data, report, latest, earliest, str(path))
-                if data is not None
-                else None
-            )
-            if feed is not None:
+            if item.failure is not None:
+                stream.put_error(item.quarantine, item.quarantine_reason, PROCESSING_FAILED)
+                _failed(report, item.failure)
+            elif item.config is not None:
+                _land_config(lake, item.config, report)
+            elif item.feed is not None:
                 if clock is not None:
-                    published = feed.tijd_publicatie or clock.now
+                    published = item.feed.tijd_publicatie or clock.now
                     clock.now = max(clock.now, published + float(rng.uniform(0, ARRIVAL_JITTER_S)))
-                _land_feed(stream, feed, report)
+                _land_feed(stream, item.feed, report)
             if progress is not None:
                 progress(1)
     finally:
+        parsed.close()  # stops the workers when the loop ended early
         _finish(stream, report)
     return report
+
+
+@dataclass
+class _Parsed:
+    """One replayed file, read and parsed (possibly in a worker process)."""
+
+    path: str
+    feed: ParsedFeed | None = None
+    config: pa.Table | None = None
+    failure: str | None = None
+    """Why the file failed, naming it (for the report)."""
+    quarantine: bytes = b""
+    quarantine_reason: str = ""
+
+
+def _read_and_parse(path: Path, window: tuple[int, int]) -> _Parsed:
+    try:
+        data = read_document(path)
+    except (OSError, EOFError, FeedParseError) as exc:
+        why = f"{path}: {exc}"
+        return _Parsed(str(path), failure=why, quarantine=str(path).encode(), quarantine_reason=why)
+    try:
+        if is_config_document(data):
+            from trafficlake.miv.locations import parse_config
+
+            return _Parsed(str(path), config=parse_config(data))
+        # the window is around the real arrival (now): an archived document's publication
+        # time moves the simulated clock, so it may not lie in the future
+        earliest, latest = arrival_window(time.time(), *window)
+        return _Parsed(str(path), feed=parse_document(data, latest=latest, earliest=earliest))
+    except FeedParseError as exc:  # ConfigParseError included
+        return _Parsed(str(path), failure=f"{path}: {exc}", quarantine=data,
+                       quarantine_reason=str(exc))  # fmt: skip
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C and SIGTERM to the landing process, which stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _parsed_in_order(
+    paths: list[Path], window: tuple[int, int], workers: int
+) -> Generator[_Parsed, None, None]:
+    """The files read and parsed, in order; by ``workers`` processes when there are enough
+    files to pay for starting them (each keeps two documents in flight)."""
+    if workers <= 1 or len(paths) <= 2 * workers:
+        for path in paths:
+            yield _read_and_parse(path, window)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    # forkserver: workers fork from a clean server process that has imported the parser once
+    # (forking this process would copy its threads' locks; spawn re-imports per worker)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["trafficlake.ingest"])
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
+    pending: deque[Future[_Parsed]] = deque()
+    try:
+        for path in paths[: 2 * workers]:
+            pending.append(pool.submit(_read_and_parse, path, window))
+        rest = iter(paths[2 * workers :])
+        while pending:
+            item = pending.popleft().result()
+            following = next(rest, None)
+            if following is not None:
+                pending.append(pool.submit(_read_and_parse, following, window))
+            yield item
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def is_config_document(data: bytes) -> bool:
@@ -373,18 +436,10 @@ def is_config_document(data: bytes) -> bool:
     return head.startswith(b"<mivconfig") and head[10:11] in (b">", b" ", b"\n", b"\t", b"\r", b"/")
 
 
-def _land_config(
-    stream: DeliveryStream, lake: Lake, path: Path, data: bytes, report: IngestReport
-) -> None:
+def _land_config(lake: Lake, table: pa.Table, report: IngestReport) -> None:
     """A configuration document becomes the locations table (the last one replayed wins)."""
-    from trafficlake.miv.locations import parse_config, write_locations
+    from trafficlake.miv.locations import write_locations
 
-    try:
-        table = parse_config(data)
-    except FeedParseError as exc:  # ConfigParseError included
-        stream.put_error(data, f"{path}: {exc}", PROCESSING_FAILED)
-        _failed(report, f"{path}: {exc}")
-        return
     write_locations(lake, table)
     report.documents += 1
     report.config_documents += 1

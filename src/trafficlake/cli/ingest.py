@@ -159,10 +159,24 @@ def replay(
             help="Arrival time follows each document's publication time, or the clock (default).",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-j",
+            metavar="N",
+            min=1,
+            help="Processes reading and parsing (default: one per core; 1: this process only).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Parse archived MIV documents and deliver their events."""
+    """Parse archived MIV documents and deliver their events (configuration documents become
+    the locations table). Exits 1 when any document failed."""
+    import os
+
     from trafficlake import ingest
 
     report = _run(
@@ -173,6 +187,7 @@ def replay(
         files=files,
         simulated_arrival=simulated_arrival,
         on_start=None,
+        workers=workers or os.cpu_count() or 1,
     )
     _summary(report, as_json)
 
