@@ -183,7 +183,7 @@ def test_children_do_not_see_outer_variables(settings: Settings) -> None:
 def test_reader_failures(settings: Settings) -> None:
     r = go(settings, dmap(ItemReader=reader("JSON", "missing.json")))
     assert (r.status, r.error) == ("FAILED", "States.ItemReaderFailed")
-    put(settings, "in/obj.json", '{"not": "an array"}')
+    put(settings, "in/obj.json", '"a string, not an array or object"')
     r = go(settings, dmap(ItemReader=reader("JSON", "in/obj.json")))
     assert (r.status, r.error) == ("FAILED", "States.ItemReaderFailed")
 
@@ -204,3 +204,40 @@ def test_task_children(settings: Settings) -> None:
     d = dmap({"StartAt": "T", "States": {"T": {**task("echo"), "End": True}}})
     r = go(settings, d, [{"x": 1}, {"x": 2}])
     assert r.output == [{"x": 1}, {"x": 2}]
+
+
+def test_json_object_dataset_items_pointer_and_map_item_context(settings: Settings) -> None:
+    put(settings, "in/doc.json", '{"meta": 1, "records": {"a": {"x": 1}, "b": {"x": 2}}}')
+    spec = reader("JSON", "in/doc.json", ItemsPointer="/records")
+    r = go(settings, dmap(ItemReader=spec))
+    assert r.output == [{"Key": "a", "Value": {"x": 1}}, {"Key": "b", "Value": {"x": 2}}]
+    selector = {"k.$": "$$.Map.Item.Key", "i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value"}
+    r = go(settings, dmap(ItemReader=spec, ItemSelector=selector))
+    assert r.output == [{"k": "a", "i": 0, "v": {"x": 1}}, {"k": "b", "i": 1, "v": {"x": 2}}]
+    child = {"StartAt": "P", "States": {"P": {"Type": "Pass", "QueryLanguage": "JSONata",
+             "Output": "{% $states.context.Map.Item.Index %}", "End": True}}}  # fmt: skip
+    assert go(settings, dmap(child, ItemReader=spec)).output == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("pointer", "cause"),
+    [
+        ("/missing", "The provided ReaderConfig.ItemsPointer does not match any valid path"),
+        ("/meta", "Attempting to map over non-iterable node."),
+    ],
+)
+def test_items_pointer_failures(settings: Settings, pointer: str, cause: str) -> None:
+    put(settings, "in/doc.json", '{"meta": 1}')
+    r = go(settings, dmap(ItemReader=reader("JSON", "in/doc.json", ItemsPointer=pointer)))
+    assert (r.status, r.error) == ("FAILED", "States.ItemReaderFailed")
+    assert cause in (r.cause or "")
+
+
+def test_item_reader_on_an_inline_map_fails_at_run_time_as_on_aws(settings: Settings) -> None:
+    d = dmap(ItemReader=reader("JSON", "in/x.json"))
+    del d["States"]["M"]["ItemProcessor"]["ProcessorConfig"]
+    r = go(settings, d)
+    assert (r.status, r.error) == ("FAILED", "States.Runtime")
+    assert (r.cause or "").endswith(
+        "The ItemReader, ItemBatcher and ResultWriter fields are not supported for INLINE maps"
+    )

@@ -272,7 +272,7 @@ def test_unknown_predefined_error_and_unsupported_features() -> None:
             }
         },
     }
-    assert "state 'M': field 'ItemReader' needs ProcessorConfig.Mode DISTRIBUTED" in validate(doc)
+    assert "state 'M': ItemReader.Resource must be one of" in " ".join(validate(doc))
     assert "top level: field 'QueryLanguage' must be 'JSONPath' or 'JSONata'" in problems(
         QueryLanguage="XPath"
     )

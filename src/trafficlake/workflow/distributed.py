@@ -80,11 +80,12 @@ def _parameters(
 
 def read_items(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
-) -> list[Any]:
-    """The items of a distributed Map: from its ItemReader, else as an inline Map's."""
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The items of a distributed Map, each with its ``$$.Map.Item`` (``Value``, and ``Key``
+    for the entries of a JSON object): from the ItemReader, else as an inline Map's."""
     reader = state.get("ItemReader")
     if reader is None:
-        return map_items(ex, name, state, data, ctx, scope)
+        return [(v, {"Value": v}) for v in map_items(ex, name, state, data, ctx, scope)]
     params = _parameters(ex, reader, data, ctx, scope, "ItemReader")
     config = reader.get("ReaderConfig", {})
     limit = config.get("MaxItems")
@@ -98,7 +99,8 @@ def read_items(
     bucket = params["Bucket"]
     try:
         if reader["Resource"] == LIST_OBJECTS:
-            items = _list_objects(lake, lake_key(settings, lake, bucket, params.get("Prefix", "")))
+            listed = _list_objects(lake, lake_key(settings, lake, bucket, params.get("Prefix", "")))
+            items = [(v, {"Value": v}) for v in listed]
         else:
             key = params.get("Key")
             if not isinstance(key, str):
@@ -110,6 +112,33 @@ def read_items(
     except Exception as e:  # a missing object, an unreadable lake
         raise StatesError(READER_FAILED, f"{type(e).__name__}: {e}") from None
     return items[:limit] if limit else items
+
+
+def _pointer(doc: Any, pointer: str) -> Any:
+    """RFC 6901 JSON pointer (``/records/0``); ``""`` is the whole document."""
+    node = doc
+    for raw in pointer.split("/")[1:] if pointer else []:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise StatesError(
+                READER_FAILED,
+                "The provided ReaderConfig.ItemsPointer does not match any valid path in the "
+                "JSON structure.",
+            )
+    return node
+
+
+def _entries(node: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """An array's elements, or a JSON object's entries as ``{"Key", "Value"}``."""
+    if isinstance(node, list):
+        return [(v, {"Value": v}) for v in node]
+    if isinstance(node, dict):
+        return [({"Key": k, "Value": v}, {"Key": k, "Value": v}) for k, v in node.items()]
+    raise StatesError(READER_FAILED, "Attempting to map over non-iterable node.")
 
 
 def _list_objects(lake: Lake, prefix: str) -> list[dict[str, Any]]:
@@ -129,7 +158,9 @@ def _list_objects(lake: Lake, prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def _parse_object(raw: bytes, config: dict[str, Any], where: str) -> list[Any]:
+def _parse_object(
+    raw: bytes, config: dict[str, Any], where: str
+) -> list[tuple[Any, dict[str, Any]]]:
     kind = config.get("InputType")
     if kind not in INPUT_TYPES:
         raise StatesError(READER_FAILED, f"ReaderConfig.InputType must be one of {INPUT_TYPES}")
@@ -139,12 +170,10 @@ def _parse_object(raw: bytes, config: dict[str, Any], where: str) -> list[Any]:
         raise StatesError(READER_FAILED, f"{where} is not UTF-8 text") from None
     if kind == "JSON":
         try:
-            items = json.loads(text)
+            doc = json.loads(text)
         except ValueError as e:
             raise StatesError(READER_FAILED, f"{where} is not JSON: {e}") from None
-        if not isinstance(items, list):
-            raise StatesError(READER_FAILED, f"{where} does not hold a JSON array")
-        return items
+        return _entries(_pointer(doc, config.get("ItemsPointer", "")))
     if kind == "JSONL":
         out = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -153,7 +182,7 @@ def _parse_object(raw: bytes, config: dict[str, Any], where: str) -> list[Any]:
                     out.append(json.loads(line))
                 except ValueError as e:
                     raise StatesError(READER_FAILED, f"{where} line {n} is not JSON: {e}") from None
-        return out
+        return [(v, {"Value": v}) for v in out]
     delimiter = DELIMITERS.get(config.get("CSVDelimiter", "COMMA"), ",")
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if config.get("CSVHeaderLocation", "FIRST_ROW") == "GIVEN":
@@ -169,7 +198,7 @@ def _parse_object(raw: bytes, config: dict[str, Any], where: str) -> list[Any]:
         if len(row) > len(headers):
             raise StatesError(READER_FAILED, f"{where} row {n} has more fields than headers")
         out.append({h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)})
-    return out
+    return [(v, {"Value": v}) for v in out]
 
 
 # ---- batching -------------------------------------------------------------------------------
@@ -225,21 +254,24 @@ def run_distributed_map(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
 ) -> Any:
     """Read, select, batch, run each input as a child execution, tolerate, write results."""
-    items = read_items(ex, name, state, data, ctx, scope)
+    read = read_items(ex, name, state, data, ctx, scope)
+    contexts = [{"Index": i, **item_ctx} for i, (_, item_ctx) in enumerate(read)]
+    items = [item for item, _ in read]
     selector = state.get("ItemSelector")
     if selector is not None:
         selected = []
-        for i, item in enumerate(items):
-            item_ctx = dict(ctx, Map={"Item": {"Index": i, "Value": item}})
+        for item_ctx in contexts:
+            map_ctx = dict(ctx, Map={"Item": item_ctx})
             if ex.jsonata(state):
-                b = ex.bindings(scope, data, item_ctx)
+                b = ex.bindings(scope, data, map_ctx)
                 selected.append(query.resolve(selector, b, "ItemSelector"))
             else:
                 selected.append(
-                    resolve_template(selector, data, item_ctx, "ItemSelector", scope.variables)
+                    resolve_template(selector, data, map_ctx, "ItemSelector", scope.variables)
                 )
         items = selected
     inputs = batch(ex, state, items, data, ctx, scope)
+    batched = "ItemBatcher" in state
     limit = map_setting(ex, state, "MaxConcurrency", data, ctx, scope) or 0
     tol_count = map_setting(ex, state, "ToleratedFailureCount", data, ctx, scope)
     tol_pct = map_setting(
@@ -275,7 +307,7 @@ def run_distributed_map(
             clock=ex.clock,
             wait_scale=ex.wait_scale,
             tasks=ex.tasks,
-        ).run(inputs[i], name=str(uuid.uuid4()))
+        ).run(inputs[i], name=str(uuid.uuid4()), map_item=None if batched else contexts[i])
         results[i] = r
         if r.status != "SUCCEEDED":
             with lock:

@@ -110,7 +110,14 @@ class Executor:
         self._stop_reason = (error, cause)
         self._stop.set()
 
-    def run(self, input: Any = None, *, name: str | None = None) -> ExecutionResult:
+    def run(
+        self,
+        input: Any = None,
+        *,
+        name: str | None = None,
+        map_item: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Run to the end. ``map_item`` is the ``$$.Map.Item`` of a distributed Map's child."""
         input = {} if input is None else json.loads(json.dumps(input))
         name = name or str(uuid.uuid4())
         self.execution_id = f"{self.machine.name}:{name}"
@@ -144,7 +151,7 @@ class Executor:
             self.catalog.create_execution(record)
         t = self.machine.timeout_seconds
         self.deadline = start + t if t else None
-        scope = Scope(cancels=(self._stop,))
+        scope = Scope(cancels=(self._stop,), map_item=map_item)
         scope.previous = self.history.add(
             "ExecutionStarted", 0, input=input, stateMachine=self.machine.name
         )

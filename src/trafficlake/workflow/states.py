@@ -146,6 +146,11 @@ def run_map(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
 ) -> list[Any]:
     """Run the item processor over the items; results keep item order."""
+    if any(k in state for k in ("ItemReader", "ItemBatcher", "ResultWriter")):
+        raise StatesError(
+            "States.Runtime",
+            "The ItemReader, ItemBatcher and ResultWriter fields are not supported for INLINE maps",
+        )
     items = map_items(ex, name, state, data, ctx, scope)
     processor = state.get("ItemProcessor") or state["Iterator"]
     jsonata = ex.jsonata(state)

@@ -445,11 +445,8 @@ def _validate_map(
                     bad(f"{k}.ProcessorConfig: unknown field {key!r}")
             if config.get("ExecutionType", "STANDARD") not in ("STANDARD", "EXPRESS"):
                 bad(f"{k}.ProcessorConfig.ExecutionType must be STANDARD or EXPRESS")
-        if distributed:
+        if distributed or any(p in state for p in DISTRIBUTED_PARTS):
             _validate_distributed(state, bad)
-        for key in ("ItemReader", "ItemBatcher", "ResultWriter", "Label"):
-            if key in state and not distributed:
-                bad(f"field {key!r} needs ProcessorConfig.Mode DISTRIBUTED")
     if "ItemSelector" in state and "Parameters" in state:
         bad("fields 'ItemSelector' and 'Parameters' are mutually exclusive")
     label = state.get("Label")
@@ -502,6 +499,7 @@ READER_CONFIG = {
     "CSVDelimiter",
     "MaxItems",
     "MaxItemsPath",
+    "ItemsPointer",
 }
 
 
