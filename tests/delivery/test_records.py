@@ -259,3 +259,33 @@ def test_simulator_output_is_within_the_json_paths_bounds() -> None:
             lo, hi = value_bounds(f.name, start + 2 * 86400)
             mn, mx = pc.min_max(table.column(f.name)).values()
             assert not mn.is_valid or lo <= mn.as_py() <= mx.as_py() <= hi, (f.name, mn, mx)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "missing tijd_waarneming",
+        "null tijd_waarneming",
+        "deep array",
+        "deep object",
+    ],
+)
+def test_one_record_never_fails_its_batch_mates(make_record: Any, bad: str) -> None:
+    import json
+
+    good = json.dumps(make_record(1)).encode()
+    if bad == "missing tijd_waarneming":
+        rec = make_record(2)
+        del rec["tijd_waarneming"]
+        other = json.dumps(rec).encode()
+    elif bad == "null tijd_waarneming":
+        other = json.dumps({**make_record(2), "tijd_waarneming": None}).encode()
+    elif bad == "deep array":
+        other = b'{"unieke_id":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    else:
+        other = b'{"unieke_id":"1","x":' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}"
+    for raw in ([good, other], [other, good]):
+        batch, errors = convert_json(raw, 1_700_000_000_000)
+        assert batch.num_rows == 1 and batch.column("unieke_id").to_pylist() == [1]
+        assert [e.index for e in errors] == [raw.index(other)]
+        assert errors[0].code != "DataFormatConversion.ConversionFailed"

@@ -166,14 +166,16 @@ def _convert_column(
 
 
 def _assemble(arrays: list[pa.Array], n: int, arrival_ms: int, drop: list[int]) -> pa.RecordBatch:
-    batch = pa.RecordBatch.from_arrays(
-        [*arrays, pa.array(np.full(n, arrival_ms, dtype=np.int64))], schema=RAW_SCHEMA
-    )
+    """The kept rows as a RAW_SCHEMA batch (dropped first: their required values may be null)."""
     if drop:
         keep = np.ones(n, dtype=bool)
         keep[drop] = False
-        batch = batch.filter(pa.array(keep))
-    return batch
+        mask = pa.array(keep)
+        arrays = [pc.filter(a, mask) for a in arrays]
+        n = int(keep.sum())
+    return pa.RecordBatch.from_arrays(
+        [*arrays, pa.array(np.full(n, arrival_ms, dtype=np.int64))], schema=RAW_SCHEMA
+    )
 
 
 def convert_objects(
@@ -231,7 +233,7 @@ def _cast_whole(
         return None
     try:
         typed = batches[0].cast(EVENT_SCHEMA)  # checks int8/int32 overflow
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, ValueError):
         return None
     for name in REQUIRED_COLUMNS:
         if typed.column(name).null_count:
@@ -358,7 +360,7 @@ def parse_json_records(raw: list[bytes]) -> list[Any]:
         values = json.loads(joined)
         if len(values) == len(raw):
             return values
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         pass
     out: list[Any] = []
     for data in raw:
@@ -366,6 +368,8 @@ def parse_json_records(raw: list[bytes]) -> list[Any]:
             out.append(json.loads(data))
         except (ValueError, UnicodeDecodeError) as exc:
             out.append(Unparseable(str(exc)))
+        except RecursionError:
+            out.append(Unparseable("the record nests too deeply"))
     return out
 
 
