@@ -127,6 +127,12 @@ def test_transform_runs_and_the_workflow_final_line_say_what_was_transformed(
     assert "why 0 rows: nothing new since the last run" in quiet
     executions = run_cli("workflow", "executions", "-n", "1", cwd=tmp_path).stdout
     assert "batch:" in executions and "… older executions not shown" in executions
+    [first] = json.loads(
+        run_cli("workflow", "executions", "--json", "-n", "1", cwd=tmp_path).stdout
+    )
+    history = run_cli("workflow", "history", first["id"], "-n", "3", cwd=tmp_path).stdout
+    assert "earlier events (use --limit 0 or --json)" in history
+    assert len(history.strip().splitlines()) == 2 + 3  # the execution, the "…" line, 3 events
 
 
 def test_workflow_listings_in_an_empty_folder_create_nothing(tmp_path: Path) -> None:

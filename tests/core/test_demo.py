@@ -108,3 +108,25 @@ def test_demo_command_prints_a_plain_summary_and_next_steps(tmp_path: Path) -> N
 def test_demo_refuses_absurd_sizes_naming_the_limit(tmp_path: Path) -> None:
     with pytest.raises(TrafficlakeError, match=r"--lanes 1\.\.100,000"):
         run_demo(tmp_path / "d", lanes=100_000_000, hours=1)
+
+
+def test_ctrl_c_on_the_demo_says_it_is_incomplete_and_exits_130(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trafficlake.cli", "demo", "--lanes", "400", "--dir", "d"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "d" / "lake" / "raw").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: the demo in d is incomplete; run `trafficlake demo` again" in err
+    assert "Traceback" not in err

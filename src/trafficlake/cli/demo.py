@@ -63,15 +63,26 @@ def demo(
             seen.add(name)
             err_console.print(f"    {STEP_NAMES[name]}", highlight=False)
 
-    summary = run_demo(
-        None if config else directory.resolve(),
-        config=config,
-        lanes=lanes,
-        hours=hours,
-        start=start,
-        step=step,
-        on_event=on_event,
-    )
+    try:
+        summary = run_demo(
+            None if config else directory.resolve(),
+            config=config,
+            lanes=lanes,
+            hours=hours,
+            start=start,
+            step=step,
+            on_event=on_event,
+        )
+    except KeyboardInterrupt:
+        where = config or directory
+        err_console.print(
+            f"interrupted: the demo in {where} is incomplete; run `trafficlake demo` again "
+            "(it starts over in its own folder)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     if json:
         print_json(summary)
     else:

@@ -170,17 +170,25 @@ def executions_cmd(
 @workflow_app.command("history")
 def history_cmd(
     execution_id: Annotated[str, typer.Argument(help="Execution id or name.")],
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", metavar="N", min=0, help="Show the last N events (0: all)."),
+    ] = 200,
     json_: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Show an execution's history events."""
+    """Show an execution's history events (the last --limit of them)."""
     from trafficlake.workflow.library import get_history
 
     execution, events = get_history(settings(config), execution_id)
+    hidden = max(0, len(events) - limit) if limit else 0
+    events = events[hidden:]
     if json_:
         print_json({"execution": execution, "events": events})
         return
     console.print(f"{execution.id}: {execution.status}", highlight=False, markup=False)
+    if hidden:
+        console.print(f"… {hidden:,} earlier events (use --limit 0 or --json)", highlight=False)
     for ev in events:
         d = ev.details
         extra = d.get("name", "") or d.get("resource", "")
