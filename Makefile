@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install npm-deps demo test test-fast bench lint format clean
+.PHONY: install npm-deps demo test test-fast bench lint format clean screenshots
 
 install: $(STAMP)
 
@@ -45,6 +45,12 @@ test-fast: install npm-deps
 
 bench: install
 	$(BIN)/python -m bench
+
+# The README's dashboard screenshots (docs/img/*.png) from the demo lake: run `make demo` first
+# (or CONFIG=path/to/trafficlake.toml); needs /usr/bin/chromium.
+CONFIG ?= trafficlake-demo/trafficlake.toml
+screenshots: install
+	$(BIN)/python docs/img/screenshots.py --config $(CONFIG)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -33,7 +33,8 @@ from trafficlake.catalog.names import TableRef, lake_table, raw_table, transform
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.query import file_uris
-from trafficlake.roads.health import HEALTH_COLUMNS, HealthRules, health_sql
+from trafficlake.roads.health import HEALTH_COLUMNS, HEALTH_SCHEMA, HealthRules, health_input_sql
+from trafficlake.roads.health import day_health as health_of
 from trafficlake.roads.jams import JAMS_COLUMNS, JamRules, day_grid, find_jams
 from trafficlake.roads.sections import read_sections
 from trafficlake.storage import Lake
@@ -254,10 +255,9 @@ def day_health(
 ) -> pa.Table:
     """The detector health of one UTC day from the raw files that may hold its rows."""
     if not raw_keys:
-        return pa.table({})
-    return con.execute(
-        health_sql(_read_parquet(raw_keys, lake), day_start(day), rules)
-    ).to_arrow_table()
+        return HEALTH_SCHEMA.empty_table()
+    sql = health_input_sql(_read_parquet(raw_keys, lake), day_start(day))
+    return health_of(con.execute(sql).to_arrow_table(), rules)
 
 
 def _stage(

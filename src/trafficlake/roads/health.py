@@ -18,6 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+
+MINUTES = 1440
+
 HEALTH_COLUMNS: tuple[tuple[str, str], ...] = (
     ("unieke_id", "int"),
     ("lve_nr", "int"),
@@ -42,87 +47,132 @@ class HealthRules:
     min_valid_share: float = 0.8
 
 
-HEALTH_SQL = """
-WITH day_rows AS (
-    SELECT unieke_id, lve_nr, tijd_waarneming AS t,
-           coalesce(actueel_publicatie, 1) AS fresh,
-           coalesce(defect, 0) AS defect, coalesce(geldig, 0) AS geldig,
-           coalesce(voertuigsnelheid_harmonisch_klasse1 = 254
-             AND voertuigsnelheid_harmonisch_klasse2 = 254
-             AND voertuigsnelheid_harmonisch_klasse3 = 254
-             AND voertuigsnelheid_harmonisch_klasse4 = 254
-             AND voertuigsnelheid_harmonisch_klasse5 = 254, false) AS unavailable,
-           verkeersintensiteit_klasse1 + verkeersintensiteit_klasse2 + verkeersintensiteit_klasse3
-             + verkeersintensiteit_klasse4 + verkeersintensiteit_klasse5 AS vehicles,
-           hash(verkeersintensiteit_klasse2, verkeersintensiteit_klasse3,
-                verkeersintensiteit_klasse4, verkeersintensiteit_klasse5,
-                voertuigsnelheid_rekenkundig_klasse2, rekendata_bezettingsgraad) AS reading
-    FROM {raw}
-    WHERE tijd_waarneming >= {start} AND tijd_waarneming < {end} AND unieke_id IS NOT NULL
-), minutes AS (
-    -- one row per lane and minute: a fresh row beats a stale republish of the same minute
-    SELECT unieke_id, t, max(lve_nr) AS lve_nr, max(fresh) AS fresh,
-           max(CASE WHEN fresh = 1 THEN defect END) AS defect,
-           max(CASE WHEN fresh = 1 THEN geldig END) AS geldig,
-           bool_or(fresh = 1 AND unavailable) AS unavailable,
-           max(CASE WHEN fresh = 1 THEN vehicles END) AS vehicles,
-           max(CASE WHEN fresh = 1 THEN reading END) AS reading
-    FROM day_rows GROUP BY unieke_id, t
-), readings AS (
-    -- a hanging loop repeats one non-zero reading: group the lane's minutes by reading; a
-    -- group of n minutes spanning exactly n minutes is one run, other large groups are split
-    -- into their runs below (few rows)
-    SELECT unieke_id, reading, count(*) AS n, (max(t) - min(t)) / 60 + 1 AS span
-    FROM minutes WHERE fresh = 1 AND vehicles > 0 AND defect = 0 AND NOT unavailable
-    GROUP BY unieke_id, reading HAVING count(*) >= {stuck_minutes}
-), split AS (
-    SELECT m.unieke_id, m.reading,
-           m.t / 60 - row_number() OVER (PARTITION BY m.unieke_id, m.reading ORDER BY m.t)
-               AS run_key
-    FROM minutes AS m JOIN readings AS r USING (unieke_id, reading)
-    WHERE r.span > r.n AND m.fresh = 1 AND m.vehicles > 0 AND m.defect = 0
-      AND NOT m.unavailable
-), runs AS (
-    SELECT unieke_id, n FROM readings WHERE span = n
-    UNION ALL
-    SELECT unieke_id, count(*) AS n FROM split GROUP BY unieke_id, reading, run_key
-), stuck AS (
-    SELECT unieke_id, CAST(sum(n) AS INTEGER) AS stuck_minutes
-    FROM runs WHERE n >= {stuck_minutes} GROUP BY unieke_id
-), expected AS (
-    SELECT count(DISTINCT t) AS n FROM minutes WHERE fresh = 1
-), lanes AS (
-    SELECT unieke_id, max(lve_nr) AS lve_nr,
-           count(*) FILTER (WHERE fresh = 1) AS observed,
-           count(*) FILTER (WHERE fresh = 1 AND defect = 0 AND NOT unavailable
-                                  AND geldig = 0) AS valid,
-           count(*) FILTER (WHERE fresh = 1 AND defect <> 0) AS defect,
-           count(*) FILTER (WHERE fresh = 0) AS stale,
-           count(*) FILTER (WHERE fresh = 1 AND unavailable) AS unavailable
-    FROM minutes GROUP BY unieke_id
-)
-SELECT CAST(lanes.unieke_id AS INTEGER) AS unieke_id, CAST(lanes.lve_nr AS INTEGER) AS lve_nr,
-       CAST(expected.n AS INTEGER) AS minutes_expected,
-       CAST(observed AS INTEGER) AS minutes_observed, CAST(valid AS INTEGER) AS minutes_valid,
-       CAST(defect AS INTEGER) AS minutes_defect, CAST(stale AS INTEGER) AS minutes_stale,
-       CAST(unavailable AS INTEGER) AS minutes_unavailable,
-       coalesce(stuck.stuck_minutes, 0) AS stuck_minutes,
-       round(observed / greatest(expected.n, 1), 4) AS pct_observed,
-       round(valid / greatest(expected.n, 1), 4) AS pct_valid,
-       valid / greatest(expected.n, 1) >= {min_valid_share} AND stuck.stuck_minutes IS NULL
-           AS trusted
-FROM lanes CROSS JOIN expected LEFT JOIN stuck USING (unieke_id)
-ORDER BY unieke_id
+HEALTH_INPUT_SQL = """
+SELECT unieke_id, lve_nr, CAST((tijd_waarneming - {start}) // 60 AS INTEGER) AS minute,
+       -- a fresh row (actueel_publicatie 1) packed in one BIGINT: bit 52 set; bits 48-51 its
+       -- facts (1 defect, 2 irregular - geldig, 4 no data - all five harmonic speeds 254,
+       -- 8 vehicles counted); bits 0-47 its reading (counts of classes 2-5, the class-2 speed,
+       -- the occupancy, 8 bits each). A stale republish: -1.
+       CASE WHEN coalesce(actueel_publicatie, 1) = 1 THEN
+         (CAST(1 AS BIGINT) << 52)
+         | (CAST(CASE WHEN coalesce(defect, 0) <> 0 THEN 1 ELSE 0 END
+            + CASE WHEN coalesce(geldig, 0) <> 0 THEN 2 ELSE 0 END
+            + CASE WHEN coalesce(voertuigsnelheid_harmonisch_klasse1 = 254
+                   AND voertuigsnelheid_harmonisch_klasse2 = 254
+                   AND voertuigsnelheid_harmonisch_klasse3 = 254
+                   AND voertuigsnelheid_harmonisch_klasse4 = 254
+                   AND voertuigsnelheid_harmonisch_klasse5 = 254, false) THEN 4 ELSE 0 END
+            + CASE WHEN coalesce(verkeersintensiteit_klasse1 + verkeersintensiteit_klasse2
+                   + verkeersintensiteit_klasse3 + verkeersintensiteit_klasse4
+                   + verkeersintensiteit_klasse5, 0) > 0 THEN 8 ELSE 0 END AS BIGINT) << 48)
+         | (CAST(least(greatest(coalesce(verkeersintensiteit_klasse2, 0), 0), 255) AS BIGINT))
+         | (CAST(least(greatest(coalesce(verkeersintensiteit_klasse3, 0), 0), 255) AS BIGINT) << 8)
+         | (CAST(least(greatest(coalesce(verkeersintensiteit_klasse4, 0), 0), 255) AS BIGINT) << 16)
+         | (CAST(least(greatest(coalesce(verkeersintensiteit_klasse5, 0), 0), 255) AS BIGINT) << 24)
+         | (CAST(least(greatest(coalesce(voertuigsnelheid_rekenkundig_klasse2, 0), 0), 255)
+                 AS BIGINT) << 32)
+         | (CAST(least(greatest(coalesce(rekendata_bezettingsgraad, 0), 0), 255) AS BIGINT) << 40)
+       ELSE -1 END AS packed
+FROM {raw}
+WHERE tijd_waarneming >= {start} AND tijd_waarneming < {end} AND unieke_id IS NOT NULL
 """
-"""DuckDB SQL of one day's detector health over a relation of raw rows (``{raw}``)."""
+"""DuckDB SQL of the per-row facts health is counted from, over raw rows (``{raw}``)."""
+
+HEALTH_SCHEMA = pa.schema(
+    [
+        pa.field("unieke_id", pa.int32()),
+        pa.field("lve_nr", pa.int32()),
+        pa.field("minutes_expected", pa.int32()),
+        pa.field("minutes_observed", pa.int32()),
+        pa.field("minutes_valid", pa.int32()),
+        pa.field("minutes_defect", pa.int32()),
+        pa.field("minutes_stale", pa.int32()),
+        pa.field("minutes_unavailable", pa.int32()),
+        pa.field("stuck_minutes", pa.int32()),
+        pa.field("pct_observed", pa.float64()),
+        pa.field("pct_valid", pa.float64()),
+        pa.field("trusted", pa.bool_()),
+    ]
+)
 
 
-def health_sql(raw: str, start: int, rules: HealthRules) -> str:
-    """:data:`HEALTH_SQL` for the UTC day starting at epoch second ``start``."""
-    return HEALTH_SQL.format(
-        raw=raw,
-        start=int(start),
-        end=int(start) + 86400,
-        stuck_minutes=int(rules.stuck_minutes),
-        min_valid_share=float(rules.min_valid_share),
+def health_input_sql(raw: str, start: int) -> str:
+    """:data:`HEALTH_INPUT_SQL` for the UTC day starting at epoch second ``start``."""
+    return HEALTH_INPUT_SQL.format(raw=raw, start=int(start), end=int(start) + MINUTES * 60)
+
+
+def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
+    """Per lane of ``rows`` (:data:`HEALTH_INPUT_SQL` output): the day's health
+    (:data:`HEALTH_SCHEMA`). Counted on a lanes x minutes grid: a minute with a fresh row is
+    observed (its facts from a fresh row), one with only stale rows is stale."""
+    if rows.num_rows == 0:
+        return HEALTH_SCHEMA.empty_table()
+
+    def col(name: str) -> np.ndarray:
+        return rows.column(name).to_numpy(zero_copy_only=False)
+
+    # lane index by lookup table (ids are small integers): O(rows), no sort
+    ids = col("unieke_id").astype(np.int64)
+    lo = int(ids.min())
+    present = np.zeros(int(ids.max()) - lo + 1, dtype=bool)
+    present[ids - lo] = True
+    lanes = np.flatnonzero(present) + lo
+    lane = (np.cumsum(present) - 1)[ids - lo]
+    n = lanes.size
+    cell = lane.astype(np.int64) * MINUTES + col("minute")
+    packed = col("packed")
+    fresh = packed >= 0
+    grid = np.zeros(n * MINUTES, dtype=np.int64)
+    grid[cell[fresh]] = packed[fresh]  # a minute published fresh twice: either version
+    republished = np.zeros(n * MINUTES, dtype=bool)
+    republished[cell[~fresh]] = True
+    cells = grid.reshape(n, MINUTES)
+    observed_grid = cells != 0
+    stale = republished.reshape(n, MINUTES) & ~observed_grid
+    facts_grid = (cells >> 48) & 15
+    defect = (facts_grid & 1).astype(bool)
+    unavailable = (facts_grid & 4).astype(bool)
+    valid = observed_grid & (facts_grid & 7 == 0)
+    counted = observed_grid & (facts_grid & 13 == 8)  # counted, neither defect nor no data
+    reading_grid = cells & ((1 << 48) - 1)
+    stuck = _stuck_minutes(reading_grid, counted, rules.stuck_minutes)
+    expected = int(observed_grid.any(axis=0).sum())
+    lve = np.zeros(n, dtype=np.float64)  # a lane's lve_nr (0: none known)
+    lve[lane] = np.nan_to_num(col("lve_nr").astype(np.float64), nan=0.0)
+    sums = {
+        "minutes_observed": observed_grid.sum(axis=1),
+        "minutes_valid": valid.sum(axis=1),
+        "minutes_defect": defect.sum(axis=1),
+        "minutes_stale": stale.sum(axis=1),
+        "minutes_unavailable": unavailable.sum(axis=1),
+    }
+    share = max(expected, 1)
+    pct_valid = np.round(sums["minutes_valid"] / share, 4)
+    return pa.table(
+        {
+            "unieke_id": lanes.astype(np.int32),
+            "lve_nr": pa.array(lve.astype(np.int32), mask=lve == 0),
+            "minutes_expected": np.full(n, expected, dtype=np.int32),
+            **{k: v.astype(np.int32) for k, v in sums.items()},
+            "stuck_minutes": stuck.astype(np.int32),
+            "pct_observed": np.round(sums["minutes_observed"] / share, 4),
+            "pct_valid": pct_valid,
+            "trusted": (sums["minutes_valid"] / share >= rules.min_valid_share) & (stuck == 0),
+        },
+        schema=HEALTH_SCHEMA,
     )
+
+
+def _stuck_minutes(reading: np.ndarray, counted: np.ndarray, run: int) -> np.ndarray:
+    """Per lane: minutes in runs of at least ``run`` consecutive counted minutes repeating one
+    reading."""
+    same = counted[:, 1:] & counted[:, :-1] & (reading[:, 1:] == reading[:, :-1])
+    # run starts where a counted minute does not continue the previous one
+    starts = counted & ~np.concatenate([np.zeros((counted.shape[0], 1), bool), same], axis=1)
+    run_id = np.cumsum(starts.ravel()).reshape(counted.shape)
+    ids = run_id[counted]
+    lengths = np.bincount(ids)
+    long_runs = lengths >= run
+    per_cell = np.zeros(counted.shape, dtype=bool)
+    per_cell[counted] = long_runs[ids]
+    return per_cell.sum(axis=1)

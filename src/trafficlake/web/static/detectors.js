@@ -75,7 +75,7 @@
     const body = $("health-sections").querySelector("tbody");
     body.textContent = "";
     for (const s of flagged) {
-      const tr = row([[String(s.lve_nr)], [`${s.road || ""} ${s.direction || ""}`], [s.km == null ? "" : s.km.toFixed(1), "num"], [s.name || ""],
+      const tr = row([[String(s.lve_nr)], [`${s.road || ""} ${s.direction || ""}`, "nowrap"], [s.km == null ? "" : s.km.toFixed(1), "num"], [s.name || ""],
         [String(s.lanes), "num"], [String(s.untrusted_lanes), "num"], [String(s.stuck_lanes), "num"],
         [pct(s.pct_observed), "num"], [pct(s.pct_valid), "num"]]);
       tr.dataset.lve = String(s.lve_nr);

@@ -247,7 +247,6 @@
     const secs = ts.sections;
     const L = HEAT.L, T = HEAT.T, B = HEAT.B, R = HEAT.R;
     const W = canvas.width, H = canvas.height;
-    const up = ts.direction !== "2";
     const [h0, h1] = dataHours(ts).map((m) => m / 60);
     state.heatHours = [h0, h1];
     const hours = h1 - h0;
@@ -267,7 +266,7 @@
     state.heat = means;
     ctx.font = "11px system-ui, sans-serif";
     secs.forEach((s, i) => {
-      const r = up ? secs.length - 1 - i : i;
+      const r = secs.length - 1 - i;  // sections in the direction of travel: downstream on top
       for (let h = h0; h < h1; h++) {
         ctx.fillStyle = TL.speedColor(means[i][h]);
         ctx.fillRect(L + (h - h0) * colW, T + r * rowH, colW - 1, Math.max(rowH - 0.5, 0.5));
@@ -276,7 +275,7 @@
     ctx.fillStyle = "#5d6b7a"; ctx.textAlign = "right";
     let lastY = -99;
     secs.forEach((s, i) => {
-      const r = up ? secs.length - 1 - i : i;
+      const r = secs.length - 1 - i;  // sections in the direction of travel: downstream on top
       const yy = T + r * rowH + rowH / 2 + 4;
       if (Math.abs(yy - lastY) < 13) return;
       lastY = yy;
@@ -379,7 +378,7 @@
       const h = h0 + Math.floor((mx - L) / ((heat.width - L - R) / (h1 - h0)));
       const r = Math.floor((my - T) / ((heat.height - T - B) / secs.length));
       if (h < h0 || h >= h1 || r < 0 || r >= secs.length) { $("heatmap-tip").hidden = true; return; }
-      const i = state.ts.direction !== "2" ? secs.length - 1 - r : r;
+      const i = secs.length - 1 - r;
       const v = state.heat[i][h];
       TL.tooltip($("heatmap-tip"), heat, e, `${fmt(state.ts.start + h * 3600)}–${fmt(state.ts.start + (h + 1) * 3600)}<br><b>${esc(secs[i].name)}</b> km ${secs[i].km.toFixed(1)}<br>${v == null ? "no data" : `${v.toFixed(0)} km/h`}`);
     });
