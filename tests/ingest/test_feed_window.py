@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runner import run_cli
 from trafficlake import ingest
 from trafficlake.config import Settings, load_settings
 from trafficlake.ingest import InvalidStartError, parse_start
@@ -68,12 +67,7 @@ def test_the_window_is_configurable(settings: Settings, tmp_path: Path) -> None:
 def test_a_simulation_start_outside_the_window_is_one_line(tmp_path: Path, start: str) -> None:
     with pytest.raises(InvalidStartError, match="simulate from 2000-01-01 up to a year from now"):
         parse_start(start)
-    proc = subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", "ingest", "simulate", "--start", start],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    proc = run_cli("ingest", "simulate", "--start", start, cwd=tmp_path)
     assert proc.returncode != 0
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "simulate from 2000-01-01" in proc.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 from transform_lakes import T0, LakeHarness, with_arrival
 
+from cli_runner import CliResult, run_cli
 from trafficlake.miv.simulator import Simulator
 from trafficlake.transform import run_transform
 
@@ -27,22 +28,11 @@ def small_lake(tlake: LakeHarness) -> list[str]:
     return keys
 
 
-def cli(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "trafficlake.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-    )
+def cli(cwd: Path, *args: str, env: dict[str, str | None] | None = None) -> CliResult:
+    return run_cli(*args, cwd=cwd, env=env)
 
 
-def one_line(proc: subprocess.CompletedProcess[str]) -> str:
+def one_line(proc: CliResult) -> str:
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
     return proc.stderr.strip()

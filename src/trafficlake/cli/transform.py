@@ -142,11 +142,16 @@ def runs_cmd(limit: LimitOpt = 20, json_: JsonOpt = False, config: ConfigOpt = N
     if json_:
         print_json(found)
         return
+    from trafficlake.owner import owner_alive
+
     rows = []
     for r in found:
         res = r.result or {}
+        state = r.state
+        if state == "RUNNING" and r.owner and not owner_alive(r.owner):
+            state = "RUNNING, process gone (the next run marks it FAILED)"
         seconds = res.get("seconds")
-        rows.append((r.id, r.state, when(r.started_at), _days(res.get("days", [])),
+        rows.append((r.id, state, when(r.started_at), _days(res.get("days", [])),
                      f"{res.get('rows_written', 0):,}", "-" if seconds is None else f"{seconds:.1f} s",
                      r.error or ""))  # fmt: skip
     print_table(
