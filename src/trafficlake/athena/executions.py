@@ -273,11 +273,21 @@ def stop_query(settings: Settings, qid: str) -> QueryExecution:
         execution.state = "CANCELLED"
         execution.reason = "USER_CANCELED: Query was canceled by user"
         execution.completed_at = time.time()
-        if cat.update_query_execution(execution, only_if_active=True):
-            session = _LIVE.get(qid)
-            if session is not None:
-                session.interrupt()
+        if cat.update_query_execution(execution, only_if_active=True) and qid in _LIVE:
+            threading.Thread(target=_interrupt, args=(qid,), daemon=True).start()
     return cat.get_query_execution(qid)
+
+
+def _interrupt(qid: str, every: float = 0.05, limit: float = 30.0) -> None:
+    """Interrupt the execution's DuckDB work until its worker lets go of it (an interrupt that
+    lands between two statements is lost, so it is repeated)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        session = _LIVE.get(qid)
+        if session is None or session.query_id != qid:  # done; the session runs another one
+            return
+        session.interrupt()
+        time.sleep(every)
 
 
 def query_results(
