@@ -357,3 +357,15 @@ def test_an_assigned_null_is_a_variable_holding_null() -> None:
         }
     )  # fmt: skip
     assert run(d, {"bar": None}).output == {"v": None, "e": True}
+
+
+def test_map_over_a_json_object_iterates_its_entries() -> None:
+    processor = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    d = jsonata({"M": {"Type": "Map", "Items": {"a": 1, "b": 2}, "ItemProcessor": processor,
+                       "ItemSelector": {"k": "{% $states.context.Map.Item.Key %}",
+                                        "v": "{% $states.context.Map.Item.Value %}"},
+                       "End": True}})  # fmt: skip
+    assert run(d, {}).output == [{"k": "a", "v": 1}, {"k": "b", "v": 2}]
+    jsonpath = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.o",
+                "ItemProcessor": processor, "End": True}}}  # fmt: skip
+    assert run(jsonpath, {"o": {"x": [1]}}).output == [{"Key": "x", "Value": [1]}]

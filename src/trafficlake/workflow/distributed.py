@@ -25,7 +25,14 @@ from trafficlake.workflow.errors import StatesError
 from trafficlake.workflow.history import iso
 from trafficlake.workflow.paths import compact, select
 from trafficlake.workflow.payload import resolve_template
-from trafficlake.workflow.states import INLINE_CONCURRENCY, map_items, map_setting, run_all
+from trafficlake.workflow.states import (
+    INLINE_CONCURRENCY,
+    Item,
+    entries,
+    map_items,
+    map_setting,
+    run_all,
+)
 
 if TYPE_CHECKING:
     from trafficlake.workflow.runtime import Executor
@@ -80,12 +87,12 @@ def _parameters(
 
 def read_items(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
-) -> list[tuple[Any, dict[str, Any]]]:
+) -> list[Item]:
     """The items of a distributed Map, each with its ``$$.Map.Item`` (``Value``, and ``Key``
     for the entries of a JSON object): from the ItemReader, else as an inline Map's."""
     reader = state.get("ItemReader")
     if reader is None:
-        return [(v, {"Value": v}) for v in map_items(ex, name, state, data, ctx, scope)]
+        return map_items(ex, name, state, data, ctx, scope)
     params = _parameters(ex, reader, data, ctx, scope, "ItemReader")
     config = reader.get("ReaderConfig", {})
     limit = config.get("MaxItems")
@@ -132,18 +139,9 @@ def _pointer(doc: Any, pointer: str) -> Any:
     return node
 
 
-def _entries(node: Any) -> list[tuple[Any, dict[str, Any]]]:
-    """An array's elements, or a JSON object's entries as ``{"Key", "Value"}``."""
-    if isinstance(node, list):
-        return [(v, {"Value": v}) for v in node]
-    if isinstance(node, dict):
-        return [({"Key": k, "Value": v}, {"Key": k, "Value": v}) for k, v in node.items()]
-    raise StatesError(READER_FAILED, "Attempting to map over non-iterable node.")
-
-
 def _list_objects(lake: Lake, prefix: str) -> list[dict[str, Any]]:
     folder = prefix if prefix.endswith("/") or not prefix else prefix.rpartition("/")[0]
-    entries = sorted(
+    listed = sorted(
         (e for e in lake.list(folder.rstrip("/")) if e.key.startswith(prefix)), key=lambda e: e.key
     )
     return [
@@ -154,13 +152,11 @@ def _list_objects(lake: Lake, prefix: str) -> list[dict[str, Any]]:
             "Size": e.size,
             "StorageClass": "STANDARD",
         }
-        for e in entries
+        for e in listed
     ]
 
 
-def _parse_object(
-    raw: bytes, config: dict[str, Any], where: str
-) -> list[tuple[Any, dict[str, Any]]]:
+def _parse_object(raw: bytes, config: dict[str, Any], where: str) -> list[Item]:
     kind = config.get("InputType")
     if kind not in INPUT_TYPES:
         raise StatesError(READER_FAILED, f"ReaderConfig.InputType must be one of {INPUT_TYPES}")
@@ -173,7 +169,10 @@ def _parse_object(
             doc = json.loads(text)
         except ValueError as e:
             raise StatesError(READER_FAILED, f"{where} is not JSON: {e}") from None
-        return _entries(_pointer(doc, config.get("ItemsPointer", "")))
+        found = entries(_pointer(doc, config.get("ItemsPointer", "")))
+        if found is None:
+            raise StatesError(READER_FAILED, "Attempting to map over non-iterable node.")
+        return found
     if kind == "JSONL":
         out = []
         for n, line in enumerate(text.splitlines(), 1):

@@ -115,31 +115,46 @@ def map_setting(
     return value if percentage else int(value)
 
 
+Item = tuple[Any, dict[str, Any]]
+"""An iteration's input and its ``$$.Map.Item`` (without Index)."""
+
+
+def entries(node: Any) -> list[Item] | None:
+    """An array's elements, or a JSON object's entries as ``{"Key", "Value"}`` items (with
+    ``$$.Map.Item.Key``); None for anything else."""
+    if isinstance(node, list):
+        return [(v, {"Value": v}) for v in node]
+    if isinstance(node, dict):
+        return [({"Key": k, "Value": v}, {"Key": k, "Value": v}) for k, v in node.items()]
+    return None
+
+
 def map_items(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
-) -> list[Any]:
-    """The array a Map iterates: ItemsPath (JSONPath) or Items (JSONata), default the input."""
+) -> list[Item]:
+    """What a Map iterates: ItemsPath (JSONPath) or Items (JSONata), default the input; an
+    array, or a JSON object's entries."""
     if ex.jsonata(state):
         items = data
         if "Items" in state:
             items = query.resolve(state["Items"], ex.bindings(scope, data, ctx), "Items")
-        if not isinstance(items, list):
+        found = entries(items)
+        if found is None:
             raise StatesError(
                 query.QUERY_ERROR,
-                f"The Items field of Map state '{name}' must be an array, got "
-                f"{type(items).__name__}",
+                f"The Items field of Map state '{name}' must be an array or an object, got "
+                f"{json.dumps(items)}",
             )
-        return items
-    items = select(
-        state.get("ItemsPath", "$"), data, ctx, field="ItemsPath", variables=scope.variables
-    )
-    if not isinstance(items, list):
+        return found
+    path = state.get("ItemsPath", "$")
+    items = select(path, data, ctx, field="ItemsPath", variables=scope.variables)
+    found = entries(items)
+    if found is None:
         raise StatesError(
             "States.Runtime",
-            f"Map state '{name}': the ItemsPath '{state.get('ItemsPath', '$')}' did not select "
-            f"an array",
+            f"Map state '{name}': the ItemsPath '{path}' selected neither an array nor an object",
         )
-    return items
+    return found
 
 
 def run_map(
@@ -172,21 +187,22 @@ def run_map(
             return True
         return bool(tol_pct is not None and items and failures * 100.0 / len(items) > tol_pct)
 
-    def select_item(index: int, item: Any) -> Any:
+    def select_item(item: Any, map_item: dict[str, Any]) -> Any:
         if selector is None:
             return item
-        item_ctx = dict(ctx, Map={"Item": {"Index": index, "Value": item}})
+        item_ctx = dict(ctx, Map={"Item": map_item})
         if jsonata:
             b = ex.bindings(scope, data, item_ctx)
             return query.resolve(selector, b, "ItemSelector")
         return resolve_template(selector, data, item_ctx, "ItemSelector", scope.variables)
 
-    def iteration(index: int, item: Any, child: Scope) -> Any:
+    def iteration(index: int, child: Scope) -> Any:
         nonlocal failures
+        item, item_ctx = items[index]
         ex.event(child, "MapIterationStarted", name=name, index=index)
         try:
-            child.map_item = {"Index": index, "Value": item}
-            out = ex.run_states(processor, select_item(index, item), child)
+            child.map_item = {"Index": index, **item_ctx}
+            out = ex.run_states(processor, select_item(item, child.map_item), child)
         except StatesError as e:
             ex.event(
                 child, "MapIterationFailed", name=name, index=index, error=e.error, cause=e.cause
@@ -207,7 +223,7 @@ def run_map(
     workers = min(limit or INLINE_CONCURRENCY, INLINE_CONCURRENCY)
     results, error = run_all(
         len(items),
-        lambda i: iteration(i, items[i], scope.child(started, cancel=cancel)),
+        lambda i: iteration(i, scope.child(started, cancel=cancel)),
         workers,
         cancel,
         name,

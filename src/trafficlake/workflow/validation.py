@@ -380,9 +380,9 @@ def _validate_jsonata_fields(state: dict[str, Any], bad: Any) -> None:
             for msg in query.template_problems(state[key], key):
                 bad(msg)
     if "Items" in state and not (
-        isinstance(state["Items"], list) or query.is_expression(state["Items"])
+        isinstance(state["Items"], (list, dict)) or query.is_expression(state["Items"])
     ):
-        bad("field 'Items' must be an array or a JSONata expression")
+        bad("field 'Items' must be an array, an object or a JSONata expression")
     args = state.get("Arguments")
     if "Arguments" in state and not (isinstance(args, (dict, list)) or query.is_expression(args)):
         bad("field 'Arguments' must be an object, an array or a JSONata expression")
