@@ -369,3 +369,44 @@ def test_map_over_a_json_object_iterates_its_entries() -> None:
     jsonpath = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.o",
                 "ItemProcessor": processor, "End": True}}}  # fmt: skip
     assert run(jsonpath, {"o": {"x": [1]}}).output == [{"Key": "x", "Value": [1]}]
+
+
+@pytest.mark.parametrize(
+    ("definition", "field"),
+    [
+        ({"S": {"Type": "Pass", "Output": {"v": "{% $states.input.missing %}"}, "End": True}},
+         "Output/v"),
+        ({"S": {"Type": "Pass", "Assign": {"x": "{% $states.input.missing %}"}, "End": True}},
+         "Assign/x"),
+        ({"S": {"Type": "Choice", "Default": "D", "Choices": [
+            {"Condition": "{% false %}", "Next": "D"},
+            {"Condition": "{% $states.input.missing %}", "Next": "D"}]},
+          "D": {"Type": "Succeed"}}, "Choices[1]/Condition"),
+    ],
+)  # fmt: skip
+def test_the_cause_names_the_field_as_aws_does(definition: dict[str, Any], field: str) -> None:
+    r = run(jsonata(definition, "S"), {})
+    assert (r.error, r.cause) == (
+        "States.QueryEvaluationError",
+        "An error occurred while executing the state 'S' (entered at the event id #2). The JSONata "
+        f"expression '$states.input.missing' specified for the field '{field}' returned nothing "
+        "(undefined).",
+    )
+
+
+def test_an_expression_building_a_huge_value_fails_catchably() -> None:
+    doubling = (
+        "{% ($p := function($s, $n) { $n = 0 ? $s : $p($s & $s, $n - 1) }; $length($p('x', 31))) %}"
+    )
+    d = jsonata(
+        {
+            "P": {
+                "Type": "Parallel",
+                "Branches": [{"StartAt": "E", "States": {"E": {"Type": "Pass", "Output": doubling, "End": True}}}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}],
+                "End": True,
+            },
+            "C": {"Type": "Pass", "Output": {"caught": "{% $states.input.Error %}"}, "End": True},
+        }
+    )  # fmt: skip
+    assert run(d, {}).output == {"caught": "States.QueryEvaluationError"}

@@ -24,6 +24,8 @@ from trafficlake.workflow.intrinsics import JavaRandom
 QUERY_ERROR = "States.QueryEvaluationError"
 TIMEOUT_MS = 5000
 MAX_DEPTH = 500
+MAX_VALUE_LENGTH = 8 * 1024 * 1024
+"""A string or array longer than this while evaluating fails the expression (memory bound)."""
 RANGE_LIMIT = 1000
 HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
           "SHA-512": "sha512"}  # fmt: skip
@@ -108,6 +110,14 @@ def _frame(expr: Any, bindings: Mapping[str, Any]) -> Any:
     for k, v in bindings.items():
         frame.bind(k, jsonata.Utils.NULL_VALUE if v is None else v)
     frame.set_runtime_bounds(TIMEOUT_MS, MAX_DEPTH)
+    timebox_exit = frame.lookup("__evaluate_exit")
+
+    def bounded_exit(exp: Any, input: Any, env: Any, result: Any) -> None:
+        timebox_exit(exp, input, env, result)
+        if isinstance(result, (str, list)) and len(result) > MAX_VALUE_LENGTH:
+            raise StatesError(QUERY_ERROR, "Expression evaluation memory limit exceeded")
+
+    frame.bind("__evaluate_exit", bounded_exit)
     return frame
 
 

@@ -342,7 +342,7 @@ class Executor:
         if self.jsonata(state):
             b = self.bindings(scope, data, ctx)
             for i, rule in enumerate(state["Choices"]):
-                ok = query.evaluate(rule["Condition"], b, f"Choices[{i}].Condition")
+                ok = query.evaluate(rule["Condition"], b, f"Choices[{i}]/Condition")
                 if not isinstance(ok, bool):
                     raise StatesError(
                         query.QUERY_ERROR,
