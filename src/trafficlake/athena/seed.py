@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from trafficlake.errors import TrafficlakeError
+from trafficlake.sqlquote import quote_ident
 
 SEED_INSERT = files("trafficlake.athena").joinpath("seed_insert.sql").read_text(encoding="utf-8")
 SEED_SOURCE = '"anpr"."sls_data_pipelines_batch_destination_parquet"'
@@ -46,7 +47,7 @@ def _quoted(name: str) -> str:
     parts = name.split(".")
     if len(parts) != 2 or not all(parts):
         raise TrafficlakeError(f"table {name!r} must be DATABASE.TABLE")
-    return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+    return ".".join(quote_ident(p) for p in parts)
 
 
 def insert_queries(params: dict[str, Any]) -> dict[str, Any]:

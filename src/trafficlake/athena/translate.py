@@ -160,7 +160,7 @@ def duckdb_sql(tree: exp.Expression) -> str:
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        raise not_supported(str(exc).splitlines()[0]) from None
+        raise not_supported(first_line(exc)) from None
 
 
 def to_duckdb(

@@ -34,6 +34,7 @@ from trafficlake.catalog import (
     Table,
 )
 from trafficlake.query import duck_type
+from trafficlake.sqlquote import quote_ident as _q
 
 if TYPE_CHECKING:
     from trafficlake.athena.engine import AthenaSession
@@ -57,10 +58,6 @@ class WriteResult:
     rows: int
     partitions: int
     files: int
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _group(hive_or_athena: str) -> str:

@@ -23,6 +23,7 @@ from trafficlake.catalog.base import (
     Table,
 )
 from trafficlake.config import Settings
+from trafficlake.errors import first_line
 from trafficlake.storage import Lake
 
 _DUCK_TYPES = {
@@ -94,8 +95,7 @@ def filter_partitions(
             con.executemany(f"INSERT INTO p VALUES ({marks})", rows)
         keep = con.execute(f"SELECT __i FROM p WHERE {expression}").fetchall()
     except duckdb.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidExpressionError(f"invalid partition expression: {reason}") from None
+        raise InvalidExpressionError(f"invalid partition expression: {first_line(exc)}") from None
     finally:
         con.close()
     wanted = {int(r[0]) for r in keep}

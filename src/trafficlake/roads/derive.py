@@ -37,6 +37,7 @@ from trafficlake.roads.health import HEALTH_COLUMNS, HEALTH_SCHEMA, HealthRules,
 from trafficlake.roads.health import day_health as health_of
 from trafficlake.roads.jams import JAMS_COLUMNS, JamRules, day_grid, find_jams
 from trafficlake.roads.sections import read_sections
+from trafficlake.sqlquote import quote_literal
 from trafficlake.storage import Lake
 from trafficlake.transform import commit
 from trafficlake.transform.commit import Layout
@@ -217,7 +218,7 @@ def _connect(settings: Settings, lake: Lake) -> duckdb.DuckDBPyConnection:
 
 
 def _read_parquet(keys: Sequence[str], lake: Lake, columns: str = "*") -> str:
-    files = ", ".join("'" + u.replace("'", "''") + "'" for u in file_uris(lake, keys))
+    files = ", ".join(quote_literal(u) for u in file_uris(lake, keys))
     return (
         f"(SELECT {columns} FROM read_parquet([{files}], union_by_name = true, "
         "hive_partitioning = false))"
