@@ -382,6 +382,20 @@ def test_map_over_a_json_object_iterates_its_entries() -> None:
             {"Condition": "{% false %}", "Next": "D"},
             {"Condition": "{% $states.input.missing %}", "Next": "D"}]},
           "D": {"Type": "Succeed"}}, "Choices[1]/Condition"),
+        ({"S": {"Type": "Choice", "Default": "D", "Choices": [
+            {"Condition": "{% false %}", "Next": "D"},
+            {"Condition": "{% true %}", "Output": {"v": "{% $states.input.missing %}"},
+             "Next": "D"}]},
+          "D": {"Type": "Succeed"}}, "Choices[1]/Output/v"),
+        ({"S": {"Type": "Choice", "Default": "D", "Choices": [
+            {"Condition": "{% true %}", "Assign": {"x": "{% $states.input.missing %}"},
+             "Next": "D"}]},
+          "D": {"Type": "Succeed"}}, "Choices[0]/Assign/x"),
+        ({"S": {"Type": "Task", "Resource": "python:wf_tasks.raise_custom", "Catch": [
+            {"ErrorEquals": ["States.Timeout"], "Next": "D"},
+            {"ErrorEquals": ["States.ALL"], "Output": {"v": "{% $states.input.missing %}"},
+             "Next": "D"}], "End": True},
+          "D": {"Type": "Succeed"}}, "Catch[1]/Output/v"),
     ],
 )  # fmt: skip
 def test_the_cause_names_the_field_as_aws_does(definition: dict[str, Any], field: str) -> None:

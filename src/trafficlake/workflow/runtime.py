@@ -308,16 +308,17 @@ class Executor:
         return b
 
     @staticmethod
-    def output(state: dict[str, Any], b: dict[str, Any], default: Any) -> Any:
+    def output(state: dict[str, Any], b: dict[str, Any], default: Any, where: str = "") -> Any:
+        """``Output`` of a state (or of a Choice rule / catcher named by ``where``)."""
         if "Output" not in state:
             return default
-        return query.resolve(state["Output"], b, "Output")
+        return query.resolve(state["Output"], b, where + "Output")
 
     @staticmethod
-    def assign(state: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    def assign(state: dict[str, Any], b: dict[str, Any], where: str = "") -> dict[str, Any] | None:
         if "Assign" not in state:
             return None
-        values = query.resolve(state["Assign"], b, "Assign")
+        values = query.resolve(state["Assign"], b, where + "Assign")
         check_assign(values)
         return dict(values)
 
@@ -337,12 +338,15 @@ class Executor:
         self, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
     ) -> tuple[Any, str | None, dict[str, Any] | None]:
         """The first matching rule's Next, else Default. The state's Assign applies whichever
-        way is taken, merged with the matching rule's own Assign (which wins on a name)."""
+        way is taken, merged with the matching rule's own Assign (which wins on a name); a
+        matching JSONata rule's own Output replaces the state's."""
         matched: dict[str, Any] | None = None
         if self.jsonata(state):
             b = self.bindings(scope, data, ctx)
+            where = ""
             for i, rule in enumerate(state["Choices"]):
-                ok = query.evaluate(rule["Condition"], b, f"Choices[{i}]/Condition")
+                where = f"Choices[{i}]/"
+                ok = query.evaluate(rule["Condition"], b, where + "Condition")
                 if not isinstance(ok, bool):
                     raise StatesError(
                         query.QUERY_ERROR,
@@ -352,7 +356,9 @@ class Executor:
                     matched = rule
                     break
             out = self.output(state, b, data)
-            assigned = [self.assign(state, b), self.assign(matched or {}, b)]
+            if matched is not None and "Output" in matched:
+                out = self.output(matched, b, data, where)
+            assigned = [self.assign(state, b), self.assign(matched or {}, b, where)]
         else:
             variables = scope.variables
             effective = apply_input_path(
@@ -481,9 +487,10 @@ class Executor:
                     retry_count += 1
                     self.sleep(delay * self.wait_scale, scope)
                     continue
-                for c in state.get("Catch", []):
+                for i, c in enumerate(state.get("Catch", [])):
                     if error_matches(e.error, c["ErrorEquals"]):
-                        return self._caught(c, e, data, ctx, scope, self.jsonata(state))
+                        where = f"Catch[{i}]/" if self.jsonata(state) else None
+                        return self._caught(c, e, data, ctx, scope, where)
                 raise
 
     def _caught(
@@ -493,11 +500,13 @@ class Executor:
         data: Any,
         ctx: dict[str, Any],
         scope: Scope,
-        jsonata: bool,
+        where: str | None,
     ) -> tuple[Any, str, dict[str, Any] | None]:
-        if jsonata:
+        """The catcher's output and Assign; ``where`` (``Catch[i]/``) is set in JSONata."""
+        if where is not None:
             b = self.bindings(scope, data, ctx, errorOutput=e.output())
-            return self.output(catcher, b, e.output()), catcher["Next"], self.assign(catcher, b)
+            out = self.output(catcher, b, e.output(), where)
+            return out, catcher["Next"], self.assign(catcher, b, where)
         assigned = self.assign_jsonpath(catcher, e.output(), ctx, scope)
         return (
             set_result(catcher.get("ResultPath", "$"), data, e.output()),

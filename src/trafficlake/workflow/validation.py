@@ -393,7 +393,7 @@ def _validate_jsonata_rule(rule: Any, where: str, bad: Any) -> None:
         bad(f"{where} must be an object")
         return
     for key in rule:
-        if key not in ("Condition", "Next", "Assign", "Comment"):
+        if key not in ("Condition", "Next", "Assign", "Output", "Comment"):
             bad(f"{where}: field {key!r} is not supported in a JSONata Choice rule")
     cond = rule.get("Condition")
     if isinstance(cond, bool):
@@ -408,6 +408,9 @@ def _validate_jsonata_rule(rule: Any, where: str, bad: Any) -> None:
         bad(f"{where}: missing required field 'Next'")
     if "Assign" in rule:
         _validate_assign(rule["Assign"], f"{where}.Assign", True, bad)
+    if "Output" in rule:
+        for msg in query.template_problems(rule["Output"], f"{where}.Output"):
+            bad(msg)
 
 
 def _validate_assign(assign: Any, where: str, jsonata: bool, bad: Any) -> None:
