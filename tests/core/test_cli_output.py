@@ -15,7 +15,8 @@ from trafficlake.storage import Lake
 
 def test_help_has_no_type_placeholders(tmp_path: Path) -> None:
     for args in (["--help"], ["query", "--help"], ["ingest", "simulate", "--help"],
-                 ["catalog", "partitions", "--help"], ["transform", "--help"]):  # fmt: skip
+                 ["catalog", "partitions", "--help"], ["transform", "--help"],
+                 ["roads", "derive", "--help"], ["aws", "serve", "--help"]):  # fmt: skip
         done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         for noise in ("<bool>", "<int>", "<str>", "<path>", "list[", "{sql}", "{table}"):

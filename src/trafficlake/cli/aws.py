@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from trafficlake.cli.common import ConfigOpt, console, settings
+from trafficlake.cli.common import App, ConfigOpt, console, settings
 
 if TYPE_CHECKING:
     from trafficlake.aws.server import AwsServer
 
-group = typer.Typer(help="The local AWS endpoint.", no_args_is_help=True)
+group = App(help="The local AWS endpoint.", no_args_is_help=True)
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to bind (default: loopback).")]
 PortOpt = Annotated[int | None, typer.Option(help="Port (0 picks a free one).")]

@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
 
-from trafficlake.cli.common import ConfigOpt, JsonOpt, console, print_json, progress, settings
+from trafficlake.cli.common import (
+    App,
+    ConfigOpt,
+    JsonOpt,
+    console,
+    day_option,
+    print_json,
+    progress,
+    settings,
+)
 from trafficlake.errors import TrafficlakeError
 
-roads_app = typer.Typer(
-    help="Roads, jam episodes and detector health derived from the lake.",
-    no_args_is_help=True,
-)
-
-
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
+roads_app = App(help="Roads, jam episodes and detector health derived from the lake.")
 
 
 @roads_app.command("derive")
 def derive(
-    start: Annotated[
-        datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], metavar="DAY", help="First UTC day."),
-    ] = None,
-    end: Annotated[
-        datetime | None,
-        typer.Option("--to", formats=["%Y-%m-%d"], metavar="DAY", help="Last UTC day (inclusive)."),
-    ] = None,
+    start: Annotated[date | None, day_option("--from", "First UTC day.")] = None,
+    end: Annotated[date | None, day_option("--to", "Last UTC day (inclusive).")] = None,
     reset_bookmark: Annotated[
         bool, typer.Option("--reset-bookmark", help="Forget the bookmark: redo every day.")
     ] = False,
@@ -50,8 +46,8 @@ def derive(
 
         result = run_derive(
             cfg,
-            start_day=_day(start),
-            end_day=_day(end),
+            start_day=start,
+            end_day=end,
             reset_bookmark=reset_bookmark,
             progress=on_progress,
         )
