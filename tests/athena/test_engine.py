@@ -188,3 +188,18 @@ def test_ctas_and_ddl(session: AthenaSession) -> None:
     run(session, "DROP TABLE c")
     assert run(session, "SHOW TABLES IN anpr") == [("src",)]
     assert session.lake.list("ctas/c/")  # external data stays, as in Athena
+
+
+def test_an_unpartitioned_table_reads_what_its_location_holds(session: AthenaSession) -> None:
+    # declared without files (as glue.create_table declares it): Athena reads the folder
+    session.catalog.create_table(Table("anpr", "flat", [Column("a", "int")], location="flat/"))
+    os.makedirs(session.lake.path("flat"), exist_ok=True)
+    pq.write_table(
+        pa.table({"a": pa.array([1, 2], pa.int32())}), session.lake.path("flat/1.parquet")
+    )
+    assert run(session, "SELECT sum(a) FROM flat") == [(3,)]
+    pq.write_table(pa.table({"a": pa.array([4], pa.int32())}), session.lake.path("flat/2.parquet"))
+    pq.write_table(
+        pa.table({"a": pa.array([100], pa.int32())}), session.lake.path("flat/_tmp.parquet")
+    )
+    assert run(session, "SELECT sum(a) FROM flat") == [(7,)]

@@ -26,6 +26,7 @@ from trafficlake.catalog import (
     Table,
     TableExistsError,
 )
+from trafficlake.catalog.glue import declared_partition
 
 if TYPE_CHECKING:
     from trafficlake.athena.engine import AthenaSession, StatementResult
@@ -76,18 +77,6 @@ def _spec(text: str, table: Table) -> tuple[str, ...]:
             error_type=DDL_FAILED,
         )
     return tuple(given[k] for k in keys)
-
-
-def _files(session: AthenaSession, location: str) -> list[DataFile]:
-    return [DataFile(e.key, e.size) for e in session.lake.list(location)]
-
-
-def _partition(
-    session: AthenaSession, table: Table, values: tuple[str, ...], location: str
-) -> Partition:
-    files = _files(session, location)
-    return Partition(table.database, table.name, values, location, files,
-                     size_bytes=sum(f.size for f in files))  # fmt: skip
 
 
 def run(session: AthenaSession, sql: str, sub: str) -> StatementResult:
@@ -155,7 +144,7 @@ def _create_table(session: AthenaSession, sql: str, sub: str) -> StatementResult
         raise AthenaQueryError("ALREADY_EXISTS", f"Table {db}.{name} already exists",
                                error_type=DDL_FAILED) from None  # fmt: skip
     if not keys:  # an unpartitioned table reads every file of its location at once
-        part = _partition(session, table, (), location)
+        part = declared_partition(session.lake, table, (), location)
         session.catalog.commit_partitions(db, name, upsert=[part])
     return _done(sub)
 
@@ -257,7 +246,7 @@ def _alter(session: AthenaSession, sql: str, sub: str) -> StatementResult:
                                error_type=DDL_FAILED)  # fmt: skip
     keys = [k.name for k in table.partition_keys]
     upsert = [
-        _partition(session, table, v, lake_key(session.settings, session.lake, loc) if loc else
+        declared_partition(session.lake, table, v, lake_key(session.settings, session.lake, loc) if loc else
                    table.location + "".join(f"{k}={x}/" for k, x in zip(keys, v, strict=True)))
         for v, loc in values if v not in known
     ]  # fmt: skip

@@ -31,7 +31,16 @@ from trafficlake.athena.translate import (
     translate,
 )
 from trafficlake.athena.writes import columns_for_new_table, write_select
-from trafficlake.catalog import Catalog, Column, NoSuchTableError, Table, TableExistsError
+from trafficlake.catalog import (
+    Catalog,
+    Column,
+    NoSuchPartitionError,
+    NoSuchTableError,
+    Table,
+    TableExistsError,
+)
+from trafficlake.catalog.crawl_plan import owning_writer
+from trafficlake.catalog.glue import declared_partition
 from trafficlake.config import Settings
 from trafficlake.query import CatalogConnection, QueryError, QueryResult, ReadOnlyQueryError
 from trafficlake.storage import Lake
@@ -149,12 +158,32 @@ class AthenaSession:
         """Translate a parsed query and point the views of the tables it reads at the partitions
         it needs; returns its DuckDB SQL and the bytes those partitions hold."""
         tree = translate(query, sql=sql, database=self.database, tables=self.table_keys())
+        for node in tree.find_all(exp.Table):
+            key = (node.db, node.name)
+            if key in self.connection.tables:
+                self._follow_location(self.connection.tables[key])
         duck = duckdb_sql(tree)
         try:
             self.connection.prepare(duck, statements=[tree], only_referenced=True)
         except QueryError as exc:
             raise AthenaQueryError("HIVE_METASTORE_ERROR", str(exc)) from None
         return duck, self.connection.bytes_read
+
+    def _follow_location(self, table: Table) -> None:
+        """An unpartitioned table is whatever its location holds now (Athena lists it at query
+        time): its one catalog partition follows the folder. Writer-owned tables are left to
+        their writer."""
+        if table.partition_keys or not table.location or owning_writer(table):
+            return
+        now = declared_partition(self.lake, table, (), table.location)
+        try:
+            old = self.catalog.get_partition(table.database, table.name, ())
+        except NoSuchPartitionError:
+            old = None
+        if old is None or sorted((f.key, f.size) for f in old.files) != sorted(
+            (f.key, f.size) for f in now.files
+        ):
+            self.catalog.commit_partitions(table.database, table.name, upsert=[now])
 
     # ---- statements -----------------------------------------------------------------------
     def execute(
