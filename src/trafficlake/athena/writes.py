@@ -146,7 +146,9 @@ def _publish(
         hidden = [lake.key_of(str(r[0])) for r in written]
         moves: list[tuple[str, str]] = []
         new_files: dict[tuple[str, ...], list[DataFile]] = {}
-        for (_, count, size, _footer, _stats, partition), key in zip(written, hidden, strict=True):
+        for (_, count, size, _footer, _stats, partition, *_), key in zip(
+            written, hidden, strict=True
+        ):
             if int(count) == 0:
                 continue
             folder, _, base = key.rpartition("/")
