@@ -378,7 +378,7 @@ def test_map_label_validation(label: str) -> None:
     assert any("field 'Label'" in p for p in validate(d))
 
 
-def test_aws_causes_for_no_choice_and_result_path() -> None:
+def test_aws_causes_for_no_next_state_and_result_path() -> None:
     d = {
         "StartAt": "C",
         "States": {
@@ -390,7 +390,11 @@ def test_aws_causes_for_no_choice_and_result_path() -> None:
         },
     }
     r = run(d, {"n": 2})
-    assert (r.error, r.cause) == ("States.NoChoiceMatched", "No Matches!")
+    assert (r.error, r.cause) == (
+        "States.Runtime",
+        "An error occurred while executing the state 'C' (entered at the event id #2). Failed to "
+        "transition out of the state. The state does not point to a next state.",
+    )
     r = run(one({"Type": "Pass", "Result": 1, "ResultPath": "$.a.b"}), {"a": "text"})
     assert (r.error, r.cause) == (
         "States.ResultPathMatchFailure",

@@ -376,7 +376,10 @@ class Executor:
             ]
         target = matched["Next"] if matched is not None else state.get("Default")
         if target is None:
-            raise StatesError("States.NoChoiceMatched", "No Matches!")
+            raise StatesError(
+                "States.Runtime",
+                "Failed to transition out of the state. The state does not point to a next state.",
+            )
         if assigned == [None, None]:
             return out, target, None
         return out, target, {k: v for part in assigned if part for k, v in part.items()}
