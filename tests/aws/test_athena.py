@@ -161,6 +161,30 @@ def test_stop_cancels_and_an_interrupted_insert_leaves_nothing(
     assert run(athena, "SHOW PARTITIONS anpr.dst")["Status"]["State"] == "SUCCEEDED"
 
 
+def test_execution_parameters(server: AwsServer) -> None:
+    athena = client(server)
+    setup_tables(athena)
+    qid = athena.start_query_execution(
+        QueryString="SELECT count(*) FROM src WHERE a < ? AND b <> ?",
+        ExecutionParameters=["10", "'v3'"],
+        QueryExecutionContext={"Database": "anpr"},
+        ResultConfiguration={"OutputLocation": OUTPUT},
+    )["QueryExecutionId"]
+    for _ in range(400):
+        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if q["Status"]["State"] == "SUCCEEDED":
+            break
+        time.sleep(0.05)
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    assert rows[1]["Data"][0]["VarCharValue"] == "7"  # 0..9 minus NULL b (0, 7) and 'v3'
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        athena.start_query_execution(
+            QueryString="SELECT ?", ExecutionParameters=["1", "2"],
+            ResultConfiguration={"OutputLocation": OUTPUT},
+        )  # fmt: skip
+    assert "Incorrect number of parameters" in info.value.response["Error"]["Message"]
+
+
 def test_work_groups(server: AwsServer) -> None:
     athena = client(server)
     wg = athena.get_work_group(WorkGroup="primary")["WorkGroup"]

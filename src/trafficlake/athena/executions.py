@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from trafficlake.athena.results import (
     rows_as_text,
 )
 from trafficlake.athena.tables import lake_key
+from trafficlake.athena.translate import bind_parameters
 from trafficlake.catalog import Catalog, QueryExecution, open_catalog
 from trafficlake.catalog.base import QUERY_ACTIVE_STATES
 from trafficlake.config import Settings
@@ -99,9 +101,16 @@ def start_query(
     catalog_name: str = "AwsDataCatalog",
     work_group: str = WORK_GROUP,
     output_location: str = "",
+    parameters: Sequence[str] = (),
 ) -> QueryExecution:
-    """Record a new execution (QUEUED) and run it in the background; returns it."""
+    """Record a new execution (QUEUED) and run it in the background; returns it.
+    ``parameters``: Athena's ExecutionParameters, bound into the query's ``?`` placeholders."""
     check_work_group(work_group)
+    if parameters:
+        try:
+            query = bind_parameters(query, parameters)
+        except AthenaQueryError as exc:
+            raise InvalidQueryRequest(exc.reason) from None
     if not output_location:
         raise InvalidQueryRequest(
             "No output location provided. An output location is required either through the "

@@ -21,12 +21,14 @@ Anything sqlglot cannot write for DuckDB is a ``NOT_SUPPORTED`` error naming the
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, UnsupportedError
+from sqlglot.tokens import TokenType
 
 from trafficlake.athena.errors import AthenaQueryError, not_supported, position, syntax_error
 from trafficlake.errors import first_line
@@ -71,6 +73,24 @@ def parse_one(sql: str, *, dialect: str = READ_DIALECT) -> exp.Expression:
         )
     statement: exp.Expression = statements[0]  # type: ignore[assignment]
     return statement
+
+
+def bind_parameters(sql: str, values: Sequence[str]) -> str:
+    """Athena's ExecutionParameters: each ``?`` placeholder, in order, becomes the given value
+    (SQL text: ``'abc'``, ``42``). A count that does not match is an error."""
+    try:
+        tokens = Dialect.get_or_raise(READ_DIALECT).tokenize(sql)
+    except SqlglotError as exc:
+        raise syntax_error(str(exc).splitlines()[0]) from None
+    spots = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER and t.text == "?"]
+    if len(spots) != len(values):
+        raise AthenaQueryError(
+            "INVALID_PARAMETER_USAGE",
+            f"Incorrect number of parameters: expected {len(spots)} but found {len(values)}",
+        )
+    for token, value in reversed(list(zip(spots, values, strict=True))):
+        sql = sql[: token.start] + str(value) + sql[token.end + 1 :]
+    return sql
 
 
 def _start(node: exp.Expression) -> int:

@@ -77,8 +77,9 @@ def make_operations(ctx: AwsContext) -> dict[str, Operation]:
     def start(body: dict[str, Any]) -> dict[str, Any]:
         context = body.get("QueryExecutionContext") or {}
         result = body.get("ResultConfiguration") or {}
-        if body.get("ExecutionParameters"):
-            raise _invalid("ExecutionParameters are not supported by trafficlake")
+        parameters = body.get("ExecutionParameters") or []
+        if not isinstance(parameters, list) or not all(isinstance(p, str) for p in parameters):
+            raise _invalid("ExecutionParameters must be a list of strings")
         q = X.start_query(
             settings,
             _text(body, "QueryString"),
@@ -86,6 +87,7 @@ def make_operations(ctx: AwsContext) -> dict[str, Operation]:
             catalog_name=str(context.get("Catalog") or "AwsDataCatalog"),
             work_group=str(body.get("WorkGroup") or X.WORK_GROUP),
             output_location=str(result.get("OutputLocation") or ""),
+            parameters=parameters,
         )
         return {"QueryExecutionId": q.id}
 
