@@ -143,6 +143,10 @@ class WorkflowSettings:
     ``events: schedule`` run under ``schedule run``."""
 
 
+CRAWLED = ("raw/", "transformed/")
+"""The lake folders the default crawlers crawl (no error records may land inside them)."""
+
+
 @dataclass(frozen=True)
 class StreamEntry:
     """A delivery stream declared in the config (``[[streams]]``), served next to the typed one."""
@@ -433,6 +437,13 @@ def _validate(s: Settings) -> None:
     check(s.aws.idle_timeout_s > 0, "aws.idle_timeout_s", "must be > 0")
     check(s.aws.max_body_bytes >= 1024, "aws.max_body_bytes", "must be >= 1024")
     check(s.aws.workers >= 2, "aws.workers", "must be >= 2")
+    error_folder = s.delivery.error_prefix.split("!{", 1)[0]
+    check(
+        not any(error_folder.startswith(t) or t.startswith(error_folder + "/") for t in CRAWLED)
+        or not error_folder,
+        "delivery.error_prefix",
+        "must not be inside a crawled folder (raw/, transformed/): error records would stop its crawls",
+    )
     stream_names = [e.name for e in s.streams]
     for i, declared in enumerate(s.streams):
         where = f"streams[{i}].name"

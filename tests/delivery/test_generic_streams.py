@@ -419,3 +419,38 @@ BufferingHints = { SizeInMBs = "lots" }
         registry.close()
     (landed,) = files(settings, "clicks/")
     assert gzip.decompress(landed.read_bytes()) == b"ab"
+
+
+def test_record_size_limits_are_aws_s(registry: StreamRegistry, settings: Settings) -> None:
+    registry.create(
+        "sized",
+        {
+            **BUCKET,
+            "Prefix": "sized/",
+            "ErrorOutputPrefix": "sized-failed/",
+            "DataFormatConversionConfiguration": conversion(),
+        },
+    )
+    stream = registry.get("sized")
+    head, tail = b'{"beschrijvende_id":"', b'"}'
+    exact = head + b"x" * (1_024_000 - len(head) - len(tail)) + tail  # 1,000 KiB: accepted
+    assert stream.put_record_batch([exact])["FailedPutCount"] == 0
+    with pytest.raises(InvalidArgumentError, match="1,000 KiB"):
+        stream.put_record_batch([b'{"unieke_id":"1"}', exact + b" "])  # the whole call refused
+    with pytest.raises(InvalidArgumentError, match="4 MiB"):
+        stream.put_record_batch([exact] * 5)
+    stream.flush()
+    (landed,) = files(settings, "sized/")
+    assert pq.read_table(landed).column("beschrijvende_id")[0].as_py() == "x" * 1_023_977
+    assert files(settings, "sized-failed/") == []
+
+
+@pytest.mark.parametrize("error_prefix", ["raw/errors/", "transformed/!{timestamp:yyyy}/", "raw"])
+def test_the_typed_streams_error_prefix_may_not_be_crawled(
+    tmp_path: Path, error_prefix: str
+) -> None:
+    from trafficlake.config import load_settings
+    from trafficlake.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="crawled folder"):
+        load_settings(None, overrides={"delivery": {"error_prefix": error_prefix}})

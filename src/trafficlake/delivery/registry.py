@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from trafficlake.config import Settings
+from trafficlake.config import CRAWLED, Settings
 from trafficlake.delivery.calls import AsReceived
 from trafficlake.delivery.destination import (
     SUPPORTED_KEYS,
@@ -48,7 +48,6 @@ MAX_STREAMS = 50
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 ERROR_OUTPUT_TYPES = (FORMAT_CONVERSION_FAILED, "processing-failed")
-CRAWLED_PREFIXES = ("raw/", "transformed/")
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 ACCOUNT = "000000000000"
 
@@ -227,7 +226,7 @@ class StreamRegistry:
         return columns
 
     def _crawled_prefixes(self) -> list[str]:
-        targets = set(CRAWLED_PREFIXES)
+        targets = set(CRAWLED)
         try:
             from trafficlake.catalog import open_catalog
 
