@@ -29,7 +29,12 @@ $(DEMO_STAMP): pyproject.toml
 # Test-only npm packages (the asl-validator check of the shipped state machines), exactly as
 # locked in tests/workflow/asl-validator/package-lock.json.
 ASL_VALIDATOR := tests/workflow/asl-validator
-npm-deps: $(ASL_VALIDATOR)/node_modules/.package-lock.json
+# ... and the AWS SDK for JavaScript v3 of the part-4 shaped Lambda handlers (tests/aws).
+PART4_APP := tests/aws/apps/part4
+npm-deps: $(ASL_VALIDATOR)/node_modules/.package-lock.json $(PART4_APP)/node_modules/.package-lock.json
+
+$(PART4_APP)/node_modules/.package-lock.json: $(PART4_APP)/package-lock.json
+	npm ci --prefix $(PART4_APP) --no-audit --no-fund --silent
 
 $(ASL_VALIDATOR)/node_modules/.package-lock.json: $(ASL_VALIDATOR)/package-lock.json
 	npm ci --prefix $(ASL_VALIDATOR) --no-audit --no-fund --silent

@@ -204,6 +204,25 @@ class LambdaSettings:
 
 
 @dataclass(frozen=True)
+class RuleTarget:
+    arn: str = ""
+    """A Lambda function, state machine or Glue job (``arn:aws:glue:R:A:job/NAME``) ARN."""
+    input: str = ""
+    """Constant JSON input instead of the event."""
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """An EventBridge rule (``[[rules]]``): a schedule or an event pattern, and targets."""
+
+    name: str = ""
+    schedule: str = ""
+    event_pattern: dict[str, Any] = field(default_factory=dict)
+    state: str = "ENABLED"
+    targets: list[RuleTarget] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -240,6 +259,8 @@ class Settings:
     aws: AwsSettings = field(default_factory=AwsSettings)
     lambda_: LambdaSettings = field(default_factory=LambdaSettings)
     """The ``[lambda]`` section (``lambda`` is a Python keyword)."""
+    rules: list[RuleEntry] = field(default_factory=list)
+    """EventBridge rules (``[[rules]]``)."""
     web: WebSettings = field(default_factory=WebSettings)
     base_dir: Path = field(default_factory=Path.cwd)
     """Folder that relative paths are resolved against (not a TOML key)."""
@@ -450,6 +471,14 @@ def _validate(s: Settings) -> None:
         check(bool(declared.name), where, "is required")
         check(declared.name != s.delivery.stream_name, where, "is the typed stream's name")
         check(stream_names.count(declared.name) == 1, where, "is declared twice")
+    for i, rule in enumerate(s.rules):
+        check(bool(rule.name), f"rules[{i}].name", "is required")
+        check(
+            bool(rule.schedule) != bool(rule.event_pattern),
+            f"rules[{i}]",
+            "needs exactly one of schedule and event_pattern",
+        )
+        check(rule.state in {"ENABLED", "DISABLED"}, f"rules[{i}].state", "ENABLED or DISABLED")
     for name, fn in s.lambda_.functions.items():
         key = f"lambda.functions.{name}"
         check("." in fn.handler.rsplit("/", 1)[-1], f"{key}.handler", "must be FILE.FUNCTION")

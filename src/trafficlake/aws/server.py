@@ -51,6 +51,7 @@ SERVICES: dict[str, str] = {
     "glue": "trafficlake.aws.glue",
     "lambda": "trafficlake.aws.lambda_",
     "states": "trafficlake.aws.states",
+    "events": "trafficlake.aws.events",
 }
 """Service name → adapter module (each defines ``ADAPTER``)."""
 

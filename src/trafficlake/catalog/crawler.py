@@ -101,6 +101,10 @@ def execute_crawl(
     progress: Progress | None = None,
 ) -> CrawlRun:
     """Carry out an already started ``run`` of ``crawler`` and record how it ended."""
+    from trafficlake.events.bus import emit
+
+    crawl_event = {"crawlerName": crawler.name}
+    emit(settings, "aws.glue", "Glue Crawler State Change", {**crawl_event, "state": "Started"})
     check_stop = throttled_stop_check(catalog, crawler.name)
     stats_columns = list(settings.catalog.stats_columns)
     try:
@@ -129,6 +133,9 @@ def execute_crawl(
     finally:
         run.ended_at = time.time()
         catalog.finish_crawl(run)
+    state = {"SUCCEEDED": "Succeeded", "FAILED": "Failed"}.get(run.status, "Cancelled")
+    detail = {**crawl_event, "state": state, "message": run.error_message or f"Crawler {state}"}
+    emit(settings, "aws.glue", "Glue Crawler State Change", detail)
     return run
 
 

@@ -37,6 +37,13 @@ def run_server(server: AwsServer) -> None:
     def _stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    from trafficlake.aws.server import EndpointServices
+    from trafficlake.events.bus import Dispatcher
+
+    dispatcher = Dispatcher(
+        server.endpoint.context.settings, lambda: EndpointServices(server.endpoint)
+    )
+    dispatcher.start()  # EventBridge rules: scheduled fires and put/emitted events
     previous = signal.signal(signal.SIGTERM, _stop)
     services = ", ".join(sorted(server.endpoint.by_service))
     firehose = server.endpoint.by_service.get("firehose")
@@ -51,6 +58,7 @@ def run_server(server: AwsServer) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        dispatcher.stop()
         server.close()
         signal.signal(signal.SIGTERM, previous)
     for stream in getattr(firehose, "streams", {}).values():

@@ -232,10 +232,26 @@ def schedule_run_cmd(
     json_: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Fire due schedules (one execution at a time per machine); runs until interrupted."""
+    """Fire due schedules (one execution at a time per machine) and deliver EventBridge rules'
+    events; runs until interrupted."""
+    from trafficlake.aws.server import LocalAws
+    from trafficlake.events.bus import Dispatcher
     from trafficlake.workflow.schedule import run_due, run_forever
 
     s = settings(config)
+    with LocalAws(s) as aws:
+        dispatcher = Dispatcher(s, aws.services)
+        if once:
+            dispatcher.start_once()
+        else:
+            dispatcher.start()
+        try:
+            _schedule_run(s, once, json_, run_due, run_forever)
+        finally:
+            dispatcher.stop()
+
+
+def _schedule_run(s: Any, once: bool, json_: bool, run_due: Any, run_forever: Any) -> None:
 
     def started(entry: Any) -> None:
         err_console.print(

@@ -86,6 +86,7 @@ def start_job_run(
         start_day=start,
         end_day=end,
         reset_bookmark=option == "job-bookmark-disable" and start is None,
+        glue_job=name,
     )
     catalog.put_resource(RUN_KIND, run.id, {"JobName": name, "Arguments": merged})
     return run
@@ -97,8 +98,8 @@ def job_of_run(catalog: Catalog, run: JobRun) -> tuple[str, dict[str, Any]]:
     try:
         body = catalog.get_resource(RUN_KIND, run.id).body
         return str(body["JobName"]), dict(body.get("Arguments", {}))
-    except NoSuchResourceError:
-        return BUILTIN_JOB, {}
+    except NoSuchResourceError:  # not a Glue job run, or its arguments are not recorded yet
+        return str(run.arguments.get("glue_job") or BUILTIN_JOB), {}
 
 
 def job_runs(catalog: Catalog, name: str, limit: int = 100) -> list[JobRun]:

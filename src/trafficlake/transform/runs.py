@@ -177,8 +177,24 @@ def execute(
         catalog.update_job_run(run)
     finally:
         _ACTIVE.discard(run.id)
+    _emit_job_event(settings, catalog, run)
     report(TransformProgress("done", 1, 1, run.state))
     return run
+
+
+def _emit_job_event(settings: Settings, catalog: Catalog, run: JobRun) -> None:
+    """EventBridge's ``Glue Job State Change`` for the Glue job this run belongs to."""
+    from trafficlake.events.bus import emit
+    from trafficlake.transform.glue_jobs import job_of_run
+
+    detail = {
+        "jobName": job_of_run(catalog, run)[0],
+        "severity": "INFO" if run.state == "SUCCEEDED" else "ERROR",
+        "state": run.state,
+        "jobRunId": run.id,
+        "message": run.error or f"Job run {run.state.lower()}",
+    }
+    emit(settings, "aws.glue", "Glue Job State Change", detail)
 
 
 def _landed_safely(catalog: Catalog, run: JobRun, table: TableRef) -> bool:
@@ -346,11 +362,14 @@ def _begin(
     since: date | None,
     reset_bookmark: bool,
     engine: str | None,
+    glue_job: str | None = None,
 ) -> JobRun:
     """Check the arguments and record the new RUNNING run (:func:`begin_run`)."""
     name = engine or settings.transform.engine
     _validate(start_day, end_day, since, name)
     arguments = _arguments(start_day, end_day, since, reset_bookmark, name)
+    if glue_job:
+        arguments["glue_job"] = glue_job
     return begin_run(catalog, arguments, table=transformed_table(settings))
 
 
@@ -363,11 +382,13 @@ def start_transform(
     reset_bookmark: bool = False,
     engine: str | None = None,
     wait: bool = False,
+    glue_job: str | None = None,
 ) -> JobRun:
     """Start a transform in a background thread of this process; poll
-    ``catalog.get_job_run(run.id)``. With ``wait`` it returns the finished run."""
+    ``catalog.get_job_run(run.id)``. With ``wait`` it returns the finished run. ``glue_job``:
+    the Glue job the run is started as (recorded with its arguments)."""
     with open_catalog(settings) as catalog:
-        run = _begin(settings, catalog, start_day, end_day, since, reset_bookmark, engine)
+        run = _begin(settings, catalog, start_day, end_day, since, reset_bookmark, engine, glue_job)
 
     def work() -> None:
         try:

@@ -292,7 +292,7 @@ def run_forever(
 ) -> None:
     """Fire due schedules until ``stop`` is set (or forever)."""
     stop = stop or threading.Event()
-    if not _all(settings):
+    if not _all(settings) and not settings.rules:
         raise ScheduleError(
             "no schedules configured: add [[schedules]] to trafficlake.toml or a Serverless "
             "file with events: schedule to [workflow] serverless"

@@ -1,0 +1,188 @@
+"""EventBridge (``AWSEvents.``): rules, targets and PutEvents on the default bus, over
+:mod:`trafficlake.events.bus` (rules in the catalog, events in its outbox)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.catalog import NoSuchResourceError, open_catalog
+from trafficlake.catalog.base import Catalog
+from trafficlake.errors import TrafficlakeError
+from trafficlake.events import bus
+from trafficlake.events.pattern import InvalidEventPatternError
+from trafficlake.workflow.errors import ScheduleError
+
+RULE_FIELDS = ("Name", "EventPattern", "ScheduleExpression", "State", "Description", "RoleArn")
+
+
+def _name(body: dict[str, Any], key: str = "Name") -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise AwsError("ValidationException", f"{key} is required")
+    return value
+
+
+def _bus(body: dict[str, Any]) -> None:
+    name = body.get("EventBusName", bus.BUS)
+    if name not in (bus.BUS, None) and not str(name).endswith(":event-bus/default"):
+        raise AwsError("ResourceNotFoundException", f"Event bus {name} does not exist.")
+
+
+class EventsOperations(dict[str, Operation]):
+    def __init__(self, context: AwsContext) -> None:
+        super().__init__()
+        self.context = context
+        self.settings = context.settings
+        self.catalog: Catalog = open_catalog(self.settings)
+        for name in dir(self):
+            if name[:1].isupper():
+                self[name] = self._guarded(getattr(self, name))
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    @staticmethod
+    def _guarded(op: Operation) -> Operation:
+        @functools.wraps(op)
+        def run(body: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return op(body)
+            except (bus.NoSuchRuleError, NoSuchResourceError) as exc:
+                raise AwsError("ResourceNotFoundException", str(exc)) from None
+            except InvalidEventPatternError as exc:
+                raise AwsError("InvalidEventPatternException", str(exc)) from None
+            except (bus.RuleHasTargetsError, ScheduleError) as exc:
+                raise AwsError("ValidationException", str(exc)) from None
+            except TrafficlakeError as exc:
+                raise AwsError("ValidationException", str(exc)) from None
+
+        return run
+
+    def _arn(self, name: str) -> str:
+        return self.context.arn("events", f"rule/{name}")
+
+    def _rule_out(self, rule: dict[str, Any]) -> dict[str, Any]:
+        out = {k: rule[k] for k in RULE_FIELDS if k in rule}
+        return {**out, "Arn": self._arn(rule["Name"]), "EventBusName": bus.BUS}
+
+    def PutRule(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        rule = {k: body[k] for k in RULE_FIELDS if k in body}
+        rule["Name"] = _name(body)
+        if rule.get("State", "ENABLED") not in ("ENABLED", "DISABLED"):
+            raise AwsError("ValidationException", "State must be ENABLED or DISABLED")
+        bus.put_rule(self.catalog, rule)
+        return {"RuleArn": self._arn(rule["Name"])}
+
+    def DescribeRule(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        return self._rule_out(bus.get_rule(self.catalog, _name(body)))
+
+    def ListRules(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        prefix = body.get("NamePrefix") or ""
+        rules = [r for r in bus.list_rules(self.catalog) if r["Name"].startswith(prefix)]
+        return {"Rules": [self._rule_out(r) for r in rules]}
+
+    def DeleteRule(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        bus.delete_rule(self.catalog, _name(body))
+        return {}
+
+    def _set_state(self, body: dict[str, Any], state: str) -> dict[str, Any]:
+        _bus(body)
+        bus.update_rule(self.catalog, _name(body), lambda r: r.__setitem__("State", state))
+        return {}
+
+    def EnableRule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._set_state(body, "ENABLED")
+
+    def DisableRule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._set_state(body, "DISABLED")
+
+    def PutTargets(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        targets = body.get("Targets")
+        if not isinstance(targets, list) or not 1 <= len(targets) <= 10:
+            raise AwsError("ValidationException", "Targets must hold 1 to 10 targets")
+        for t in targets:
+            if (
+                not isinstance(t, dict)
+                or not isinstance(t.get("Id"), str)
+                or not isinstance(t.get("Arn"), str)
+            ):
+                raise AwsError("ValidationException", "every target needs an Id and an Arn")
+            if "Input" in t:
+                try:
+                    json.loads(t["Input"])
+                except (TypeError, ValueError):
+                    raise AwsError(
+                        "ValidationException", f"target {t['Id']}: Input is not JSON"
+                    ) from None
+        keep = ("Id", "Arn", "Input", "InputPath")
+
+        def change(rule: dict[str, Any]) -> None:
+            current = {t["Id"]: t for t in rule.get("Targets", [])}
+            current.update({t["Id"]: {k: t[k] for k in keep if k in t} for t in targets})
+            rule["Targets"] = list(current.values())
+
+        bus.update_rule(self.catalog, _name(body, "Rule"), change)
+        return {"FailedEntryCount": 0, "FailedEntries": []}
+
+    def ListTargetsByRule(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        return {"Targets": bus.get_rule(self.catalog, _name(body, "Rule")).get("Targets", [])}
+
+    def RemoveTargets(self, body: dict[str, Any]) -> dict[str, Any]:
+        _bus(body)
+        ids = body.get("Ids")
+        if not isinstance(ids, list):
+            raise AwsError("ValidationException", "Ids is required")
+        rule = bus.get_rule(self.catalog, _name(body, "Rule"))
+        known = {t["Id"] for t in rule.get("Targets", [])}
+        failed = [
+            {
+                "TargetId": i,
+                "ErrorCode": "ResourceNotFoundException",
+                "ErrorMessage": f"target {i} not found",
+            }
+            for i in ids
+            if i not in known
+        ]
+        bus.update_rule(
+            self.catalog,
+            rule["Name"],
+            lambda r: r.__setitem__(
+                "Targets", [t for t in r.get("Targets", []) if t["Id"] not in ids]
+            ),
+        )
+        return {"FailedEntryCount": len(failed), "FailedEntries": failed}
+
+    def PutEvents(self, body: dict[str, Any]) -> dict[str, Any]:
+        entries = body.get("Entries")
+        if not isinstance(entries, list) or not 1 <= len(entries) <= 10:
+            raise AwsError("ValidationException", "Entries must hold 1 to 10 events")
+        out: list[dict[str, Any]] = []
+        for e in entries:
+            try:
+                if not isinstance(e, dict):
+                    raise ValueError("an entry must be an object")
+                source, kind, detail = e.get("Source"), e.get("DetailType"), e.get("Detail")
+                if not source or not kind or not isinstance(detail, str):
+                    raise ValueError("Source, DetailType and Detail are required")
+                parsed = json.loads(detail)
+                if not isinstance(parsed, dict):
+                    raise ValueError("Detail must be a JSON object")
+                event = bus.make_event(
+                    self.settings, str(source), str(kind), parsed, e.get("Resources") or []
+                )
+                out.append({"EventId": bus.put_event(self.catalog, event)})
+            except ValueError as exc:
+                out.append({"ErrorCode": "InvalidArgument", "ErrorMessage": str(exc)})
+        return {"FailedEntryCount": sum("ErrorCode" in o for o in out), "Entries": out}
+
+
+ADAPTER = ServiceAdapter("AWSEvents.", EventsOperations)
