@@ -177,6 +177,14 @@ def test_execution_parameters(server: AwsServer) -> None:
         time.sleep(0.05)
     rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
     assert rows[1]["Data"][0]["VarCharValue"] == "7"  # 0..9 minus NULL b (0, 7) and 'v3'
+    again = athena.start_query_execution(  # a retried start (same token): the same execution
+        QueryString="SELECT 1", ClientRequestToken="token-1-" * 4,
+        ResultConfiguration={"OutputLocation": OUTPUT},
+    )["QueryExecutionId"]  # fmt: skip
+    assert again == athena.start_query_execution(
+        QueryString="SELECT 1", ClientRequestToken="token-1-" * 4,
+        ResultConfiguration={"OutputLocation": OUTPUT},
+    )["QueryExecutionId"]  # fmt: skip
     with pytest.raises(botocore.exceptions.ClientError) as info:
         athena.start_query_execution(
             QueryString="SELECT ?", ExecutionParameters=["1", "2"],

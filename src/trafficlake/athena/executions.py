@@ -49,6 +49,8 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 RESULTS_CACHED = 4
 _RESULTS: OrderedDict[str, tuple[list[ColumnInfo], list[list[str | None]]]] = OrderedDict()
+TOKENS_KEPT = 10_000
+_TOKENS: OrderedDict[str, str] = OrderedDict()
 _CATALOGS: dict[str, Catalog] = {}
 _THREAD = threading.local()
 _LIVE: dict[str, AthenaSession] = {}
@@ -102,9 +104,17 @@ def start_query(
     work_group: str = WORK_GROUP,
     output_location: str = "",
     parameters: Sequence[str] = (),
+    client_token: str = "",
 ) -> QueryExecution:
     """Record a new execution (QUEUED) and run it in the background; returns it.
-    ``parameters``: Athena's ExecutionParameters, bound into the query's ``?`` placeholders."""
+    ``parameters``: Athena's ExecutionParameters, bound into the query's ``?`` placeholders.
+    ``client_token``: Athena's ClientRequestToken - a retried start (same token) returns the
+    execution the first one created (remembered by this process)."""
+    if client_token:
+        with _POOL_LOCK:
+            known = _TOKENS.get(client_token)
+        if known is not None:
+            return get_query(settings, known)
     check_work_group(work_group)
     if parameters:
         try:
@@ -133,6 +143,11 @@ def start_query(
         submitted_at=time.time(),
     )
     _catalog(settings).create_query_execution(execution)
+    if client_token:
+        with _POOL_LOCK:
+            _TOKENS[client_token] = qid
+            while len(_TOKENS) > TOKENS_KEPT:
+                _TOKENS.popitem(last=False)
     _pool().submit(_run, settings, qid)
     return execution
 

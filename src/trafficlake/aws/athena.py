@@ -88,6 +88,7 @@ def make_operations(ctx: AwsContext) -> dict[str, Operation]:
             work_group=str(body.get("WorkGroup") or X.WORK_GROUP),
             output_location=str(result.get("OutputLocation") or ""),
             parameters=parameters,
+            client_token=str(body.get("ClientRequestToken") or ""),
         )
         return {"QueryExecutionId": q.id}
 
