@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 CLASSES = (1, 2, 3, 4, 5)
 
@@ -38,6 +39,27 @@ RAW_SCHEMA = EVENT_SCHEMA.append(pa.field("arrival_time", pa.int64(), nullable=F
 
 REQUIRED_COLUMNS = ("unieke_id", "tijd_waarneming")
 EVENT_TIME_COLUMN = "tijd_waarneming"
+STALE_FLAG_COLUMN = "actueel_publicatie"
+"""0 marks a stale republish: a minute published before, repeated (for months by some lanes)."""
+CURRENT_EVENT_TIME = f"{EVENT_TIME_COLUMN}@current"
+STALE_EVENT_TIME = f"{EVENT_TIME_COLUMN}@stale"
+"""Statistics keys: the event-time range of a raw file's (or partition's) current rows
+(``actueel_publicatie`` not 0, or null) and of its stale republishes, kept apart so months-old
+republished rows cannot widen the range that decides which files hold a day. ``(None,
+None)``: no such rows."""
+
+
+def event_time_split(table: pa.Table) -> dict[str, tuple[int | None, int | None]]:
+    """``{CURRENT_EVENT_TIME: (min, max), STALE_EVENT_TIME: (min, max)}`` of a table with the
+    event-time and stale-flag columns."""
+    times = table.column(EVENT_TIME_COLUMN)
+    stale = pc.fill_null(pc.equal(table.column(STALE_FLAG_COLUMN), 0), False)
+    out: dict[str, tuple[int | None, int | None]] = {}
+    for key, rows in ((CURRENT_EVENT_TIME, pc.invert(stale)), (STALE_EVENT_TIME, stale)):
+        extremes = pc.min_max(times.filter(rows))
+        out[key] = (extremes["min"].as_py(), extremes["max"].as_py())
+    return out
+
 
 # ---- value bounds: ONE place, used by the feed parser and the delivery stream's JSON path ----
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

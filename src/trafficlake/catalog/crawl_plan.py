@@ -37,6 +37,7 @@ from trafficlake.catalog.inference import (
 )
 from trafficlake.catalog.names import table_name
 from trafficlake.catalog.schema_merge import infer_keys, merge_schema, values_of, widen_keys
+from trafficlake.schema import CURRENT_EVENT_TIME, STALE_EVENT_TIME
 from trafficlake.storage import FileEntry, Lake
 
 FOOTER_WORKERS = 8
@@ -368,10 +369,15 @@ class TargetCrawl:
         stats: dict[str, tuple[Any, Any]] = {}
         for e, _ in w.read:
             stats = merge_stats(stats, infos[e.key].stats)
+        split = all(CURRENT_EVENT_TIME in infos[e.key].stats for e, _ in w.read)
         if w.old is not None and w.reused:
             kept = {d.key: d for d in w.old.files}
             files += [kept[k] for k in w.reused]
             stats = merge_stats(w.old.stats, stats)
+            split = split and CURRENT_EVENT_TIME in w.old.stats
+        if not split:  # a file whose rows were not split: the partition's split is unknown
+            stats.pop(CURRENT_EVENT_TIME, None)
+            stats.pop(STALE_EVENT_TIME, None)
         files.sort(key=lambda d: d.key)
         rows = [d.row_count for d in files]
         return Partition(

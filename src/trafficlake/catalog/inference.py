@@ -1,7 +1,10 @@
 """What the crawler learns from one file: Hive column types, row count and min/max statistics.
 
 Parquet files are inspected through their footer only (schema, row counts; the min/max
-statistics as :mod:`trafficlake.footer_stats` reads them). JSON-lines
+statistics as :mod:`trafficlake.footer_stats` reads them); a raw file with integer
+``tijd_waarneming`` and ``actueel_publicatie`` (when ``tijd_waarneming`` is a statistics
+column) also has those two columns read, for the event-time range of its current rows apart
+from its stale republishes (:func:`trafficlake.schema.event_time_split`). JSON-lines
 files are parsed line by line and their types inferred from a sample of rows.
 """
 
@@ -18,6 +21,7 @@ import pyarrow.parquet as pq
 
 from trafficlake.catalog.base import CatalogError, Column
 from trafficlake.footer_stats import footer_minmax
+from trafficlake.schema import EVENT_TIME_COLUMN, STALE_FLAG_COLUMN, event_time_split
 from trafficlake.storage import FileEntry, Lake
 
 JSON_SAMPLE_ROWS = 1000
@@ -155,12 +159,25 @@ def inspect_parquet(lake: Lake, entry: FileEntry, stats_columns: list[str]) -> F
             schema = pf.schema_arrow
             stats = footer_minmax(pf, stats_columns)
             rows = pf.metadata.num_rows
+            if EVENT_TIME_COLUMN in stats_columns and _splittable(schema):
+                split_columns = [EVENT_TIME_COLUMN, STALE_FLAG_COLUMN]
+                stats.update(event_time_split(pf.read(columns=split_columns)))
     except FileNotFoundError:
         raise CrawlDataError(f"file {entry.key} vanished during the crawl; crawl again") from None
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(f"cannot read Parquet file {entry.key}: {exc}") from None
     columns = [Column(f.name, hive_type(f.type)) for f in schema]
     return FileInfo(entry.key, entry.size, "parquet", columns, rows, stats)
+
+
+def _splittable(schema: pa.Schema) -> bool:
+    """Whether a file's event times can be split into current and stale rows (both columns
+    integers, as the delivery stream writes them)."""
+    names = schema.names
+    return all(
+        c in names and pa.types.is_integer(schema.field(c).type)
+        for c in (EVENT_TIME_COLUMN, STALE_FLAG_COLUMN)
+    )
 
 
 def inspect_json(lake: Lake, entry: FileEntry, stats_columns: list[str]) -> FileInfo:

@@ -42,6 +42,13 @@ def transform(
         bool,
         typer.Option("--reset-bookmark", help="Forget the bookmark: reprocess all raw data."),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Only plan: print each chunk's read set and why each partition is read or not.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -52,9 +59,23 @@ def transform(
     lists the runs."""
     if ctx.invoked_subcommand is not None:
         return
-    from trafficlake.transform import TransformProgress, run_transform
+    from trafficlake.transform import TransformProgress, explain_transform, run_transform
 
     cfg = settings(config)
+    if explain:
+        plan = explain_transform(
+            cfg,
+            start_day=start,
+            end_day=end,
+            since=since,
+            reset_bookmark=reset_bookmark,
+            engine=engine,
+        )
+        if json_out:
+            print_json({"mode": plan.mode, "notes": plan.notes, "chunks": plan.explanation})
+        else:
+            _print_explanation(plan.mode, plan.notes, plan.explanation)
+        return
     try:
         with progress(transient=True) as bar:
             task = bar.add_task("planning", total=None)
@@ -107,6 +128,28 @@ def _summary(run_id: str, state: str, result: dict[str, Any]) -> None:
         console.print(f"  note: {note}", highlight=False, soft_wrap=True)
     if state == "SUCCEEDED" and not rows:
         console.print(f"  why 0 rows: {why_no_rows(result)}", highlight=False, soft_wrap=True)
+
+
+def _print_explanation(mode: str, notes: list[str], chunks: list[dict[str, Any]]) -> None:
+    console.print(f"plan ({mode}): {len(chunks)} chunk(s)", highlight=False)
+    for note in notes:
+        console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+    for chunk in chunks:
+        parts = chunk["partitions"]
+        read = [p for p in parts if p["read"]]
+        console.print(
+            f"{chunk['days']}: reads {chunk['files']} file(s) of {len(read)} partition(s), "
+            f"leaves out {len(parts) - len(read)}; event times {chunk['window']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for p in parts:
+            verb = "read" if p["read"] else "skip"
+            console.print(
+                f"  {verb} {p['location']} ({p['files']} file(s)): {p['why']}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _days(days: list[str]) -> str:

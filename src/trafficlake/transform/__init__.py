@@ -9,8 +9,15 @@ from __future__ import annotations
 from trafficlake.transform.runs import (
     TransformProgress,
     TransformRunningError,
+    explain_transform,
     run_transform,
     start_transform,
 )
 
-__all__ = ["TransformProgress", "TransformRunningError", "run_transform", "start_transform"]
+__all__ = [
+    "TransformProgress",
+    "TransformRunningError",
+    "explain_transform",
+    "run_transform",
+    "start_transform",
+]

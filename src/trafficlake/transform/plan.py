@@ -17,8 +17,17 @@ Explicit: ``start_day..end_day`` (both INCLUSIVE, like the seed's ``day BETWEEN 
 end_day``) or ``since`` (that day up to yesterday, UTC - the seed's ``{year, month, day}``
 start input). Explicit runs leave the bookmark where it is.
 
-Read set of a chunk ``[start, end)``: the raw partitions whose min/max ``tijd_waarneming``
-overlaps ``[start - LOOKBACK_SECONDS, end - 1]`` - from the catalog, never a listing of the lake.
+Read set of a chunk ``[start, end)``: the raw partitions whose event times overlap
+``[start - LOOKBACK_SECONDS, end - 1]`` - from the catalog, never a listing of the lake. The
+crawler records per raw partition the event-time range of its current rows apart from that of
+its stale republishes (:data:`~trafficlake.schema.CURRENT_EVENT_TIME`), so months-old
+republished rows cannot widen it: a partition is read when its current rows overlap (or when
+its rows were not told apart - crawled before, or not Parquet with ``actueel_publicatie`` -
+and its whole range overlaps). A stale copy of a minute held only in a later partition is
+therefore not read for that minute's day: it repeats a measurement delivered before as
+current; only a window that no partition holds current rows of is read from its stale
+copies. :func:`read_choices` says per
+partition whether and why it is read (``trafficlake transform --explain``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Partition
 from trafficlake.catalog.names import RAW, TableRef
+from trafficlake.schema import CURRENT_EVENT_TIME, STALE_EVENT_TIME
 from trafficlake.transform.engine import TransformError
 from trafficlake.transform.sql import LOOKBACK_SECONDS
 
@@ -74,6 +84,9 @@ class TransformPlan:
     notes: list[str] = field(default_factory=list)
     bookmark: dict[str, Any] | None = None
     """Bookmark state to commit with the output (None: leave it alone)."""
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+    """With ``explain``: per group of days, the read set and why each candidate partition is
+    read or left out (``trafficlake transform --explain``)."""
 
     @property
     def rebuilt_days(self) -> list[date]:
@@ -126,7 +139,10 @@ def changed_days(
     for p in changed:
         if not p.files:
             continue
-        lo_hi = p.stats.get(EVENT_TIME)
+        current = p.stats.get(CURRENT_EVENT_TIME)
+        if current is not None and current[0] is None:
+            continue  # only stale republishes: they trigger no rebuild
+        lo_hi = current or p.stats.get(EVENT_TIME)
         if lo_hi is not None and lo_hi[0] is not None and lo_hi[1] is not None:
             lo, hi = int(lo_hi[0]), int(lo_hi[1])
             arrival = _arrival_hour(p, keys)
@@ -144,7 +160,7 @@ def changed_days(
     # a day reached only through its look-back is rebuilt only if it has data of its own
     for d in sorted(spill - days):
         start = d * 86400
-        if catalog.list_partitions(*raw, overlapping=(EVENT_TIME, start, start + 86399)):
+        if any(c.read for c in read_choices(catalog, start + LOOKBACK_SECONDS, start + 86400, raw)):
             days.add(d)
     return {epoch_day(d) for d in days}, new_version, changed
 
@@ -164,15 +180,64 @@ def _arrival_hour(p: Partition, keys: Sequence[str]) -> int | None:
         return None
 
 
+@dataclass(frozen=True)
+class ReadChoice:
+    """Whether a raw partition is in a chunk's read set, and why."""
+
+    partition: Partition
+    read: bool
+    why: str
+
+
+def _span(lo_hi: tuple[Any, Any]) -> str:
+    lo, hi = (datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M") for t in lo_hi)
+    return f"{lo}..{hi}"
+
+
+def read_choices(catalog: Catalog, start: int, end: int, raw: TableRef = RAW) -> list[ReadChoice]:
+    """The raw partitions whose event times overlap ``[start - 19 min, end)`` as recorded (the
+    catalog's candidates), each with whether its rows are read and why."""
+    lo, hi = start - LOOKBACK_SECONDS, end - 1
+    out: list[ReadChoice] = []
+    for p in catalog.list_partitions(*raw, overlapping=(EVENT_TIME, lo, hi)):
+        if not p.files:
+            continue
+        full, current = p.stats.get(EVENT_TIME), p.stats.get(CURRENT_EVENT_TIME)
+        stale = p.stats.get(STALE_EVENT_TIME) or (None, None)
+        stale_text = f"; stale rows {_span(stale)}" if stale[0] is not None else ""
+        if full is None or full[0] is None:
+            out.append(ReadChoice(p, True, "no event-time statistics: read by every day"))
+        elif current is None:
+            out.append(
+                ReadChoice(p, True, f"rows {_span(full)} (current and stale not told apart)")
+            )
+        elif current[0] is None:
+            out.append(ReadChoice(p, False, f"only stale republished rows{stale_text}"))
+        elif _overlaps(current, lo, hi):
+            out.append(ReadChoice(p, True, f"current rows {_span(current)}{stale_text}"))
+        else:
+            out.append(ReadChoice(p, False, f"current rows {_span(current)} outside{stale_text}"))
+    if not any(c.read for c in out):  # a window held only in stale copies is read from them
+        out = [
+            ReadChoice(c.partition, True, f"{c.why} (no current rows hold these days)")
+            if _overlaps(c.partition.stats.get(STALE_EVENT_TIME), lo, hi)
+            else c
+            for c in out
+        ]
+    return out
+
+
+def _overlaps(lo_hi: tuple[Any, Any] | None, lo: int, hi: int) -> bool:
+    return lo_hi is not None and lo_hi[0] is not None and lo_hi[0] <= hi and lo_hi[1] >= lo
+
+
 def read_set(catalog: Catalog, start: int, end: int, raw: TableRef = RAW) -> list[str]:
     """Keys of the raw files that may hold rows with event time in [start - 19 min, end)."""
-    return sorted({f.key for p in _overlapping(catalog, start, end, raw) for f in p.files})
+    return _keys(read_choices(catalog, start, end, raw))
 
 
-def _overlapping(catalog: Catalog, start: int, end: int, raw: TableRef) -> list[Partition]:
-    return catalog.list_partitions(
-        *raw, overlapping=(EVENT_TIME, start - LOOKBACK_SECONDS, end - 1)
-    )
+def _keys(choices: Iterable[ReadChoice]) -> list[str]:
+    return sorted({f.key for c in choices if c.read for f in c.partition.files})
 
 
 def group_days(days: Iterable[date], chunk_days: int) -> list[list[date]]:
@@ -197,6 +262,7 @@ def plan_transform(
     reset_bookmark: bool = False,
     today: date | None = None,
     raw: TableRef = RAW,
+    explain: bool = False,
 ) -> TransformPlan:
     explicit = requested_days(start_day=start_day, end_day=end_day, since=since, today=today)
     try:
@@ -221,9 +287,11 @@ def plan_transform(
     for group in group_days(plan.days, max(1, chunk_days)):
         start = day_start(group[0])
         end = day_start(group[-1]) + 86400
-        parts = _overlapping(catalog, start, end, raw)
-        keys = sorted({f.key for p in parts for f in p.files})
-        no_stats.update(p.values for p in parts if EVENT_TIME not in p.stats)
+        choices = read_choices(catalog, start, end, raw)
+        keys = _keys(choices)
+        no_stats.update(c.partition.values for c in choices if EVENT_TIME not in c.partition.stats)
+        if explain:
+            plan.explanation.append(_explain(group, start, end, choices))
         if not keys:
             plan.notes.append(
                 f"skipped {group[0]}"
@@ -238,3 +306,21 @@ def plan_transform(
             f"day reads them: keep {EVENT_TIME} in [catalog] stats_columns and recrawl"
         )
     return plan
+
+
+def _explain(group: list[date], start: int, end: int, choices: list[ReadChoice]) -> dict[str, Any]:
+    days = group[0].isoformat() + (f"..{group[-1].isoformat()}" if len(group) > 1 else "")
+    return {
+        "days": days,
+        "window": _span((start - LOOKBACK_SECONDS, end - 1)),
+        "files": len(_keys(choices)),
+        "partitions": [
+            {
+                "location": c.partition.location,
+                "files": len(c.partition.files),
+                "read": c.read,
+                "why": c.why,
+            }
+            for c in choices
+        ],
+    }

@@ -373,6 +373,34 @@ def _begin(
     return begin_run(catalog, arguments, table=transformed_table(settings))
 
 
+def explain_transform(
+    settings: Settings,
+    *,
+    start_day: date | None = None,
+    end_day: date | None = None,
+    since: date | None = None,
+    reset_bookmark: bool = False,
+    engine: str | None = None,
+) -> TransformPlan:
+    """The plan a run would make, each chunk's read set explained; no run is recorded and
+    nothing is written (the bookmark stays as it is)."""
+    name = engine or settings.transform.engine
+    _validate(start_day, end_day, since, name)
+    lake = Lake.from_settings(settings)
+    with open_catalog(settings) as catalog:
+        return plan_transform(
+            catalog,
+            _days_of_files(settings, lake, name, os.cpu_count() or 1),
+            chunk_days=settings.transform.chunk_days,
+            start_day=start_day,
+            end_day=end_day,
+            since=since,
+            reset_bookmark=reset_bookmark,
+            raw=raw_table(settings),
+            explain=True,
+        )
+
+
 def start_transform(
     settings: Settings,
     *,
