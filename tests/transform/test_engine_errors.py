@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from transform_lakes import LakeHarness
 
-from trafficlake.transform.engine import Engine, NoInputFilesError, TransformError, open_engine
+from trafficlake.transform.engine import EmptyReadSetError, Engine, TransformError, open_engine
 
 SPARK_CONF = {
     "spark.ui.enabled": "false",
@@ -41,7 +41,7 @@ def test_no_input_files_is_the_same_error_on_both_engines(
 ) -> None:
     engine = _open(name, tlake, tmp_path)
     try:
-        with pytest.raises(NoInputFilesError, match=r"^no input files for the transform$") as info:
+        with pytest.raises(EmptyReadSetError, match=r"^no input files for the transform$") as info:
             engine.run("SELECT 1", [], tlake.lake.uri("transformed/_staging/none"))
         assert isinstance(info.value, TransformError)
     finally:

@@ -1,5 +1,6 @@
 """The Firehose analog: a durable, buffering delivery stream that lands raw events in the lake."""
 
+from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.prefix import InvalidPrefixError, Prefix
 from trafficlake.delivery.stream import (
     DeliveryStream,
@@ -11,6 +12,7 @@ from trafficlake.delivery.stream import (
 from trafficlake.delivery.wal import WalLockedError, WalOwnerMismatchError, WalWriteError
 
 __all__ = [
+    "DeliveryError",
     "DeliveryStream",
     "DeliveryUnavailableError",
     "InvalidArgumentError",

@@ -23,15 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.prefix import InvalidPrefixError, Prefix
 from trafficlake.delivery.serde import SERDES, SerDe, SerDeConverter, UnsupportedSchemaError
-from trafficlake.errors import TrafficlakeError
 
 if TYPE_CHECKING:
     from trafficlake.delivery.processing import LambdaProcessor
 
 
-class InvalidDestinationError(TrafficlakeError):
+class InvalidDestinationError(DeliveryError):
     """The destination configuration is one AWS would refuse (InvalidArgumentException)."""
 
 

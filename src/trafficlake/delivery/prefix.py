@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from trafficlake.errors import TrafficlakeError
+from trafficlake.delivery.errors import DeliveryError
 
 
-class InvalidPrefixError(TrafficlakeError):
+class InvalidPrefixError(DeliveryError):
     """A prefix holds an expression Firehose would reject."""
 
 

@@ -29,6 +29,7 @@ from trafficlake.delivery.destination import (
     check_columns,
     parse_destination,
 )
+from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.output import Output
 from trafficlake.delivery.prefix import Prefix
 from trafficlake.delivery.processing import ProcessedConverter
@@ -52,19 +53,19 @@ _NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 ACCOUNT = "000000000000"
 
 
-class StreamExistsError(TrafficlakeError):
+class StreamExistsError(DeliveryError):
     """CreateDeliveryStream for a name already in use (AWS ResourceInUseException)."""
 
 
-class StreamNotFoundError(TrafficlakeError):
+class StreamNotFoundError(DeliveryError):
     """No stream of that name (AWS ResourceNotFoundException)."""
 
 
-class StreamLimitError(TrafficlakeError):
+class StreamLimitError(DeliveryError):
     """Too many streams (AWS LimitExceededException)."""
 
 
-class VersionMismatchError(TrafficlakeError):
+class VersionMismatchError(DeliveryError):
     """UpdateDestination named another version (AWS ConcurrentModificationException)."""
 
 

@@ -43,14 +43,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.records import MALFORMED, RecordError, join_lines_or_none
-from trafficlake.errors import TrafficlakeError
 
 INVALID_VALUE = "DataFormatConversion.InvalidValue"
 SERDES = ("OpenXJsonSerDe", "HiveJsonSerDe")
 
 
-class UnsupportedSchemaError(TrafficlakeError):
+class UnsupportedSchemaError(DeliveryError):
     """A catalog table column type that record format conversion cannot write."""
 
 

@@ -36,6 +36,7 @@ from trafficlake.delivery.calls import (
     convert_miv,
     error_record,
 )
+from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.output import (
     Output,
     describe_stream,
@@ -61,7 +62,6 @@ from trafficlake.delivery.wal import (
     encode_json_call,
     encode_raw,
 )
-from trafficlake.errors import TrafficlakeError
 from trafficlake.schema import RAW_SCHEMA
 from trafficlake.storage import Lake
 
@@ -79,7 +79,7 @@ ErrorsByType = dict[str, list[dict[str, Any]]]
 _DEFAULTS = DeliverySettings()
 
 
-class InvalidArgumentError(TrafficlakeError):
+class InvalidArgumentError(DeliveryError):
     """A call breaks an API limit or carries an invalid argument (AWS InvalidArgumentException)."""
 
 
@@ -87,7 +87,7 @@ class InvalidRecordError(InvalidArgumentError):
     """A single put_record could not be converted; it was quarantined in the error prefix."""
 
 
-class StreamClosedError(TrafficlakeError):
+class StreamClosedError(DeliveryError):
     """The stream is closed or shutting down (AWS ServiceUnavailableException)."""
 
 

@@ -50,7 +50,8 @@ from typing import Any, BinaryIO, TypeAlias
 
 import pyarrow as pa
 
-from trafficlake.errors import StorageError, TrafficlakeError
+from trafficlake.delivery.errors import DeliveryError
+from trafficlake.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,15 @@ Payload: TypeAlias = bytes | pa.Buffer | list[bytes]
 """A frame's payload: one buffer, or parts written back to back."""
 
 
-class WalLockedError(TrafficlakeError):
+class WalLockedError(DeliveryError):
     """Another process already runs a stream on this WAL folder."""
 
 
-class WalOwnerMismatchError(TrafficlakeError):
+class WalOwnerMismatchError(DeliveryError):
     """The WAL folder holds acknowledged records of another lake (or stream)."""
 
 
-class WalWriteError(TrafficlakeError):
+class WalWriteError(DeliveryError):
     """The WAL could not be written or synced; the records were not acknowledged."""
 
 

@@ -18,7 +18,7 @@ import duckdb
 
 from trafficlake.s3 import configure_duckdb
 from trafficlake.sqlquote import quote_literal
-from trafficlake.transform.engine import NoInputFilesError, StagedFile, TransformError
+from trafficlake.transform.engine import EmptyReadSetError, StagedFile, TransformError
 from trafficlake.transform.sql import event_days_sql
 from trafficlake.transform.staged import collect_staged
 
@@ -67,7 +67,7 @@ class DuckDBEngine:
     def expose_raw(self, con: duckdb.DuckDBPyConnection, input_files: Sequence[str]) -> None:
         """Create the ``raw_input`` view over the given files."""
         if not input_files:
-            raise NoInputFilesError()
+            raise EmptyReadSetError()
         configure_duckdb(con, self.settings)  # S3 lakes: httpfs + a secret; local: no-op
         files = ", ".join(quote_literal(f) for f in input_files)
         con.execute(

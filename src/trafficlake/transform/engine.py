@@ -82,7 +82,7 @@ class UnknownEngineError(TransformError):
     pass
 
 
-class NoInputFilesError(TransformError):
+class EmptyReadSetError(TransformError):
     """An engine was given no raw files to read (the plan never asks for that)."""
 
     def __init__(self) -> None:

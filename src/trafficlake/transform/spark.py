@@ -20,7 +20,7 @@ from trafficlake.errors import MissingExtraError, first_line
 from trafficlake.s3 import to_s3a
 from trafficlake.transform.engine import (
     PARTITION_KEYS,
-    NoInputFilesError,
+    EmptyReadSetError,
     StagedFile,
     TransformError,
 )
@@ -230,7 +230,7 @@ class SparkEngine:
         from trafficlake.schema import RAW_SCHEMA
 
         if not input_files:
-            raise NoInputFilesError()
+            raise EmptyReadSetError()
         uris = [to_s3a(u) for u in input_files]
         df = self.spark.read.schema(raw_schema_ddl()).parquet(*uris)
         return df.select(
