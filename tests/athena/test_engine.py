@@ -203,3 +203,11 @@ def test_an_unpartitioned_table_reads_what_its_location_holds(session: AthenaSes
         pa.table({"a": pa.array([100], pa.int32())}), session.lake.path("flat/_tmp.parquet")
     )
     assert run(session, "SELECT sum(a) FROM flat") == [(7,)]
+
+
+def test_functions_sqlglot_gets_wrong(session: AthenaSession) -> None:
+    assert run(
+        session,
+        "SELECT hour(from_unixtime(1700000000, 'Europe/Brussels')), format('%s-%d', 'a', 3), "
+        "map_agg(k, v)['b'] FROM (VALUES ('a', 1), ('b', 2)) AS t(k, v)",
+    ) == [(23, "a-3", 2)]

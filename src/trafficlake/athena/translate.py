@@ -13,6 +13,8 @@ sqlglot parses the Trino dialect and writes DuckDB; the rewrites it lacks are he
   aggregate expression becomes the same expression with every ``CAST`` made a ``TRY_CAST``
   (the errors TRY exists for around aggregates: ``TRY(CAST(SUM(x) AS INTEGER))``).
 - The session time zone is UTC, as Athena's: ``from_unixtime``, ``year()``, ``hour()`` ... agree.
+- ``from_unixtime(x, zone)`` is the wall time in ``zone`` (sqlglot drops the zone),
+  ``format()`` is ``printf`` (Java's format strings), ``map_agg`` builds a MAP.
 - Table names: ``awsdatacatalog.db.t``, ``"db"."t"`` and ``t`` (the context database) all name
   the catalog table ``db.t``; a missing table is ``TABLE_NOT_FOUND`` with its position.
 
@@ -143,6 +145,25 @@ def _rewrite_try(node: exp.Expression) -> exp.Expression:
     )
 
 
+def _rewrite_functions(node: exp.Expression) -> exp.Expression:
+    """Trino functions sqlglot writes wrongly or not at all for DuckDB."""
+    if isinstance(node, exp.UnixToTime) and node.args.get("zone") is not None:
+        # from_unixtime(x, zone): the wall time in that zone (sqlglot drops the zone)
+        zone = node.args["zone"]
+        plain = exp.UnixToTime(this=node.this)
+        return exp.Anonymous(this="timezone", expressions=[zone, plain])
+    if isinstance(node, exp.Format):  # Java's String.format: DuckDB's printf, not its format
+        return exp.Anonymous(this="printf", expressions=[node.this, *node.expressions])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "map_agg":
+        key, value = [*node.expressions, None, None][:2]
+        if key is not None and value is not None:
+            pair = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier("k"), expression=key),
+                                           exp.PropertyEQ(this=exp.to_identifier("v"), expression=value)])  # fmt: skip
+            entries = exp.Anonymous(this="list", expressions=[pair])
+            return exp.Anonymous(this="map_from_entries", expressions=[entries])
+    return node
+
+
 def _rewrite_arithmetic(node: exp.Expression) -> exp.Expression:
     if isinstance(node, (exp.Div, exp.Mod)) and not _inside_try(node):
         name = "athena_divide" if isinstance(node, exp.Div) else "athena_mod"
@@ -172,6 +193,7 @@ def translate(
             node.set("db", exp.to_identifier(db, quoted=True))
             node.set("this", exp.to_identifier(name, quoted=True))
     tree = tree.transform(_rewrite_try, copy=False)
+    tree = tree.transform(_rewrite_functions, copy=False)
     return tree.transform(_rewrite_arithmetic, copy=False)
 
 
