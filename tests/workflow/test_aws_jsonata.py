@@ -424,3 +424,23 @@ def test_an_expression_building_a_huge_value_fails_catchably() -> None:
         }
     )  # fmt: skip
     assert run(d, {}).output == {"caught": "States.QueryEvaluationError"}
+
+
+def test_evaluation_failed_is_recorded_before_the_catch() -> None:
+    d = jsonata(
+        {
+            "T": {
+                **task("echo"),
+                "Arguments": {"v": "{% $states.input.missing %}"},
+                "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "C"}],
+                "End": True,
+            },
+            "C": {"Type": "Succeed"},
+        }
+    )
+    r = run(d, {})
+    assert r.status == "SUCCEEDED"
+    types = [e.type for e in r.events]
+    assert types[:4] == ["ExecutionStarted", "TaskStateEntered", "EvaluationFailed",
+                         "TaskStateExited"]  # fmt: skip
+    assert r.output["Cause"].startswith("An error occurred while executing the state 'T'")

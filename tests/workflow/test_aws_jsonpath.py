@@ -400,3 +400,22 @@ def test_aws_causes_for_no_next_state_and_result_path() -> None:
         "States.ResultPathMatchFailure",
         'Unable to apply ReferencePath $.a.b to input {"a":"text"}',
     )
+
+
+def test_history_of_failures_inside_branches() -> None:
+    """A Task that ends its branch records TaskStateAborted; a States.Runtime failure records
+    no ParallelStateFailed/MapStateFailed (as AWS)."""
+    branch = {"StartAt": "T", "States": {"T": {**task("raise_custom"), "End": True}}}
+    d = one({"Type": "Parallel", "Branches": [branch]})
+    types = [e.type for e in run(d, {}).events]
+    assert types[-4:] == [
+        "TaskFailed",
+        "TaskStateAborted",
+        "ParallelStateFailed",
+        "ExecutionFailed",
+    ]
+    missing = {"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.x", "End": True}}}
+    d = one({"Type": "Map", "ItemProcessor": missing})
+    r = run(d, [1])
+    assert r.error == "States.Runtime"
+    assert "MapStateFailed" not in [e.type for e in r.events]

@@ -250,18 +250,12 @@ class Executor:
         entered = self.clock.now()
         entered_id = self.event(scope, f"{typ}StateEntered", name=name, input=data)
         try:
-            out, nxt, assigned = self._dispatch(name, state, typ, data, entered, scope)
+            out, nxt, assigned = self._dispatch(name, state, typ, data, entered, entered_id, scope)
             check_size(out, f"The state/task '{name}' returned a result with")
         except StatesError as e:
-            if e.error in ("States.Runtime", query.QUERY_ERROR) and not e.located:
-                e.cause = (
-                    f"An error occurred while executing the state '{name}' "
-                    f"(entered at the event id #{entered_id}). {e.cause}"
-                )
-                e.located = True
-            if e.error == query.QUERY_ERROR and not e.reported:
-                e.reported = True
-                self.event(scope, "EvaluationFailed", name=name, error=e.error, cause=e.cause)
+            self._attribute(e, name, entered_id, scope)
+            if typ == "Task" and len(scope.cancels) > 1 and e.error != "States.Runtime":
+                self.event(scope, "TaskStateAborted", name=name)  # it ends its branch
             raise
         if assigned:
             check_variables_total(scope, assigned)
@@ -270,12 +264,34 @@ class Executor:
             self.event(scope, f"{typ}StateExited", name=name, output=out)
         return out, nxt
 
+    def _attribute(self, e: StatesError, name: str, entered_id: int, scope: Scope) -> None:
+        """AWS's state prefix on runtime and JSONata causes, and one EvaluationFailed event per
+        failed JSONata evaluation (recorded before Retry and Catch look at it)."""
+        if e.error in ("States.Runtime", query.QUERY_ERROR) and not e.located:
+            e.cause = (
+                f"An error occurred while executing the state '{name}' "
+                f"(entered at the event id #{entered_id}). {e.cause}"
+            )
+            e.located = True
+        if e.error == query.QUERY_ERROR and not e.reported:
+            e.reported = True
+            self.event(scope, "EvaluationFailed", name=name, error=e.error, cause=e.cause)
+
     def _dispatch(
-        self, name: str, state: dict[str, Any], typ: str, data: Any, entered: float, scope: Scope
+        self,
+        name: str,
+        state: dict[str, Any],
+        typ: str,
+        data: Any,
+        entered: float,
+        entered_id: int,
+        scope: Scope,
     ) -> tuple[Any, str | None, dict[str, Any] | None]:
         nxt = None if state.get("End") else state.get("Next")
         if typ in ("Task", "Parallel", "Map") or (typ == "Pass" and not self.jsonata(state)):
-            out, catch_next, assigned = self._with_retry(name, state, data, entered, scope)
+            out, catch_next, assigned = self._with_retry(
+                name, state, data, entered, entered_id, scope
+            )
             return out, catch_next or nxt, assigned
         ctx = self.context(name, entered, scope)
         if typ == "Choice":
@@ -461,7 +477,13 @@ class Executor:
     # ---- Pass, Task, Parallel, Map with Retry/Catch ------------------------------------
 
     def _with_retry(
-        self, name: str, state: dict[str, Any], data: Any, entered: float, scope: Scope
+        self,
+        name: str,
+        state: dict[str, Any],
+        data: Any,
+        entered: float,
+        entered_id: int,
+        scope: Scope,
     ) -> tuple[Any, str | None, dict[str, Any] | None]:
         retriers = state.get("Retry", [])
         attempts = [0] * len(retriers)
@@ -475,6 +497,7 @@ class Executor:
                     out, assigned = self._process(name, state, data, ctx, scope)
                 return out, None, assigned
             except StatesError as e:
+                self._attribute(e, name, entered_id, scope)
                 k = next(
                     (j for j, r in enumerate(retriers) if error_matches(e.error, r["ErrorEquals"])),
                     None,

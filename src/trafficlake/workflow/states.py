@@ -74,7 +74,7 @@ def run_parallel(ex: Executor, name: str, state: dict[str, Any], data: Any, scop
         name,
     )
     if error is not None:
-        if isinstance(error, StatesError):
+        if isinstance(error, StatesError) and error.error != "States.Runtime":
             ex.event(scope, "ParallelStateFailed", name=name, error=error.error, cause=error.cause)
         raise error
     ex.event(scope, "ParallelStateSucceeded", name=name)
@@ -235,7 +235,7 @@ def run_map(
                 f"{failures} of {len(items)} iterations failed; last error: "
                 f"{error.error}: {error.cause}",
             )
-        if isinstance(error, StatesError):
+        if isinstance(error, StatesError) and error.error != "States.Runtime":
             ex.event(scope, "MapStateFailed", name=name, error=error.error, cause=error.cause)
         raise error
     ex.event(scope, "MapStateSucceeded", name=name)
