@@ -9,8 +9,20 @@
   const threshold = Number(document.body.dataset.threshold);
   const state = {
     roads: [], sections: [], jams: [], selectedJam: null, road: null, ts: null, at: null,
-    mapData: null, outline: null, hitMap: null, section: null,
+    mapData: null, outline: null, hitMap: null, section: null, health: new Map(),
   };
+  // sections whose detectors are not to be trusted that day (from /api/detectors/health)
+  function distrust(lve) {
+    const h = state.health.get(lve);
+    return h && !h.trusted ? h : null;
+  }
+  function trustNote(lve) {
+    const h = distrust(lve);
+    return h ? `<br>⚠ ${h.untrusted_lanes} of ${h.lanes} lane(s) not to be trusted (${(100 * h.pct_valid).toFixed(0)} % valid)` : "";
+  }
+  function sectionLabel(s) {
+    return `${distrust(s.lve_nr) ? "⚠ " : ""}${String(s.name || "").slice(0, 24)}  km ${s.km.toFixed(1)}`;
+  }
   const $ = (id) => document.getElementById(id);
   const HEAT = { L: 190, T: 8, B: 26, R: 6 };
 
@@ -35,7 +47,7 @@
       if (state.selectedJam && state.selectedJam.jam_id === j.jam_id) tr.classList.add("selected");
       tr.append(
         el("td", { class: "nowrap" }, `${fmt(j.start_ts)}–${fmt(j.end_ts)}`),
-        el("td", {}, `${j.road} ${j.direction}`),
+        el("td", { class: "nowrap" }, `${j.road} ${j.direction}`),
         el("td", {}, ""),
         el("td", { class: "num" }, String(j.duration_min)),
         el("td", { class: "num" }, j.max_queue_km.toFixed(1)),
@@ -48,6 +60,11 @@
       tr.addEventListener("click", () => selectJam(j));
       tr.addEventListener("keydown", (e) => { if (e.key === "Enter") selectJam(j); });
       body.append(tr);
+    }
+    const chosen = body.querySelector("tr.selected");
+    const box = $("jams").parentElement;  // the list scrolls: keep the selected episode in view
+    if (chosen && (chosen.offsetTop < box.scrollTop || chosen.offsetTop > box.scrollTop + box.clientHeight - 40)) {
+      box.scrollTop = Math.max(0, chosen.offsetTop - 60);
     }
   }
 
@@ -172,13 +189,14 @@
       }
     });
     // axes: km on the left with section names, hours along the bottom (chosen time zone)
-    ctx.fillStyle = "#5d6b7a"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "right";
+    ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "right";
     let lastY = -99;
     ts.sections.forEach((s) => {
       const yy = g.y(s.km);
       if (Math.abs(yy - lastY) < 13) return;
       lastY = yy;
-      ctx.fillText(`${String(s.name || "").slice(0, 24)}  km ${s.km.toFixed(1)}`, g.L - 6, yy + 4);
+      ctx.fillStyle = distrust(s.lve_nr) ? "#9a3412" : "#5d6b7a";
+      ctx.fillText(sectionLabel(s), g.L - 6, yy + 4);
     });
     ctx.textAlign = "center";
     ctx.strokeStyle = "rgba(0,0,0,0.12)";
@@ -272,14 +290,15 @@
         ctx.fillRect(L + (h - h0) * colW, T + r * rowH, colW - 1, Math.max(rowH - 0.5, 0.5));
       }
     });
-    ctx.fillStyle = "#5d6b7a"; ctx.textAlign = "right";
+    ctx.textAlign = "right";
     let lastY = -99;
     secs.forEach((s, i) => {
       const r = secs.length - 1 - i;  // sections in the direction of travel: downstream on top
       const yy = T + r * rowH + rowH / 2 + 4;
       if (Math.abs(yy - lastY) < 13) return;
       lastY = yy;
-      ctx.fillText(`${String(s.name || "").slice(0, 22)}  km ${s.km.toFixed(1)}`, L - 6, yy);
+      ctx.fillStyle = distrust(s.lve_nr) ? "#9a3412" : "#5d6b7a";
+      ctx.fillText(sectionLabel(s), L - 6, yy);
     });
     ctx.textAlign = "center";
     const step = hours > 12 ? 3 : 1;
@@ -314,13 +333,16 @@
     $("day").addEventListener("change", (e) => { window.location.search = `?day=${e.target.value}`; });
     TL.onTz(redrawAll);
     TL.speedLegend($("map-legend"));
+    $("map-legend").append(el("span", { class: "muted small" }, " · dark-red ring: in a jam · black ring: the selected episode"));
     if (!day) {
       $("jams").querySelector("tbody").innerHTML = '<tr><td colspan="7" class="empty">no transformed data yet</td></tr>';
       return;
     }
-    const [roads, jams, outline] = await Promise.all([
+    const [roads, jams, outline, health] = await Promise.all([
       getJSON("/api/roads"), getJSON(`/api/jams?day=${day}`), TL.loadOutline(),
+      getJSON(`/api/detectors/health?day=${day}`),
     ]);
+    state.health = new Map(health.sections.map((h) => [h.lve_nr, h]));
     state.roads = roads.roads;
     state.jams = jams.jams;
     state.derived = jams.derived;
@@ -341,7 +363,7 @@
     map.addEventListener("mousemove", (e) => {
       const [mx, my] = TL.canvasPoint(map, e);
       const s = state.hitMap && state.hitMap(mx, my);
-      TL.tooltip($("map-tip"), map, e, s ? `<b>${esc(s.name)}</b><br>${esc(s.road)} ${esc(s.direction)} km ${s.km.toFixed(1)} · section ${s.lve_nr}<br>${s.speed == null ? "no data" : `${s.speed.toFixed(0)} km/h`}${s.jam ? " · in a jam" : ""}` : null);
+      TL.tooltip($("map-tip"), map, e, s ? `<b>${esc(s.name)}</b><br>${esc(s.road)} ${esc(s.direction)} km ${s.km.toFixed(1)} · section ${s.lve_nr}<br>${s.speed == null ? "no data" : `${s.speed.toFixed(0)} km/h`}${s.jam ? " · in a jam" : ""}${trustNote(s.lve_nr)}` : null);
     });
     map.addEventListener("mouseleave", () => { $("map-tip").hidden = true; });
     map.addEventListener("click", (e) => {
@@ -356,7 +378,7 @@
     const tsCanvas = $("timespace");
     tsCanvas.addEventListener("mousemove", (e) => {
       const hit = timespaceAt(e);
-      TL.tooltip($("timespace-tip"), tsCanvas, e, hit ? `${fmt(state.ts.start + hit.minute * 60)} · km ${hit.section.km.toFixed(1)}<br><b>${esc(hit.section.name)}</b> (section ${hit.section.lve_nr})<br>${hit.speed < 0 ? "no data" : `${hit.speed} km/h`}` : null);
+      TL.tooltip($("timespace-tip"), tsCanvas, e, hit ? `${fmt(state.ts.start + hit.minute * 60)} · km ${hit.section.km.toFixed(1)}<br><b>${esc(hit.section.name)}</b> (section ${hit.section.lve_nr})<br>${hit.speed < 0 ? "no data" : `${hit.speed} km/h`}${trustNote(hit.section.lve_nr)}` : null);
     });
     tsCanvas.addEventListener("mouseleave", () => { $("timespace-tip").hidden = true; });
     tsCanvas.addEventListener("click", (e) => {
