@@ -194,6 +194,10 @@ def test_reader_failures(settings: Settings) -> None:
         ({"ItemReader": {"Resource": "arn:aws:states:::s3:nope"}}, "ItemReader.Resource"),
         ({"ItemBatcher": {"BatchInput": {}}}, "ItemBatcher needs"),
         ({"ItemReader": {**reader("XML", "k")}}, "InputType must be CSV, JSON or JSONL"),
+        (
+            {"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "WriterConfig": {}}},
+            "WriterConfig (output types, transformations) is not supported",
+        ),
     ],
 )
 def test_distributed_validation(fields: dict[str, Any], needle: str) -> None:

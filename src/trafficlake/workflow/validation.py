@@ -481,7 +481,7 @@ DISTRIBUTED_PARTS: dict[str, tuple[set[str], set[str]]] = {
         {LIST_OBJECTS, GET_OBJECT},
     ),
     "ResultWriter": (
-        {"Resource", "Parameters", "Arguments", "WriterConfig"},
+        {"Resource", "Parameters", "Arguments"},
         {PUT_OBJECT},
     ),
     "ItemBatcher": (
@@ -515,7 +515,9 @@ def _validate_distributed(state: dict[str, Any], bad: Any) -> None:
             bad(f"field {part!r} must be an object")
             continue
         for key in spec:
-            if key not in fields:
+            if key == "WriterConfig" and part == "ResultWriter":
+                bad("ResultWriter.WriterConfig (output types, transformations) is not supported")
+            elif key not in fields:
                 bad(f"{part}: unknown field {key!r}")
         if resources and spec.get("Resource") not in resources:
             bad(f"{part}.Resource must be one of {', '.join(sorted(resources))}")
