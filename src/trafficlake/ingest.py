@@ -64,11 +64,15 @@ Progress = Callable[[int], None]
 """Called with the number of units (minutes or documents) just completed."""
 
 
-class NoInputFilesError(TrafficlakeError):
+class IngestError(TrafficlakeError):
+    """Base of ingest's own errors (the stream's and the parser's keep their areas' bases)."""
+
+
+class NoInputFilesError(IngestError):
     """``ingest replay`` was given patterns that match no file."""
 
 
-class InvalidStartError(TrafficlakeError):
+class InvalidStartError(IngestError):
     """The simulation start is not an ISO date or datetime."""
 
 

@@ -41,11 +41,15 @@ _ARN = re.compile(
 )
 
 
-class FunctionNotFoundError(TrafficlakeError):
+class FunctionError(TrafficlakeError):
+    """Base of the local Lambda functions' errors."""
+
+
+class FunctionNotFoundError(FunctionError):
     """No declared function of that name (Lambda's ResourceNotFoundException)."""
 
 
-class RuntimeMissingError(TrafficlakeError):
+class RuntimeMissingError(FunctionError):
     """The function's runtime (Node.js, a configured interpreter) is not installed."""
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from trafficlake.errors import TrafficlakeError
 from trafficlake.miv.feed import FeedParseError, ParsedFeed, arrival_window, parse_document
 from trafficlake.miv.locations import parse_config
+from trafficlake.miv.xmlsafe import MivError
 from trafficlake.schema import FUTURE_SLACK_S
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60.0
 
 
-class MivUnavailableError(TrafficlakeError):
+class MivUnavailableError(MivError):
     """The MIV server cannot be reached, or keeps failing, after every retry."""
 
 

@@ -37,7 +37,11 @@ def safe_parser() -> etree.XMLParser:
     return etree.XMLParser(**SAFE_PARSER_OPTIONS)
 
 
-class FeedParseError(TrafficlakeError):
+class MivError(TrafficlakeError):
+    """Base of the MIV source's errors (documents that do not parse, a server that fails)."""
+
+
+class FeedParseError(MivError):
     """The document is not a well-formed, safe MIV document of the expected kind.
 
     ``document`` holds the offending bytes when the raiser had them (the HTTP client sets
