@@ -59,7 +59,8 @@ def derive(
         console.print(
             f"roads {result.run_id}: {result.state} - {len(days)} day(s) ({span}), "
             f"{result.jams} jam episode(s), {result.detectors:,} detector-days, "
-            f"{result.seconds:.1f} s"
+            f"{result.seconds:.1f} s",
+            soft_wrap=True,
         )
         for note in result.notes:
             console.print(f"  note: {note}", highlight=False)

@@ -7,6 +7,8 @@ Built-ins (``Resource`` strings):
 - ``trafficlake:transform.get``  ``{"JobRunId": ...}`` -> ``{"JobRunState", "RowsWritten", "Error"}``
 - ``trafficlake:crawler.start.sync`` / ``trafficlake:transform.start.sync``: start, wait, and fail
   the task (``CrawlFailedError`` / ``TransformFailedError``) when the run failed.
+- ``trafficlake:roads.derive`` ``{year?, month?, day?}`` -> ``{"RoadsRunId", "Days",
+  "JamEpisodes"}``: jam episodes and detector health, in the foreground (``RoadsFailedError``).
 Every built-in passes ``year``/``month``/``day`` through when its input (or ``Input``) has them,
 like the seed's Lambda functions.
 """
@@ -161,6 +163,24 @@ def transform_start_sync(params: Any, ctx: TaskContext) -> dict[str, Any]:
     return {**started, **state}
 
 
+class RoadsFailedError(WorkflowError):
+    """A roads run (jam episodes, detector health) started by a task ended FAILED."""
+
+
+def roads_derive(params: Any, ctx: TaskContext) -> dict[str, Any]:
+    """``trafficlake roads derive`` as a task (in the foreground): incremental, or from the
+    start-date input up to yesterday like the transform."""
+    from trafficlake.roads.derive import derive
+
+    result = derive(ctx.need_settings(), start_day=_start_day(params))
+    if result.state != "SUCCEEDED":
+        raise RoadsFailedError(f"roads run {result.run_id} failed: {result.error}")
+    return _passthrough(
+        params,
+        {"RoadsRunId": result.run_id, "Days": result.days, "JamEpisodes": result.jams},
+    )
+
+
 BUILTINS: dict[str, Task] = {
     "trafficlake:crawler.start": crawler_start,
     "trafficlake:crawler.get": crawler_get,
@@ -168,6 +188,7 @@ BUILTINS: dict[str, Task] = {
     "trafficlake:transform.start": transform_start,
     "trafficlake:transform.get": transform_get,
     "trafficlake:transform.start.sync": transform_start_sync,
+    "trafficlake:roads.derive": roads_derive,
 }
 
 
