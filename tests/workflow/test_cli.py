@@ -89,7 +89,7 @@ def test_validate_list_graph_and_errors(tmp_path: Path) -> None:
     assert "state 'WaitCrawler': field 'Next' names unknown state 'Foo'" in r.stderr
     assert "Traceback" not in r.stderr
     r = tl(tmp_path, "workflow", "list", "--json")
-    assert {d["name"] for d in json.loads(r.stdout)} == {"batch", "batch-sync"}
+    assert {d["name"] for d in json.loads(r.stdout)} == {"batch", "batch-athena", "batch-sync"}
     r = tl(tmp_path, "workflow", "graph", "batch-sync", "--format", "dot")
     assert r.stdout.startswith('digraph "batch-sync"')
     r = tl(tmp_path, "workflow", "run", "nope")

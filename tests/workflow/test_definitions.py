@@ -68,7 +68,7 @@ def test_shipped_definitions_pass_asl_validator(tmp_path: Path) -> None:
 def test_name_resolution(settings: Settings, tmp_path: Path) -> None:
     assert find_machine(settings, "batch").name == "batch"
     assert find_machine(settings, "batch-sync").name == "batch-sync"
-    with pytest.raises(NoSuchStateMachineError, match="known: batch, batch-sync"):
+    with pytest.raises(NoSuchStateMachineError, match="known: batch, batch-athena, batch-sync"):
         find_machine(settings, "nope")
     extra = tmp_path / "defs"
     extra.mkdir()
@@ -77,7 +77,12 @@ def test_name_resolution(settings: Settings, tmp_path: Path) -> None:
     )
     s = load_settings(None, overrides={"workflow": {"definitions_dir": str(extra)}})
     names = {d.name: d.origin for d in list_definitions(s)}
-    assert names == {"batch": "shipped", "batch-sync": "shipped", "mine": "configured"}
+    assert names == {
+        "batch": "shipped",
+        "batch-athena": "shipped",
+        "batch-sync": "shipped",
+        "mine": "configured",
+    }
     assert find_machine(s, "mine").name == "mine"
     assert find_machine(s, str(extra / "mine.asl.json")).name == "mine"
 
