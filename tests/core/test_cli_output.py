@@ -139,4 +139,6 @@ def test_transform_runs_and_the_workflow_final_line_say_what_was_transformed(
 def test_workflow_listings_in_an_empty_folder_create_nothing(tmp_path: Path) -> None:
     for args in (["workflow", "executions"], ["transform", "runs"]):
         assert run_cli(*args, cwd=tmp_path).returncode == 0
+    missing = run_cli("workflow", "history", "batch:nope", cwd=tmp_path)
+    assert missing.returncode == 1 and "no catalog here yet" in missing.stderr
     assert list(tmp_path.iterdir()) == []

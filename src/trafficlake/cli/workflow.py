@@ -178,9 +178,13 @@ def history_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Show an execution's history events (the last --limit of them)."""
+    from trafficlake.catalog import NoSuchExecutionError
     from trafficlake.workflow.library import get_history
 
-    execution, events = get_history(settings(config), execution_id)
+    s = settings(config)
+    if catalog_missing(s):  # reading never creates a catalog
+        raise NoSuchExecutionError(f"no execution {execution_id!r}: no catalog here yet")
+    execution, events = get_history(s, execution_id)
     hidden = max(0, len(events) - limit) if limit else 0
     events = events[hidden:]
     if json_:
