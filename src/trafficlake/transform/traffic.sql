@@ -4,9 +4,9 @@
 -- no engine-only functions). The engine exposes the raw read set as the view `raw_input`
 -- (RAW_SCHEMA columns); trafficlake.transform.sql.render_traffic_sql() fills the parameters:
 --   {start}, {end}        output range [start, end) in epoch seconds (whole UTC days)
---   {lookback}            LOOKBACK_SECONDS (1140: the 20-minute window reaches 19 minutes back)
+--   {lookback}            LOOKBACK_SECONDS: how far the 20-minute window reaches back (19 min)
 --   {lookback_start}      start - {lookback}
---   {short_window}        AVG_SHORT_SECONDS (120: the 3-minute window reaches 2 minutes back)
+--   {short_window}        AVG_SHORT_SECONDS: how far the 3-minute window reaches back (2 min)
 --   {jam_threshold}       km/h (transform.jam_threshold_kmh, default 40)
 --   {location_filter}     a boolean expression on unieke_id (`TRUE` or `unieke_id IN (...)`)
 -- Every threshold comparison allows 1e-9 km/h of slack, so that floating-point summation order
