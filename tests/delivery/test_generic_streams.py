@@ -454,3 +454,70 @@ def test_the_typed_streams_error_prefix_may_not_be_crawled(
 
     with pytest.raises(ConfigError, match="crawled folder"):
         load_settings(None, overrides={"delivery": {"error_prefix": error_prefix}})
+
+
+def dynamic(query: str = "{customer: .customer_id, year: .event.year}") -> dict[str, Any]:
+    return {
+        **BUCKET,
+        "Prefix": "by/customer=!{partitionKeyFromQuery:customer}/year=!{partitionKeyFromQuery:year}/",
+        "ErrorOutputPrefix": "by-failed/!{firehose:error-output-type}/",
+        "BufferingHints": {"SizeInMBs": 64},
+        "DynamicPartitioningConfiguration": {"Enabled": True},
+        "ProcessingConfiguration": {
+            "Enabled": True,
+            "Processors": [
+                {
+                    "Type": "MetadataExtraction",
+                    "Parameters": [
+                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
+                        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+                    ],
+                },
+                {"Type": "AppendDelimiterToRecord", "Parameters": []},
+            ],
+        },
+    }
+
+
+def test_dynamic_partitioning_lands_one_object_per_key(
+    registry: StreamRegistry, settings: Settings
+) -> None:
+    registry.create("by", dynamic())
+    stream = registry.get("by")
+    records = [
+        b'{"customer_id":"a","event":{"year":2024},"n":1}',
+        b'{"customer_id":"b","event":{"year":2024},"n":2}',
+        b'{"customer_id":"a","event":{"year":2024},"n":3}',
+        b'{"customer_id":"a","event":{}}',
+        b'{"customer_id":"../x","event":{"year":1}}',
+        b"not json",
+    ]
+    assert stream.put_record_batch(records)["FailedPutCount"] == 0
+    stream.flush()
+    root = Path(settings.lake_url)
+    landed = {str(p.relative_to(root).parent): p.read_bytes() for p in files(settings, "by/")}
+    assert landed == {
+        "by/customer=a/year=2024": records[0] + b"\n" + records[2] + b"\n",
+        "by/customer=b/year=2024": records[1] + b"\n",
+    }
+    (failed,) = files(settings, "by-failed/")
+    assert "/partitioning-failed/" in str(failed)
+    errors = [json.loads(line) for line in failed.read_text().splitlines()]
+    assert [base64.b64decode(e["rawData"]) for e in errors] == records[3:]
+    assert all(e["errorCode"] == "DynamicPartitioning.MetadataExtractionFailed" for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"Prefix": "by/"}, "must use !{partitionKeyFromQuery"),
+        ({"Prefix": "by/!{partitionKeyFromQuery:other}/"}, "extracts no key 'other'"),
+        ({"BufferingHints": {"SizeInMBs": 5}}, "at least 64"),
+        ({"ErrorOutputPrefix": ""}, "ErrorOutputPrefix is required"),
+    ],
+)
+def test_dynamic_partitioning_rules(registry: StreamRegistry, change: Any, message: str) -> None:
+    with pytest.raises(InvalidDestinationError, match=message):
+        registry.create("by", {**dynamic(), **change})
+    with pytest.raises(InvalidDestinationError, match="only a JQ object of paths"):
+        registry.create("by", dynamic(".customer_id | ascii_downcase"))

@@ -51,7 +51,7 @@ def test_random_string_and_error_output_type() -> None:
         ("raw/!{timestamp:qq}/", False, "unsupported timestamp pattern"),
         ("raw/!{timestamp:}/", False, "empty"),
         ("raw/!{firehose:error-output-type}/", False, "only allowed in the error prefix"),
-        ("raw/!{partitionKeyFromQuery:x}/", False, "unsupported expression"),
+        ("raw/!{partitionKeyFromQuery:x}/", False, "needs dynamic partitioning"),
         ("raw/!{timestamp:yyyy/", False, "unterminated"),
         ("raw/!{yyyy}/", False, "namespace"),
         ("errors/!{timestamp:yyyy}/", True, "must contain !{firehose:error-output-type}"),

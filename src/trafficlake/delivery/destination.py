@@ -28,6 +28,7 @@ from trafficlake.delivery.prefix import InvalidPrefixError, Prefix
 from trafficlake.delivery.serde import SERDES, SerDe, SerDeConverter, UnsupportedSchemaError
 
 if TYPE_CHECKING:
+    from trafficlake.delivery.partitioning import Extraction
     from trafficlake.delivery.processing import LambdaProcessor
 
 
@@ -97,6 +98,7 @@ class Destination:
     file_extension: str
     conversion: Conversion | None
     processor: LambdaProcessor | None = None
+    extraction: Extraction | None = None
 
     def describe(self, columns: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
         """The ``ExtendedS3DestinationDescription`` (AWS's defaults filled in)."""
@@ -254,15 +256,19 @@ def _conversion(cfg: dict[str, Any]) -> Conversion | None:
     return Conversion(database, table, version, _serde(deserializer), kind, codec, options)
 
 
-def _prefixes(prefix: str, error_prefix: str) -> tuple[str, str]:
-    """The evaluated templates, checked as AWS checks them."""
+def _prefixes(prefix: str, error_prefix: str, keys: frozenset[str] | None) -> tuple[str, str]:
+    """The evaluated templates, checked as AWS checks them (``keys``: dynamic partitioning's)."""
     for name, text in (("Prefix", prefix), ("ErrorOutputPrefix", error_prefix)):
         for m in re.finditer(r"!\{([^}:]*):", text):
-            if m.group(1) in ("partitionKeyFromQuery", "partitionKeyFromLambda"):
+            if m.group(1) == "partitionKeyFromLambda" or (
+                m.group(1) == "partitionKeyFromQuery" and (keys is None or name != "Prefix")
+            ):
                 raise _fail(
-                    f"{name}: !{{{m.group(1)}:...}} needs dynamic partitioning, which is "
-                    "not enabled"
+                    f"{name}: !{{{m.group(1)}:...}} needs dynamic partitioning with a "
+                    "MetadataExtractionQuery, in the Prefix"
                 )
+    if keys is not None and "!{partitionKeyFromQuery:" not in prefix:
+        raise _fail("with dynamic partitioning the Prefix must use !{partitionKeyFromQuery:KEY}")
     has_expression = "!{" in prefix
     if has_expression and not error_prefix:
         raise _fail("ErrorOutputPrefix is required when Prefix contains expressions")
@@ -274,7 +280,7 @@ def _prefixes(prefix: str, error_prefix: str) -> tuple[str, str]:
     else:
         full_error = error_prefix + DEFAULT_ERROR_PREFIX
     try:
-        Prefix.parse(full)
+        Prefix.parse(full, partition_keys=keys)
         Prefix.parse(full_error, error_prefix=True)
     except InvalidPrefixError as exc:
         raise _fail(str(exc)) from None
@@ -297,16 +303,22 @@ def parse_destination(config: Any) -> Destination:
     prefix = _string(cfg.get("Prefix"), "Prefix", max_len=MAX_PREFIX_CHARS)
     error_prefix = _string(cfg.get("ErrorOutputPrefix"), "ErrorOutputPrefix")
     conversion = _conversion(_object(cfg.get("DataFormatConversionConfiguration"), "DFCC"))
+    from trafficlake.delivery.partitioning import parse_dynamic
+    from trafficlake.delivery.processing import parse_processing
+
+    processing = _object(cfg.get("ProcessingConfiguration"), "ProcessingConfiguration")
+    extraction = parse_dynamic(cfg.get("DynamicPartitioningConfiguration"), processing)
+    processor = parse_processing(processing or None, dynamic=extraction is not None)
     hints = _object(cfg.get("BufferingHints"), "BufferingHints")
     unknown = set(hints) - {"SizeInMBs", "IntervalInSeconds"}
     if unknown:
         raise _fail(f"BufferingHints: unknown field(s) {', '.join(sorted(unknown))}")
-    size = _int(
-        hints.get("SizeInMBs"), "BufferingHints.SizeInMBs", 1, 128, 128 if conversion else 5
-    )
-    if conversion and size < 64:
+    big = conversion is not None or extraction is not None
+    size = _int(hints.get("SizeInMBs"), "BufferingHints.SizeInMBs", 1, 128, 128 if big else 5)
+    if big and size < 64:
         raise _fail(
-            "BufferingHints.SizeInMBs must be at least 64 when data format conversion is enabled"
+            "BufferingHints.SizeInMBs must be at least 64 when data format conversion or "
+            "dynamic partitioning is enabled"
         )
     interval = _int(hints.get("IntervalInSeconds"), "BufferingHints.IntervalInSeconds", 0, 900, 300)
     compression = _string(cfg.get("CompressionFormat"), "CompressionFormat") or "UNCOMPRESSED"
@@ -323,15 +335,12 @@ def parse_destination(config: Any) -> Destination:
     zone = _string(cfg.get("CustomTimeZone"), "CustomTimeZone", max_len=50)
     if zone not in ("", "UTC"):
         raise _fail(f"CustomTimeZone {zone!r}: only UTC is supported here")
-    from trafficlake.delivery.processing import parse_processing
-
-    processor = parse_processing(cfg.get("ProcessingConfiguration"))
-    dynamic = _object(cfg.get("DynamicPartitioningConfiguration"), "DynamicPartitioning")
-    if dynamic and _enabled(dynamic, "DynamicPartitioningConfiguration"):
-        raise _fail("DynamicPartitioningConfiguration is not supported yet")
     if _string(cfg.get("S3BackupMode"), "S3BackupMode") not in ("", "Disabled"):
         raise _fail("S3BackupMode Enabled is not supported")
-    full_prefix, full_error = _prefixes(prefix, error_prefix)
+    if extraction is not None and not error_prefix:
+        raise _fail("ErrorOutputPrefix is required with dynamic partitioning")
+    keys = extraction.names if extraction is not None else None
+    full_prefix, full_error = _prefixes(prefix, error_prefix, keys)
     if not extension:
         extension = f".{conversion.output}" if conversion else EXTENSIONS[compression]
     return Destination(
@@ -345,6 +354,7 @@ def parse_destination(config: Any) -> Destination:
         file_extension=extension,
         conversion=conversion,
         processor=processor,
+        extraction=extraction,
     )
 
 

@@ -12,7 +12,7 @@ import re
 import secrets
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -94,15 +94,20 @@ def _const(text: str) -> Formatter:
     return lambda t: text
 
 
-Part = Callable[[datetime, str], str]
+Part = Callable[[datetime, str, Mapping[str, str]], str]
+"""One piece of a prefix: (arrival time, error-output-type, partition keys) → text."""
 
 
 def _literal(text: str) -> Part:
-    return lambda t, e: text
+    return lambda t, e, k: text
 
 
 def _timestamp(fmt: Formatter) -> Part:
-    return lambda t, e: fmt(t)
+    return lambda t, e, k: fmt(t)
+
+
+def _partition_key(name: str) -> Part:
+    return lambda t, e, k: k[name]
 
 
 def compile_timestamp(pattern: str) -> Formatter:
@@ -143,7 +148,15 @@ class Prefix:
     _parts: tuple[Part, ...]
 
     @classmethod
-    def parse(cls, template: str, *, error_prefix: bool = False) -> Prefix:
+    def parse(
+        cls,
+        template: str,
+        *,
+        error_prefix: bool = False,
+        partition_keys: frozenset[str] | None = None,
+    ) -> Prefix:
+        """Compile ``template``; ``partition_keys``: the keys dynamic partitioning extracts
+        (``!{partitionKeyFromQuery:KEY}`` is allowed only for them)."""
         parts: list[Part] = []
         pos = 0
         has_error_type = False
@@ -159,7 +172,7 @@ class Prefix:
                 parts.append(_timestamp(fmt))
             elif namespace == "firehose" and arg == "random-string":
                 parts.append(
-                    lambda t, e: "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(11))
+                    lambda t, e, k: "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(11))
                 )
             elif namespace == "firehose" and arg == "error-output-type":
                 if not error_prefix:
@@ -167,7 +180,17 @@ class Prefix:
                         "!{firehose:error-output-type} is only allowed in the error prefix"
                     )
                 has_error_type = True
-                parts.append(lambda t, e: e)
+                parts.append(lambda t, e, k: e)
+            elif namespace == "partitionKeyFromQuery" and not error_prefix:
+                if partition_keys is None:
+                    raise InvalidPrefixError(
+                        f"!{{{m.group(1)}}} needs dynamic partitioning, which is not enabled"
+                    )
+                if arg not in partition_keys:
+                    raise InvalidPrefixError(
+                        f"!{{{m.group(1)}}}: the MetadataExtractionQuery extracts no key {arg!r}"
+                    )
+                parts.append(_partition_key(arg))
             else:
                 raise InvalidPrefixError(
                     f"unsupported expression !{{{m.group(1)}}}: use !{{timestamp:PATTERN}}, "
@@ -176,7 +199,7 @@ class Prefix:
         rest = template[pos:]
         if "!{" in rest:
             raise InvalidPrefixError(f"unterminated expression in prefix {template!r}")
-        parts.append(lambda t, e: rest)
+        parts.append(lambda t, e, k: rest)
         if error_prefix and _EXPR.search(template) and not has_error_type:
             raise InvalidPrefixError(
                 "an error prefix with expressions must contain !{firehose:error-output-type}"
@@ -185,10 +208,17 @@ class Prefix:
             raise InvalidPrefixError(f"prefix {template!r} must be a relative lake key")
         return cls(template, error_prefix, tuple(parts))
 
-    def render(self, arrival_ms: int, error_output_type: str = "") -> str:
-        """The folder key for a file whose oldest record arrived at ``arrival_ms`` (UTC)."""
+    def render(
+        self,
+        arrival_ms: int,
+        error_output_type: str = "",
+        keys: Mapping[str, str] | None = None,
+    ) -> str:
+        """The folder key for a file whose oldest record arrived at ``arrival_ms`` (UTC) and,
+        with dynamic partitioning, whose records share the partition ``keys``."""
         t = datetime.fromtimestamp(arrival_ms / 1000, tz=UTC)
-        return "".join(p(t, error_output_type) for p in self._parts)
+        k = keys if keys is not None else {}
+        return "".join(p(t, error_output_type, k) for p in self._parts)
 
 
 def object_name(stream: str, arrival_ms: int, suffix: str, version: int = 1) -> str:

@@ -55,8 +55,10 @@ def _int_parameter(value: str, name: str, lo: int, hi: int) -> int:
     return number
 
 
-def parse_processing(config: Any) -> LambdaProcessor | None:
-    """Validate ``ProcessingConfiguration``; None when it is absent or disabled."""
+def parse_processing(config: Any, *, dynamic: bool = False) -> LambdaProcessor | None:
+    """Validate ``ProcessingConfiguration``: its Lambda processor, or None. The
+    ``MetadataExtraction`` and ``AppendDelimiterToRecord`` processors are allowed with
+    ``dynamic`` partitioning (:mod:`trafficlake.delivery.partitioning` reads them)."""
     if config is None:
         return None
     if not isinstance(config, dict):
@@ -67,13 +69,19 @@ def parse_processing(config: Any) -> LambdaProcessor | None:
     processors = config.get("Processors") or []
     if not enabled or not processors:
         return None
-    if not isinstance(processors, list) or len(processors) != 1:
-        raise InvalidDestinationError("ProcessingConfiguration: exactly one Lambda processor")
-    proc = processors[0]
-    if not isinstance(proc, dict) or proc.get("Type") != "Lambda":
+    if not isinstance(processors, list):
+        raise InvalidDestinationError("ProcessingConfiguration.Processors must be a list")
+    allowed = {"Lambda", "MetadataExtraction", "AppendDelimiterToRecord"} if dynamic else {"Lambda"}
+    kinds = [p.get("Type") if isinstance(p, dict) else None for p in processors]
+    if any(k not in allowed for k in kinds) or len(set(kinds)) != len(kinds):
         raise InvalidDestinationError(
-            "ProcessingConfiguration: only a processor of Type Lambda is supported here"
+            f"ProcessingConfiguration: processors of Type {', '.join(sorted(allowed))} "
+            "(at most one each) are supported here"
         )
+    lambdas = [p for p in processors if p.get("Type") == "Lambda"]
+    if not lambdas:
+        return None
+    proc = lambdas[0]
     params: dict[str, str] = {}
     for p in proc.get("Parameters") or []:
         if not isinstance(p, dict) or not isinstance(p.get("ParameterValue"), str):

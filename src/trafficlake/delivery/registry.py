@@ -31,6 +31,7 @@ from trafficlake.delivery.destination import (
 )
 from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.output import Output
+from trafficlake.delivery.partitioning import PartitionedConverter
 from trafficlake.delivery.prefix import Prefix
 from trafficlake.delivery.processing import ProcessedConverter
 from trafficlake.delivery.stream import (
@@ -180,6 +181,10 @@ class StreamRegistry:
         else:
             converter = AsReceived()
             output = Output("records", dest.compression, dest.file_extension)
+        if dest.extraction is not None:
+            converter = PartitionedConverter(
+                dest.extraction, converter, self._max_key_bytes(name, dest)
+            )
         if dest.processor is not None:
             converter = ProcessedConverter(
                 dest.processor, converter, self.settings, self.endpoint_url, stream_arn(name)
@@ -202,6 +207,7 @@ class StreamRegistry:
             output=output,
             error_extra=error_extra,
             description=describe,
+            partition_keys=dest.extraction.names if dest.extraction is not None else None,
         )
         holder["stream"] = stream
         return stream
@@ -238,21 +244,38 @@ class StreamRegistry:
             log.warning("cannot read the crawlers' targets (%s); checking the defaults only", exc)
         return sorted(targets)
 
+    @staticmethod
+    def _sample_keys(dest: Destination, value: str = "k") -> dict[str, str] | None:
+        return {k: value for k in dest.extraction.names} if dest.extraction else None
+
+    def _max_key_bytes(self, name: str, dest: Destination) -> int:
+        """The longest partition key value that keeps every object key within the limits."""
+        assert dest.extraction is not None
+        prefix = Prefix.parse(dest.prefix, partition_keys=dest.extraction.names)
+        now = int(time.time() * 1000)
+        used = len(prefix.render(now, keys=self._sample_keys(dest, "")).encode())
+        uses = dest.prefix.count("!{partitionKeyFromQuery:")
+        budget = MAX_KEY_BYTES - used - _object_name_bytes(name, dest)
+        return max(0, min(MAX_SEGMENT_BYTES, budget // max(1, uses)))
+
     def _check_keys(self, name: str, dest: Destination) -> None:
         """Render both prefixes over a year of arrival times, refuse keys no store can hold or
         an error prefix inside a crawled folder, and test-write one object under each."""
-        prefix = Prefix.parse(dest.prefix)
+        keys = dest.extraction.names if dest.extraction is not None else None
+        prefix = Prefix.parse(dest.prefix, partition_keys=keys)
         errors = Prefix.parse(dest.error_prefix, error_prefix=True)
+        if dest.extraction is not None and self._max_key_bytes(name, dest) < 1:
+            raise InvalidDestinationError("Prefix leaves no room for the partition keys' values")
         now = datetime.now(UTC)
         instants = [
             int(datetime(now.year, month, 28, 23, 59, tzinfo=UTC).timestamp() * 1000)
             for month in range(1, 13)
         ]
         crawled = self._crawled_prefixes()
-        name_len = len(f"{name}-999-2026-01-01-00-00-00-{uuid.uuid4()}{dest.file_extension}")
+        name_len = _object_name_bytes(name, dest)
         folders: list[tuple[str, str]] = []
         for ms in instants:
-            folders.append(("Prefix", prefix.render(ms)))
+            folders.append(("Prefix", prefix.render(ms, keys=self._sample_keys(dest))))
             for etype in ERROR_OUTPUT_TYPES:
                 folder = errors.render(ms, etype)
                 folders.append(("ErrorOutputPrefix", folder))
@@ -277,7 +300,10 @@ class StreamRegistry:
                     f"{MAX_KEY_BYTES} bytes, {MAX_SEGMENT_BYTES} per folder, no '.', '..' or "
                     "empty folders)"
                 )
-        for what, folder in {folders[0], folders[1]}:
+        probes = {folders[0], folders[1]}
+        if dest.extraction is not None:  # no folder named after a sample key is left behind
+            probes = {("Prefix", dest.prefix.split("!{", 1)[0]), folders[1]}
+        for what, folder in probes:
             probe = f"{folder}.trafficlake-probe-{uuid.uuid4().hex}"
             try:
                 self.lake.put_atomic(probe, b"")
@@ -411,6 +437,10 @@ class StreamRegistry:
         """Flush and close every stream."""
         for stream in list(self.streams.values()):
             stream.close()
+
+
+def _object_name_bytes(name: str, dest: Destination) -> int:
+    return len(f"{name}-999-2026-01-01-00-00-00-{uuid.uuid4()}{dest.file_extension}".encode())
 
 
 def stream_arn(name: str) -> str:

@@ -44,6 +44,7 @@ from trafficlake.delivery.output import (
     write_object,
     write_raw,
 )
+from trafficlake.delivery.partitioning import KEY_COLUMN
 from trafficlake.delivery.prefix import Prefix
 from trafficlake.delivery.records import (
     RecordError,
@@ -123,6 +124,7 @@ class DeliveryStream:
         output: Output | None = None,
         error_extra: dict[str, Any] | None = None,
         description: Callable[[], dict[str, Any]] | None = None,
+        partition_keys: frozenset[str] | None = None,
     ) -> None:
         """A stream; by default the typed MIV stream (``format``/``compression``).
 
@@ -145,7 +147,7 @@ class DeliveryStream:
         self.lake = lake
         self.name = name
         self.version = version
-        self.prefix = Prefix.parse(prefix)
+        self.prefix = Prefix.parse(prefix, partition_keys=partition_keys)
         self.error_prefix = Prefix.parse(error_prefix, error_prefix=True)
         self.buffer_size_bytes = int(buffer_size_mb * 1024 * 1024)
         self.buffer_interval_s = float(buffer_interval_s)
@@ -530,7 +532,7 @@ class DeliveryStream:
                 oldest = pc.min(table.column("arrival_time")).as_py()
             else:
                 oldest = oldest_ms if oldest_ms is not None else self._now_ms()
-            keys.append(self._write_raw(table, oldest))
+            keys.extend(self._write_raw(table, oldest))
         for etype, recs in errors.items():
             if recs:
                 keys.append(self._write_errors(etype, recs))
@@ -538,22 +540,44 @@ class DeliveryStream:
         self.recent_files.extend(keys)
         return keys
 
-    def _write_raw(self, table: pa.Table, oldest_ms: int) -> str:
+    def _write_raw(self, table: pa.Table, oldest_ms: int) -> list[str]:
+        """One object, or one per combination of partition keys (dynamic partitioning)."""
+        key_columns = [c for c in table.column_names if c.startswith(KEY_COLUMN)]
+        if key_columns:
+            written = []
+            for combo in table.select(key_columns).group_by(key_columns).aggregate([]).to_pylist():
+                mask = pc.equal(table[key_columns[0]], combo[key_columns[0]])
+                for c in key_columns[1:]:
+                    mask = pc.and_(mask, pc.equal(table[c], combo[c]))
+                part = table.filter(mask).drop_columns(key_columns)
+                keys = {c.removeprefix(KEY_COLUMN): v for c, v in combo.items()}
+                folder = self.prefix.render(oldest_ms, keys=keys)
+                assert self.output is not None
+                written.append(
+                    write_object(
+                        self.lake, folder, self.name, self.version, self.output, part, oldest_ms
+                    )
+                )
+            return written
         folder = self.prefix.render(oldest_ms)
         if self.output is not None:
-            return write_object(
-                self.lake, folder, self.name, self.version, self.output, table, oldest_ms
+            return [
+                write_object(
+                    self.lake, folder, self.name, self.version, self.output, table, oldest_ms
+                )
+            ]
+        return [
+            write_raw(
+                self.lake,
+                folder,
+                self.name,
+                self.version,
+                self.format,
+                self.compression,
+                table,
+                oldest_ms,
             )
-        return write_raw(
-            self.lake,
-            folder,
-            self.name,
-            self.version,
-            self.format,
-            self.compression,
-            table,
-            oldest_ms,
-        )
+        ]
 
     def _write_errors(self, error_type: str, recs: list[dict[str, Any]]) -> str:
         oldest = min(r["arrivalTimestamp"] for r in recs)
