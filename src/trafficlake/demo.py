@@ -14,6 +14,7 @@ jams at the weekday rush hours, not at weekends.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -196,7 +197,12 @@ def run_demo(
         rest = datetime.fromtimestamp(first + 60 * xml_part, UTC).isoformat()
         reports.append(
             ingest.simulate(
-                settings, minutes=minutes - xml_part, lanes=lanes, start=rest, lake=lake
+                settings,
+                minutes=minutes - xml_part,
+                lanes=lanes,
+                start=rest,
+                lake=lake,
+                workers=os.cpu_count() or 1,
             )
         )
     summary.events_landed = sum(r.events for r in reports)

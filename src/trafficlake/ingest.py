@@ -25,10 +25,13 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -202,12 +205,15 @@ def simulate(
     lake: Lake | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    workers: int = 1,
 ) -> IngestReport:
     """Simulate ``minutes`` feed documents and deliver them through the stream; the simulated
     network's measuring points are written to the lake's locations table first.
 
     ``xml=True`` renders each minute as a MIV document and parses it back (exercising the
     parser and its quarantine); otherwise the simulator's Arrow batches go in directly.
+    ``workers`` > 1 simulates blocks of minutes in that many processes (each minute depends
+    only on the seed, the network and its time) while this one lands them in order.
     """
     from trafficlake.miv.locations import write_locations
     from trafficlake.miv.simulator import Simulator
@@ -229,8 +235,13 @@ def simulate(
     clock = _SimClock(first + 114) if simulated_arrival else None
     stream = _open_stream(settings, lake, clock)
     report = IngestReport("simulate")
+    batches = (
+        _simulated_in_order(seed, lanes, first, minutes, workers)
+        if not xml
+        else simulator.minutes(first, minutes)
+    )
     try:
-        for done, batch in enumerate(simulator.minutes(first, minutes)):
+        for done, batch in enumerate(batches):
             if stop is not None and stop.is_set():
                 rest = datetime.fromtimestamp(first + 60 * done, UTC).strftime("%Y-%m-%dT%H:%MZ")
                 report.interrupted = True
@@ -252,8 +263,64 @@ def simulate(
             if progress is not None:
                 progress(1)
     finally:
+        if isinstance(batches, Generator):
+            batches.close()  # stops the workers when the loop ended early
         _finish(stream, report)
     return report
+
+
+SIMULATED_BLOCK = 30
+"""Minutes one worker simulates per task."""
+_SIMULATORS: dict[tuple[int, int], Any] = {}
+"""A worker process's simulator per (seed, lanes): its network and day state are reused."""
+
+
+def _simulate_block(seed: int, lanes: int, start: int, count: int) -> list[pa.RecordBatch]:
+    from trafficlake.miv.simulator import Simulator
+
+    sim = _SIMULATORS.get((seed, lanes))
+    if sim is None:
+        sim = _SIMULATORS[(seed, lanes)] = Simulator(seed, lanes)
+    return list(sim.minutes(start, count))
+
+
+def _simulated_in_order(
+    seed: int, lanes: int, first: int, minutes: int, workers: int
+) -> Generator[pa.RecordBatch, None, None]:
+    """The simulated minutes in order; in blocks by ``workers`` processes when there are
+    enough minutes to pay for starting them."""
+    blocks = [
+        (first + 60 * i, min(SIMULATED_BLOCK, minutes - i))
+        for i in range(0, minutes, SIMULATED_BLOCK)
+    ]
+    if workers <= 1 or len(blocks) <= 2 * workers:
+        for start, count in blocks:
+            yield from _simulate_block(seed, lanes, start, count)
+        return
+    pool = _worker_pool(workers)
+    pending: deque[Future[list[pa.RecordBatch]]] = deque()
+    try:
+        for start, count in blocks[: 2 * workers]:
+            pending.append(pool.submit(_simulate_block, seed, lanes, start, count))
+        rest = iter(blocks[2 * workers :])
+        while pending:
+            done = pending.popleft().result()
+            following = next(rest, None)
+            if following is not None:
+                pending.append(pool.submit(_simulate_block, seed, lanes, *following))
+            yield from done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes forked from a clean server that has imported ingest once (forking this
+    process would copy its threads' locks; spawn would re-import in every worker)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["trafficlake.ingest", "trafficlake.miv.simulator"])
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
 
 
 def _parse_or_quarantine(
@@ -405,15 +472,7 @@ def _parsed_in_order(
         for path in paths:
             yield _read_and_parse(path, window)
         return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    # forkserver: workers fork from a clean server process that has imported the parser once
-    # (forking this process would copy its threads' locks; spawn re-imports per worker)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["trafficlake.ingest"])
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
+    pool = _worker_pool(workers)
     pending: deque[Future[_Parsed]] = deque()
     try:
         for path in paths[: 2 * workers]:

@@ -402,3 +402,19 @@ def test_ctrl_c_stops_a_replay_in_workers_and_says_where_to_resume(tmp_path: Pat
     assert f"with the {300 - report['documents']} file(s) not replayed, from {first_left} on" in err
     files = [lake.path(e.key) for e in lake.list("raw/")]
     assert sum(pq.read_metadata(f).num_rows for f in files) == report["events"]
+
+
+def test_simulate_in_worker_processes_lands_the_same_lake(
+    settings: Settings, tmp_path: Path
+) -> None:
+    lakes = []
+    for workers in (1, 2):
+        lake = Lake.from_url(str(tmp_path / f"lake{workers}"))
+        report = ingest.simulate(
+            settings, minutes=200, lanes=40, start=START, lake=lake, workers=workers
+        )  # 7 blocks of 30 minutes: more than two per worker, so the pool runs
+        assert report.documents == 200
+        lakes.append((lake, report))
+    (one, first), (two, second) = lakes
+    assert first.events == second.events and first.files_written == second.files_written
+    assert _raw_rows(one) == _raw_rows(two)

@@ -107,6 +107,25 @@ def _run(label: str, total: int | None, fn: Callable[..., Any], **kwargs: Any) -
         return fn(progress=advance, stop=stop, **kwargs)
 
 
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-j",
+        metavar="N",
+        min=1,
+        help="Worker processes (default: one per core; 1: this process only).",
+        show_default=False,
+    ),
+]
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
 @group.command()
 def simulate(
     minutes: Annotated[int | None, typer.Option(help="Minutes to simulate.")] = None,
@@ -126,6 +145,7 @@ def simulate(
             help="Arrival time follows the simulated publication time (default) or the clock.",
         ),
     ] = True,
+    workers: WorkersOpt = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -145,6 +165,7 @@ def simulate(
         seed=seed,
         xml=xml,
         simulated_arrival=simulated_arrival,
+        workers=workers or _cores(),
     )
     _summary(report, as_json)
 
@@ -159,24 +180,12 @@ def replay(
             help="Arrival time follows each document's publication time, or the clock (default).",
         ),
     ] = False,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            "-j",
-            metavar="N",
-            min=1,
-            help="Processes reading and parsing (default: one per core; 1: this process only).",
-            show_default=False,
-        ),
-    ] = None,
+    workers: WorkersOpt = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Parse archived MIV documents and deliver their events (configuration documents become
     the locations table). Exits 1 when any document failed."""
-    import os
-
     from trafficlake import ingest
 
     report = _run(
@@ -187,7 +196,7 @@ def replay(
         files=files,
         simulated_arrival=simulated_arrival,
         on_start=None,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or _cores(),
     )
     _summary(report, as_json)
 
