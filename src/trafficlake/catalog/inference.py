@@ -83,6 +83,11 @@ def hive_type(t: pa.DataType) -> str:
     return "string" if pa.types.is_string(t) else str(t)
 
 
+def hive_columns(schema: pa.Schema) -> tuple[tuple[str, str], ...]:
+    """(name, Hive type) of each field of ``schema``."""
+    return tuple((f.name, hive_type(f.type)) for f in schema)
+
+
 def widen(a: str, b: str) -> str | None:
     """The narrowest type holding both ``a`` and ``b`` (int8/16 -> int32 -> int64 -> double),
     or None when they are incompatible (e.g. string vs bigint)."""

@@ -21,24 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-MINUTES = 1440
-
-HEALTH_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("unieke_id", "int"),
-    ("lve_nr", "int"),
-    ("minutes_expected", "int"),
-    ("minutes_observed", "int"),
-    ("minutes_valid", "int"),
-    ("minutes_defect", "int"),
-    ("minutes_stale", "int"),
-    ("minutes_unavailable", "int"),
-    ("stuck_minutes", "int"),
-    ("pct_observed", "double"),
-    ("pct_valid", "double"),
-    ("trusted", "boolean"),
-)
-"""Columns of the ``detector_health`` table with their Hive types (partitioned by
-year/month/day)."""
+from trafficlake.catalog.inference import hive_columns
+from trafficlake.roads.jams import MINUTES
 
 
 @dataclass(frozen=True)
@@ -94,6 +78,9 @@ HEALTH_SCHEMA = pa.schema(
         pa.field("trusted", pa.bool_()),
     ]
 )
+"""The ``detector_health`` table (partitioned by year/month/day)."""
+HEALTH_COLUMNS = hive_columns(HEALTH_SCHEMA)
+"""Its columns with their Hive types, as the catalog records them."""
 
 
 def health_input_sql(raw: str, start: int) -> str:

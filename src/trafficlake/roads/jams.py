@@ -30,31 +30,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
+from trafficlake.catalog.inference import hive_columns
+
 MINUTES = 1440
 MIN_SPEED_KMH = 5.0
 DEFAULT_FREE_FLOW_KMH = 100.0
 BRUSSELS = ZoneInfo("Europe/Brussels")
 PEAK_HOURS = ((6, 10), (15, 20))
-
-JAMS_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("jam_id", "string"),
-    ("road", "string"),
-    ("direction", "string"),
-    ("start_ts", "bigint"),
-    ("end_ts", "bigint"),
-    ("duration_min", "int"),
-    ("head_km", "double"),
-    ("tail_km", "double"),
-    ("max_queue_km", "double"),
-    ("min_speed", "double"),
-    ("mean_speed", "double"),
-    ("vehicle_hours_lost", "double"),
-    ("sections", "array<int>"),
-    ("trace_ts", "array<bigint>"),
-    ("trace_head_km", "array<double>"),
-    ("trace_tail_km", "array<double>"),
-)
-"""Columns of the ``jams`` table with their Hive types (partitioned by year/month/day)."""
 
 JAMS_SCHEMA = pa.schema(
     [
@@ -76,6 +58,9 @@ JAMS_SCHEMA = pa.schema(
         pa.field("trace_tail_km", pa.list_(pa.float64())),
     ]
 )
+"""The ``jams`` table (partitioned by year/month/day)."""
+JAMS_COLUMNS = hive_columns(JAMS_SCHEMA)
+"""Its columns with their Hive types, as the catalog records them."""
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from trafficlake.congestion import day_filter
 from trafficlake.plain import jsonable
 from trafficlake.query import CatalogConnection
 from trafficlake.roads.derive import health_table, jams_table
+from trafficlake.roads.jams import MINUTES
 from trafficlake.roads.sections import sections_table
 from trafficlake.web.data import BadRequestError, NotFoundError, require_transformed
 
-MINUTES = 1440
 SECTION_COLUMNS = (
     "lve_nr, road, direction, km, lat, lon, name, lanes, position, upstream, downstream, extent_km"
 )
