@@ -116,5 +116,30 @@ def test_an_event_is_delivered_once_whoever_dispatches(aws: Any) -> None:
     assert [(d.rule, d.ok) for d in delivered] == [("to-sfn", True)]
     executions = sfn.list_executions(stateMachineArn=sm["stateMachineArn"])["executions"]
     assert len(executions) == 1
+    with open_catalog(aws.settings) as catalog:  # only the execution's own status events left
+        left = catalog.list_resources(PENDING_KIND)
+        assert all(r.body["source"] == "aws.states" for r in left)
+
+
+def test_trafficlake_emits_aws_events_whoever_starts_the_work(aws: Any, raw_writer: Any) -> None:
+    from trafficlake.catalog.crawler import run_crawler
+    from trafficlake.workflow.library import run_workflow
+
+    raw_writer.write_hour(aws.lake, 2026, 11, 20, 7)
+    run_crawler(aws.settings, "raw")  # the CLI's path
+    machine = aws.settings.base_dir / "m.asl.json"
+    machine.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    run_workflow(aws.settings, str(machine), {"k": 1})
     with open_catalog(aws.settings) as catalog:
-        assert catalog.list_resources(PENDING_KIND) == []
+        pending = [r.body for r in catalog.list_resources(PENDING_KIND)]
+    kinds = [
+        (e["source"], e["detail-type"], e["detail"].get("state") or e["detail"].get("status"))
+        for e in pending
+    ]
+    assert kinds == [
+        ("aws.glue", "Glue Crawler State Change", "Started"),
+        ("aws.glue", "Glue Crawler State Change", "Succeeded"),
+        ("aws.states", "Step Functions Execution Status Change", "SUCCEEDED"),
+    ]
+    assert pending[0]["detail"]["crawlerName"] == "raw" and pending[0]["account"] == "000000000000"
+    assert json.loads(pending[2]["detail"]["input"]) == {"k": 1}

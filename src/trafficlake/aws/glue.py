@@ -544,7 +544,7 @@ class GlueOperations(dict[str, Operation]):
         current = c.last_crawl
         if c.state != "READY" and current is not None and current.started_at:
             out["CrawlElapsedTime"] = int(max(0.0, _now() - current.started_at) * 1000)
-        last = library.last_finished_crawl(self.catalog, c.name)
+        last = library.last_finished_crawl(self.catalog, c)
         if last is not None:
             out["LastCrawl"] = {
                 "Status": last.status,

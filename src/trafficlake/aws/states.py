@@ -12,6 +12,7 @@ from trafficlake.catalog import NoSuchExecutionError, open_catalog
 from trafficlake.catalog.base import Execution, HistoryEvent
 from trafficlake.workflow import api
 from trafficlake.workflow.errors import NoSuchStateMachineError, ValidationError, WorkflowError
+from trafficlake.workflow.history import mark_abandoned
 
 
 def _str(body: dict[str, Any], key: str, required: bool = True) -> Any:
@@ -41,6 +42,8 @@ class StatesOperations(dict[str, Operation]):
         self.context = context
         self.settings = context.settings
         self.executions = api.Executions(self.settings, context.services)
+        with open_catalog(self.settings) as catalog:
+            mark_abandoned(catalog)  # executions whose process died read ABORTED
         for name in dir(self):
             if name[:1].isupper():
                 self[name] = self._guarded(getattr(self, name))

@@ -17,6 +17,7 @@ from typing import Any
 from trafficlake.catalog.base import (
     Catalog,
     CatalogError,
+    Crawler,
     CrawlRun,
     DataFile,
     Partition,
@@ -126,13 +127,14 @@ def declared_partition(lake: Lake, table: Table, values: Sequence[str], location
     )
 
 
-def last_finished_crawl(catalog: Catalog, name: str) -> CrawlRun | None:
-    """The newest crawl that ended (Glue's ``LastCrawl`` never shows a running crawl)."""
-    crawler = catalog.get_crawler(name)
+def last_finished_crawl(catalog: Catalog, crawler: Crawler) -> CrawlRun | None:
+    """The newest crawl of ``crawler`` that ended (Glue's ``LastCrawl`` never shows a
+    running crawl)."""
     last = crawler.last_crawl
     if last is None or last.status != "RUNNING":
         return last
-    return next((r for r in catalog.list_crawl_runs(name, limit=5) if r.status != "RUNNING"), None)
+    runs = catalog.list_crawl_runs(crawler.name, limit=5)
+    return next((r for r in runs if r.status != "RUNNING"), None)
 
 
 def describe_runs(runs: list[CrawlRun]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from trafficlake.workflow.errors import NoSuchStateMachineError, WorkflowError
 from trafficlake.workflow.library import (
     MACHINE_KIND,
     check_resources,
+    emit_status_change,
     find_machine,
     list_definitions,
     serverless_machines,
@@ -211,7 +212,8 @@ class Executions:
                 with self._lock:
                     self._running[key] = ex
                 try:
-                    ex.run(input, name=name)
+                    result = ex.run(input, name=name)
+                    emit_status_change(self.settings, machine, result, input)
                 except Exception as exc:  # recorded by the executor; keep the thread quiet
                     box["error"] = exc
                 finally:
@@ -233,7 +235,9 @@ class Executions:
             with self._lock:
                 self._running[key] = ex
             try:
-                return ex.run(input, name=name)
+                result = ex.run(input, name=name)
+                emit_status_change(self.settings, machine, result, input)
+                return result
             finally:
                 with self._lock:
                     self._running.pop(key, None)

@@ -206,7 +206,32 @@ def run_workflow(
             on_event=on_event,
             tasks=TaskRegistry(aws=aws.services),
         )
-        return executor.run(input, name=execution_name)
+        result = executor.run(input, name=execution_name)
+    emit_status_change(settings, machine.name, result, input)
+    return result
+
+
+def emit_status_change(
+    settings: Settings, machine: str, result: ExecutionResult, input: Any
+) -> None:
+    """EventBridge's ``Step Functions Execution Status Change`` for a finished execution."""
+    from trafficlake.events.bus import emit
+
+    region, account = settings.aws.region, settings.aws.account_id
+    prefix = f"arn:aws:states:{region}:{account}"
+    detail = {
+        "executionArn": f"{prefix}:execution:{machine}:{result.name}",
+        "stateMachineArn": f"{prefix}:stateMachine:{machine}",
+        "name": result.name,
+        "status": result.status,
+        "startDate": int(result.started_at * 1000),
+        "stopDate": int(result.stopped_at * 1000),
+        "input": json.dumps(input if input is not None else {}),
+        "output": json.dumps(result.output) if result.status == "SUCCEEDED" else None,
+        "error": result.error,
+        "cause": result.cause,
+    }
+    emit(settings, "aws.states", "Step Functions Execution Status Change", detail)
 
 
 def list_executions(settings: Settings, limit: int = 50) -> list[Execution]:
