@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -35,8 +36,13 @@ class SystemClock:
 
 def iso(ts: float) -> str:
     """Epoch seconds as the ISO form AWS uses in the context object (millisecond precision)."""
-    d = dt.datetime.fromtimestamp(ts, dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+    return _iso_ms(int(ts * 1000))
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_ms(ms: int) -> str:
+    d = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 class HistoryRecorder:
@@ -67,7 +73,8 @@ class HistoryRecorder:
                 details={k: v for k, v in details.items() if v is not None},
             )
             self.events.append(event)
-            self._pending.append(event)
+            if self.catalog is not None:
+                self._pending.append(event)
             if self.on_event is not None:
                 self.on_event(event)
             return event.id

@@ -157,6 +157,18 @@ def map_items(
     return found
 
 
+INSTANT_TYPES = frozenset({"Pass", "Choice", "Succeed", "Fail"})
+
+
+def waits(processor: dict[str, Any]) -> bool:
+    """Whether an iteration can block (a Task, Wait, Parallel or Map): only then do
+    iterations run concurrently; Pass/Choice/Succeed/Fail-only iterations run one by one."""
+    return any(
+        not isinstance(st, dict) or st.get("Type") not in INSTANT_TYPES
+        for st in processor.get("States", {}).values()
+    )
+
+
 def run_map(
     ex: Executor, name: str, state: dict[str, Any], data: Any, ctx: dict[str, Any], scope: Scope
 ) -> list[Any]:
@@ -221,6 +233,8 @@ def run_map(
 
     cancel = threading.Event()
     workers = min(limit or INLINE_CONCURRENCY, INLINE_CONCURRENCY)
+    if not waits(processor):
+        workers = 1  # nothing to overlap: threads would only add switching
     results, error = run_all(
         len(items),
         lambda i: iteration(i, scope.child(started, cancel=cancel)),
