@@ -235,9 +235,10 @@ def simulate(
     clock = _SimClock(first + 114) if simulated_arrival else None
     stream = _open_stream(settings, lake, clock)
     report = IngestReport("simulate")
+    in_workers = not xml and workers > 1 and minutes > 2 * workers * SIMULATED_BLOCK
     batches = (
         _simulated_in_order(seed, lanes, first, minutes, workers)
-        if not xml
+        if in_workers  # enough minutes to pay for starting the workers
         else simulator.minutes(first, minutes)
     )
     try:
@@ -272,7 +273,8 @@ def simulate(
 SIMULATED_BLOCK = 30
 """Minutes one worker simulates per task."""
 _SIMULATORS: dict[tuple[int, int], Any] = {}
-"""A worker process's simulator per (seed, lanes): its network and day state are reused."""
+"""A worker process's simulator per (seed, lanes): its network and day state are reused
+(only worker processes fill it)."""
 
 
 def _simulate_block(seed: int, lanes: int, start: int, count: int) -> list[pa.RecordBatch]:
@@ -287,16 +289,11 @@ def _simulate_block(seed: int, lanes: int, start: int, count: int) -> list[pa.Re
 def _simulated_in_order(
     seed: int, lanes: int, first: int, minutes: int, workers: int
 ) -> Generator[pa.RecordBatch, None, None]:
-    """The simulated minutes in order; in blocks by ``workers`` processes when there are
-    enough minutes to pay for starting them."""
+    """The simulated minutes in order, simulated in blocks by ``workers`` processes."""
     blocks = [
         (first + 60 * i, min(SIMULATED_BLOCK, minutes - i))
         for i in range(0, minutes, SIMULATED_BLOCK)
     ]
-    if workers <= 1 or len(blocks) <= 2 * workers:
-        for start, count in blocks:
-            yield from _simulate_block(seed, lanes, start, count)
-        return
     pool = _worker_pool(workers)
     pending: deque[Future[list[pa.RecordBatch]]] = deque()
     try:
