@@ -157,7 +157,9 @@ class AthenaSession:
     def _prepare(self, query: exp.Expression, sql: str) -> tuple[str, int]:
         """Translate a parsed query and point the views of the tables it reads at the partitions
         it needs; returns its DuckDB SQL and the bytes those partitions hold."""
-        tree = translate(query, sql=sql, database=self.database, tables=self.table_keys())
+        tree = translate(
+            query, sql=sql, database=self.database, tables=self.table_keys(), copy=False
+        )  # the statement's own parse: rewritten in place
         for node in tree.find_all(exp.Table):
             key = (node.db, node.name)
             if key in self.connection.tables:
@@ -308,8 +310,8 @@ CATALOG = "awsdatacatalog"
 
 
 def _name_columns(tree: exp.Expression) -> exp.Expression:
-    """Trino's names for unnamed result columns: ``_col0``, ``_col1``, ... by position."""
-    tree = tree.copy()
+    """Trino's names for unnamed result columns: ``_col0``, ``_col1``, ... by position (in
+    place: the tree is the statement's own parse)."""
     first: Any = tree
     while isinstance(first, exp.SetOperation):
         first = first.left

@@ -177,12 +177,14 @@ def translate(
     sql: str = "",
     database: str | None = None,
     tables: Collection[tuple[str, str]] | None = None,
+    copy: bool = True,
 ) -> exp.Expression:
     """The rewritten tree of a parsed Athena query (SELECT/WITH/VALUES), ready to be written as
     DuckDB SQL. With ``tables`` (the catalog's ``(db, table)`` keys), every table reference is
     resolved against them (``database``: the context database for unqualified names); ``sql``
-    is the original text, for positions."""
-    tree = tree.copy()
+    is the original text, for positions. ``copy=False`` rewrites ``tree`` itself."""
+    if copy:
+        tree = tree.copy()
     if tables is not None:
         ctes = _cte_names(tree)
         for node in list(tree.find_all(exp.Table)):
