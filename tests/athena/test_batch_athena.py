@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from trafficlake.athena.engine import AthenaSession, result_rows
 from trafficlake.athena.seed import insert_queries
@@ -23,6 +24,7 @@ from transform_lakes import T0, LakeHarness, day_of, with_arrival
 TARGET = "traffic.sls_data_pipelines_batch_transformed"
 
 
+@pytest.mark.slow
 def test_batch_athena_runs_the_seeds_flow(settings: Settings) -> None:
     lake = Lake.from_settings(settings)
     tl = LakeHarness(settings, lake)

@@ -130,6 +130,7 @@ def test_failures_have_athena_shapes_and_history_is_kept(server: AwsServer) -> N
     assert len(ids) == 6 and ids[1] == q["QueryExecutionId"]
 
 
+@pytest.mark.slow
 def test_stop_cancels_and_an_interrupted_insert_leaves_nothing(
     server: AwsServer, settings: Settings
 ) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_helpers import boto, start_endpoint
 
 from trafficlake.config import load_settings
@@ -19,6 +20,7 @@ from trafficlake.storage import Lake
 APP = Path(__file__).parent / "apps" / "part3"
 
 
+@pytest.mark.slow
 def test_part3_state_machine_runs_to_succeeded(tmp_path: Path, raw_writer: Any) -> None:
     app = tmp_path / "app"
     shutil.copytree(APP, app)

@@ -226,6 +226,7 @@ with open_catalog(url) as cat:
 """
 
 
+@pytest.mark.slow
 def test_concurrent_writer_processes_lose_no_update(catalog_url: str) -> None:
     import subprocess
     import sys

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cli_runner import run_cli
 from trafficlake.catalog.crawler import run_crawler
 from trafficlake.config import Settings
@@ -99,6 +101,7 @@ def test_invalid_days_say_what_is_wrong(tmp_path: Path) -> None:
     assert "'2026-1-3' is not a day: use YYYY-MM-DD" in odd.stderr
 
 
+@pytest.mark.slow
 def test_transform_runs_and_the_workflow_final_line_say_what_was_transformed(
     settings: Settings, tmp_path: Path, raw_writer: Any
 ) -> None:

@@ -93,6 +93,7 @@ def test_demo_run_on_a_tuesday_shows_both_rush_hours_jams_in_local_time(tmp_path
     assert any("trafficlake serve" in step for step in s.next_steps) and len(s.next_steps) == 3
 
 
+@pytest.mark.slow
 def test_demo_command_prints_a_plain_summary_and_next_steps(tmp_path: Path) -> None:
     done = run_cli(
         "demo", "--lanes", "60", "--hours", "1", "--start", "2026-11-16T07:00:00Z", cwd=tmp_path
@@ -110,6 +111,7 @@ def test_demo_refuses_absurd_sizes_naming_the_limit(tmp_path: Path) -> None:
         run_demo(tmp_path / "d", lanes=100_000_000, hours=1)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_demo_says_it_is_incomplete_and_exits_130(tmp_path: Path) -> None:
     import os
     import signal

@@ -370,6 +370,7 @@ def test_replay_in_worker_processes_lands_the_same_lake_in_order(
     assert len(one.list("errors/")) == len(two.list("errors/")) == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_replay_in_workers_and_says_where_to_resume(tmp_path: Path) -> None:
     import os
     import signal

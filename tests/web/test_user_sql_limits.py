@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from trafficlake.config import Settings
 
@@ -47,6 +48,7 @@ def test_the_timeout_covers_parsing_and_pruning(lake_settings: Settings, serve: 
     assert r.status_code == 400 and r.json() == {"error": "query interrupted after 0.3 s"}
 
 
+@pytest.mark.slow
 def test_memory_and_spill_are_bounded_in_a_folder_the_sandbox_cannot_read(
     lake_settings: Settings, serve: Any
 ) -> None:
@@ -72,6 +74,7 @@ def test_memory_and_spill_are_bounded_in_a_folder_the_sandbox_cannot_read(
     assert r.status_code == 400 and "\n" not in r.json()["error"]
 
 
+@pytest.mark.slow
 def test_slow_queries_queue_then_get_503_and_the_dashboard_still_answers(
     lake_settings: Settings, serve: Any
 ) -> None:
