@@ -157,3 +157,28 @@ def test_connection_cap_answers_throttling(settings: Settings) -> None:
     finally:
         server.shutdown()
         server.close()
+
+
+def test_wrongly_typed_fields_get_aws_errors_never_a_500(settings: Settings) -> None:
+    server = serve_settings(settings, "127.0.0.1", 0)
+    prefixes = {"glue": "AWSGlue.", "states": "AWSStepFunctions.", "events": "AWSEvents."}
+    keys = ["Name", "DatabaseName", "TableName", "TableInput", "DatabaseInput", "PartitionValues",
+            "PartitionInputList", "PartitionsToDelete", "Expression", "Targets", "SchemaChangePolicy",
+            "RecrawlPolicy", "CrawlerNameList", "JobName", "RunId", "Arguments", "Command",
+            "stateMachineArn", "executionArn", "name", "definition", "input", "maxResults", "Rule",
+            "Ids", "Entries", "EventPattern", "ScheduleExpression", "State"]  # fmt: skip
+    try:
+        for service, prefix in prefixes.items():
+            for op in server.endpoint.by_service[service]:
+                if op.startswith(("Start", "Stop")):
+                    continue  # they would start real work in the background
+                for key in keys:
+                    for value in (5, "x", [], {}, [5], [{}], {"a": 5}, True):
+                        body = json.dumps({"Name": "raw", "DatabaseName": "traffic", key: value})
+                        reply = server.dispatch(
+                            "POST", "/", {"x-amz-target": prefix + op}, body.encode()
+                        )
+                        assert reply.status < 500, (op, key, value, reply.body)
+                        assert "__type" in json.loads(reply.body) or reply.status == 200
+    finally:
+        server.close()

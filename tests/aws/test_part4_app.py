@@ -1,6 +1,6 @@
 """Acceptance: a part-4 shaped app - an hourly cron(15 * * * ? *) rule runs a Node.js handler
 (AWS SDK v3) that starts the crawler; the crawler's "Glue Crawler State Change / Succeeded"
-event runs a second Node.js handler that starts the repartition Glue job - the transform runs
+event runs a second Node.js handler (AWS SDK v2) that starts the repartition Glue job - the transform runs
 from its bookmark."""
 
 from __future__ import annotations

@@ -70,7 +70,9 @@ class EventsOperations(dict[str, Operation]):
 
     def PutRule(self, body: dict[str, Any]) -> dict[str, Any]:
         _bus(body)
-        rule = {k: body[k] for k in RULE_FIELDS if k in body}
+        rule = {k: body[k] for k in RULE_FIELDS if body.get(k) is not None}
+        if not all(isinstance(v, str) for v in rule.values()):
+            raise AwsError("ValidationException", "rule fields must be strings")
         rule["Name"] = _name(body)
         if rule.get("State", "ENABLED") not in ("ENABLED", "DISABLED"):
             raise AwsError("ValidationException", "State must be ENABLED or DISABLED")

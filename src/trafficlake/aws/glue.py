@@ -277,8 +277,8 @@ class GlueOperations(dict[str, Operation]):
         name = _field(di, "Name").lower()
         if name in self.catalog.list_databases():
             raise AwsError("AlreadyExistsException", f"Database {name} already exists.")
-        self.catalog.put_resource(DATABASE_KIND, name, di)
         self.catalog.create_database(name, exist_ok=False)
+        self.catalog.put_resource(DATABASE_KIND, name, di)
         return {}
 
     def _database_out(self, name: str) -> dict[str, Any]:
@@ -567,8 +567,8 @@ class GlueOperations(dict[str, Operation]):
             raise AwsError("AlreadyExistsException", f"{crawler.name} already exists")
         except NoSuchCrawlerError:
             pass
-        self.catalog.put_resource(CRAWLER_KIND, crawler.name, extra)
         self.catalog.create_crawler(crawler)
+        self.catalog.put_resource(CRAWLER_KIND, crawler.name, extra)
         return {}
 
     def UpdateCrawler(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -52,8 +52,28 @@ const context = {
   getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
 };
 
+// The AWS SDK for JavaScript v2 does not read AWS_ENDPOINT_URL (v3 does): when the handler can
+// load v2, point its global config at the endpoint before the handler creates its clients.
+function configureSdkV2() {
+  if (!env.AWS_ENDPOINT_URL) return;
+  let resolved;
+  try {
+    resolved = require.resolve("aws-sdk", {
+      paths: [path.dirname(path.resolve(codeDir, fileName)), codeDir],
+    });
+  } catch (e) {
+    return; // not installed
+  }
+  require(resolved).config.update({ endpoint: env.AWS_ENDPOINT_URL, s3ForcePathStyle: true });
+}
+
 async function main() {
   let mod;
+  try {
+    configureSdkV2();
+  } catch (e) {
+    return fail(e, "Runtime.ImportModuleError");
+  }
   try {
     mod = require(path.resolve(codeDir, fileName));
   } catch (e) {

@@ -1,9 +1,10 @@
 // Part-4 shaped handler (our own): a crawl that succeeded starts the repartition Glue job.
-const { GlueClient, StartJobRunCommand } = require("@aws-sdk/client-glue");
+// Written against the AWS SDK for JavaScript v2, as many existing Lambda functions still are.
+const AWS = require("aws-sdk");
 
-const glue = new GlueClient({});
+const glue = new AWS.Glue();
 
 module.exports.handle = async (event) => {
-  const run = await glue.send(new StartJobRunCommand({ JobName: "repartition_job" }));
+  const run = await glue.startJobRun({ JobName: process.env.JOB_NAME }).promise();
   return { crawler: event.detail.crawlerName, jobRunId: run.JobRunId };
 };
