@@ -211,3 +211,11 @@ def test_functions_sqlglot_gets_wrong(session: AthenaSession) -> None:
         "SELECT hour(from_unixtime(1700000000, 'Europe/Brussels')), format('%s-%d', 'a', 3), "
         "map_agg(k, v)['b'] FROM (VALUES ('a', 1), ('b', 2)) AS t(k, v)",
     ) == [(23, "a-3", 2)]
+
+
+def test_explain_shows_the_duckdb_plan_of_the_translated_query(session: AthenaSession) -> None:
+    result = session.execute("EXPLAIN SELECT a / 2 FROM src WHERE d = 1")
+    assert (result.statement_type, [c.name for c in result.columns]) == ("UTILITY", ["Query Plan"])
+    plan = "\n".join(r[0] for r in result_rows(result))
+    assert "PARQUET_SCAN" in plan.upper().replace(" ", "_") or "READ_PARQUET" in plan.upper()
+    assert fails(session, "EXPLAIN ANALYZE INSERT INTO src SELECT 1, 1").startswith("NOT_SUPPORTED")

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
@@ -194,6 +194,8 @@ class AthenaSession:
         kind, sub = statement_kind(sql)
         if kind == "DDL" and sub not in ("CREATE_TABLE_AS_SELECT",):
             return ddl.run(self, sql, sub)
+        if sub == "EXPLAIN":
+            return self._explain(sql)
         tree = parse_one(sql)
         self._source = (sql, tree)
         if sub == "SELECT" and isinstance(tree, exp.Query):
@@ -202,9 +204,26 @@ class AthenaSession:
             return self._insert(tree, sql, cancelled)
         if sub == "CREATE_TABLE_AS_SELECT" and isinstance(tree, exp.Create):
             return self._ctas(tree, sql, cancelled)
-        if sub == "EXPLAIN":
-            raise not_supported("EXPLAIN")
         raise not_supported(f"the statement {sub}")
+
+    def _explain(self, sql: str) -> StatementResult:
+        """``EXPLAIN [ANALYZE] [(options)] statement``: DuckDB's plan of the translated query
+        (one row per line, column ``Query Plan``); ANALYZE runs it, so only for a SELECT."""
+        m = re.match(r"\s*EXPLAIN\s+(ANALYZE\s+)?(?:\([^)]*\)\s*)?(.*)$", sql, re.S | re.I)
+        inner = m.group(2) if m else ""
+        tree = parse_one(inner)
+        self._source = (inner, tree)
+        query = tree.expression if isinstance(tree, (exp.Insert, exp.Create)) else tree
+        if query is None or not isinstance(query, exp.Query):
+            raise not_supported("EXPLAIN of a statement other than SELECT, INSERT or CTAS")
+        if m and m.group(1) and query is not tree:
+            raise not_supported("EXPLAIN ANALYZE of a write")
+        duck, _ = self._prepare(cast(exp.Expression, query), inner)
+        analyze = "ANALYZE " if m and m.group(1) else ""
+        text = "\n".join(str(r[-1]) for r in self.run(f"EXPLAIN {analyze}{duck}").fetchall())
+        lines = text.splitlines()
+        table = pa.table({"Query Plan": pa.array(lines, pa.string())})
+        return StatementResult("UTILITY", "EXPLAIN", [ColumnInfo("Query Plan", "varchar")], table)
 
     def _select(self, tree: exp.Expression, sql: str) -> StatementResult:
         duck, scanned = self._prepare(_name_columns(tree), sql)
@@ -324,7 +343,7 @@ def _name_columns(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-READ_ONLY = {"SELECT", "SHOW_TABLES", "SHOW_PARTITIONS", "SHOW_CREATE_TABLE",
+READ_ONLY = {"SELECT", "EXPLAIN", "SHOW_TABLES", "SHOW_PARTITIONS", "SHOW_CREATE_TABLE",
              "SHOW_DATABASES", "SHOW_COLUMNS", "DESCRIBE_TABLE"}  # fmt: skip
 
 
