@@ -310,6 +310,10 @@ def test_state_level_query_language_in_a_jsonpath_machine() -> None:
         ({"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "S"}]},
          "field 'Variable' is not supported in a JSONata Choice rule"),
         ({"Type": "Wait", "Seconds": "{% %}", "End": True}, "the JSONata expression is empty"),
+        ({"Type": "Pass", "Output": "{% $.a %}", "End": True}, "may not start with '$' or '$$'"),
+        ({"Type": "Pass", "Output": "{% $$.Execution %}", "End": True}, "may not start with"),
+        ({"Type": "Pass", "Output": {"v": "{% a.b %}"}, "End": True},
+         "may not start with a field name"),
     ],
 )  # fmt: skip
 def test_validation_rejects_mixes_aws_rejects(state: dict[str, Any], needle: str) -> None:

@@ -47,11 +47,19 @@ def parse_problem(value: str) -> str | None:
     if not body:
         return "the JSONata expression is empty"
     try:
-        jsonata.Jsonata(body)
+        root = jsonata.Jsonata(body).ast
     except Exception as e:  # the parser raises JException (and a few plain errors)
         return f"the JSONata expression {body!r} does not parse: {e}"
-    if body.lstrip().startswith("$$"):
-        return "'$$' is not available in JSONata; use $states.context"
+    first = root
+    if root.type == "path" and getattr(root, "steps", None):
+        first = root.steps[0]
+    if first.type == "variable" and first.value in ("", "$"):
+        return (
+            f"the JSONata expression {body!r} may not start with '$' or '$$'; use "
+            "$states.input or $states.context"
+        )
+    if first.type == "name":
+        return f"the JSONata expression {body!r} may not start with a field name; use $states.input"
     return None
 
 
