@@ -120,15 +120,21 @@ def ensure_table(
 
 
 def existing_partitions(
-    catalog: Catalog, days: Iterable[date], ref: TableRef = TRANSFORMED
+    catalog: Catalog,
+    days: Iterable[date],
+    ref: TableRef = TRANSFORMED,
+    from_hours: Mapping[date, int] | None = None,
 ) -> list[Partition]:
+    """The partitions of ``days`` (of a day in ``from_hours``, only its hours from that on)."""
     out: list[Partition] = []
     for d in sorted(set(days)):
-        out += catalog.list_partitions(
+        parts = catalog.list_partitions(
             *ref,
             where={"year": d.year, "month": d.month, "day": d.day},
             include_deprecated=True,
         )
+        first = (from_hours or {}).get(d, 0)
+        out += [p for p in parts if first == 0 or int(p.values[-1]) >= first]
     return out
 
 
@@ -142,13 +148,15 @@ def publish(
     bookmark: tuple[str, dict[str, Any]] | None,
     table: TableRef = TRANSFORMED,
     layout: Layout = TRANSFORMED_LAYOUT,
+    from_hours: Mapping[date, int] | None = None,
 ) -> CommitResult:
-    """Move staged files to their final keys and switch the days' partitions in ONE commit."""
+    """Move staged files to their final keys and switch the days' partitions in ONE commit
+    (a day in ``from_hours``: only its partitions from that hour on)."""
     ensure_table(catalog, table, layout)
     by_partition: dict[tuple[str, ...], list[StagedFile]] = defaultdict(list)
     for f in staged:
         by_partition[f.values].append(f)
-    old = existing_partitions(catalog, days, table)
+    old = existing_partitions(catalog, days, table, from_hours)
     replaced_keys = sorted({f.key for p in old for f in p.files})
     moves: list[tuple[str, str]] = []
     upsert: list[Partition] = []

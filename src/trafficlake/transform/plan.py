@@ -65,10 +65,12 @@ class Chunk:
     index: int
     days: list[date]
     input_keys: list[str]
+    first_hour: int = 0
+    """The first day is rebuilt from this UTC hour on (0: whole); see ``from_hours``."""
 
     @property
     def start(self) -> int:
-        return day_start(self.days[0])
+        return day_start(self.days[0]) + self.first_hour * 3600
 
     @property
     def end(self) -> int:
@@ -84,6 +86,10 @@ class TransformPlan:
     notes: list[str] = field(default_factory=list)
     bookmark: dict[str, Any] | None = None
     """Bookmark state to commit with the output (None: leave it alone)."""
+    from_hours: dict[date, int] = field(default_factory=dict)
+    """Incremental runs: days rebuilt only from this UTC hour on, because their new rows all
+    lie in it or later (the rows of a day's last minutes that arrive after midnight): the
+    earlier hours' output cannot change, so it is neither recomputed nor rewritten."""
     explanation: list[dict[str, Any]] = field(default_factory=list)
     """With ``explain``: per group of days, the read set and why each candidate partition is
     read or left out (``trafficlake transform --explain``)."""
@@ -127,14 +133,17 @@ def requested_days(
 
 def changed_days(
     catalog: Catalog, bookmark_version: int, days_of_files: DaysOfFiles, raw: TableRef = RAW
-) -> tuple[set[date], int, list[Partition]]:
+) -> tuple[set[date], int, list[Partition], dict[date, int]]:
     """Event days touched by raw partitions changed since ``bookmark_version``; the highest
-    version seen (the next bookmark); the changed partitions."""
+    version seen (the next bookmark); the changed partitions; the days whose changed rows all
+    lie at or after an hour > 0 of theirs, with that hour (rebuilt from it on)."""
     changed = catalog.list_partitions(*raw, changed_since=bookmark_version)
     keys = [k.name for k in catalog.get_table(*raw).partition_keys]
     new_version = max([bookmark_version, *(p.version for p in changed)])
     days: set[int] = set()
     spill: set[int] = set()
+    earliest: dict[int, int] = {}  # day -> earliest changed event time in it (stats path)
+    whole: set[int] = set()  # days whose changed rows are not known to start late
     exact_keys: list[str] = []
     for p in changed:
         if not p.files:
@@ -147,8 +156,12 @@ def changed_days(
             lo, hi = int(lo_hi[0]), int(lo_hi[1])
             arrival = _arrival_hour(p, keys)
             timely = arrival is not None and lo >= arrival - TIMELY_SECONDS
-            if timely and lo // 86400 == hi // 86400:
+            if timely and hi // 86400 - lo // 86400 <= 1:  # one day, or across one midnight
                 days.add(lo // 86400)
+                earliest[lo // 86400] = min(lo, earliest.get(lo // 86400, lo))
+                if hi // 86400 != lo // 86400:
+                    days.add(hi // 86400)
+                    whole.add(hi // 86400)  # its rows start at its midnight
                 if (hi + LOOKBACK_SECONDS) // 86400 != hi // 86400:
                     spill.add(hi // 86400 + 1)
                 continue
@@ -156,13 +169,20 @@ def changed_days(
     if exact_keys:
         row_days, spill_days = days_of_files(exact_keys)
         days |= row_days
+        whole |= row_days
         spill |= spill_days
     # a day reached only through its look-back is rebuilt only if it has data of its own
     for d in sorted(spill - days):
         start = d * 86400
         if any(c.read for c in read_choices(catalog, start + LOOKBACK_SECONDS, start + 86400, raw)):
             days.add(d)
-    return {epoch_day(d) for d in days}, new_version, changed
+            whole.add(d)
+    from_hours = {
+        epoch_day(d): hour
+        for d in days - whole - spill
+        if (hour := (earliest[d] - d * 86400) // 3600) > 0
+    }
+    return {epoch_day(d) for d in days}, new_version, changed, from_hours
 
 
 TIMELY_SECONDS = 2 * 3600
@@ -240,11 +260,15 @@ def _keys(choices: Iterable[ReadChoice]) -> list[str]:
     return sorted({f.key for c in choices if c.read for f in c.partition.files})
 
 
-def group_days(days: Iterable[date], chunk_days: int) -> list[list[date]]:
-    """Consecutive days in groups of at most ``chunk_days``."""
+def group_days(
+    days: Iterable[date], chunk_days: int, partial: set[date] | None = None
+) -> list[list[date]]:
+    """Consecutive days in groups of at most ``chunk_days``; a ``partial`` day (rebuilt from
+    a later hour) only ever starts a group."""
     groups: list[list[date]] = []
     for d in sorted(set(days)):
-        if groups and (d - groups[-1][-1]).days == 1 and len(groups[-1]) < chunk_days:
+        joins = d not in (partial or set())
+        if joins and groups and (d - groups[-1][-1]).days == 1 and len(groups[-1]) < chunk_days:
             groups[-1].append(d)
         else:
             groups.append([d])
@@ -276,16 +300,23 @@ def plan_transform(
     else:
         state = None if reset_bookmark else catalog.get_bookmark(JOB)
         version = int((state or {}).get("version", 0))
-        days, new_version, changed = changed_days(catalog, version, days_of_files, raw)
-        plan = TransformPlan(mode="incremental", days=sorted(days))
+        days, new_version, changed, from_hours = changed_days(catalog, version, days_of_files, raw)
+        if version == 0:  # a first run (or a reset) rebuilds whole days
+            from_hours = {}
+        plan = TransformPlan(mode="incremental", days=sorted(days), from_hours=from_hours)
         plan.bookmark = {"version": new_version}
+        for day, hour in sorted(from_hours.items()):
+            plan.notes.append(
+                f"{day} rebuilt from {hour:02d}:00 UTC on: its new rows all lie there or later"
+            )
         plan.notes.append(
             f"{len(changed)} raw partition(s) changed since version {version}: "
             f"{len(days)} event day(s) to rebuild"
         )
     no_stats: set[tuple[str, ...]] = set()
-    for group in group_days(plan.days, max(1, chunk_days)):
-        start = day_start(group[0])
+    for group in group_days(plan.days, max(1, chunk_days), set(plan.from_hours)):
+        first_hour = plan.from_hours.get(group[0], 0)
+        start = day_start(group[0]) + first_hour * 3600
         end = day_start(group[-1]) + 86400
         choices = read_choices(catalog, start, end, raw)
         keys = _keys(choices)
@@ -299,7 +330,7 @@ def plan_transform(
                 + ": no raw data in the read set"
             )
             continue
-        plan.chunks.append(Chunk(len(plan.chunks), group, keys))
+        plan.chunks.append(Chunk(len(plan.chunks), group, keys, first_hour))
     if no_stats:  # the catalog cannot leave these out: every day's read set has them
         plan.notes.append(
             f"{len(no_stats)} partition(s) of {raw} have no {EVENT_TIME} statistics, so every "

@@ -268,7 +268,14 @@ def _transform(
         return result
     report(TransformProgress("commit", 0, 1, "committing"))
     done = commit.publish(
-        catalog, lake, run.id, staged, plan.rebuilt_days, bookmark=bookmark, table=transformed
+        catalog,
+        lake,
+        run.id,
+        staged,
+        plan.rebuilt_days,
+        bookmark=bookmark,
+        table=transformed,
+        from_hours=plan.from_hours,
     )
     report(TransformProgress("commit", 1, 1, f"committed version {done.version}"))
     result.update(
