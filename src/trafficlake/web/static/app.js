@@ -14,7 +14,7 @@ async function showLocation(lve) {
   box.replaceChildren(el("p", { class: "empty" }, "loading…"));
   try {
     const data = await getJSON(`/api/locations/${encodeURIComponent(lve)}/timeseries?day=${day}`);
-    title.textContent = `Speed per minute: ${data.name || "location"} (lve_nr ${data.lve_nr}), ${data.day} UTC`;
+    title.textContent = `Speed per minute: ${data.name || "location"} (lve_nr ${data.lve_nr}), UTC day ${data.day}, ${TL.zoneLabel()}`;
     box.replaceChildren();
     TL.speedChart(box, data);
   } catch (err) {
