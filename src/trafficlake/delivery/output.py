@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cramjam
+import numpy as np
 import pyarrow as pa
 import pyarrow.orc as orc
 import pyarrow.parquet as pq
@@ -91,6 +92,15 @@ def compress_records(data: bytes, codec: str | None, member: str) -> bytes:
     raise ValueError(f"unknown compression {codec!r}")
 
 
+def _concatenated(records: pa.Array) -> bytes:
+    """A binary column's values back to back: one slice of its data buffer."""
+    if not len(records) or records.null_count:
+        return b"".join(v for v in records.to_pylist() if v is not None)
+    offsets = np.frombuffer(records.buffers()[1], dtype=np.int32)
+    first, last = offsets[records.offset], offsets[records.offset + len(records)]
+    return records.buffers()[2].to_pybytes()[first:last]
+
+
 def write_object(
     lake: Lake, folder: str, stream: str, version: int, output: Output, table: pa.Table, oldest: int
 ) -> str:
@@ -105,7 +115,7 @@ def write_object(
         orc.write_table(table, buf, compression=output.codec or "uncompressed")
         lake.put_atomic(key, buf.getvalue())
     else:
-        data = b"".join(table.column(RECORD_COLUMN).to_pylist())
+        data = _concatenated(table.column(RECORD_COLUMN).combine_chunks())
         lake.put_atomic(key, compress_records(data, output.codec, name))
     return key
 
