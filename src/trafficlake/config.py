@@ -138,9 +138,10 @@ class WorkflowSettings:
     definitions_dir: str = ""
     """Extra folder of ``*.asl.json`` / ``*.asl.yaml`` definitions besides the shipped ones."""
     serverless: list[str] = field(default_factory=list)
-    """State machine files in the Serverless layout (``serverless.yml`` or the file its
-    ``stepFunctions.stateMachines`` names): their machines are known by name and their
-    ``events: schedule`` run under ``schedule run``."""
+    """Files in the Serverless layout (``serverless.yml``, or the file its
+    ``stepFunctions.stateMachines`` names): their state machines are known by name and their
+    ``events: schedule`` run under ``schedule run``; a serverless.yml's ``functions:`` are Lambda
+    functions and their schedule/eventBridge events EventBridge rules."""
 
 
 CRAWLED = ("raw/", "transformed/")
@@ -434,8 +435,49 @@ def load_settings(
     settings = _build(Settings, data, "")
     base_dir = source.parent if source is not None else Path.cwd()
     settings = dataclasses.replace(settings, base_dir=base_dir, source=source)
+    settings = _with_serverless(settings)
     _validate(settings)
     return settings
+
+
+def _with_serverless(s: Settings) -> Settings:
+    """Add the functions of the ``[workflow] serverless`` files (and their schedule /
+    eventBridge events as rules); the config's own ``[lambda.functions]`` and ``[[rules]]``
+    win over ones of the same name."""
+    if not s.workflow.serverless:
+        return s
+    from trafficlake.workflow.errors import WorkflowError
+    from trafficlake.workflow.serverless import functions_of
+
+    functions: dict[str, LambdaFunction] = {}
+    rules: list[RuleEntry] = []
+    for f in s.workflow.serverless:
+        try:
+            found = functions_of(s.resolve_path(f))
+        except WorkflowError as exc:
+            raise ConfigError(f"workflow.serverless: {exc}") from None
+        for fn in found:
+            functions[fn.name] = LambdaFunction(
+                handler=fn.handler,
+                code_dir=fn.code_dir,
+                runtime=fn.runtime,
+                environment=fn.environment,
+                timeout_s=fn.timeout_s,
+            )
+            arn = f"arn:aws:lambda:{s.aws.region}:{s.aws.account_id}:function:{fn.name}"
+            for i, event in enumerate(fn.events):
+                rules.append(
+                    RuleEntry(
+                        name=f"{fn.name}-event-{i + 1}",
+                        schedule=event.get("schedule", ""),
+                        event_pattern=event.get("event_pattern", {}),
+                        targets=[RuleTarget(arn=arn)],
+                    )
+                )
+    functions.update(s.lambda_.functions)
+    declared = {r.name for r in s.rules}
+    extra = [r for r in rules if r.name not in declared]
+    return dataclasses.replace(s, lambda_=LambdaSettings(functions), rules=[*s.rules, *extra])
 
 
 def _validate(s: Settings) -> None:

@@ -31,12 +31,20 @@ pytestmark = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("config", "cron_rule", "event_rule"),
+    [
+        ("trafficlake.toml", "hourly-raw-crawl", "repartition-after-crawl"),
+        # functions and their events read from serverless.yml, nothing declared twice
+        ("trafficlake-serverless.toml", "StartRawCrawler-event-1", "StartRepartitionJob-event-1"),
+    ],
+)
 def test_cron_rule_crawls_and_the_crawl_event_starts_the_job(
-    tmp_path: Path, raw_writer: Any
+    tmp_path: Path, raw_writer: Any, config: str, cron_rule: str, event_rule: str
 ) -> None:
     app = tmp_path / "app"
     shutil.copytree(APP, app, symlinks=True)
-    settings = load_settings(app / "trafficlake.toml")
+    settings = load_settings(app / config)
     lake = Lake.from_settings(settings)
     raw_writer.write_hour(lake, 2026, 11, 20, 7, minutes=5)
     server = serve_settings(settings, "127.0.0.1", 0)
@@ -53,12 +61,12 @@ def test_cron_rule_crawls_and_the_crawl_event_starts_the_job(
         events = boto(server.url, "events")
         dispatcher.start_once()  # loads [[rules]]; nothing is due yet
         rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
-        assert rules["hourly-raw-crawl"]["ScheduleExpression"] == "cron(15 * * * ? *)"
+        assert rules[cron_rule]["ScheduleExpression"] == "cron(15 * * * ? *)"
         assert glue.get_crawler(Name="raw")["Crawler"].get("LastCrawl") is None
 
         dispatcher.tick(now=time.time() + 3600)  # an hour later: the :15 fire is due, once
         dispatcher.tick(now=time.time() + 3600)
-        fired = [d for d in dispatcher.delivered if d.rule == "hourly-raw-crawl"]
+        fired = [d for d in dispatcher.delivered if d.rule == cron_rule]
         assert len(fired) == 1 and fired[0].ok
 
         deadline = time.monotonic() + 120
@@ -73,7 +81,7 @@ def test_cron_rule_crawls_and_the_crawl_event_starts_the_job(
         assert [r["JobRunState"] for r in runs] == ["SUCCEEDED"], runs
         bookmark = glue.get_job_bookmark(JobName="repartition_job")["JobBookmarkEntry"]
         assert bookmark["RunId"] == runs[0]["Id"]
-        started = [d for d in dispatcher.delivered if d.rule == "repartition-after-crawl"]
+        started = [d for d in dispatcher.delivered if d.rule == event_rule]
         assert len(started) == 1 and started[0].ok
         from trafficlake.query import run_query
 

@@ -102,3 +102,127 @@ def machines_of(path: Path) -> list[Machine]:
         machine.source = str(path)
         out.append(Machine(machine, _schedules(spec.get("events"), f"{path}: {name}")))
     return out
+
+
+# ---- functions and their events (serverless.yml ``functions:``) --------------------------------
+
+_VAR = re.compile(r"\$\{([^{}]+)\}")
+
+
+def _lookup(doc: dict[str, Any], dotted: str) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def resolve_variables(value: Any, doc: dict[str, Any], base: Path) -> Any:
+    """Serverless variables that need no cloud: ``${self:...}``, ``${opt:stage|region, default}``
+    (the provider's values), ``${file(path)}`` (the file's text, for a whole string). Others
+    (``${ssm:...}``, ``${cf:...}``) stay as written."""
+    if isinstance(value, dict):
+        return {k: resolve_variables(v, doc, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_variables(v, doc, base) for v in value]
+    if not isinstance(value, str):
+        return value
+    whole = _FILE_REF.match(value.strip())
+    if whole:
+        target = (base / whole.group(1).strip().strip("'\"")).resolve()
+        try:
+            return target.read_text(encoding="utf-8")
+        except OSError:
+            return value
+
+    def one(m: re.Match[str]) -> str:
+        expr, _, default = (p.strip() for p in m.group(1).partition(","))
+        found: Any = None
+        if expr.startswith("self:"):
+            found = _lookup(doc, expr[len("self:") :])
+        elif expr in ("opt:stage", "opt:region"):
+            found = _lookup(doc, f"provider.{expr[4:]}") or ("dev" if expr == "opt:stage" else None)
+        if found is None and default:
+            found = resolve_variables(default.strip("'\""), doc, base)
+        return str(found) if isinstance(found, (str, int, float)) else m.group(0)
+
+    for _ in range(5):  # nested variables resolve from the inside out
+        new = _VAR.sub(one, value)
+        if new == value:
+            break
+        value = new
+    return value
+
+
+@dataclass
+class Function:
+    name: str
+    handler: str
+    code_dir: str
+    runtime: str
+    environment: dict[str, str]
+    timeout_s: float
+    events: list[dict[str, Any]]
+    """EventBridge rules: {"schedule": EXPR} or {"event_pattern": {...}}."""
+
+
+def functions_of(path: Path) -> list[Function]:
+    """The ``functions:`` of a serverless.yml, with the variables that need no cloud resolved
+    and their schedule / eventBridge / cloudwatchEvent events as rules."""
+    doc = _read(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("functions"), dict):
+        return []
+    provider: dict[str, Any] = doc["provider"] if isinstance(doc.get("provider"), dict) else {}
+    out = []
+    for key, spec in doc["functions"].items():
+        if not isinstance(spec, dict):
+            continue
+        spec = resolve_variables(spec, doc, path.parent)
+        env = {
+            **{
+                str(k): str(v)
+                for k, v in (
+                    resolve_variables(provider.get("environment") or {}, doc, path.parent)
+                ).items()
+            },
+            **{str(k): str(v) for k, v in (spec.get("environment") or {}).items()},
+        }
+        handler = str(spec.get("handler", ""))
+        code_dir = str(spec.get("module") or ".")
+        if handler.startswith("/opt/") and env.get("LUMIGO_ORIGINAL_HANDLER"):
+            handler = env["LUMIGO_ORIGINAL_HANDLER"]  # a tracing layer's wrapper: run the original
+        runtime = str(spec.get("runtime") or provider.get("runtime") or "python")
+        events = []
+        for e in spec.get("events") or []:
+            if not isinstance(e, dict):
+                continue
+            sched = e.get("schedule")
+            bridge: dict[str, Any] = (
+                e["eventBridge"] if isinstance(e.get("eventBridge"), dict) else {}
+            )
+            cw: dict[str, Any] = (
+                e["cloudwatchEvent"] if isinstance(e.get("cloudwatchEvent"), dict) else {}
+            )
+            if isinstance(sched, dict) and sched.get("enabled", True) is not False:
+                sched = sched.get("rate")
+            if isinstance(sched, str):
+                events.append({"schedule": sched})
+            elif isinstance(bridge.get("pattern"), dict):
+                events.append({"event_pattern": bridge["pattern"]})
+            elif isinstance(bridge.get("schedule"), str):
+                events.append({"schedule": bridge["schedule"]})
+            elif isinstance(cw.get("event"), dict) and cw.get("enabled", True) is not False:
+                events.append({"event_pattern": cw["event"]})
+        out.append(
+            Function(
+                name=str(key),
+                handler=handler,
+                code_dir=str((path.parent / code_dir).resolve()),
+                runtime="nodejs" if runtime.startswith("nodejs") else "python",
+                environment=env,
+                timeout_s=float(spec.get("timeout") or provider.get("timeout") or 6),
+                events=events,
+            )
+        )
+    return out
