@@ -58,6 +58,9 @@ def test_presto_semantics(session: AthenaSession) -> None:
         (3, -3, 3.5, 3.5, "INTEGER")
     ]
     assert run(session, "SELECT a / 2 FROM src WHERE d = 2 ORDER BY a") == [(-3,), (3,)]
+    assert run(
+        session, "SELECT CAST(2.5e0 AS integer), CAST(-2.5e0 AS bigint), CAST(2.5 AS integer)"
+    ) == [(3, -3, 3)]  # halves away from zero, as Athena (DuckDB alone: 2, -2)
     # TRY around an aggregate (the seed's TRY(CAST(SUM(..) AS INTEGER))) and around a scalar
     assert run(
         session,

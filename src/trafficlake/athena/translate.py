@@ -13,6 +13,7 @@ sqlglot parses the Trino dialect and writes DuckDB; the rewrites it lacks are he
   aggregate expression becomes the same expression with every ``CAST`` made a ``TRY_CAST``
   (the errors TRY exists for around aggregates: ``TRY(CAST(SUM(x) AS INTEGER))``).
 - The session time zone is UTC, as Athena's: ``from_unixtime``, ``year()``, ``hour()`` ... agree.
+- ``CAST(double AS integer)`` rounds halves away from zero (DuckDB rounds them to even).
 - ``from_unixtime(x, zone)`` is the wall time in ``zone`` (sqlglot drops the zone),
   ``format()`` is ``printf`` (Java's format strings), ``map_agg`` builds a MAP.
 - Table names: ``awsdatacatalog.db.t``, ``"db"."t"`` and ``t`` (the context database) all name
@@ -164,6 +165,26 @@ def _rewrite_functions(node: exp.Expression) -> exp.Expression:
     return node
 
 
+_INTEGRAL = (exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+             exp.DataType.Type.BIGINT)  # fmt: skip
+
+
+def _rewrite_casts(node: exp.Expression) -> exp.Expression:
+    """``CAST(double AS integer)`` rounds halves away from zero in Trino, to even in DuckDB: a
+    floating-point operand is rounded first (decided by its type, which DuckDB folds)."""
+    if type(node) is not exp.Cast or not node.to.is_type(*_INTEGRAL):
+        return node
+    value, to = node.this, node.to
+    floating = exp.In(
+        this=exp.Anonymous(this="typeof", expressions=[value.copy()]),
+        expressions=[exp.Literal.string("DOUBLE"), exp.Literal.string("FLOAT")],
+    )
+    as_double = exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
+    rounded = exp.Cast(this=exp.Anonymous(this="round", expressions=[as_double]), to=to.copy())
+    plain = exp.Cast(this=value, to=to)
+    return exp.Case(ifs=[exp.If(this=floating, true=rounded)], default=plain)
+
+
 def _rewrite_arithmetic(node: exp.Expression) -> exp.Expression:
     if isinstance(node, (exp.Div, exp.Mod)) and not _inside_try(node):
         name = "athena_divide" if isinstance(node, exp.Div) else "athena_mod"
@@ -196,6 +217,7 @@ def translate(
             node.set("this", exp.to_identifier(name, quoted=True))
     tree = tree.transform(_rewrite_try, copy=False)
     tree = tree.transform(_rewrite_functions, copy=False)
+    tree = tree.transform(_rewrite_casts, copy=False)
     return tree.transform(_rewrite_arithmetic, copy=False)
 
 
