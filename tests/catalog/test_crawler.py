@@ -274,7 +274,19 @@ def test_unusable_files_are_skipped_and_reported_not_failing_the_target(
     assert all(f.key.endswith(".parquet") and f.size > 0 for p in parts.values() for f in p.files)
     c = env.catalog.get_crawler("raw")
     assert c.state == "READY" and c.last_crawl is not None and c.last_crawl.status == "SUCCEEDED"
-    assert note in c.last_crawl.messages  # what `trafficlake crawler status raw` prints
+    assert note in c.last_crawl.messages
+    from typer.testing import CliRunner
+
+    from trafficlake.cli import app
+
+    shown = CliRunner().invoke(
+        app,
+        ["crawler", "status", "raw"],
+        env={"TRAFFICLAKE_CATALOG__URL": env.settings.catalog_url, "COLUMNS": "400"},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "note: traffic.raw: skipped 4 unusable file(s): " in shown.output
+    assert "(empty file)" in shown.output
     env.raw.write_hour(env.lake, *DAY, 4)  # later crawls still register new data
     assert _crawl(env).status == "SUCCEEDED"
     assert ("2026", "11", "21", "4") in _versions(env)
