@@ -31,6 +31,9 @@ def test_health_counts_each_fault(tlake: LakeHarness) -> None:
     parts[2] = pa.concat_tables([defect, _rows(30, range(30, MINUTES), speed=varying)])
     missing = {f"voertuigsnelheid_harmonisch_klasse{k}": 254 for k in range(1, 6)}
     parts.append(_rows(60, range(MINUTES), speed=varying, **missing))  # no data from the loop
+    # a lane that only republishes a minute of two days ago, in every document of the first hour
+    old = FIRST - 2 * 86400
+    parts.append(_rows(70, range(60), speed=varying, actueel_publicatie=0, tijd_waarneming=old))
     tlake.land_and_crawl(pa.concat_tables(parts))
     tlake.transform()
     assert derive(tlake.settings).state == "SUCCEEDED"
@@ -38,7 +41,7 @@ def test_health_counts_each_fault(tlake: LakeHarness) -> None:
         tlake.settings, "SELECT * FROM traffic.detector_health ORDER BY unieke_id"
     ).table.to_pylist()
     by_id = {r["unieke_id"]: r for r in rows}
-    assert set(by_id) == {10, 20, 30, 40, 50, 60}
+    assert set(by_id) == {10, 20, 30, 40, 50, 60, 70}
     assert all(r["minutes_expected"] == MINUTES for r in rows)
     h = by_id[10]
     assert (h["minutes_observed"], h["minutes_valid"], h["stuck_minutes"], h["trusted"]) == (
@@ -49,4 +52,7 @@ def test_health_counts_each_fault(tlake: LakeHarness) -> None:
     assert by_id[40]["stuck_minutes"] == 120 and not by_id[40]["trusted"]
     assert by_id[50]["minutes_stale"] == 30 and by_id[50]["minutes_observed"] == 90
     assert by_id[60]["minutes_unavailable"] == 120 and by_id[60]["pct_valid"] == 0.0
+    stale_only = by_id[70]
+    assert (stale_only["minutes_stale"], stale_only["minutes_observed"]) == (60, 0)
+    assert not stale_only["trusted"]
     assert by_id[10]["lve_nr"] == 1

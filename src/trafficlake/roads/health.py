@@ -4,7 +4,9 @@ Counted over the distinct minutes (``tijd_waarneming``) a lane's rows cover that
 
 - ``minutes_expected``: the minutes the feed published fresh data for (any lane) that day;
 - ``minutes_observed``: the lane's fresh minutes (``actueel_publicatie`` 1);
-- ``minutes_stale``: minutes only republished (``actueel_publicatie`` 0: an old value repeated);
+- ``minutes_stale``: the lane's republications published that day (``actueel_publicatie`` 0:
+  a document repeating an old minute's value instead of a fresh one), however old the minute
+  they repeat - one per document, so minutes of the day;
 - ``minutes_defect``: fresh minutes with ``defect`` 1 or 2;
 - ``minutes_unavailable``: fresh minutes whose five harmonic speeds are all 254 (no data);
 - ``minutes_valid``: fresh minutes that are none of these and ``geldig`` 0;
@@ -58,7 +60,10 @@ SELECT unieke_id, lve_nr, CAST((tijd_waarneming - {start}) // 60 AS INTEGER) AS 
          | (CAST(least(greatest(coalesce(rekendata_bezettingsgraad, 0), 0), 255) AS BIGINT) << 40)
        ELSE -1 END AS packed
 FROM {raw}
-WHERE tijd_waarneming >= {start} AND tijd_waarneming < {end} AND unieke_id IS NOT NULL
+WHERE unieke_id IS NOT NULL AND (
+      (tijd_waarneming >= {start} AND tijd_waarneming < {end})
+      -- republications published that day, whatever minute they repeat
+      OR (actueel_publicatie = 0 AND tijd_publicatie >= {start} AND tijd_publicatie < {end}))
 """
 """DuckDB SQL of the per-row facts health is counted from, over raw rows (``{raw}``)."""
 
@@ -111,11 +116,9 @@ def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
     fresh = packed >= 0
     grid = np.zeros(n * MINUTES, dtype=np.int64)
     grid[cell[fresh]] = packed[fresh]  # a minute published fresh twice: either version
-    republished = np.zeros(n * MINUTES, dtype=bool)
-    republished[cell[~fresh]] = True
     cells = grid.reshape(n, MINUTES)
     observed_grid = cells != 0
-    stale = republished.reshape(n, MINUTES) & ~observed_grid
+    stale = np.bincount(lane[~fresh], minlength=n)  # the day's republications per lane
     facts_grid = (cells >> 48) & 15
     defect = (facts_grid & 1).astype(bool)
     unavailable = (facts_grid & 4).astype(bool)
@@ -130,7 +133,7 @@ def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
         "minutes_observed": observed_grid.sum(axis=1),
         "minutes_valid": valid.sum(axis=1),
         "minutes_defect": defect.sum(axis=1),
-        "minutes_stale": stale.sum(axis=1),
+        "minutes_stale": stale,
         "minutes_unavailable": unavailable.sum(axis=1),
     }
     share = max(expected, 1)
