@@ -14,6 +14,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,26 @@ def test_json_stream_with_gzip_and_a_static_prefix_lands_where_aws_puts_it(
     assert "/json-gz-1-" in gz[0] and "/json-gz-2-" in plain[0]
     assert gzip.decompress(lake.read_bytes(gz[0])) == "".join(records).encode()
     assert lake.read_bytes(plain[0]) == b"plain"
+
+
+def test_seed_events_land_in_the_typed_stream_too(endpoint: tuple[AwsServer, Settings]) -> None:
+    """The default (typed MIV) stream takes the seed's events as they are: every value a string,
+    tijd_laatst_gewijzigd the feed's ISO time with its offset (converted to epoch seconds)."""
+    server, settings = endpoint
+    events = excerpt_events()
+    replies = send(client(server), "miv", events)
+    assert sum(r["FailedPutCount"] for r in replies) == 0
+    server.shutdown()
+    server.close()
+    lake = Lake.from_settings(settings)
+    table = pa.concat_tables(
+        pq.read_table(lake.path(e.key)) for e in lake.list("raw/") if e.key.endswith(".parquet")
+    )
+    assert table.num_rows == 100
+    rows = {r["unieke_id"]: r for r in table.to_pylist()}
+    for event in events:
+        row = rows[int(event["unieke_id"])]
+        changed = datetime.fromisoformat(event["tijd_laatst_gewijzigd"])
+        assert row["tijd_laatst_gewijzigd"] == int(changed.timestamp())
+        assert row["tijd_waarneming"] == int(event["tijd_waarneming"])
+        assert row["rekendata_onrustigheid"] == int(event["rekendata_onrustigheid"])

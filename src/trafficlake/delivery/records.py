@@ -9,8 +9,9 @@ Rules (the feed parser's, from the same place: :func:`trafficlake.schema.value_b
 ``unieke_id`` and ``tijd_waarneming`` are required; other fields may be absent, ``null`` or ``""``
 (all meaning null); numbers are JSON integers or decimal integer strings (no fraction, no
 exponent, no booleans); counts >= 0, speeds 0..254, flags 0..127, other numbers int32;
-``tijd_*`` are epoch seconds in [2000-01-01, now + 1 day] (now = the later of the wall clock and
-the call's arrival time); unknown keys (including ``arrival_time``, which the stream sets) are
+``tijd_*`` are epoch seconds, or ISO-8601 times with an offset as the feed writes them
+(``2017-04-27T14:39:14+01:00``, converted to epoch seconds), in [2000-01-01, now + 1 day]
+(now = the later of the wall clock and the call's arrival time); unknown keys (including ``arrival_time``, which the stream sets) are
 errors. Bounds are checked on whole columns with Arrow kernels; only offending rows are marked.
 """
 
@@ -20,6 +21,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import repeat
 from typing import Any
 
@@ -48,6 +50,8 @@ _REQUIRED = frozenset(REQUIRED_COLUMNS)
 _STRING_COLUMNS = [i for i, f in enumerate(EVENT_SCHEMA) if pa.types.is_string(f.type)]
 _NULL_STRING = pa.scalar(None, pa.string())
 _INTEGER = re.compile(INTEGER_TEXT)
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 _TYPE_RANGES = {pa.int8(): (-(2**7), 2**7 - 1), pa.int32(): (-(2**31), 2**31 - 1)}
 _NARROWED = [
     (i, f.name)
@@ -95,6 +99,8 @@ def _convert_one(name: str, value: Any, latest: int) -> int | str | None:
         number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
+    elif isinstance(value, str) and name.startswith("tijd_") and _ISO_TIME.match(value):
+        number = int(datetime.fromisoformat(value).timestamp())
     else:
         raise ValueError(f"{name} is not an integer: {_shown(value)}")
     lo, hi = value_bounds(name, latest)
@@ -139,7 +145,14 @@ def _fast_column(
         return pc.if_else(pc.equal(arr, ""), _NULL_STRING, arr)
     if pa.types.is_string(arr.type):
         arr = pc.if_else(pc.equal(arr, ""), _NULL_STRING, arr)
-        ints = pc.cast(arr, pa.int64())  # raises ArrowInvalid on a non-integer string
+        try:
+            ints = pc.cast(arr, pa.int64())  # raises ArrowInvalid on a non-integer string
+        except pa.ArrowInvalid:
+            if not name.startswith("tijd_"):
+                raise
+            # the feed's own form: ISO-8601 with an offset (raises unless every value is)
+            times = pc.strptime(arr, format=_ISO_FORMAT, unit="s")
+            ints = pc.cast(times, pa.int64())
     elif pa.types.is_integer(arr.type):
         ints = pc.cast(arr, pa.int64())  # raises on a uint64 beyond int64
     else:
