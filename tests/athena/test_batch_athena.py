@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from trafficlake.athena.engine import AthenaSession, result_rows
+from trafficlake.athena.engine import AthenaSession
 from trafficlake.athena.seed import insert_queries
 from trafficlake.catalog import open_catalog
 from trafficlake.config import Settings
@@ -44,8 +44,8 @@ def test_batch_athena_runs_the_seeds_flow(settings: Settings) -> None:
             (query,) = insert_queries({"year": first.year, "month": first.month, "day": first.day,
                                        "until": last.isoformat(), "Source": "traffic.raw"})["Queries"]  # fmt: skip
             select = query[query.index("SELECT") :]
-            expected = sorted(result_rows(session.execute(select)))
-            got = sorted(result_rows(session.execute(f"SELECT * FROM {TARGET}")))
+            expected = sorted(session.execute(select).rows)
+            got = sorted(session.execute(f"SELECT * FROM {TARGET}").rows)
         finally:
             session.close()
     assert got == expected and len(got) > 2000

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trafficlake.athena.engine import AthenaSession, result_rows
+from trafficlake.athena.engine import AthenaSession
 from trafficlake.athena.errors import AthenaQueryError
 from trafficlake.catalog import Catalog, Column, Table, open_catalog
 from trafficlake.config import Settings
@@ -44,7 +44,7 @@ def session(settings: Settings) -> Iterator[AthenaSession]:
 
 
 def run(s: AthenaSession, sql: str) -> list[tuple[Any, ...]]:
-    return result_rows(s.execute(sql))
+    return s.execute(sql).rows
 
 
 def fails(s: AthenaSession, sql: str) -> str:
@@ -73,7 +73,7 @@ def test_presto_semantics(session: AthenaSession) -> None:
     ) == [(2023, 22)]
     # sums are bigint; overflow and division by zero fail as in Athena
     result = session.execute("SELECT sum(a) AS s FROM src")
-    assert [c.type for c in result.columns] == ["bigint"] and result_rows(result) == [(6,)]
+    assert [c.type for c in result.columns] == ["bigint"] and result.rows == [(6,)]
     assert fails(session, "SELECT 1 / 0").startswith("DIVIDE_BY_ZERO: Division by zero")
     assert fails(session, "SELECT a % 0 FROM src").startswith("DIVIDE_BY_ZERO")
     assert fails(session, "SELECT CAST(2147483647 AS integer) + a FROM src").startswith(
@@ -219,6 +219,6 @@ def test_functions_sqlglot_gets_wrong(session: AthenaSession) -> None:
 def test_explain_shows_the_duckdb_plan_of_the_translated_query(session: AthenaSession) -> None:
     result = session.execute("EXPLAIN SELECT a / 2 FROM src WHERE d = 1")
     assert (result.statement_type, [c.name for c in result.columns]) == ("UTILITY", ["Query Plan"])
-    plan = "\n".join(r[0] for r in result_rows(result))
+    plan = "\n".join(r[0] for r in result.rows)
     assert "PARQUET_SCAN" in plan.upper().replace(" ", "_") or "READ_PARQUET" in plan.upper()
     assert fails(session, "EXPLAIN ANALYZE INSERT INTO src SELECT 1, 1").startswith("NOT_SUPPORTED")

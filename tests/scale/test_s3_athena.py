@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trafficlake.athena.engine import AthenaSession, result_rows
+from trafficlake.athena.engine import AthenaSession
 from trafficlake.athena.errors import AthenaQueryError
 from trafficlake.catalog import open_catalog
 from trafficlake.config import Settings
@@ -31,7 +31,7 @@ def test_insert_select_and_ddl_on_an_s3_lake(s3_settings: Settings, s3_bucket: s
             s.execute(f"CREATE EXTERNAL TABLE dst (a int) PARTITIONED BY (h int) STORED AS "
                       f"PARQUET LOCATION '{base}/dst/'")  # fmt: skip
             assert s.execute("INSERT INTO dst SELECT a / 3, d FROM src").update_count == 4
-            assert result_rows(s.execute("SELECT h, sum(a) FROM dst GROUP BY h ORDER BY h")) == [
+            assert s.execute("SELECT h, sum(a) FROM dst GROUP BY h ORDER BY h").rows == [
                 (1, 3), (2, 6)
             ]  # fmt: skip
             keys = [e.key for e in lake.list("dst/")]

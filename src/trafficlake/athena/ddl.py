@@ -42,7 +42,7 @@ def _output(sub: str, names: list[str], rows: list[list[str]]) -> StatementResul
 
     columns = [ColumnInfo(n, "string") for n in names]
     table = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
-    return StatementResult("DDL", sub, columns, table, header=False)
+    return StatementResult("DDL", sub, columns, table)
 
 
 def _done(sub: str) -> StatementResult:

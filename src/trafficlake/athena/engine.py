@@ -24,6 +24,7 @@ from trafficlake.athena.errors import AthenaQueryError, from_duckdb, not_support
 from trafficlake.athena.results import ColumnInfo, athena_type
 from trafficlake.athena.tables import ATHENA_WRITER, check_writable, lake_key
 from trafficlake.athena.translate import (
+    CATALOG_NAME,
     duckdb_sql,
     parse_one,
     prepare_duckdb,
@@ -58,10 +59,16 @@ class StatementResult:
     columns: list[ColumnInfo] = field(default_factory=list)
     table: pa.Table | None = None
     """The rows (None for a write or a DDL statement without output)."""
-    header: bool = True
-    """Whether the result file starts with a header row (SELECT; not DDL output)."""
     update_count: int | None = None
     bytes_scanned: int = 0
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples (none for a write)."""
+        if self.table is None:
+            return []
+        cols = [c.to_pylist() for c in self.table.columns]
+        return list(zip(*cols, strict=True)) if cols else []
 
 
 def statement_kind(sql: str) -> tuple[str, str]:
@@ -277,7 +284,8 @@ class AthenaSession:
             if tree.args.get("exists"):
                 return StatementResult("DDL", "CREATE_TABLE_AS_SELECT", update_count=0)
             raise AthenaQueryError(
-                "TABLE_ALREADY_EXISTS", f"Destination table '{CATALOG}.{db}.{name}' already exists"
+                "TABLE_ALREADY_EXISTS",
+                f"Destination table '{CATALOG_NAME}.{db}.{name}' already exists",
             )
         if db not in self.catalog.list_databases():
             raise AthenaQueryError("SCHEMA_NOT_FOUND", f"Schema '{db}' does not exist")
@@ -312,7 +320,8 @@ class AthenaSession:
             self.catalog.create_table(table)
         except TableExistsError:
             raise AthenaQueryError(
-                "TABLE_ALREADY_EXISTS", f"Destination table '{CATALOG}.{db}.{name}' already exists"
+                "TABLE_ALREADY_EXISTS",
+                f"Destination table '{CATALOG_NAME}.{db}.{name}' already exists",
             ) from None
         try:
             result = write_select(self, table, duck, cancelled=cancelled)
@@ -323,9 +332,6 @@ class AthenaSession:
         return StatementResult(
             "DDL", "CREATE_TABLE_AS_SELECT", update_count=result.rows, bytes_scanned=scanned
         )
-
-
-CATALOG = "awsdatacatalog"
 
 
 def _name_columns(tree: exp.Expression) -> exp.Expression:
@@ -377,10 +383,3 @@ def athena_query(
     if limit is not None:
         table = table.slice(0, limit)
     return QueryResult(table, files_read=[], total_rows=total)
-
-
-def result_rows(result: StatementResult) -> list[tuple[Any, ...]]:
-    if result.table is None:
-        return []
-    cols = [c.to_pylist() for c in result.table.columns]
-    return list(zip(*cols, strict=True)) if cols else []
