@@ -277,3 +277,55 @@ def test_seed_events_land_in_the_typed_stream_too(endpoint: tuple[AwsServer, Set
         assert row["tijd_laatst_gewijzigd"] == int(changed.timestamp())
         assert row["tijd_waarneming"] == int(event["tijd_waarneming"])
         assert row["rekendata_onrustigheid"] == int(event["rekendata_onrustigheid"])
+
+
+def test_a_converting_stream_keeps_acknowledged_records_through_kill_9(
+    server_factory: Any, firehose_client: Any
+) -> None:
+    server = server_factory()
+    glue = boto3.client(
+        "glue",
+        endpoint_url=server.url,
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="secret",
+    )
+    glue.create_database(DatabaseInput={"Name": "anpr"})
+    glue.create_table(
+        DatabaseName="anpr",
+        TableInput={
+            "Name": "traffic_events",
+            "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in SEED_COLUMNS]},
+        },
+    )
+    firehose = firehose_client(server.url)
+    firehose.create_delivery_stream(
+        DeliveryStreamName="traffic-events",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE,
+            "BucketARN": "arn:aws:s3:::lake",
+            "Prefix": PREFIX,
+            "ErrorOutputPrefix": ERROR_PREFIX,
+            "DataFormatConversionConfiguration": {
+                "SchemaConfiguration": {"DatabaseName": "anpr", "TableName": "traffic_events"},
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+            },
+        },
+    )
+    events = excerpt_events()
+    bad = {**events[0], "defect": "broken"}
+    send(firehose, "traffic-events", [*events[:50], bad])  # acknowledged, still buffered
+    server.proc.kill()
+    server.proc.wait(10)
+    restarted = server_factory()  # recovery converts the logged calls with the table's schema
+    assert restarted.stop() == 0
+    lake = Lake.from_url(str(server.folder / "lake"))
+    landed = [e.key for e in lake.list("destination-parquet/")]
+    table = pa.concat_tables(pq.read_table(lake.path(k)) for k in landed)
+    assert sorted(table.column("unieke_id").to_pylist()) == sorted(
+        int(e["unieke_id"]) for e in events[:50]
+    )
+    (error_key,) = [e.key for e in lake.list("error/")]
+    (record,) = [json.loads(line) for line in lake.read_bytes(error_key).splitlines()]
+    assert json.loads(base64.b64decode(record["rawData"])) == bad
