@@ -32,6 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from trafficlake.catalog.base import INT_TYPES, Partition, Table
+from trafficlake.schema import CURRENT_EVENT_TIME, EVENT_TIME_COLUMN, STALE_EVENT_TIME
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
@@ -227,9 +228,9 @@ def matches(part: Partition, table: Table, predicates: Sequence[KeyPredicate]) -
     values = part.as_dict(table.partition_keys)
     for pred in predicates:
         if pred.key not in types:
-            stats = part.stats.get(pred.key)
             col_type = column_types.get(pred.key, "")
-            if stats is not None and not _may_hold(*stats, pred, col_type):
+            column_preds = [q for q in predicates if q.key == pred.key]
+            if not _column_may_hold(part, column_preds, col_type):
                 return False
             continue
         wanted = _typed_values(pred.values, types[pred.key])
@@ -245,6 +246,21 @@ def matches(part: Partition, table: Table, predicates: Sequence[KeyPredicate]) -
         elif not _CMP[pred.op](have, wanted[0][0]):
             return False
     return True
+
+
+def _column_may_hold(part: Partition, preds: Sequence[KeyPredicate], col_type: str) -> bool:
+    """Whether the partition's recorded ranges of one column allow a row satisfying every one
+    of ``preds`` (all on that column). The event time's current and stale rows have ranges of
+    their own: a row lies in one of the two, far narrower together than their hull when the
+    stale rows are old - so one of them must allow all the predicates."""
+    key = preds[0].key
+    split = [part.stats.get(k) for k in (CURRENT_EVENT_TIME, STALE_EVENT_TIME)]
+    if key == EVENT_TIME_COLUMN and split[0] is not None and split[1] is not None:
+        ranges = [r for r in split if r is not None and r[0] is not None]
+    else:
+        stats = part.stats.get(key)
+        ranges = [stats] if stats is not None else [(None, None)]
+    return any(all(_may_hold(*r, p, col_type) for p in preds) for r in ranges)
 
 
 @lru_cache(maxsize=64)
