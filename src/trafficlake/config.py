@@ -202,6 +202,11 @@ class LambdaFunction:
 @dataclass(frozen=True)
 class LambdaSettings:
     functions: dict[str, LambdaFunction] = field(default_factory=dict)
+    python: str = ""
+    """Default interpreter of python functions (one that has the handlers' dependencies, say
+    a venv with a Serverless project's requirements.txt); empty: the one running trafficlake."""
+    node: str = ""
+    """Default Node.js binary; empty: ``node`` on PATH."""
 
 
 @dataclass(frozen=True)

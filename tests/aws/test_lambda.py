@@ -133,3 +133,24 @@ def test_nodejs_handlers(lam: Any) -> None:
     reply, out = call(lam, "NodeBroken", {})
     assert reply["FunctionError"] == "Unhandled"
     assert out["errorType"] == "TypeError" and out["errorMessage"] == "nope"
+
+
+def test_the_default_interpreter_is_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trafficlake.functions import RuntimeMissingError, invoke
+
+    monkeypatch.chdir(tmp_path)
+    functions = {"Echo": fn("handlers.echo")}
+    missing = load_settings(
+        None, overrides={"lambda": {"functions": functions, "python": "/nonexistent/python3"}}
+    )
+    with pytest.raises(RuntimeMissingError, match="/nonexistent/python3"):
+        invoke(missing, "Echo", b"{}", "http://127.0.0.1:9")
+    import sys
+
+    own = load_settings(
+        None, overrides={"lambda": {"functions": functions, "python": sys.executable}}
+    )
+    result = invoke(own, "Echo", b'{"a": 1}', "http://127.0.0.1:9")
+    assert result.function_error is None and json.loads(result.payload)["event"] == {"a": 1}

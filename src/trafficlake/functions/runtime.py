@@ -99,15 +99,15 @@ def _command(settings: Settings, name: str, fn: LambdaFunction) -> list[str]:
     file_name, _, function = fn.handler.rpartition(".")
     code_dir = str(settings.resolve_path(fn.code_dir or "."))
     if fn.runtime == "nodejs":
-        node = shutil.which(fn.node or "node")
+        node = shutil.which(fn.node or settings.lambda_.node or "node")
         if node is None:
             raise RuntimeMissingError(
                 f"function {name} needs Node.js, which is not installed: install it "
                 "(apt-get install nodejs) or set lambda.functions.{name}.node to its path"
             )
         return [node, str(HERE / "bootstrap.js"), code_dir, file_name, function]
-    python = fn.python or sys.executable
-    if fn.python and shutil.which(python) is None:
+    python = fn.python or settings.lambda_.python or sys.executable
+    if python != sys.executable and shutil.which(python) is None:
         raise RuntimeMissingError(f"function {name}: interpreter {python} not found")
     return [python, str(HERE / "bootstrap.py"), code_dir, file_name, function]
 
