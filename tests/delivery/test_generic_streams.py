@@ -521,3 +521,12 @@ def test_dynamic_partitioning_rules(registry: StreamRegistry, change: Any, messa
         registry.create("by", {**dynamic(), **change})
     with pytest.raises(InvalidDestinationError, match="only a JQ object of paths"):
         registry.create("by", dynamic(".customer_id | ascii_downcase"))
+
+
+def test_dynamic_partitioning_cannot_be_enabled_by_an_update(registry: StreamRegistry) -> None:
+    registry.create("plain", {**BUCKET, "BufferingHints": {"SizeInMBs": 64}})
+    update = {k: v for k, v in dynamic().items() if k not in BUCKET}
+    with pytest.raises(InvalidArgumentError, match="cannot be enabled on an existing stream"):
+        registry.update("plain", "1", update)
+    registry.update("plain", "1", {"Prefix": "moved/"})
+    assert registry.describe("plain")["VersionId"] == "2"

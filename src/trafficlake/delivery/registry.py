@@ -400,6 +400,11 @@ class StreamRegistry:
             merged = {k: v for k, v in old.items() if k in SUPPORTED_KEYS}
             merged.update(update)
             dest = parse_destination(merged)
+            was = parse_destination({k: v for k, v in old.items() if k in SUPPORTED_KEYS})
+            if dest.extraction is not None and was.extraction is None:
+                raise InvalidArgumentError(
+                    "dynamic partitioning cannot be enabled on an existing stream"
+                )
             columns = self._columns(dest)
             self._check_keys(name, dest)
             created = float(current["CreateTimestamp"])
