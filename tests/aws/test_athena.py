@@ -139,7 +139,7 @@ def test_stop_cancels_and_an_interrupted_insert_leaves_nothing(
     assert run(athena, "CREATE EXTERNAL TABLE anpr.dst (n bigint) PARTITIONED BY (k int) "
                "STORED AS PARQUET LOCATION 's3://lake-bucket/dst/'")["Status"]["State"] == "SUCCEEDED"  # fmt: skip
     slow = ("INSERT INTO anpr.dst SELECT count(*), x % 3 FROM UNNEST(sequence(1, 3000)) AS u(x) "
-            "CROSS JOIN src s1 CROSS JOIN src s2 GROUP BY x % 3")  # fmt: skip
+            "CROSS JOIN anpr.src s1 CROSS JOIN anpr.src s2 GROUP BY x % 3")  # fmt: skip
     qid = athena.start_query_execution(
         QueryString=slow, ResultConfiguration={"OutputLocation": OUTPUT}
     )["QueryExecutionId"]
@@ -152,7 +152,7 @@ def test_stop_cancels_and_an_interrupted_insert_leaves_nothing(
         time.sleep(0.02)
     athena.stop_query_execution(QueryExecutionId=qid)
     status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
-    assert status["State"] == "CANCELLED"
+    assert status["State"] == "CANCELLED", status
     time.sleep(1.0)  # the interrupted worker finishes; the state stays CANCELLED
     status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
     assert status["State"] == "CANCELLED"
@@ -220,3 +220,31 @@ def test_pyathena_db_api_client(server: AwsServer) -> None:
     assert cur.fetchall() == [(0, None, 0.0, 0), (1, "v1", 0.25, 0), (2, "v2", 0.5, 1)]
     cur.execute("SELECT count(*) FROM src")
     assert cur.fetchone() == (2500,)
+    meta = cur.get_table_metadata("src")  # reflection through Athena's metadata API
+    assert [c.name for c in meta.columns] == ["a", "b", "f"]
+    assert [c.name for c in meta.partition_keys] == ["d"]
+
+
+def test_metadata_api(server: AwsServer) -> None:
+    athena = client(server)
+    setup_tables(athena)
+    assert athena.list_data_catalogs()["DataCatalogsSummary"][0]["CatalogName"] == "AwsDataCatalog"
+    names = [d["Name"] for d in athena.list_databases(CatalogName="AwsDataCatalog")["DatabaseList"]]
+    assert "anpr" in names
+    tables = athena.list_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="anpr",
+                                        Expression="s*")["TableMetadataList"]  # fmt: skip
+    assert [t["Name"] for t in tables] == ["src"]
+    meta = athena.get_table_metadata(
+        CatalogName="AwsDataCatalog", DatabaseName="anpr", TableName="src"
+    )["TableMetadata"]
+    assert [(c["Name"], c["Type"]) for c in meta["Columns"]] == [
+        ("a", "int"), ("b", "string"), ("f", "double")
+    ]  # fmt: skip
+    assert meta["PartitionKeys"][0]["Name"] == "d"
+    for call, args in (
+        (athena.get_table_metadata, {"DatabaseName": "anpr", "TableName": "nope"}),
+        (athena.get_database, {"DatabaseName": "nope"}),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as info:
+            call(CatalogName="AwsDataCatalog", **args)
+        assert info.value.response["Error"]["Code"] == "MetadataException"

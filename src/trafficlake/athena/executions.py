@@ -78,7 +78,7 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def _catalog(settings: Settings) -> Catalog:
+def shared_catalog(settings: Settings) -> Catalog:
     """One shared catalog per catalog URL for this process (its engine pools connections;
     opening a catalog per status poll would cost more than the poll)."""
     url = settings.catalog_url
@@ -142,7 +142,7 @@ def start_query(
         output_location=f"{output_location.rstrip('/')}/{qid}.{ext}",
         submitted_at=time.time(),
     )
-    _catalog(settings).create_query_execution(execution)
+    shared_catalog(settings).create_query_execution(execution)
     if client_token:
         with _POOL_LOCK:
             _TOKENS[client_token] = qid
@@ -153,7 +153,7 @@ def start_query(
 
 
 def _run(settings: Settings, qid: str) -> None:
-    cat = _catalog(settings)
+    cat = shared_catalog(settings)
     execution = cat.get_query_execution(qid)
     if execution.state != "QUEUED":
         return
@@ -268,7 +268,7 @@ def _write_results(
 def get_query(settings: Settings, qid: str) -> QueryExecution:
     """Raises NoSuchQueryExecutionError. An execution left QUEUED/RUNNING by a process that no
     longer exists (killed, crashed, restarted) is reported FAILED from then on."""
-    cat = _catalog(settings)
+    cat = shared_catalog(settings)
     execution = cat.get_query_execution(qid)
     if execution.state in QUERY_ACTIVE_STATES and not owner_alive(execution.owner):
         _fail(execution, AthenaQueryError(
@@ -284,14 +284,14 @@ def list_queries(
     settings: Settings, *, work_group: str = WORK_GROUP, limit: int = 50, offset: int = 0
 ) -> list[QueryExecution]:
     check_work_group(work_group)
-    return _catalog(settings).list_query_executions(
+    return shared_catalog(settings).list_query_executions(
         work_group=work_group, limit=limit, offset=offset
     )
 
 
 def stop_query(settings: Settings, qid: str) -> QueryExecution:
     """Cancel a queued or running execution (a finished one is left as it is)."""
-    cat = _catalog(settings)
+    cat = shared_catalog(settings)
     execution = cat.get_query_execution(qid)
     if execution.state in QUERY_ACTIVE_STATES:
         execution.state = "CANCELLED"

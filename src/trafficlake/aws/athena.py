@@ -1,6 +1,8 @@
 """Athena (``AmazonAthena.``): StartQueryExecution, GetQueryExecution, BatchGetQueryExecution,
 GetQueryResults, ListQueryExecutions, StopQueryExecution, GetWorkGroup and ListWorkGroups over
-:mod:`trafficlake.athena.executions` (one work group, ``primary``, Athena engine version 3).
+:mod:`trafficlake.athena.executions` (one work group, ``primary``, Athena engine version 3); the
+metadata API (ListDataCatalogs, GetDataCatalog, ListDatabases, GetDatabase, ListTableMetadata,
+GetTableMetadata) over :mod:`trafficlake.athena.metadata`.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from trafficlake.athena import executions as X
+from trafficlake.athena import metadata as M
 from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
-from trafficlake.catalog import CatalogError, NoSuchQueryExecutionError, QueryExecution
+from trafficlake.catalog import CatalogError, NoSuchQueryExecutionError, QueryExecution, Table
 
 ENGINE = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
 _STATISTICS = (
@@ -58,6 +61,21 @@ def query_execution(q: QueryExecution) -> dict[str, Any]:
     return out
 
 
+def table_metadata(t: Table) -> dict[str, Any]:
+    """Athena's ``TableMetadata`` of a catalog table."""
+    return {
+        "Name": t.name,
+        "CreateTime": t.created_at or 0,
+        "LastAccessTime": t.updated_at or 0,
+        "TableType": "EXTERNAL_TABLE",
+        "Columns": [{"Name": c.name, "Type": c.type, "Comment": c.comment} for c in t.columns],
+        "PartitionKeys": [
+            {"Name": c.name, "Type": c.type, "Comment": c.comment} for c in t.partition_keys
+        ],
+        "Parameters": {k: v for k, v in t.parameters.items() if "\n" not in v},
+    }
+
+
 def make_operations(ctx: AwsContext) -> dict[str, Operation]:
     settings = ctx.settings
 
@@ -67,6 +85,8 @@ def make_operations(ctx: AwsContext) -> dict[str, Operation]:
                 return fn(body)
             except NoSuchQueryExecutionError as exc:
                 raise _invalid(str(exc)) from None
+            except M.MetadataError as exc:
+                raise AwsError("MetadataException", str(exc)) from None
             except X.InvalidQueryRequest as exc:
                 raise _invalid(str(exc)) from None
             except CatalogError as exc:
@@ -169,7 +189,62 @@ def make_operations(ctx: AwsContext) -> dict[str, Operation]:
     def list_work_groups(body: dict[str, Any]) -> dict[str, Any]:
         return {"WorkGroups": [work_group(X.WORK_GROUP)]}
 
+    def page(items: list[Any], body: dict[str, Any], limit: int) -> tuple[list[Any], str | None]:
+        size = body.get("MaxResults", limit)
+        token = body.get("NextToken") or "0"
+        if not isinstance(size, int) or not 1 <= size <= limit or not str(token).isdigit():
+            raise _invalid(f"MaxResults must be 1 to {limit} and NextToken one this API gave")
+        start = int(token)
+        end = start + size
+        return items[start:end], (str(end) if end < len(items) else None)
+
+    def paged(key: str, items: list[Any], body: dict[str, Any], limit: int) -> dict[str, Any]:
+        found, token = page(items, body, limit)
+        out: dict[str, Any] = {key: found}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def data_catalog() -> dict[str, Any]:
+        return {"Name": M.DATA_CATALOG, "Type": "GLUE", "Description": "the trafficlake catalog",
+                "Parameters": {}}  # fmt: skip
+
+    def list_data_catalogs(body: dict[str, Any]) -> dict[str, Any]:
+        return {"DataCatalogsSummary": [{"CatalogName": M.DATA_CATALOG, "Type": "GLUE"}]}
+
+    def get_data_catalog(body: dict[str, Any]) -> dict[str, Any]:
+        M.check_data_catalog(_text(body, "Name"))
+        return {"DataCatalog": data_catalog()}
+
+    def catalog_name(body: dict[str, Any]) -> str:
+        return _text(body, "CatalogName")
+
+    def list_databases(body: dict[str, Any]) -> dict[str, Any]:
+        names = M.list_databases(settings, catalog_name(body))
+        return paged("DatabaseList", [{"Name": n} for n in names], body, 50)
+
+    def get_database(body: dict[str, Any]) -> dict[str, Any]:
+        name = M.get_database(settings, _text(body, "DatabaseName"), catalog_name(body))
+        return {"Database": {"Name": name}}
+
+    def list_table_metadata(body: dict[str, Any]) -> dict[str, Any]:
+        tables = M.list_tables(settings, _text(body, "DatabaseName"),
+                               expression=_text(body, "Expression", required=False),
+                               catalog_name=catalog_name(body))  # fmt: skip
+        return paged("TableMetadataList", [table_metadata(t) for t in tables], body, 50)
+
+    def get_table_metadata(body: dict[str, Any]) -> dict[str, Any]:
+        table = M.get_table(settings, _text(body, "DatabaseName"), _text(body, "TableName"),
+                            catalog_name(body))  # fmt: skip
+        return {"TableMetadata": table_metadata(table)}
+
     ops = {
+        "ListDataCatalogs": list_data_catalogs,
+        "GetDataCatalog": get_data_catalog,
+        "ListDatabases": list_databases,
+        "GetDatabase": get_database,
+        "ListTableMetadata": list_table_metadata,
+        "GetTableMetadata": get_table_metadata,
         "StartQueryExecution": start,
         "GetQueryExecution": get,
         "BatchGetQueryExecution": batch_get,
