@@ -143,3 +143,33 @@ def test_trafficlake_emits_aws_events_whoever_starts_the_work(aws: Any, raw_writ
     ]
     assert pending[0]["detail"]["crawlerName"] == "raw" and pending[0]["account"] == "000000000000"
     assert json.loads(pending[2]["detail"]["input"]) == {"k": 1}
+
+
+def test_schedule_run_delivers_events_put_while_nothing_ran(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from trafficlake.cli import app as cli
+    from trafficlake.config import load_settings
+    from trafficlake.events.bus import make_event, put_event
+
+    monkeypatch.chdir(tmp_path)
+    code = Path(__file__).parent / "apps" / "basic"
+    (tmp_path / "trafficlake.toml").write_text(
+        '[lake]\nurl = "./lake"\n'
+        f'[lambda.functions.Mark]\nhandler = "handlers.mark"\ncode_dir = "{code}"\ntimeout_s = 30\n'
+        '[[rules]]\nname = "mark-it"\nevent_pattern = { detail-type = ["Mark"] }\n'
+        'targets = [{ arn = "arn:aws:lambda:us-east-1:000000000000:function:Mark" }]\n'
+    )
+    settings = load_settings(tmp_path / "trafficlake.toml")
+    marker = tmp_path / "marked.txt"
+    with open_catalog(settings) as catalog:
+        put_event(catalog, make_event(settings, "test", "Mark", {"path": str(marker)}))
+    result = CliRunner().invoke(cli, ["schedule", "run", "--once", "--config", "trafficlake.toml"])
+    assert result.exit_code == 0, result.output
+    assert marker.read_text() == "Mark"
+    with open_catalog(settings) as catalog:
+        assert catalog.list_resources(PENDING_KIND) == []

@@ -97,3 +97,46 @@ def test_part3_state_machine_runs_to_succeeded(tmp_path: Path, raw_writer: Any) 
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def test_the_same_file_runs_with_workflow_run_and_its_lambdas_call_back(
+    tmp_path: Path, raw_writer: Any, monkeypatch: Any
+) -> None:
+    """Outside `aws serve`: `workflow run resources/sm.yml` gives the run a private endpoint."""
+    from typer.testing import CliRunner
+
+    from trafficlake.catalog import Column, Table, open_catalog
+    from trafficlake.cli import app as cli
+
+    app = tmp_path / "app"
+    shutil.copytree(APP, app)
+    monkeypatch.chdir(app)
+    for name in [k for k in __import__("os").environ if k.startswith(("TRAFFICLAKE_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    settings = load_settings(app / "trafficlake.toml")
+    raw_writer.write_hour(Lake.from_settings(settings), 2026, 11, 20, 7, minutes=2)
+    with open_catalog(settings) as catalog:
+        catalog.create_database("traffic")
+        catalog.create_table(
+            Table(
+                "traffic",
+                "lane_minutes",
+                [
+                    Column("unieke_id", "int"),
+                    Column("observations", "bigint"),
+                    Column("last_seen", "bigint"),
+                ],
+                [Column(k, "string") for k in ("year", "month", "day")],
+                "lane-minutes/",
+            )
+        )
+    day = json.dumps({"year": 2026, "month": 11, "day": 20})
+    result = CliRunner().invoke(
+        cli, ["workflow", "run", "resources/sm.yml", "--input", day, "--config", "trafficlake.toml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "SUCCEEDED" in result.output
+    from trafficlake.query import run_query
+
+    total = run_query(settings, "SELECT sum(observations) FROM traffic.lane_minutes").rows[0][0]
+    assert total == 2 * raw_writer.lanes

@@ -178,9 +178,15 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return event
 
 
-def deliver(services: Any, rule: dict[str, Any], event: dict[str, Any]) -> list[Delivery]:
-    """Run every target of ``rule`` with ``event`` (Lambda functions asynchronously, state
-    machines as new executions, Glue jobs as job runs)."""
+def deliver(
+    services: Any,
+    rule: dict[str, Any],
+    event: dict[str, Any],
+    invocations: list[threading.Thread] | None = None,
+) -> list[Delivery]:
+    """Run every target of ``rule`` with ``event`` (Lambda functions asynchronously - their
+    threads are added to ``invocations`` - state machines as new executions, Glue jobs as job
+    runs)."""
     out = []
     for target in rule.get("Targets", []):
         arn = str(target.get("Arn", ""))
@@ -189,9 +195,12 @@ def deliver(services: Any, rule: dict[str, Any], event: dict[str, Any]) -> list[
             parts = arn.split(":")
             if parts[2:3] == ["lambda"]:
                 name = arn.split(":function:", 1)[1]
-                threading.Thread(
+                thread = threading.Thread(
                     target=services.invoke, args=(name, json.dumps(payload).encode()), daemon=True
-                ).start()
+                )
+                thread.start()
+                if invocations is not None:
+                    invocations.append(thread)
             elif parts[2:3] == ["states"]:
                 services.call(
                     "states",
@@ -222,6 +231,8 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered: list[Delivery] = []
+        self.invocations: list[threading.Thread] = []
+        """Lambda invocations started by deliveries (``stop`` waits for them, bounded)."""
 
     def start(self) -> None:
         with open_catalog(self.settings) as catalog:
@@ -235,10 +246,14 @@ class Dispatcher:
             load_config_rules(self.settings, catalog)
         self.tick()
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 60.0) -> None:
+        """Stop dispatching; wait up to ``wait_s`` for the Lambda invocations started."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
+        deadline = time.monotonic() + wait_s
+        for thread in self.invocations:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -265,7 +280,9 @@ class Dispatcher:
                     continue  # another dispatcher took it
                 for rule, pattern in pattern_rules:
                     if matches(pattern, pending.body):
-                        self.delivered += deliver(self.services(), rule, pending.body)
+                        self.delivered += deliver(
+                            self.services(), rule, pending.body, self.invocations
+                        )
 
     def _schedule(self, catalog: Catalog, rule: dict[str, Any], now: float) -> None:
         from trafficlake.workflow.cron import last_fire_at_or_before
@@ -284,4 +301,4 @@ class Dispatcher:
             self.settings, "aws.events", "Scheduled Event", {}, [rule.get("Arn", "")]
         )
         event["time"] = fire.strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.delivered += deliver(self.services(), rule, event)
+        self.delivered += deliver(self.services(), rule, event, self.invocations)

@@ -44,3 +44,9 @@ def crawlers(event, context):
 
 def die(event, context):
     os._exit(3)
+
+
+def mark(event, context):
+    with open(event["detail"]["path"], "w") as out:
+        out.write(event["detail-type"])
+    return {"marked": event["detail"]["path"]}
