@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,18 @@ import pytest
 from trafficlake.config import Settings
 
 Served = Any  # conftest.Served
+
+
+def wait_for_new_thread(
+    prefix: str, before: set[threading.Thread], client: threading.Thread
+) -> None:
+    """Until a thread named ``prefix...`` that was not in ``before`` runs (the server is in
+    this process); fails if ``client`` ends first or after a minute."""
+    deadline = time.monotonic() + 60
+    while not any(t.name.startswith(prefix) and t not in before for t in threading.enumerate()):
+        assert client.is_alive(), "the request ended before its statement reached a worker"
+        assert time.monotonic() < deadline, f"no {prefix} thread started"
+        time.sleep(0.01)
 
 
 def limited(settings: Settings, **web: Any) -> Settings:
@@ -84,13 +97,14 @@ def test_slow_queries_queue_then_get_503_and_the_dashboard_still_answers(
     )
     slow = {"sql": "SELECT count(*) FROM range(100000000000)"}  # runs until interrupted
     answers: list[httpx.Response] = []
+    before = set(threading.enumerate())
     running = threading.Thread(target=lambda: answers.append(site.post("/api/query", json=slow)))
     running.start()
     try:
-        for _ in range(30):  # until the slow one holds the only worker: the next one waits
-            r = site.post("/api/query", json={"sql": "SELECT 1"})
-            if r.status_code == 503:
-                break
+        # the pool starts its one thread when the slow statement has taken the only slot
+        # (released only when that statement ends): from then on, the next one must wait
+        wait_for_new_thread("user-sql", before, running)
+        r = site.post("/api/query", json={"sql": "SELECT 1"})
         assert r.status_code == 503 and r.headers["Retry-After"] == "1"
         assert r.json()["error"].startswith("too many queries (none finished within 1 s)")
         assert site.get("/api/days").status_code == 200  # the dashboard is not stuck behind
