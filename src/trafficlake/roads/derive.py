@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -173,22 +174,32 @@ def _derive(
         result.notes.append("no locations table in the lake: jams need the sections (skipped)")
     jams_staged: list[StagedFile] = []
     health_staged: list[StagedFile] = []
-    con = _connect(settings, lake)
+    # a day's jams are found in a second thread (own DuckDB connection) while its health is
+    # counted: each has single-threaded numpy stretches the other fills
+    con, jams_con = _connect(settings, lake), _connect(settings, lake)
     try:
-        for i, day in enumerate(days):
-            if progress is not None:
-                progress(i, len(days), day.isoformat())
-            values = (str(day.year), str(day.month), str(day.day))
-            if sections is not None:
-                jams = day_jams(con, catalog, lake, transformed, sections, day, jam_rules(settings))
-                result.jams += jams.num_rows
-                jams_staged += _stage(lake, JAMS_LAYOUT, run_id, values, jams)
-            keys = read_set(catalog, day_start(day), day_start(day) + 86400, raw_table(settings))
-            health = day_health(con, lake, keys, day, health_rules(settings))
-            result.detectors += health.num_rows
-            health_staged += _stage(lake, HEALTH_LAYOUT, run_id, values, health)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roads-jams") as pool:
+            for i, day in enumerate(days):
+                if progress is not None:
+                    progress(i, len(days), day.isoformat())
+                values = (str(day.year), str(day.month), str(day.day))
+                found = None
+                if sections is not None:
+                    keys = transformed_keys(catalog, transformed, day)
+                    rules = jam_rules(settings)
+                    found = pool.submit(day_jams, jams_con, lake, keys, sections, day, rules)
+                start = day_start(day)
+                keys = read_set(catalog, start, start + 86400, raw_table(settings))
+                health = day_health(con, lake, keys, day, health_rules(settings))
+                result.detectors += health.num_rows
+                health_staged += _stage(lake, HEALTH_LAYOUT, run_id, values, health)
+                if found is not None:
+                    jams = found.result()
+                    result.jams += jams.num_rows
+                    jams_staged += _stage(lake, JAMS_LAYOUT, run_id, values, jams)
     finally:
         con.close()
+        jams_con.close()
     if progress is not None:
         progress(len(days), len(days), "committing")
     if sections is not None:
@@ -225,20 +236,23 @@ def _read_parquet(keys: Sequence[str], lake: Lake, columns: str = "*") -> str:
     )
 
 
+def transformed_keys(catalog: Catalog, transformed: TableRef, day: date) -> list[str]:
+    """The files of the transformed table's partitions of one UTC day (from the catalog)."""
+    parts = catalog.list_partitions(
+        *transformed, where={"year": day.year, "month": day.month, "day": day.day}
+    )
+    return [f.key for p in parts for f in p.files]
+
+
 def day_jams(
     con: duckdb.DuckDBPyConnection,
-    catalog: Catalog,
     lake: Lake,
-    transformed: TableRef,
+    keys: Sequence[str],
     sections: pa.Table,
     day: date,
     rules: JamRules,
 ) -> pa.Table:
-    """The jam episodes of one UTC day from the transformed table's partitions of that day."""
-    parts = catalog.list_partitions(
-        *transformed, where={"year": day.year, "month": day.month, "day": day.day}
-    )
-    keys = [f.key for p in parts for f in p.files]
+    """The jam episodes of one UTC day from the transformed files of that day."""
     start = day_start(day)
     lve = sections.column("lve_nr").to_numpy()
     if not keys:

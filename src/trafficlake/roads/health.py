@@ -115,7 +115,10 @@ def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
     packed = col("packed")
     fresh = packed >= 0
     grid = np.zeros(n * MINUTES, dtype=np.int64)
-    grid[cell[fresh]] = packed[fresh]  # a minute published fresh twice: either version
+    if fresh.all():  # the common case: no republication, no masks to apply
+        grid[cell] = packed  # a minute published fresh twice: either version
+    else:
+        grid[cell[fresh]] = packed[fresh]
     cells = grid.reshape(n, MINUTES)
     observed_grid = cells != 0
     stale = np.bincount(lane[~fresh], minlength=n)  # the day's republications per lane
@@ -157,6 +160,12 @@ def _stuck_minutes(reading: np.ndarray, counted: np.ndarray, run: int) -> np.nda
     """Per lane: minutes in runs of at least ``run`` consecutive counted minutes repeating one
     reading."""
     same = counted[:, 1:] & counted[:, :-1] & (reading[:, 1:] == reading[:, :-1])
+    out = np.zeros(counted.shape[0], dtype=np.int64)
+    # only lanes with enough repeats can hold a long run (usually few): look at those alone
+    maybe = np.flatnonzero(same.sum(axis=1) >= run - 1)
+    if maybe.size == 0:
+        return out
+    same, counted = same[maybe], counted[maybe]
     # run starts where a counted minute does not continue the previous one
     starts = counted & ~np.concatenate([np.zeros((counted.shape[0], 1), bool), same], axis=1)
     run_id = np.cumsum(starts.ravel()).reshape(counted.shape)
@@ -165,4 +174,5 @@ def _stuck_minutes(reading: np.ndarray, counted: np.ndarray, run: int) -> np.nda
     long_runs = lengths >= run
     per_cell = np.zeros(counted.shape, dtype=bool)
     per_cell[counted] = long_runs[ids]
-    return per_cell.sum(axis=1)
+    out[maybe] = per_cell.sum(axis=1)
+    return out
