@@ -32,29 +32,12 @@ def test_part3_state_machine_runs_to_succeeded(tmp_path: Path, raw_writer: Any) 
     proc, url = start_endpoint(app)
     try:
         glue = boto(url, "glue")
-        glue.create_database(DatabaseInput={"Name": "traffic"})
-        glue.create_table(  # declared up front, as the seed's glue.yml declares its tables
-            DatabaseName="traffic",
-            TableInput={
-                "Name": "lane_minutes",
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": {"classification": "parquet"},
-                "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("year", "month", "day")],
-                "StorageDescriptor": {
-                    "Columns": [
-                        {"Name": "unieke_id", "Type": "int"},
-                        {"Name": "observations", "Type": "bigint"},
-                        {"Name": "last_seen", "Type": "bigint"},
-                    ],
-                    "Location": "s3://traffic-bucket/lane-minutes/",
-                    "SerdeInfo": {
-                        "SerializationLibrary": (
-                            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-                        )
-                    },
-                },
-            },
-        )
+        # resources/glue.yml (CloudFormation) declared the database, the crawler and the table
+        table = glue.get_table(DatabaseName="traffic", Name="lane_minutes")["Table"]
+        assert table["StorageDescriptor"]["Location"] == "s3://DeliveryBucket/lane-minutes/"
+        crawler = glue.get_crawler(Name="raw-events-crawler")["Crawler"]
+        assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://traffic-DeliveryBucketName/raw"
+        assert crawler["Role"] == "arn:aws:iam::000000000000:role/RawCrawlerRole"
         sfn = boto(url, "stepfunctions")
         machines = {
             m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
@@ -102,10 +85,10 @@ def test_part3_state_machine_runs_to_succeeded(tmp_path: Path, raw_writer: Any) 
 def test_the_same_file_runs_with_workflow_run_and_its_lambdas_call_back(
     tmp_path: Path, raw_writer: Any, monkeypatch: Any
 ) -> None:
-    """Outside `aws serve`: `workflow run resources/sm.yml` gives the run a private endpoint."""
+    """Outside `aws serve`: `workflow run resources/sm.yml` gives the run a private endpoint
+    (which declares the resources of serverless.yml, as `aws serve` does)."""
     from typer.testing import CliRunner
 
-    from trafficlake.catalog import Column, Table, open_catalog
     from trafficlake.cli import app as cli
 
     app = tmp_path / "app"
@@ -115,21 +98,6 @@ def test_the_same_file_runs_with_workflow_run_and_its_lambdas_call_back(
         monkeypatch.delenv(name)
     settings = load_settings(app / "trafficlake.toml")
     raw_writer.write_hour(Lake.from_settings(settings), 2026, 11, 20, 7, minutes=2)
-    with open_catalog(settings) as catalog:
-        catalog.create_database("traffic")
-        catalog.create_table(
-            Table(
-                "traffic",
-                "lane_minutes",
-                [
-                    Column("unieke_id", "int"),
-                    Column("observations", "bigint"),
-                    Column("last_seen", "bigint"),
-                ],
-                [Column(k, "string") for k in ("year", "month", "day")],
-                "lane-minutes/",
-            )
-        )
     day = json.dumps({"year": 2026, "month": 11, "day": 20})
     result = CliRunner().invoke(
         cli, ["workflow", "run", "resources/sm.yml", "--input", day, "--config", "trafficlake.toml"]

@@ -119,9 +119,54 @@ class Endpoint:
                 ops = adapter.make_operations(context)
                 self.by_prefix[adapter.target_prefix] = ops
                 self.by_service[name] = ops
+            if "glue" in self.by_service:
+                self._declare_glue_resources()
         except BaseException:
             self.close()
             raise
+
+    def _declare_glue_resources(self) -> None:
+        """Create the Glue databases, tables, crawlers and jobs the ``[workflow] serverless``
+        files declare under ``resources:`` (CloudFormation), as a deployment would; existing
+        ones are left as they are."""
+        from trafficlake.workflow.errors import WorkflowError
+        from trafficlake.workflow.serverless import glue_resources_of
+
+        settings = self.context.settings
+        for f in settings.workflow.serverless:
+            try:
+                resources = glue_resources_of(settings.resolve_path(f), self.context.account_id)
+            except WorkflowError as exc:
+                raise ConfigError(f"workflow.serverless: {exc}") from None
+            for kind, logical, props in resources:
+                request = dict(props)
+                request.pop("CatalogId", None)
+                if kind == "AWS::Glue::Database":
+                    operation = "CreateDatabase"
+                elif kind == "AWS::Glue::Table":
+                    operation = "CreateTable"
+                    database = {"DatabaseInput": {"Name": request.get("DatabaseName", "")}}
+                    self._create("CreateDatabase", database, logical)
+                elif kind == "AWS::Glue::Crawler":
+                    operation = "CreateCrawler"
+                    request.setdefault("Name", logical)
+                    for target in (request.get("Targets") or {}).get("S3Targets") or []:
+                        path = str(target.get("Path", ""))
+                        if "://" not in path:  # Glue takes BUCKET/PREFIX for s3://BUCKET/PREFIX
+                            target["Path"] = "s3://" + path
+                else:
+                    operation = "CreateJob"
+                    request.setdefault("Name", logical)
+                self._create(operation, request, logical)
+
+    def _create(self, operation: str, request: dict[str, Any], logical: str) -> None:
+        try:
+            self.call_service("glue", operation, request)
+        except AwsError as exc:
+            if exc.code != "AlreadyExistsException":
+                raise ConfigError(
+                    f"workflow.serverless: resource {logical}: {exc.code}: {exc.message}"
+                ) from None
 
     def call(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
         prefix, _, operation = target.rpartition(".")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from trafficlake.workflow.asl import StateMachine, from_dict, machine_name, parse_text
 from trafficlake.workflow.errors import ValidationError
 
@@ -37,7 +39,13 @@ def _read(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ValidationError([f"cannot read {path}: {e.strerror}"], str(path)) from None
-    doc, dupes = parse_text(text, str(path))
+    try:
+        doc, dupes = parse_text(text, str(path))
+    except ValidationError:
+        try:  # a serverless.yml with inline CloudFormation (!Ref, !GetAtt, ...)
+            return yaml.load(text, Loader=_cfn_loader())
+        except yaml.YAMLError:
+            raise ValidationError([f"{path}: not valid JSON or YAML"], str(path)) from None
     if dupes:
         raise ValidationError(dupes, str(path))
     return doc
@@ -225,4 +233,88 @@ def functions_of(path: Path) -> list[Function]:
                 events=events,
             )
         )
+    return out
+
+
+# ---- CloudFormation Glue resources (serverless.yml ``resources:``) -----------------------------
+
+GLUE_TYPES = ("AWS::Glue::Database", "AWS::Glue::Table", "AWS::Glue::Crawler", "AWS::Glue::Job")
+"""Applied in this order (tables need their database)."""
+
+
+def _cfn_loader() -> type[yaml.SafeLoader]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if suffix == "GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+    Loader.add_multi_constructor("!", tag)
+    return Loader
+
+
+def _intrinsics(value: Any, names: dict[str, str], account: str) -> Any:
+    """CloudFormation intrinsics resolved as far as a local lake needs: Ref to a Glue resource is
+    its name, other Refs/ImportValues their own name, GetAtt X.Arn an ARN, Join and Sub."""
+    if isinstance(value, list):
+        return [_intrinsics(v, names, account) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        arg = _intrinsics(arg, names, account)
+        if key == "Ref":
+            return names.get(str(arg), str(arg))
+        if key == "Fn::ImportValue":
+            return str(arg)
+        if key == "Fn::GetAtt" and isinstance(arg, list) and arg:
+            return f"arn:aws:iam::{account}:role/{arg[0]}"
+        if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
+            return str(arg[0]).join(str(p) for p in arg[1])
+        if key == "Fn::Sub" and isinstance(arg, str):
+            return re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m.group(1), m.group(1)), arg)
+    return {k: _intrinsics(v, names, account) for k, v in value.items()}
+
+
+def glue_resources_of(path: Path, account: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(type, logical id, properties) of the Glue resources a serverless.yml declares under
+    ``resources:`` (inline or ``${file(...)}``), intrinsics and Serverless variables resolved."""
+    doc = _read(path)
+    if not isinstance(doc, dict) or not doc.get("resources"):
+        return []
+    parts = doc["resources"] if isinstance(doc["resources"], list) else [doc["resources"]]
+    found: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        if isinstance(part, str) and (m := _FILE_REF.match(part.strip())):
+            target = (path.parent / m.group(1).strip().strip("'\"")).resolve()
+            try:
+                part = yaml.load(target.read_text(encoding="utf-8"), Loader=_cfn_loader())
+            except (OSError, yaml.YAMLError) as e:
+                raise ValidationError([f"cannot read resources {target}: {e}"], str(path)) from None
+        if isinstance(part, dict) and isinstance(part.get("Resources"), dict):
+            found.update(part["Resources"])
+    glue = {k: v for k, v in found.items() if isinstance(v, dict) and v.get("Type") in GLUE_TYPES}
+    names = {}
+    for logical, res in glue.items():
+        props = res.get("Properties") or {}
+        name = (
+            props.get("Name")
+            or (props.get("DatabaseInput") or {}).get("Name")
+            or (props.get("TableInput") or {}).get("Name")
+        )
+        names[logical] = str(resolve_variables(name, doc, path.parent) if name else logical)
+    out = []
+    for kind in GLUE_TYPES:
+        for logical, res in glue.items():
+            if res["Type"] == kind:
+                props = resolve_variables(res.get("Properties") or {}, doc, path.parent)
+                out.append((kind, logical, _intrinsics(props, names, account)))
     return out
