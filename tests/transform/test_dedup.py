@@ -20,16 +20,18 @@ LANES = [(1, 10), (2, 10), (3, 11), (4, None), (5, 12)]
 START = T0 + 6 * 3600
 
 
-def _versions(seed: int) -> list[dict[str, Any]]:
-    """Clean rows for 40 minutes, plus 0..4 extra versions of about half the lane-minutes
+def _versions(
+    seed: int, lanes: list[tuple[int | None, int | None]] = LANES, share: float = 0.5
+) -> list[dict[str, Any]]:
+    """Clean rows for 40 minutes, plus 0..4 extra versions of ``share`` of the lane-minutes
     (other speeds, counts, defect flags, modification and publication times, NULLs);
     arrival times are all distinct, so the rule never ties."""
     rng = random.Random(seed)
-    rows = lane_rows(LANES, range(START - 1200, START + 1200, 60)).to_pylist()
+    rows = lane_rows(lanes, range(START - 1200, START + 1200, 60)).to_pylist()
     out: list[dict[str, Any]] = []
     arrival = (START - 7200) * 1000
     for row in rows:
-        for _ in range(1 + (rng.randint(0, 4) if rng.random() < 0.5 else 0)):
+        for _ in range(1 + (rng.randint(0, 4) if rng.random() < share else 0)):
             v = dict(row)
             arrival += rng.randint(1, 5000)
             v["arrival_time"] = arrival
@@ -81,3 +83,27 @@ def test_ranking_equals_the_rule_applied_beforehand(seed: int) -> None:
     assert len(expected) > 50  # 4 sections x 20 minutes, less the all-defect ones
     for threads in (1, 2):
         assert _transform(rows, threads=threads) == expected
+
+
+# Lanes on both sides of the duplicate check's block edges (blocks of 62 ids: -62..-1, 0..61,
+# 62..123, ...), a lane without an id, and lanes sharing a block with a repeated key's lane.
+EDGE_LANES: list[tuple[int | None, int | None]] = [
+    (-1, 20),
+    (0, 20),
+    (61, 21),
+    (62, 21),
+    (123, 22),
+    (124, 22),
+    (None, 23),
+    (3000, None),
+]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_repeated_keys_are_found_across_block_edges(seed: int) -> None:
+    """Few repeated keys (5% of lane-minutes), so that most block-minutes hold none and pass
+    unranked while their neighbours are ranked: still the rule applied beforehand."""
+    rows = _versions(seed, EDGE_LANES, share=0.05)
+    assert len(rows) > len(_latest(rows))
+    expected = _transform(_latest(rows), threads=1)
+    assert _transform(rows, threads=2) == expected

@@ -21,6 +21,11 @@ AVG_SHORT_SECONDS = 120
 """2 minutes: the 3-minute window (``avgSpeed3Minutes``) reaches back this far."""
 
 
+LANE_BLOCK = 62
+"""Lane ids per block of the duplicate check (``traffic.sql`` step 2): bit positions 0..61 of a
+BIGINT mask (2**61 is exact in a DOUBLE, so POWER() then CAST is exact on both engines)."""
+
+
 class SqlParameterError(TransformError):
     pass
 
@@ -60,6 +65,7 @@ def render_traffic_sql(
         "lookback": str(LOOKBACK_SECONDS),
         "lookback_start": str(int(start) - LOOKBACK_SECONDS),
         "short_window": str(AVG_SHORT_SECONDS),
+        "lane_block": str(LANE_BLOCK),
         "jam_threshold": repr(threshold),
         "location_filter": f"unieke_id IN ({', '.join(map(str, ids))})" if ids else "TRUE",
     }

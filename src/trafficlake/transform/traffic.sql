@@ -14,7 +14,7 @@
 WITH
 -- 1. the read set: event time in [start - look-back, end), optional lane list (a key column, so
 --    it may be applied before de-duplication). Written out twice (read_set, repeated_set) so
---    that no engine materialises it for its two uses below.
+--    that no engine materialises all its columns for its two uses below.
 read_set AS (
   SELECT
     unieke_id, lve_nr, tijd_waarneming, tijd_laatst_gewijzigd, tijd_publicatie, arrival_time,
@@ -44,23 +44,36 @@ repeated_set AS (
     AND ({location_filter})
 ),
 -- 2. de-duplicate: one row per (unieke_id, tijd_waarneming): the latest modification, then
---    the latest arrival (then the latest publication, for determinism). Only the (few) keys
---    read more than once are ranked by a window; all other rows are their key's only
---    version and pass unranked, which spares the window's sort of every row.
-repeated_keys AS (
-  SELECT unieke_id AS repeated_id, tijd_waarneming AS repeated_t
+--    the latest arrival (then the latest publication, for determinism). A key read more than
+--    once is found without grouping every row by its key: rows are counted per minute and
+--    block of {lane_block} lane ids, next to a bitmask of the lane ids seen (bit = id mod
+--    {lane_block}; bit_count of the OR = distinct ids). A block-minute with more rows than
+--    distinct ids holds a repeated key; elsewhere every key has one version, so rank 1 by
+--    definition, and only the (few) rows of suspect block-minutes are ranked by the window.
+--    A NULL id has no bit, so its block-minute is always suspect (and ranked).
+block_counts AS (
+  SELECT
+    tijd_waarneming AS block_t,
+    CAST(FLOOR(unieke_id / {lane_block}) AS BIGINT) AS block_n,
+    COUNT(*) AS block_rows,
+    COALESCE(bit_count(bit_or(CAST(
+      POWER(2, unieke_id - {lane_block} * FLOOR(unieke_id / {lane_block})) AS BIGINT))), 0)
+      AS block_ids
   FROM raw_input
   WHERE tijd_waarneming >= {lookback_start} AND tijd_waarneming < {end}
     AND ({location_filter})
-  GROUP BY unieke_id, tijd_waarneming
-  HAVING COUNT(*) > 1
+  GROUP BY tijd_waarneming, CAST(FLOOR(unieke_id / {lane_block}) AS BIGINT)
+),
+suspect_blocks AS (
+  SELECT block_t, block_n FROM block_counts WHERE block_rows > block_ids
 ),
 ranked AS (
   SELECT read_set.*, 1 AS version_rank
-  FROM read_set LEFT JOIN repeated_keys
-    ON read_set.unieke_id IS NOT DISTINCT FROM repeated_keys.repeated_id
-    AND read_set.tijd_waarneming = repeated_keys.repeated_t
-  WHERE repeated_keys.repeated_t IS NULL
+  FROM read_set LEFT JOIN suspect_blocks
+    ON read_set.tijd_waarneming = suspect_blocks.block_t
+    AND CAST(FLOOR(read_set.unieke_id / {lane_block}) AS BIGINT)
+      IS NOT DISTINCT FROM suspect_blocks.block_n
+  WHERE suspect_blocks.block_t IS NULL
   UNION ALL
   SELECT
     repeated_set.*,
@@ -69,9 +82,10 @@ ranked AS (
       ORDER BY tijd_laatst_gewijzigd DESC NULLS LAST, arrival_time DESC,
                tijd_publicatie DESC NULLS LAST
     ) AS version_rank
-  FROM repeated_set JOIN repeated_keys
-    ON repeated_set.unieke_id IS NOT DISTINCT FROM repeated_keys.repeated_id
-    AND repeated_set.tijd_waarneming = repeated_keys.repeated_t
+  FROM repeated_set JOIN suspect_blocks
+    ON repeated_set.tijd_waarneming = suspect_blocks.block_t
+    AND CAST(FLOOR(repeated_set.unieke_id / {lane_block}) AS BIGINT)
+      IS NOT DISTINCT FROM suspect_blocks.block_n
 ),
 -- 3. valid lanes; 4. which classes count (intensity > 0 and arithmetic speed in 0..200)
 valid_lanes AS (
