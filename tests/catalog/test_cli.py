@@ -39,6 +39,8 @@ def test_crawl_browse_and_query_from_the_command_line(
 
     waited = _tl(tmp_path, "crawler", "start", "raw", "--wait")
     assert waited.returncode == 0 and "SUCCEEDED" in waited.stdout
+    # the summary is one line even at 80 columns (piped): not wrapped before "-0"
+    assert waited.stdout.splitlines()[0].endswith("partitions +0 ~0 -0"), waited.stdout
     runs = json.loads(_tl(tmp_path, "crawler", "runs", "raw", "--json").stdout)
     assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"] and runs[1]["id"] == run_id
 

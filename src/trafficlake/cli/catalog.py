@@ -146,6 +146,7 @@ def _print_run(run: CrawlRun) -> None:
         f"run {run.id}: {run.status}  tables +{run.tables_created} ~{run.tables_updated}  "
         f"partitions +{run.partitions_added} ~{run.partitions_updated} -{run.partitions_removed}",
         highlight=False,
+        soft_wrap=True,
     )
     for m in run.messages:
         console.print(f"  note: {m}", highlight=False, soft_wrap=True)
