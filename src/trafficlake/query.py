@@ -322,9 +322,12 @@ class CatalogConnection:
         """Prepare the views for ``sql`` and run it; returns DuckDB's result cursor."""
         self.prepare(sql)
         try:
-            return self.duckdb.execute(sql, params)
+            cur = self.duckdb.execute(sql, params)
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
+        if cur is None:  # DuckDB's answer to SQL that is only blanks, ';' or comments
+            raise QueryError("no SQL statement to run (only blanks, ';' or comments)")
+        return cur
 
     def query(
         self,

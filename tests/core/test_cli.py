@@ -69,3 +69,12 @@ def test_os_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: Address already in use", done.stderr
+
+
+def test_a_query_with_no_statement_is_one_line(tmp_path: Path) -> None:
+    for sql in ("", " ; ", "/* only a comment */"):
+        done = trafficlake("query", sql, cwd=tmp_path)
+        assert done.returncode == 1, done
+        assert done.stderr.strip() == (
+            "error: no SQL statement to run (only blanks, ';' or comments)"
+        ), done.stderr

@@ -191,6 +191,12 @@ def test_read_only_rejects_writes(qenv: QueryEnv, sql: str) -> None:
         _q(qenv, sql)
 
 
+@pytest.mark.parametrize("sql", ["", "  ;  ", "/* nothing */"])
+def test_sql_without_a_statement_is_a_query_error(qenv: QueryEnv, sql: str) -> None:
+    with pytest.raises(QueryError, match="no SQL statement to run"):
+        _q(qenv, sql)
+
+
 def test_reads_allowed_and_writes_when_asked(qenv: QueryEnv) -> None:
     for sql in (
         "DESCRIBE traffic.raw",
