@@ -96,6 +96,9 @@ def test_error_shapes(session: AthenaSession) -> None:
     assert fails(session, "SELECT * FROM other.src").startswith("TABLE_NOT_FOUND: line 1:15:")
     assert fails(session, "SELECT * FROM hive.anpr.src").startswith("CATALOG_NOT_FOUND")
     assert fails(session, "SELECT 1; SELECT 2").startswith("INVALID_REQUEST")
+    assert fails(session, "SHOW TABLES IN nope") == "SCHEMA_NOT_FOUND: Schema 'nope' does not exist"
+    os.remove(session.lake.path("src/d=2/f.parquet"))  # a file the catalog lists is gone
+    assert fails(session, "SELECT count(*) FROM src").startswith("HIVE_CANNOT_OPEN_SPLIT: ")
 
 
 def _partitions(cat: Catalog, name: str) -> list[tuple[str, ...]]:

@@ -269,6 +269,8 @@ def _show(session: AthenaSession, sql: str, sub: str) -> StatementResult:
                 "SYNTAX_ERROR", "line 1:1: expected SHOW TABLES [IN db] ['pattern']"
             )
         db = (m.group(1) or session.database).lower()
+        if db not in cat.list_databases():
+            raise AthenaQueryError("SCHEMA_NOT_FOUND", f"Schema '{db}' does not exist")
         pattern = _pattern(m.group(2))
         names = [t.name for t in cat.list_tables(db) if pattern.fullmatch(t.name)]
         return _output(sub, ["tab_name"], [[n] for n in names])

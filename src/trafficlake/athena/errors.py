@@ -89,6 +89,8 @@ def from_duckdb(exc: duckdb.Error) -> AthenaQueryError:
         return AthenaQueryError("NUMERIC_VALUE_OUT_OF_RANGE", body, error_type=DATA_ERROR)
     if isinstance(exc, duckdb.InvalidInputException):
         return AthenaQueryError("INVALID_FUNCTION_ARGUMENT", body, error_type=DATA_ERROR)
+    if isinstance(exc, (duckdb.IOException, duckdb.HTTPException)):
+        return AthenaQueryError("HIVE_CANNOT_OPEN_SPLIT", body, error_type=DATA_ERROR)
     if isinstance(exc, duckdb.InterruptException):
         return AthenaQueryError("USER_CANCELED", "Query was canceled")
     if isinstance(exc, duckdb.OutOfMemoryException):
