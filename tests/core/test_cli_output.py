@@ -43,7 +43,8 @@ def test_query_table_is_capped_and_says_how_many_more(tmp_path: Path) -> None:
 
 def test_read_only_commands_create_no_lake_or_catalog(tmp_path: Path) -> None:
     for args in (["query", "SELECT 42 AS answer"], ["catalog", "tables"], ["crawler", "list"],
-                 ["crawler", "runs", "raw"], ["query", "SHOW TABLES"]):  # fmt: skip
+                 ["crawler", "runs", "raw"], ["query", "SHOW TABLES"],
+                 ["transform", "--explain"], ["schedule", "list"]):  # fmt: skip
         done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 0, (args, done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -63,14 +63,16 @@ def transform(
 
     cfg = settings(config)
     if explain:
-        plan = explain_transform(
-            cfg,
-            start_day=start,
-            end_day=end,
-            since=since,
-            reset_bookmark=reset_bookmark,
-            engine=engine,
-        )
+        with open_for_reading(cfg) as reading:  # explaining never creates a catalog or a lake
+            plan = explain_transform(
+                cfg,
+                start_day=start,
+                end_day=end,
+                since=since,
+                reset_bookmark=reset_bookmark,
+                engine=engine,
+                catalog=reading,
+            )
         if json_out:
             print_json({"mode": plan.mode, "notes": plan.notes, "chunks": plan.explanation})
         else:

@@ -288,7 +288,9 @@ def schedule_list_cmd(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show configured schedules with their last fire (execution, status) and next fire."""
     from trafficlake.workflow.schedule import list_schedules
 
-    rows = list_schedules(settings(config))
+    s = settings(config)
+    with open_for_reading(s) as reading:  # listing never creates a catalog
+        rows = list_schedules(s, catalog=reading)
     if json_:
         print_json(rows)
         return

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -388,13 +389,15 @@ def explain_transform(
     since: date | None = None,
     reset_bookmark: bool = False,
     engine: str | None = None,
+    catalog: Catalog | None = None,
 ) -> TransformPlan:
     """The plan a run would make, each chunk's read set explained; no run is recorded and
-    nothing is written (the bookmark stays as it is)."""
+    nothing is written or created (the bookmark stays as it is). ``catalog``: one already
+    open (a reader's), else the configured one is opened."""
     name = engine or settings.transform.engine
     _validate(start_day, end_day, since, name)
-    lake = Lake.from_settings(settings)
-    with open_catalog(settings) as catalog:
+    lake = Lake.from_settings(settings, create=False)
+    with open_catalog(settings) if catalog is None else nullcontext(catalog) as catalog:
         return plan_transform(
             catalog,
             _days_of_files(settings, lake, name, os.cpu_count() or 1),

@@ -127,13 +127,17 @@ def _state(catalog: Catalog, entry: ScheduleEntry, now: dt.datetime) -> dict[str
     return state
 
 
-def list_schedules(settings: Settings, now: dt.datetime | None = None) -> list[ScheduleStatus]:
+def list_schedules(
+    settings: Settings, now: dt.datetime | None = None, catalog: Catalog | None = None
+) -> list[ScheduleStatus]:
+    """Each configured schedule's last and next fire. ``catalog``: one already open (a
+    reader's), else the configured one is opened."""
     from trafficlake.catalog import open_catalog
 
     validate_schedules(settings)
     now = now or dt.datetime.now(UTC)
     out = []
-    with open_catalog(settings) as catalog:
+    with open_catalog(settings) if catalog is None else contextlib.nullcontext(catalog) as catalog:
         from trafficlake.workflow.history import mark_abandoned
 
         mark_abandoned(catalog)  # a fire whose process died reads ABORTED, not RUNNING
