@@ -9,7 +9,7 @@ import pytest
 from aws_helpers import boto
 from botocore.exceptions import ClientError
 
-from trafficlake.aws.server import EndpointServices
+from trafficlake.aws.endpoint import EndpointServices
 from trafficlake.catalog import open_catalog
 from trafficlake.events.bus import PENDING_KIND, Dispatcher
 from trafficlake.events.pattern import InvalidEventPatternError, matches, parse_pattern

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aws_helpers import boto
 
-from trafficlake.aws.server import EndpointServices, serve_settings
+from trafficlake.aws.endpoint import EndpointServices
+from trafficlake.aws.server import serve_settings
 from trafficlake.config import load_settings
 from trafficlake.events.bus import Dispatcher
 from trafficlake.storage import Lake

@@ -4,11 +4,12 @@ catalog model; each operation calls one library function."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable
 from typing import Any
 
+from trafficlake.aws.glue_crawlers import CrawlerOperations
+from trafficlake.aws.glue_jobs import JobOperations
+from trafficlake.aws.glue_request import field, optional, paged
 from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
 from trafficlake.catalog import crawler as crawls
 from trafficlake.catalog import glue as library
@@ -17,10 +18,8 @@ from trafficlake.catalog.base import (
     Catalog,
     CatalogError,
     Column,
-    Crawler,
     CrawlerNotRunningError,
     CrawlerRunningError,
-    JobRun,
     NoSuchCrawlerError,
     NoSuchDatabaseError,
     NoSuchJobRunError,
@@ -44,6 +43,7 @@ PARQUET_SD = {
         "Parameters": {"serialization.format": "1"},
     },
 }
+DATABASE_KIND = "glue-database"
 JSON_SD = {
     "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
@@ -52,46 +52,9 @@ JSON_SD = {
         "Parameters": {"paths": ""},
     },
 }
-UPDATE = {"UPDATE_IN_DATABASE": "update", "LOG": "log"}
-DELETE = {"DELETE_FROM_DATABASE": "delete", "DEPRECATE_IN_DATABASE": "deprecate", "LOG": "log"}
-RECRAWL = {"CRAWL_EVERYTHING": "everything", "CRAWL_NEW_FOLDERS_ONLY": "new_folders_only"}
-CRAWLER_KIND = "glue-crawler"
-DATABASE_KIND = "glue-database"
 
 
-def _invert(d: dict[str, str]) -> dict[str, str]:
-    return {v: k for k, v in d.items()}
-
-
-def _field(body: dict[str, Any], key: str, kind: type | tuple[type, ...] = str) -> Any:
-    value = body.get(key)
-    if value is None:
-        raise AwsError("InvalidInputException", f"{key} is required")
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise AwsError("InvalidInputException", f"{key} has the wrong type")
-    return value
-
-
-def _optional(body: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:
-    value = body.get(key, default)
-    if value is not None and not isinstance(value, kind):
-        raise AwsError("InvalidInputException", f"{key} has the wrong type")
-    return value
-
-
-def _page(
-    items: list[Any], body: dict[str, Any], key: Callable[[Any], str]
-) -> tuple[list[Any], str | None]:
-    """Glue paging: ``NextToken`` is the key of the last item returned."""
-    token = _optional(body, "NextToken", str)
-    limit = _optional(body, "MaxResults", int, 1000) or 1000
-    if token:
-        items = [i for i in items if key(i) > token]
-    page = items[:limit]
-    return page, (key(page[-1]) if len(items) > limit else None)
-
-
-class GlueOperations(dict[str, Operation]):
+class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
     """The Glue operations of one endpoint (one open catalog shared by every call)."""
 
     def __init__(self, context: AwsContext) -> None:
@@ -211,12 +174,12 @@ class GlueOperations(dict[str, Operation]):
     def _table_in(self, database: str, ti: Any) -> Table:
         if not isinstance(ti, dict):
             raise AwsError("InvalidInputException", "TableInput is required")
-        name = _field(ti, "Name")
-        sd = _optional(ti, "StorageDescriptor", dict, {}) or {}
-        params = _optional(ti, "Parameters", dict, {}) or {}
+        name = field(ti, "Name")
+        sd = optional(ti, "StorageDescriptor", dict, {}) or {}
+        params = optional(ti, "Parameters", dict, {}) or {}
         if not all(isinstance(v, str) for v in params.values()):
             raise AwsError("InvalidInputException", "Parameters values must be strings")
-        location = _optional(sd, "Location", str, "") or ""
+        location = optional(sd, "Location", str, "") or ""
         serde: dict[str, Any] = sd["SerdeInfo"] if isinstance(sd.get("SerdeInfo"), dict) else {}
         hints = " ".join(
             str(x).lower()
@@ -273,8 +236,8 @@ class GlueOperations(dict[str, Operation]):
 
     # ---- databases -------------------------------------------------------------------------
     def CreateDatabase(self, body: dict[str, Any]) -> dict[str, Any]:
-        di = _field(body, "DatabaseInput", dict)
-        name = _field(di, "Name").lower()
+        di = field(body, "DatabaseInput", dict)
+        name = field(di, "Name").lower()
         if name in self.catalog.list_databases():
             raise AwsError("AlreadyExistsException", f"Database {name} already exists.")
         self.catalog.create_database(name, exist_ok=False)
@@ -293,13 +256,13 @@ class GlueOperations(dict[str, Operation]):
         }
 
     def GetDatabase(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "Name")
+        name = field(body, "Name")
         if name not in self.catalog.list_databases():
             raise AwsError("EntityNotFoundException", f"Database {name} not found.")
         return {"Database": self._database_out(name)}
 
     def GetDatabases(self, body: dict[str, Any]) -> dict[str, Any]:
-        page, token = _page(self.catalog.list_databases(), body, str)
+        page, token = paged(self.catalog.list_databases(), body, str)
         out: dict[str, Any] = {"DatabaseList": [self._database_out(n) for n in page]}
         if token:
             out["NextToken"] = token
@@ -307,7 +270,7 @@ class GlueOperations(dict[str, Operation]):
 
     # ---- tables ----------------------------------------------------------------------------
     def _database(self, body: dict[str, Any]) -> str:
-        name = _field(body, "DatabaseName")
+        name = field(body, "DatabaseName")
         if name not in self.catalog.list_databases():
             raise AwsError("EntityNotFoundException", f"Database {name} not found.")
         return str(name)
@@ -320,13 +283,13 @@ class GlueOperations(dict[str, Operation]):
     def GetTable(self, body: dict[str, Any]) -> dict[str, Any]:
         return {
             "Table": self._table_out(
-                self.catalog.get_table(self._database(body), _field(body, "Name"))
+                self.catalog.get_table(self._database(body), field(body, "Name"))
             )
         }
 
     def GetTables(self, body: dict[str, Any]) -> dict[str, Any]:
         tables = self.catalog.list_tables(self._database(body))
-        pattern = _optional(body, "Expression", str)
+        pattern = optional(body, "Expression", str)
         if pattern:
             import re
 
@@ -335,7 +298,7 @@ class GlueOperations(dict[str, Operation]):
             except re.error as exc:
                 raise AwsError("InvalidInputException", f"Expression: {exc}") from None
             tables = [t for t in tables if rx.fullmatch(t.name)]
-        page, token = _page(tables, body, lambda t: t.name)
+        page, token = paged(tables, body, lambda t: t.name)
         out: dict[str, Any] = {"TableList": [self._table_out(t) for t in page]}
         if token:
             out["NextToken"] = token
@@ -349,18 +312,18 @@ class GlueOperations(dict[str, Operation]):
         return {}
 
     def DeleteTable(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.catalog.drop_table(self._database(body), _field(body, "Name"))
+        self.catalog.drop_table(self._database(body), field(body, "Name"))
         return {}
 
     # ---- partitions ------------------------------------------------------------------------
     def _table(self, body: dict[str, Any]) -> Table:
-        return self.catalog.get_table(self._database(body), _field(body, "TableName"))
+        return self.catalog.get_table(self._database(body), field(body, "TableName"))
 
     def GetPartitions(self, body: dict[str, Any]) -> dict[str, Any]:
         t = self._table(body)
         parts = self.catalog.list_partitions(t.database, t.name)
-        parts = library.filter_partitions(t, parts, _optional(body, "Expression", str, "") or "")
-        page, token = _page(parts, body, lambda p: "\x00".join(p.values))
+        parts = library.filter_partitions(t, parts, optional(body, "Expression", str, "") or "")
+        page, token = paged(parts, body, lambda p: "\x00".join(p.values))
         out: dict[str, Any] = {"Partitions": [self._partition_out(t, p) for p in page]}
         if token:
             out["NextToken"] = token
@@ -368,7 +331,7 @@ class GlueOperations(dict[str, Operation]):
 
     def GetPartition(self, body: dict[str, Any]) -> dict[str, Any]:
         t = self._table(body)
-        values = _field(body, "PartitionValues", list)
+        values = field(body, "PartitionValues", list)
         return {
             "Partition": self._partition_out(
                 t, self.catalog.get_partition(t.database, t.name, [str(v) for v in values])
@@ -377,7 +340,7 @@ class GlueOperations(dict[str, Operation]):
 
     def BatchCreatePartition(self, body: dict[str, Any]) -> dict[str, Any]:
         t = self._table(body)
-        inputs = _field(body, "PartitionInputList", list)
+        inputs = field(body, "PartitionInputList", list)
         if len(inputs) > 100:
             raise AwsError(
                 "InvalidInputException", "PartitionInputList holds at most 100 partitions"
@@ -428,7 +391,7 @@ class GlueOperations(dict[str, Operation]):
 
     def BatchDeletePartition(self, body: dict[str, Any]) -> dict[str, Any]:
         t = self._table(body)
-        wanted = _field(body, "PartitionsToDelete", list)
+        wanted = field(body, "PartitionsToDelete", list)
         if len(wanted) > 25:
             raise AwsError(
                 "InvalidInputException", "PartitionsToDelete holds at most 25 partitions"
@@ -457,281 +420,6 @@ class GlueOperations(dict[str, Operation]):
         if delete:
             self.catalog.commit_partitions(t.database, t.name, delete=delete)
         return {"Errors": errors}
-
-    # ---- crawlers --------------------------------------------------------------------------
-    def _crawler_in(
-        self, body: dict[str, Any], base: Crawler | None
-    ) -> tuple[Crawler, dict[str, Any]]:
-        name = _field(body, "Name")
-        extra: dict[str, Any] = {}
-        if base is not None:
-            with contextlib.suppress(NoSuchResourceError):
-                extra = dict(self.catalog.get_resource(CRAWLER_KIND, name).body)
-        c = base or Crawler(name=name, targets=[], database=self.settings.catalog.database)
-        for key in ("Role", "Description", "Schedule", "Configuration", "Classifiers"):
-            if key in body:
-                extra[key] = body[key]
-        if "DatabaseName" in body:
-            c.database = _field(body, "DatabaseName")
-        if "TablePrefix" in body:
-            c.table_prefix = _field(body, "TablePrefix")
-        if "Targets" in body:
-            targets = _field(body, "Targets", dict)
-            s3 = targets.get("S3Targets") or []
-            others = [k for k, v in targets.items() if k != "S3Targets" and v]
-            if others or not isinstance(s3, list) or not s3:
-                raise AwsError("InvalidInputException", "trafficlake crawlers take S3Targets only")
-            paths = [_field(t, "Path") if isinstance(t, dict) else "" for t in s3]
-            c.targets = [library.lake_key(self.settings, self.lake, p) for p in paths]
-            extra["S3Targets"] = s3
-        if "SchemaChangePolicy" in body:
-            scp = _field(body, "SchemaChangePolicy", dict)
-            try:
-                c.schema_change_policy = UPDATE[scp.get("UpdateBehavior", "UPDATE_IN_DATABASE")]
-                c.delete_behavior = DELETE[scp.get("DeleteBehavior", "DEPRECATE_IN_DATABASE")]
-            except KeyError as exc:
-                raise AwsError(
-                    "InvalidInputException", f"SchemaChangePolicy: unknown behaviour {exc}"
-                ) from None
-        if "RecrawlPolicy" in body:
-            behaviour = _field(body, "RecrawlPolicy", dict).get(
-                "RecrawlBehavior", "CRAWL_EVERYTHING"
-            )
-            if behaviour not in RECRAWL:
-                raise AwsError(
-                    "InvalidInputException", f"RecrawlBehavior {behaviour} is not supported"
-                )
-            c.recrawl_policy = RECRAWL[behaviour]
-        if not c.targets:
-            raise AwsError("InvalidInputException", "Targets.S3Targets is required")
-        return c, extra
-
-    def _crawler_out(self, c: Crawler) -> dict[str, Any]:
-        try:
-            extra = self.catalog.get_resource(CRAWLER_KIND, c.name).body
-        except NoSuchResourceError:
-            extra = {}
-        s3 = extra.get("S3Targets") or [
-            {"Path": self.lake.uri(t), "Exclusions": []} for t in c.targets
-        ]
-        out: dict[str, Any] = {
-            "Name": c.name,
-            "Role": extra.get("Role", "trafficlake"),
-            "Targets": {
-                "S3Targets": s3,
-                "JdbcTargets": [],
-                "DynamoDBTargets": [],
-                "CatalogTargets": [],
-            },
-            "DatabaseName": c.database,
-            "Classifiers": extra.get("Classifiers", []),
-            "RecrawlPolicy": {"RecrawlBehavior": _invert(RECRAWL)[c.recrawl_policy]},
-            "SchemaChangePolicy": {
-                "UpdateBehavior": _invert(UPDATE)[c.schema_change_policy],
-                "DeleteBehavior": _invert(DELETE)[c.delete_behavior],
-            },
-            "State": c.state,
-            "TablePrefix": c.table_prefix,
-            "CreationTime": c.created_at,
-            "LastUpdated": c.created_at,
-            "Version": 1,
-        }
-        for key in ("Description", "Configuration"):
-            if key in extra:
-                out[key] = extra[key]
-        if "Schedule" in extra:
-            out["Schedule"] = {"ScheduleExpression": extra["Schedule"], "State": "SCHEDULED"}
-        current = c.last_crawl
-        if c.state != "READY" and current is not None and current.started_at:
-            out["CrawlElapsedTime"] = int(max(0.0, _now() - current.started_at) * 1000)
-        last = library.last_finished_crawl(self.catalog, c)
-        if last is not None:
-            out["LastCrawl"] = {
-                "Status": last.status,
-                "StartTime": last.started_at,
-                "LogGroup": "/aws-glue/crawlers",
-                "LogStream": c.name,
-                "MessagePrefix": last.id,
-                **({"ErrorMessage": last.error_message} if last.error_message else {}),
-            }
-        return out
-
-    def _crawler(self, name: str) -> Crawler:
-        return crawls.get_crawler(self.catalog, self.settings, name)
-
-    def CreateCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
-        _field(body, "Role")
-        crawler, extra = self._crawler_in(body, None)
-        try:
-            self.catalog.get_crawler(crawler.name)
-            raise AwsError("AlreadyExistsException", f"{crawler.name} already exists")
-        except NoSuchCrawlerError:
-            pass
-        self.catalog.create_crawler(crawler)
-        self.catalog.put_resource(CRAWLER_KIND, crawler.name, extra)
-        return {}
-
-    def UpdateCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
-        current = self._crawler(_field(body, "Name"))
-        if current.state != "READY":
-            raise AwsError("CrawlerRunningException", f"Crawler {current.name} is running")
-        crawler, extra = self._crawler_in(body, current)
-        self.catalog.update_crawler(crawler)
-        self.catalog.put_resource(CRAWLER_KIND, crawler.name, extra)
-        return {}
-
-    def GetCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"Crawler": self._crawler_out(self._crawler(_field(body, "Name")))}
-
-    def GetCrawlers(self, body: dict[str, Any]) -> dict[str, Any]:
-        page, token = _page(self.catalog.list_crawlers(), body, lambda c: c.name)
-        out: dict[str, Any] = {"Crawlers": [self._crawler_out(c) for c in page]}
-        if token:
-            out["NextToken"] = token
-        return out
-
-    def ListCrawlers(self, body: dict[str, Any]) -> dict[str, Any]:
-        page, token = _page([c.name for c in self.catalog.list_crawlers()], body, str)
-        return {"CrawlerNames": page, **({"NextToken": token} if token else {})}
-
-    def StartCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "Name")
-        crawler = self._crawler(name)
-        if crawler.state != "READY":
-            raise AwsError(
-                "CrawlerRunningException", f"Crawler with name {name} has already started"
-            )
-        crawls.start_crawler(self.settings, name, wait=False)
-        return {}
-
-    def StopCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "Name")
-        crawler = self._crawler(name)
-        if crawler.state == "STOPPING":
-            raise AwsError("CrawlerStoppingException", f"Crawler {name} is stopping")
-        if crawler.state != "RUNNING":
-            raise AwsError("CrawlerNotRunningException", f"Crawler {name} isn't running")
-        self.catalog.request_stop(name)
-        return {}
-
-    def GetCrawlerMetrics(self, body: dict[str, Any]) -> dict[str, Any]:
-        names = _optional(body, "CrawlerNameList", list) or [
-            c.name for c in self.catalog.list_crawlers()
-        ]
-        out = []
-        for name in names:
-            c = self._crawler(str(name))
-            metrics = library.describe_runs(self.catalog.list_crawl_runs(c.name, limit=20))
-            elapsed = 0.0
-            if c.state != "READY" and c.last_crawl is not None and c.last_crawl.started_at:
-                elapsed = _now() - c.last_crawl.started_at
-            left = (
-                max(0.0, metrics["MedianRuntimeSeconds"] - elapsed) if c.state != "READY" else 0.0
-            )
-            out.append(
-                {
-                    "CrawlerName": c.name,
-                    "TimeLeftSeconds": left,
-                    "StillEstimating": False,
-                    **metrics,
-                }
-            )
-        return {"CrawlerMetricsList": out}
-
-    # ---- jobs ------------------------------------------------------------------------------
-    def CreateJob(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "Name")
-        _field(body, "Role")
-        _field(body, "Command", dict)
-        args = _optional(body, "DefaultArguments", dict, {}) or {}
-        if not all(isinstance(v, str) for v in args.values()):
-            raise AwsError("InvalidInputException", "DefaultArguments values must be strings")
-        if name == glue_jobs.BUILTIN_JOB:
-            raise AwsError("AlreadyExistsException", f"Job {name} already exists (built in)")
-        self.catalog.put_resource(glue_jobs.JOB_KIND, name, body, mode="create")
-        return {"Name": name}
-
-    def GetJob(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "JobName")
-        res = glue_jobs.get_job(self.catalog, name)
-        job = glue_jobs.builtin_job() if res is None else dict(res.body)
-        if res is not None:
-            job.update(CreatedOn=res.created_at, LastModifiedOn=res.updated_at)
-        return {"Job": job}
-
-    def StartJobRun(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "JobName")
-        args = _optional(body, "Arguments", dict, {}) or {}
-        if not all(isinstance(v, str) for v in args.values()):
-            raise AwsError("InvalidInputException", "Arguments values must be strings")
-        run = glue_jobs.start_job_run(self.settings, self.catalog, name, args)
-        return {"JobRunId": run.id}
-
-    def _run_out(self, run: JobRun) -> dict[str, Any]:
-        job, args = glue_jobs.job_of_run(self.catalog, run)
-        out: dict[str, Any] = {
-            "Id": run.id,
-            "Attempt": 0,
-            "JobName": job,
-            "StartedOn": run.started_at,
-            "LastModifiedOn": run.ended_at or run.started_at,
-            "JobRunState": run.state,
-            "Arguments": args,
-            "PredecessorRuns": [],
-            "GlueVersion": "4.0",
-        }
-        if run.ended_at:
-            out["CompletedOn"] = run.ended_at
-            out["ExecutionTime"] = int(run.ended_at - (run.started_at or run.ended_at))
-        if run.error:
-            out["ErrorMessage"] = run.error
-        return out
-
-    def GetJobRun(self, body: dict[str, Any]) -> dict[str, Any]:
-        run = glue_jobs.job_run(self.catalog, _field(body, "JobName"), _field(body, "RunId"))
-        return {"JobRun": self._run_out(run)}
-
-    def GetJobRuns(self, body: dict[str, Any]) -> dict[str, Any]:
-        runs = glue_jobs.job_runs(self.catalog, _field(body, "JobName"))
-        limit = _optional(body, "MaxResults", int, 100) or 100
-        return {"JobRuns": [self._run_out(r) for r in runs[:limit]]}
-
-    def _bookmark_out(self, name: str) -> dict[str, Any]:
-        import json
-
-        state = self.catalog.get_bookmark(glue_jobs.JOB)
-        runs = glue_jobs.job_runs(self.catalog, name, limit=2)
-        return {
-            "JobBookmarkEntry": {
-                "JobName": name,
-                "Version": int((state or {}).get("version", 0) or 0),
-                "Run": len(runs),
-                "Attempt": 0,
-                **({"RunId": runs[0].id} if runs else {}),
-                **({"PreviousRunId": runs[1].id} if len(runs) > 1 else {}),
-                "JobBookmark": json.dumps(state or {}),
-            }
-        }
-
-    def GetJobBookmark(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "JobName")
-        glue_jobs.get_job(self.catalog, name)
-        if self.catalog.get_bookmark(glue_jobs.JOB) is None:
-            raise AwsError("EntityNotFoundException", f"Continuation for job {name} not found")
-        return self._bookmark_out(name)
-
-    def ResetJobBookmark(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _field(body, "JobName")
-        glue_jobs.get_job(self.catalog, name)
-        out = self._bookmark_out(name)
-        self.catalog.reset_bookmark(glue_jobs.JOB)
-        return out
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 ADAPTER = ServiceAdapter("AWSGlue.", GlueOperations)

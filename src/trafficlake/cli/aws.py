@@ -37,7 +37,7 @@ def run_server(server: AwsServer) -> None:
     def _stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    from trafficlake.aws.server import EndpointServices
+    from trafficlake.aws.endpoint import EndpointServices
     from trafficlake.events.bus import Dispatcher
 
     dispatcher = Dispatcher(
