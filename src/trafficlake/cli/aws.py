@@ -77,7 +77,7 @@ def serve(
     insecure: InsecureOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve the AWS APIs (defaults from [aws]: 127.0.0.1:4566) until SIGTERM."""
+    """Serve the AWS APIs until SIGTERM (host, port, token: the aws section, 127.0.0.1:4566)."""
     from trafficlake.aws.server import serve_settings
 
     run_server(serve_settings(settings(config), host, port, token, insecure))

@@ -18,7 +18,7 @@ def serve(
     insecure: InsecureOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Alias of `aws serve` on [delivery] host/port/token (default 127.0.0.1:4573)."""
+    """Alias of `aws serve` on the delivery section's host/port/token (127.0.0.1:4573)."""
     from trafficlake.aws.server import serve_settings
 
     s = settings(config)
