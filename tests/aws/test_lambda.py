@@ -154,3 +154,39 @@ def test_the_default_interpreter_is_a_setting(
     )
     result = invoke(own, "Echo", b'{"a": 1}', "http://127.0.0.1:9")
     assert result.function_error is None and json.loads(result.payload)["event"] == {"a": 1}
+
+
+def test_handlers_carry_the_endpoints_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        None, overrides={"lambda": {"functions": {"Crawlers": fn("handlers.crawlers")}}}
+    )
+    server = serve_settings(settings, "127.0.0.1", 0, token="s3cret")
+    server.start()
+    try:
+        client = boto3.client(
+            "lambda",
+            endpoint_url=server.url,
+            region_name="eu-west-1",
+            aws_access_key_id="s3cret",
+            aws_secret_access_key="x",
+        )
+        reply = client.invoke(FunctionName="Crawlers", Payload=b"{}")
+        assert "FunctionError" not in reply, reply["Payload"].read()
+        assert json.loads(reply["Payload"].read()) == ["raw", "transformed"]
+        denied = boto3.client(
+            "lambda",
+            endpoint_url=server.url,
+            region_name="eu-west-1",
+            aws_access_key_id="wrong",
+            aws_secret_access_key="x",
+        )
+        with pytest.raises(Exception, match="UnrecognizedClientException"):
+            denied.invoke(FunctionName="Crawlers", Payload=b"{}")
+    finally:
+        server.shutdown()
+        server.close()
