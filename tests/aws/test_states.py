@@ -161,3 +161,47 @@ def test_workflow_validate_reads_the_serverless_layout(tmp_path: Path) -> None:
     )
     assert missing.exit_code != 0
     assert "StartRawCrawl" in str(missing.exception) + missing.output
+
+
+def test_optimised_integrations_wait_for_the_work(aws: Any, raw_writer: Any) -> None:
+    from trafficlake.catalog.crawler import run_crawler
+
+    raw_writer.write_hour(aws.lake, 2026, 11, 20, 7, minutes=3)
+    run_crawler(aws.settings, "raw")
+    sfn = boto(aws.url, "stepfunctions")
+    machine = {
+        "StartAt": "Job",
+        "States": {
+            "Job": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                "Parameters": {"JobName": "transform"},
+                "ResultSelector": {"state.$": "$.JobRunState", "id.$": "$.Id"},
+                "ResultPath": "$.job",
+                "Next": "Query",
+            },
+            "Query": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+                "Parameters": {
+                    "QueryString": "SELECT count(*) FROM traffic.transformed",
+                    "ResultConfiguration": {"OutputLocation": "s3://results/sfn/"},
+                },
+                "ResultSelector": {"state.$": "$.QueryExecution.Status.State"},
+                "ResultPath": "$.query",
+                "End": True,
+            },
+        },
+    }
+    arn = sfn.create_state_machine(name="sync", definition=json.dumps(machine), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    done = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    out = json.loads(done["output"])
+    assert out["job"]["state"] == "SUCCEEDED" and out["query"] == {"state": "SUCCEEDED"}
+    glue = boto(aws.url, "glue")
+    assert (
+        glue.get_job_run(JobName="transform", RunId=out["job"]["id"])["JobRun"]["JobRunState"]
+        == "SUCCEEDED"
+    )
