@@ -74,6 +74,12 @@ def test_run_executions_history(tmp_path: Path, machine: Path) -> None:
     assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
     r = tl(tmp_path, "workflow", "history", "ok1")
     assert "TaskSucceeded" in r.stdout
+    long = tmp_path / "long.asl.json"
+    cause = "a cause that is longer than the eighty columns piped output has " * 2
+    long.write_text(json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E",
+                                                                 "Cause": cause}}}))  # fmt: skip
+    r = tl(tmp_path, "workflow", "run", str(long))
+    assert r.returncode == 1 and f"  E: {cause}\n" in r.stdout, r.stdout  # one line, not wrapped
 
 
 def test_validate_list_graph_and_errors(tmp_path: Path) -> None:

@@ -111,9 +111,13 @@ def run_cmd(
     if json_:
         print_json({k: v for k, v in result.__dict__.items() if k != "events"})
     else:
-        console.print(f"execution {result.id}: {result.status}", highlight=False, markup=False)
-        if result.error:
-            console.print(f"  {result.error}: {result.cause}", highlight=False, markup=False)
+        console.print(
+            f"execution {result.id}: {result.status}", highlight=False, markup=False, soft_wrap=True
+        )
+        if result.error:  # one line however wide (piped output is 80 columns)
+            console.print(
+                f"  {result.error}: {result.cause}", highlight=False, markup=False, soft_wrap=True
+            )
         else:
             typer.echo(json.dumps(result.output))
         console.print(_transformed_since(s, began), highlight=False, markup=False, soft_wrap=True)
