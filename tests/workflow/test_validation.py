@@ -11,6 +11,7 @@ import pytest
 
 from trafficlake.workflow.asl import load_definition, load_text
 from trafficlake.workflow.errors import ValidationError
+from trafficlake.workflow.serverless import machines_of
 from trafficlake.workflow.validation import validate
 
 BASE: dict[str, Any] = {
@@ -256,6 +257,16 @@ def test_not_json_or_yaml(tmp_path: Path) -> None:
     path.write_text("{ not json")
     with pytest.raises(ValidationError, match="not valid JSON or YAML"):
         load_definition(path)
+    for text, reason in (
+        ('{"StartAt": "A", "States": {}', "Expecting ',' delimiter: line 1 column 30 (char 29)"),
+        ("StartAt: A\nStates: [\n", "expected the node content, but found '<stream end>' "
+                                     "(line 3, column 1)"),
+    ):  # fmt: skip
+        path.write_text(text)
+        for load in (load_definition, machines_of):  # an ASL file, a Serverless layout
+            with pytest.raises(ValidationError) as e:
+                load(path)
+            assert str(e.value) == f"1 problem in {path}: not valid JSON or YAML: {reason}"
 
 
 def test_unknown_predefined_error_and_unsupported_features() -> None:

@@ -59,6 +59,14 @@ def _yaml_loader(dupes: _Dupes) -> type[yaml.SafeLoader]:
     return Loader
 
 
+def _parse_reason(e: json.JSONDecodeError | yaml.YAMLError) -> str:
+    """The parser's reason with its place, on one line (not YAML's quoted excerpt)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem and e.problem_mark:
+        mark = e.problem_mark
+        return f"{e.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(e).split())
+
+
 def parse_text(text: str, source: str = "") -> tuple[Any, list[str]]:
     """Parse JSON or YAML text; returns (document, duplicate-key problems)."""
     dupes = _Dupes()
@@ -78,7 +86,7 @@ def parse_text(text: str, source: str = "") -> tuple[Any, list[str]]:
         else:
             doc = yaml.load(text, Loader=_yaml_loader(dupes))
     except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValidationError([f"not valid JSON or YAML: {e}".replace("\n", " ")], source) from None
+        raise ValidationError([f"not valid JSON or YAML: {_parse_reason(e)}"], source) from None
     return doc, dupes.found
 
 

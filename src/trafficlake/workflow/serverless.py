@@ -41,11 +41,11 @@ def _read(path: Path) -> Any:
         raise ValidationError([f"cannot read {path}: {e.strerror}"], str(path)) from None
     try:
         doc, dupes = parse_text(text, str(path))
-    except ValidationError:
+    except ValidationError as not_parsed:
         try:  # a serverless.yml with inline CloudFormation (!Ref, !GetAtt, ...)
             return yaml.load(text, Loader=_cfn_loader())
         except yaml.YAMLError:
-            raise ValidationError([f"{path}: not valid JSON or YAML"], str(path)) from None
+            raise not_parsed from None  # the parser's reason, with its line and column
     if dupes:
         raise ValidationError(dupes, str(path))
     return doc
