@@ -245,3 +245,19 @@ def test_the_transform_is_a_glue_job_with_a_bookmark(aws: Any, raw_writer: Any) 
         glue.start_job_run(
             JobName="repartition_job", Arguments={"--job-bookmark-option": "job-bookmark-pause"}
         )
+
+
+def test_s3_locations_map_onto_the_lake(settings: Any) -> None:
+    from trafficlake.catalog.glue import InvalidLocationError, lake_key
+    from trafficlake.storage import Lake
+
+    mapped = settings.replace(aws=type(settings.aws)(buckets={"data-bucket": "mapped/here"}))
+    lake = Lake.from_settings(mapped)
+    assert lake_key(mapped, lake, "s3://data-bucket/raw/") == "mapped/here/raw/"
+    assert lake_key(mapped, lake, "s3://any-other/raw/x.parquet") == "raw/x.parquet"
+    assert lake_key(mapped, lake, lake.uri("transformed") + "/") == "transformed/"
+    assert lake_key(mapped, lake, "raw/") == "raw/"
+    with pytest.raises(InvalidLocationError):
+        lake_key(mapped, lake, "s3://b/../../etc/")
+    with pytest.raises(InvalidLocationError):
+        lake_key(mapped, lake, "/somewhere/else/")
