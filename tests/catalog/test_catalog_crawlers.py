@@ -54,6 +54,9 @@ def test_crawler_lifecycle(catalog: Catalog) -> None:
     assert catalog.create_crawler(Crawler("raw", ["other/"]), exist_ok=True).targets == ["raw/"]
     with pytest.raises(CatalogError, match="delete_behavior"):
         catalog.create_crawler(Crawler("bad", ["x/"], delete_behavior="shred"))
+    for target in ("../etc", "raw/../../x"):
+        with pytest.raises(CatalogError, match=f"crawler bad: target '{target}' escapes the lake"):
+            catalog.create_crawler(Crawler("bad", ["raw/", target]))
     with pytest.raises(NoSuchCrawlerError, match="crawler nope not found"):
         catalog.get_crawler("nope")
     with pytest.raises(CrawlerNotRunningError):

@@ -228,3 +228,6 @@ def _validate_crawler(c: Crawler) -> None:
             )
     if not c.targets:
         raise CatalogError(f"crawler {c.name} has no targets")
+    for target in c.targets:  # lake prefixes: refused now, not at the first crawl
+        if ".." in target.split("/"):
+            raise CatalogError(f"crawler {c.name}: target {target!r} escapes the lake")
