@@ -34,7 +34,8 @@ class HealthRules:
 
 
 HEALTH_INPUT_SQL = """
-SELECT unieke_id, lve_nr, CAST((tijd_waarneming - {start}) // 60 AS INTEGER) AS minute,
+SELECT unieke_id, coalesce(lve_nr, 0) AS lve_nr,
+       CAST((tijd_waarneming - {start}) // 60 AS INTEGER) AS minute,
        -- a fresh row (actueel_publicatie 1) packed in one BIGINT: bit 52 set; bits 48-51 its
        -- facts (1 defect, 2 irregular - geldig, 4 no data - all five harmonic speeds 254,
        -- 8 vehicles counted); bits 0-47 its reading (counts of classes 2-5, the class-2 speed,
@@ -95,49 +96,45 @@ def health_input_sql(raw: str, start: int) -> str:
 
 def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
     """Per lane of ``rows`` (:data:`HEALTH_INPUT_SQL` output): the day's health
-    (:data:`HEALTH_SCHEMA`). Counted on a lanes x minutes grid: a minute with a fresh row is
-    observed (its facts from a fresh row), one with only stale rows is stale."""
+    (:data:`HEALTH_SCHEMA`). Counted on a minutes x lanes grid of the fresh rows' packed facts
+    (a minute published fresh twice: either version); a lane's stale rows are counted apart."""
     if rows.num_rows == 0:
         return HEALTH_SCHEMA.empty_table()
 
     def col(name: str) -> np.ndarray:
-        return rows.column(name).to_numpy(zero_copy_only=False)
+        return rows.column(name).to_numpy()
 
     # lane index by lookup table (ids are small integers): O(rows), no sort
-    ids = col("unieke_id").astype(np.int64)
+    ids = col("unieke_id")
     lo = int(ids.min())
     present = np.zeros(int(ids.max()) - lo + 1, dtype=bool)
     present[ids - lo] = True
     lanes = np.flatnonzero(present) + lo
     lane = (np.cumsum(present) - 1)[ids - lo]
     n = lanes.size
-    cell = lane.astype(np.int64) * MINUTES + col("minute")
     packed = col("packed")
     fresh = packed >= 0
-    grid = np.zeros(n * MINUTES, dtype=np.int64)
-    if fresh.all():  # the common case: no republication, no masks to apply
-        grid[cell] = packed  # a minute published fresh twice: either version
-    else:
-        grid[cell[fresh]] = packed[fresh]
-    cells = grid.reshape(n, MINUTES)
-    observed_grid = cells != 0
     stale = np.bincount(lane[~fresh], minlength=n)  # the day's republications per lane
-    facts_grid = (cells >> 48) & 15
-    defect = (facts_grid & 1).astype(bool)
-    unavailable = (facts_grid & 4).astype(bool)
-    valid = observed_grid & (facts_grid & 7 == 0)
-    counted = observed_grid & (facts_grid & 13 == 8)  # counted, neither defect nor no data
-    reading_grid = cells & ((1 << 48) - 1)
-    stuck = _stuck_minutes(reading_grid, counted, rules.stuck_minutes)
-    expected = int(observed_grid.any(axis=0).sum())
-    lve = np.zeros(n, dtype=np.float64)  # a lane's lve_nr (0: none known)
-    lve[lane] = np.nan_to_num(col("lve_nr").astype(np.float64), nan=0.0)
+    # minute-major, so that rows (in time order) land nearly in sequence; stale rows are parked
+    # on one extra minute the counts leave out
+    grid = np.zeros((MINUTES + 1) * n, dtype="<i8")
+    grid[np.where(fresh, col("minute"), MINUTES) * np.intp(n) + lane] = packed
+    cells = grid[: MINUTES * n].reshape(MINUTES, n)
+    # each cell's facts and fresh bit (bits 48-52) are the low bits of its top 16 bits: 0 for a
+    # minute without a fresh row, else 16 + facts
+    facts = cells.view("<u2")[:, 3::4].astype(np.uint8)
+    observed = np.count_nonzero(facts, axis=0)
+    counted = facts & 0b11101 == 0b11000  # fresh, counted, neither defect nor no data
+    stuck = _stuck_minutes(cells, counted, rules.stuck_minutes)
+    expected = int(np.count_nonzero(facts.any(axis=1)))
+    lve = np.zeros(n, dtype=np.int64)  # a lane's lve_nr (0: none known)
+    lve[lane] = col("lve_nr")
     sums = {
-        "minutes_observed": observed_grid.sum(axis=1),
-        "minutes_valid": valid.sum(axis=1),
-        "minutes_defect": defect.sum(axis=1),
+        "minutes_observed": observed,
+        "minutes_valid": np.count_nonzero(facts & 0b10111 == 0b10000, axis=0),
+        "minutes_defect": np.count_nonzero(facts & 1, axis=0),
         "minutes_stale": stale,
-        "minutes_unavailable": unavailable.sum(axis=1),
+        "minutes_unavailable": np.count_nonzero(facts & 4, axis=0),
     }
     share = max(expected, 1)
     pct_valid = np.round(sums["minutes_valid"] / share, 4)
@@ -156,22 +153,30 @@ def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
     )
 
 
-def _stuck_minutes(reading: np.ndarray, counted: np.ndarray, run: int) -> np.ndarray:
-    """Per lane: minutes in runs of at least ``run`` consecutive counted minutes repeating one
-    reading."""
-    same = counted[:, 1:] & counted[:, :-1] & (reading[:, 1:] == reading[:, :-1])
-    out = np.zeros(counted.shape[0], dtype=np.int64)
-    # only lanes with enough repeats can hold a long run (usually few): look at those alone
-    maybe = np.flatnonzero(same.sum(axis=1) >= run - 1)
+READING = (1 << 48) - 1
+"""The reading bits of a packed cell."""
+
+
+def _stuck_minutes(cells: np.ndarray, counted: np.ndarray, run: int) -> np.ndarray:
+    """Per lane (column of the minutes x lanes ``cells``): minutes in runs of at least ``run``
+    consecutive counted minutes repeating one reading."""
+    out = np.zeros(cells.shape[1], dtype=np.int64)
+    # a run of >= run minutes holds a whole aligned block of (run + 1) // 2 minutes, whose first
+    # and last minute are counted with one reading: only lanes with such a block can be stuck
+    block = (run + 1) // 2
+    first = np.arange(0, MINUTES - block + 1, block)
+    last = first + block - 1
+    ends_alike = counted[first] & counted[last] & ((cells[first] ^ cells[last]) & READING == 0)
+    maybe = np.flatnonzero(ends_alike.any(axis=0))
     if maybe.size == 0:
         return out
-    same, counted = same[maybe], counted[maybe]
+    reading, counted = (cells[:, maybe] & READING).T, counted[:, maybe].T
+    same = counted[:, 1:] & counted[:, :-1] & (reading[:, 1:] == reading[:, :-1])
     # run starts where a counted minute does not continue the previous one
     starts = counted & ~np.concatenate([np.zeros((counted.shape[0], 1), bool), same], axis=1)
     run_id = np.cumsum(starts.ravel()).reshape(counted.shape)
     ids = run_id[counted]
-    lengths = np.bincount(ids)
-    long_runs = lengths >= run
+    long_runs = np.bincount(ids) >= run
     per_cell = np.zeros(counted.shape, dtype=bool)
     per_cell[counted] = long_runs[ids]
     out[maybe] = per_cell.sum(axis=1)
