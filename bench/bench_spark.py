@@ -1,5 +1,5 @@
-"""Spark vs DuckDB on the same lake, in the same run (docs/architecture.md, "Quality bars": DuckDB >= 5x faster than Spark
-on ``local[2]``).
+"""Spark vs DuckDB on the same lake, in the same run (docs/architecture.md, "Quality bars": Spark
+``local[2]`` at most 5x DuckDB's time on one day).
 
 A day of simulated Flanders (4,600 lanes x 1,440 minutes ~ 6.6M raw rows, plus one hour of
 look-back) is landed as raw Parquet in arrival-hour partitions and crawled. Then the same
@@ -117,8 +117,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "unit": "s",
             "baseline": duck_best,
             "ratio": spark_s / duck_best,
-            "target": ">= 5 (DuckDB at least 5x faster)",
-            "ok": spark_s / duck_best >= 5,
+            "target": 5.0,
+            "ok": spark_s / duck_best <= 5,
         },
         {"name": "spark session start-up (not in the ratio)", "value": startup, "unit": "s"},
         {"name": "rows written (equal on both engines)", "value": float(duck_rows), "unit": "rows"},

@@ -51,6 +51,8 @@ repeated_set AS (
 --    distinct ids holds a repeated key; elsewhere every key has one version, so rank 1 by
 --    definition, and only the (few) rows of suspect block-minutes are ranked by the window.
 --    A NULL id has no bit, so its block-minute is always suspect (and ranked).
+--    The BROADCAST hints (comments to DuckDB) keep Spark from shuffling the whole read set to
+--    join it with the few suspect block-minutes (it broadcasts them instead).
 block_counts AS (
   SELECT
     tijd_waarneming AS block_t,
@@ -68,14 +70,14 @@ suspect_blocks AS (
   SELECT block_t, block_n FROM block_counts WHERE block_rows > block_ids
 ),
 ranked AS (
-  SELECT read_set.*, 1 AS version_rank
+  SELECT /*+ BROADCAST(suspect_blocks) */ read_set.*, 1 AS version_rank
   FROM read_set LEFT JOIN suspect_blocks
     ON read_set.tijd_waarneming = suspect_blocks.block_t
     AND CAST(FLOOR(read_set.unieke_id / {lane_block}) AS BIGINT)
       IS NOT DISTINCT FROM suspect_blocks.block_n
   WHERE suspect_blocks.block_t IS NULL
   UNION ALL
-  SELECT
+  SELECT /*+ BROADCAST(suspect_blocks) */
     repeated_set.*,
     row_number() OVER (
       PARTITION BY unieke_id, tijd_waarneming
