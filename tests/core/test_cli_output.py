@@ -28,6 +28,35 @@ def test_help_has_no_type_placeholders(tmp_path: Path) -> None:
     assert "--limit" in usage
 
 
+def test_help_prose_is_not_broken_where_the_source_breaks_its_lines() -> None:
+    import typer
+
+    from trafficlake.cli import app
+    from trafficlake.cli.common import reflowed
+
+    def commands(group: Any) -> list[Any]:
+        out: list[Any] = []
+        for cmd in group.commands.values():
+            out.extend([cmd, *commands(cmd)] if hasattr(cmd, "commands") else [cmd])
+        return out
+
+    every = commands(typer.main.get_group(app))
+    assert len(every) > 35  # every command and group
+    for cmd in every:
+        for paragraph in (cmd.help or "").split("\n\n"):
+            assert "\n" not in paragraph, (cmd.name, paragraph)
+    assert (
+        reflowed("""One sentence
+        over two lines.
+
+        - a list
+        - kept
+
+        Last.""")
+        == "One sentence over two lines.\n\n- a list\n- kept\n\nLast."
+    )
+
+
 def test_query_table_is_capped_and_says_how_many_more(tmp_path: Path) -> None:
     done = run_cli("query", "SELECT range AS n FROM range(1000)", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

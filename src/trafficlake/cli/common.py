@@ -8,6 +8,7 @@ columns (names, ids, locations) never cut: the other columns fold instead.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import sys
@@ -77,6 +78,21 @@ class PlainGroup(TyperGroup):
         return _plain(super().get_params(ctx))
 
 
+LAID_OUT = re.compile(r"^(\s|[-*] |\d+\. )")
+"""A line that starts a list item or is indented: its paragraph keeps its line breaks."""
+
+
+def reflowed(doc: str) -> str:
+    """A docstring as help text: each prose paragraph on one line (Typer's rich help keeps
+    the source's line breaks, which then fall mid-sentence); lists and indented blocks as
+    written."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(
+        p if any(LAID_OUT.match(line) for line in p.splitlines()) else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
 class App(typer.Typer):
     """``typer.Typer`` whose commands and groups print help without type placeholders."""
 
@@ -87,7 +103,13 @@ class App(typer.Typer):
 
     def command(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("cls", PlainCommand)
-        return super().command(*args, **kwargs)
+
+        def register(f: Any) -> Any:
+            if kwargs.get("help") is None and f.__doc__:
+                kwargs["help"] = reflowed(f.__doc__)
+            return typer.Typer.command(self, *args, **kwargs)(f)
+
+        return register
 
 
 # ---- options and settings ------------------------------------------------------------------
