@@ -5,6 +5,7 @@ A mixin: it needs the catalog's ``_read``/``_write`` transactions and ``_bump_ve
 
 from __future__ import annotations
 
+import abc
 import json
 import time
 import uuid
@@ -38,8 +39,9 @@ def _now() -> float:
 class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
     """Bookmarks, job runs, executions and history (mixed into SqlCatalog)."""
 
+    @abc.abstractmethod
     def _bump_version(self, conn: Connection, n: int) -> int:
-        raise NotImplementedError
+        """Advance the catalog-wide version by ``n`` (SqlCatalog implements it)."""
 
     # ---- bookmarks ------------------------------------------------------------------------
     def get_bookmark(self, job: str) -> dict[str, Any] | None:
