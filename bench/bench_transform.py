@@ -4,7 +4,7 @@
     one hour of look-back) landed as raw Parquet in arrival-hour partitions and crawled. Three
     whole processes, interleaved for a few rounds (the order rotating), each timed from start
     to exit:
-    - ours: ``run_transform --from D --to D`` (imports, plan, DuckDB, staged commit);
+    - ours: ``trafficlake transform --from D --to D`` (imports, plan, DuckDB, staged commit);
     - the seed's query (transpiled Presto -> DuckDB by sqlglot, exact division, no lane
       filter) as a DuckDB ``COPY ... PARTITION_BY`` over the same files, the write included;
     - reading the needed columns: DuckDB reading the raw columns ``traffic.sql`` uses, of the
@@ -14,28 +14,25 @@
     on a 1-day lake, 200 lanes (kept small so the 30-day lake builds in reasonable time).
 ``--quick``: 300 lanes for (a); a 2-day lake of 20 lanes for (b).
 
-``python -m bench.bench_transform {ours|seed|read} ROOT DAY`` is one process of (a) (ROOT: the
-lake's folder, DAY: its first second, epoch).
+``bench/transform_process.py {seed|read} ROOT DAY`` is one process of (a) (ROOT: the lake's
+folder, DAY: its first second, epoch); ours is the CLI.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "transform"))
 
-from seed_query import seed_select_duckdb, seed_source_connection  # noqa: E402
-from transform_lakes import DAY, T0, LakeHarness, with_arrival  # noqa: E402
+from transform_lakes import DAY, T0, LakeHarness, day_of, with_arrival  # noqa: E402
 
 from trafficlake.config import load_settings  # noqa: E402
 from trafficlake.miv.simulator import Simulator  # noqa: E402
@@ -64,59 +61,17 @@ def _raw_files(root: str) -> list[str]:
     return sorted(str(p) for p in Path(root, "lake", "raw").rglob("*.parquet"))
 
 
-def _process(mode: str, root: str, day_start: int) -> None:
-    """One process of the full-day figure (run with ``python -m bench.bench_transform``)."""
-    import duckdb
-
-    from trafficlake.schema import RAW_SCHEMA
-    from trafficlake.transform.sql import LOOKBACK_SECONDS, traffic_sql_template
-
-    d = datetime.fromtimestamp(day_start, UTC).date()
-    files = _raw_files(root)
-    if mode == "ours":
-        tl = _harness(root)
-        run = run_transform(tl.settings, start_day=d, end_day=d)
-        assert run.state == "SUCCEEDED", run.error
-    elif mode == "seed":
-        out = os.path.join(root, "seed-out")
-        con = seed_source_connection(
-            files, settings=["memory_limit = '3GB'", "enable_progress_bar = false"]
-        )
-        sql = seed_select_duckdb(
-            source="seed_source",
-            year=d.year,
-            month=d.month,
-            start_day=d.day,
-            end_day=d.day,
-            lanes=None,
-        )
-        con.execute(
-            f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, "
-            "PARTITION_BY (year, month, day, hour), OVERWRITE_OR_IGNORE true)"
-        )
-    elif mode == "read":
-        template = traffic_sql_template()
-        needed = [c for c in RAW_SCHEMA.names if re.search(rf"\b{c}\b", template)]
-        listed = ", ".join(f"'{f}'" for f in files)
-        con = duckdb.connect()
-        con.execute("SET memory_limit = '3GB'")
-        con.execute("SET enable_progress_bar = false")
-        con.execute(
-            "SELECT " + ", ".join(f"max({c})" for c in needed) + f" FROM read_parquet([{listed}])"
-            f" WHERE tijd_waarneming >= {day_start - LOOKBACK_SECONDS}"
-            f" AND tijd_waarneming < {day_start + DAY}"
-        ).fetchall()
-    else:
-        raise SystemExit(f"unknown mode {mode!r}")
-
-
 def _timed_process(mode: str, root: str) -> float:
+    """Wall time of one whole process: ours is the CLI (``trafficlake transform --from D --to
+    D`` in the lake's folder), the others ``bench/transform_process.py``."""
+    day = day_of(T0).isoformat()
+    if mode == "ours":
+        cli = "import sys; from trafficlake.cli import main; sys.exit(main())"
+        argv = [sys.executable, "-c", cli, "transform", "--from", day, "--to", day]
+    else:
+        argv = [sys.executable, str(HERE / "transform_process.py"), mode, root, str(T0)]
     t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "bench.bench_transform", mode, root, str(T0)],
-        cwd=HERE.parent,
-        check=True,
-    )
+    subprocess.run(argv, cwd=root, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
@@ -222,7 +177,3 @@ def run(quick: bool) -> list[dict[str, Any]]:
         return full_day(quick) + incremental(quick)
     finally:
         os.chdir(cwd)
-
-
-if __name__ == "__main__":
-    _process(sys.argv[1], sys.argv[2], int(sys.argv[3]))
