@@ -197,6 +197,9 @@ class LambdaFunction:
     """Interpreter that has the handler's dependencies; empty: the one running trafficlake."""
     node: str = ""
     """Node.js binary; empty: ``node`` on PATH."""
+    requirements: list[str] = field(default_factory=list)
+    """pip requirements installed for this function besides its code folder's
+    requirements.txt (what a Lambda layer would bring)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,11 @@ class LambdaSettings:
     a venv with a Serverless project's requirements.txt); empty: the one running trafficlake."""
     node: str = ""
     """Default Node.js binary; empty: ``node`` on PATH."""
+    requirements: list[str] = field(default_factory=list)
+    """pip requirements installed for every python function (a layer shared by all)."""
+    deps_dir: str = "./.trafficlake/lambda"
+    """Where functions' requirements.txt / package.json dependencies are installed, once per
+    distinct set."""
 
 
 @dataclass(frozen=True)
@@ -458,7 +466,7 @@ def _with_serverless(s: Settings) -> Settings:
     rules: list[RuleEntry] = []
     for f in s.workflow.serverless:
         try:
-            found = functions_of(s.resolve_path(f))
+            found = functions_of(s.resolve_path(f), s.aws.account_id)
         except WorkflowError as exc:
             raise ConfigError(f"workflow.serverless: {exc}") from None
         for fn in found:
@@ -482,7 +490,8 @@ def _with_serverless(s: Settings) -> Settings:
     functions.update(s.lambda_.functions)
     declared = {r.name for r in s.rules}
     extra = [r for r in rules if r.name not in declared]
-    return dataclasses.replace(s, lambda_=LambdaSettings(functions), rules=[*s.rules, *extra])
+    lambda_ = dataclasses.replace(s.lambda_, functions=functions)
+    return dataclasses.replace(s, lambda_=lambda_, rules=[*s.rules, *extra])
 
 
 def _validate(s: Settings) -> None:

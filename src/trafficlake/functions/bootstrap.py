@@ -6,6 +6,7 @@ trafficlake installed. argv: CODE_DIR FILE FUNCTION; the event is read from stdi
 whatever the handler prints stays in the log.
 """
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -48,10 +49,37 @@ def _error(exc: BaseException, error_type: str = "") -> dict:
     }
 
 
+def _point_old_botocore_at_endpoint() -> None:
+    """botocore reads AWS_ENDPOINT_URL from 1.31.57 on; a function packaged with an older one
+    (``boto3==1.14.20`` in its requirements.txt) gets the endpoint as every client's default."""
+    url = os.environ.get("AWS_ENDPOINT_URL")
+    try:
+        version = importlib.metadata.version("botocore")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+    if not url or parts >= (1, 31, 57):
+        return
+    import botocore.session
+
+    create_client = botocore.session.Session.create_client
+
+    def with_endpoint(self, service_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(args) < 5 and kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = url
+        return create_client(self, service_name, *args, **kwargs)
+
+    botocore.session.Session.create_client = with_endpoint  # type: ignore[method-assign]
+
+
 def main() -> None:
     code_dir, file_name, function = sys.argv[1:4]
     deadline_ms = int(os.environ["TRAFFICLAKE_LAMBDA_DEADLINE_MS"])
     sys.path.insert(0, code_dir)
+    try:
+        _point_old_botocore_at_endpoint()
+    except Exception as exc:  # an unusable packaged botocore fails at the handler's import
+        print(f"trafficlake: cannot point botocore at the endpoint: {exc}", file=sys.stderr)
     try:
         path = os.path.join(code_dir, file_name + ".py")
         module_name = file_name.replace("/", ".")
@@ -61,8 +89,10 @@ def main() -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-    except Exception as exc:
-        _write(_error(exc, "Runtime.ImportModuleError"))
+    except Exception as exc:  # Lambda's wording: "Unable to import module 'handler': ..."
+        failed = ImportError(f"Unable to import module '{file_name}': {exc}")
+        failed.__traceback__ = exc.__traceback__
+        _write(_error(failed, "Runtime.ImportModuleError"))
         return
     handler = getattr(module, function, None)
     if not callable(handler):

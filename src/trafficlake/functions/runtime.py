@@ -30,6 +30,7 @@ from pathlib import Path
 
 from trafficlake.config import LambdaFunction, Settings
 from trafficlake.errors import TrafficlakeError
+from trafficlake.functions import deps
 
 HERE = Path(__file__).parent
 LOG_TAIL_BYTES = 4096
@@ -160,6 +161,15 @@ def invoke(
     request_id = str(uuid.uuid4())
     env = _environment(settings, name, fn, endpoint_url, access_key)
     started = time.time()
+    try:  # the deployment package's dependencies, first on the path as in /var/task
+        if fn.runtime == "nodejs":
+            if found := deps.node_path(settings, name, fn):
+                env["NODE_PATH"] = found
+        elif found := deps.python_path(settings, name, fn, command[0]):
+            env["PYTHONPATH"] = found
+    except deps.DependencyError as exc:
+        error = _error(request_id, "Runtime.DependencyInstallError", str(exc))
+        return Invocation(request_id, error, "Unhandled", "", time.time() - started)
     with tempfile.TemporaryDirectory(prefix="trafficlake-lambda-") as tmp:
         result_path = Path(tmp) / "result.json"
         env["TRAFFICLAKE_LAMBDA_RESULT"] = str(result_path)

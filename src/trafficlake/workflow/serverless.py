@@ -175,26 +175,26 @@ class Function:
     """EventBridge rules: {"schedule": EXPR} or {"event_pattern": {...}}."""
 
 
-def functions_of(path: Path) -> list[Function]:
+def functions_of(path: Path, account: str = "000000000000") -> list[Function]:
     """The ``functions:`` of a serverless.yml, with the variables that need no cloud resolved
-    and their schedule / eventBridge / cloudwatchEvent events as rules."""
+    (CloudFormation intrinsics in their environment too, as in ``resources:``) and their
+    schedule / eventBridge / cloudwatchEvent events as rules."""
     doc = _read(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("functions"), dict):
         return []
+    names = _resource_names(path, doc)[1]
     provider: dict[str, Any] = doc["provider"] if isinstance(doc.get("provider"), dict) else {}
     out = []
     for key, spec in doc["functions"].items():
         if not isinstance(spec, dict):
             continue
         spec = resolve_variables(spec, doc, path.parent)
-        env = {
-            **{
-                str(k): str(v)
-                for k, v in (
-                    resolve_variables(provider.get("environment") or {}, doc, path.parent)
-                ).items()
-            },
-            **{str(k): str(v) for k, v in (spec.get("environment") or {}).items()},
+        env = {  # `CRAWLER_NAME: !Ref DeliveryBucketCrawler` is the crawler's name, as deployed
+            str(k): str(_intrinsics(v, names, account))
+            for k, v in {
+                **(resolve_variables(provider.get("environment") or {}, doc, path.parent)),
+                **(spec.get("environment") or {}),
+            }.items()
         }
         handler = str(spec.get("handler", ""))
         code_dir = str(spec.get("module") or ".")
@@ -290,6 +290,23 @@ def glue_resources_of(path: Path, account: str) -> list[tuple[str, str, dict[str
     doc = _read(path)
     if not isinstance(doc, dict) or not doc.get("resources"):
         return []
+    glue, names = _resource_names(path, doc)
+    out = []
+    for kind in GLUE_TYPES:
+        for logical, res in glue.items():
+            if res["Type"] == kind:
+                props = resolve_variables(res.get("Properties") or {}, doc, path.parent)
+                out.append((kind, logical, _intrinsics(props, names, account)))
+    return out
+
+
+def _resource_names(
+    path: Path, doc: dict[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The Glue resources under ``resources:`` (inline or ``${file(...)}``) by logical id, and
+    the name each logical id stands for (what ``!Ref`` gives)."""
+    if not doc.get("resources"):
+        return {}, {}
     parts = doc["resources"] if isinstance(doc["resources"], list) else [doc["resources"]]
     found: dict[str, dict[str, Any]] = {}
     for part in parts:
@@ -311,10 +328,4 @@ def glue_resources_of(path: Path, account: str) -> list[tuple[str, str, dict[str
             or (props.get("TableInput") or {}).get("Name")
         )
         names[logical] = str(resolve_variables(name, doc, path.parent) if name else logical)
-    out = []
-    for kind in GLUE_TYPES:
-        for logical, res in glue.items():
-            if res["Type"] == kind:
-                props = resolve_variables(res.get("Properties") or {}, doc, path.parent)
-                out.append((kind, logical, _intrinsics(props, names, account)))
-    return out
+    return glue, names
