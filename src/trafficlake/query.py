@@ -66,8 +66,23 @@ class QueryResult:
 
     @property
     def rows(self) -> list[tuple[Any, ...]]:
-        cols = [c.to_pylist() for c in self.table.columns]
+        cols = [
+            python_values(name, c) for name, c in zip(self.columns, self.table.columns, strict=True)
+        ]
         return list(zip(*cols, strict=True)) if cols else []
+
+
+def python_values(name: str, column: pa.ChunkedArray) -> list[Any]:
+    """A result column as Python values; nanosecond timestamps with a sub-microsecond part
+    (which ``datetime`` cannot hold) as their text, never a traceback."""
+    try:
+        return column.to_pylist()
+    except ValueError:
+        if pa.types.is_timestamp(column.type):
+            return column.cast(pa.string()).to_pylist()
+        raise QueryError(
+            f"column {name}: {column.type} values cannot be shown (cast them to VARCHAR)"
+        ) from None
 
 
 def duck_type(hive: str) -> str:
@@ -425,5 +440,6 @@ def format_result(result: QueryResult, fmt: str) -> str:
         writer.writerows(result.rows)
         return buf.getvalue()
     if fmt == "json":
-        return json.dumps(result.table.to_pylist(), default=str, indent=2) + "\n"
+        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        return json.dumps(records, default=str, indent=2) + "\n"
     raise QueryError(f"unknown output format {fmt!r}: use table, csv or json")

@@ -3,6 +3,7 @@ catalog, read-only by default. Parametrised over SQLite and PostgreSQL catalogs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -195,6 +196,20 @@ def test_read_only_rejects_writes(qenv: QueryEnv, sql: str) -> None:
 def test_sql_without_a_statement_is_a_query_error(qenv: QueryEnv, sql: str) -> None:
     with pytest.raises(QueryError, match="no SQL statement to run"):
         _q(qenv, sql)
+
+
+def test_nanosecond_timestamps_print_as_text_and_nested_ones_say_what_to_do(
+    qenv: QueryEnv,
+) -> None:
+    res = _q(qenv, "SELECT TIMESTAMP_NS '2026-01-01 00:00:00.123456789' AS ns, 7 AS n")
+    assert res.rows == [("2026-01-01 00:00:00.123456789", 7)]
+    assert format_result(res, "csv") == "ns,n\n2026-01-01 00:00:00.123456789,7\n"
+    assert json.loads(format_result(res, "json")) == [
+        {"ns": "2026-01-01 00:00:00.123456789", "n": 7}
+    ]
+    nested = _q(qenv, "SELECT [TIMESTAMP_NS '2026-01-01 00:00:00.000000001'] AS l")
+    with pytest.raises(QueryError, match=r"^column l: list<.*cannot be shown \(cast them"):
+        nested.rows  # noqa: B018
 
 
 def test_reads_allowed_and_writes_when_asked(qenv: QueryEnv) -> None:
