@@ -255,6 +255,10 @@ def test_query_values_become_json(site: Served) -> None:
     assert body["rows"] == [
         [1, 1, None, "2026-11-16T06:00:00+00:00", "2026-11-16", 12.5, [1, 2], None]
     ]
+    ns = "SELECT TIMESTAMP_NS '2026-11-16 06:00:00.123456789' AS ns"
+    assert site.post("/api/query", json={"sql": ns}).json()["rows"] == [
+        ["2026-11-16 06:00:00.123456789"]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,13 @@ from pydantic import BaseModel
 from trafficlake.config import WebSettings
 from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.plain import jsonable
-from trafficlake.query import CatalogConnection, LakeFilesMissingError, QueryError, connect
+from trafficlake.query import (
+    CatalogConnection,
+    LakeFilesMissingError,
+    QueryError,
+    connect,
+    python_values,
+)
 from trafficlake.sqlquote import quote_literal
 from trafficlake.web.api import MAX_LIMIT, check_limit
 from trafficlake.web.context import WebContext
@@ -111,7 +117,7 @@ def fetch(con: CatalogConnection, sql: str, limit: int) -> UserQueryResult:
         # Arrow, not fetchmany: Python conversion of TIMESTAMPTZ would need pytz
         reader = cur.to_arrow_reader(min(limit + 1, 2048))
         for batch in reader:
-            cols = [c.to_pylist() for c in batch.columns]  # keeps duplicate names
+            cols = [python_values(n, c) for n, c in zip(columns, batch.columns, strict=True)]
             rows.extend([list(r) for r in zip(*cols, strict=True)])
             if len(rows) > limit:
                 break
