@@ -375,7 +375,7 @@ class SerDeConverter:
             if not self.serde.strings_parse_as_numbers:
                 raise ValueError("strings in a non-string column")
             if pa.types.is_integer(t):
-                return pc.cast(pc.cast(arr, pa.int64()), t)  # raises on text or overflow
+                return pc.cast(arr, t)  # parses as t: raises on text or overflow
             if pa.types.is_floating(t) or pa.types.is_decimal(t):
                 return pc.cast(arr, t)
             raise ValueError("timestamps, dates, booleans: value by value")
