@@ -177,3 +177,45 @@ def test_node_functions_get_package_dependencies_and_the_runtime_sdk(
     assert error is None, out
     assert out == {"state": "READY", "hour": 3_600_000, "sdk": "2"}
     assert not (app / "node_modules").exists()  # installed in the cache, not the project
+
+
+def test_handlers_start_sync_executions_and_reach_the_lakes_s3(
+    tmp_path: Path, endpoint: Any
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sync.py").write_text(
+        textwrap.dedent(
+            """\
+            import json, os, boto3
+
+            sfn = boto3.client("stepfunctions")
+
+
+            def handle(event, context):
+                out = sfn.start_sync_execution(stateMachineArn=event["arn"], input="{}")
+                return {"status": out["status"], "output": json.loads(out["output"]),
+                        "s3": os.environ.get("AWS_ENDPOINT_URL_S3")}
+            """
+        )
+    )
+    fn = {"handler": "sync.handle", "code_dir": str(code), "timeout_s": 30}
+    url = endpoint(
+        {
+            "s3": {"endpoint_url": "http://127.0.0.1:9000"},
+            "lambda": {"functions": {"Sync": fn}},
+        }
+    )
+    sfn = _client(url, "stepfunctions")
+    arn = sfn.create_state_machine(
+        name="hello",
+        roleArn="arn:aws:iam::000000000000:role/r",
+        type="EXPRESS",
+        definition=json.dumps(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"hi": 1}, "End": True}}}
+        ),
+    )["stateMachineArn"]
+    out = _client(url, "lambda").invoke(FunctionName="Sync", Payload=json.dumps({"arn": arn}))
+    assert out.get("FunctionError") is None
+    body = json.loads(out["Payload"].read())
+    assert body == {"status": "SUCCEEDED", "output": {"hi": 1}, "s3": "http://127.0.0.1:9000"}

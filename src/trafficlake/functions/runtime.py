@@ -124,6 +124,10 @@ def _environment(
         "AWS_REGION": a.region,
         "AWS_DEFAULT_REGION": a.region,
         "AWS_ENDPOINT_URL": endpoint_url,
+        # boto3 sends StartSyncExecution to `sync-HOST`, which no loopback endpoint resolves
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+        # S3 is not served here: a lake on S3 (MinIO, moto) is where the handlers' S3 calls go
+        **({"AWS_ENDPOINT_URL_S3": settings.s3.endpoint_url} if settings.s3.endpoint_url else {}),
         "AWS_ACCESS_KEY_ID": access_key or "trafficlake",
         "AWS_SECRET_ACCESS_KEY": "trafficlake",
         "AWS_SESSION_TOKEN": "trafficlake",
