@@ -76,7 +76,7 @@ def test_a_segment_that_cannot_be_delivered_is_set_aside_and_the_stream_goes_on(
         s.put_events(pa.Table.from_batches([Simulator(seed=5, lanes=1).minute(MINUTE)]))
     assert landed(lake).num_rows == 15
     assert sorted(p.name for p in (wal_dir / UNDELIVERABLE_DIR).iterdir()) == names
-    # the set-aside records are all there: a moved-back segment of good rows is delivered
+    # they stay listed, oldest first, to inspect or to move back into the WAL folder
     assert WriteAheadLog(wal_dir).set_aside_segments()[0].name == names[0]
 
 
