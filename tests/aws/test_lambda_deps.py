@@ -219,3 +219,82 @@ def test_handlers_start_sync_executions_and_reach_the_lakes_s3(
     assert out.get("FunctionError") is None
     body = json.loads(out["Payload"].read())
     assert body == {"status": "SUCCEEDED", "output": {"hi": 1}, "s3": "http://127.0.0.1:9000"}
+
+
+def test_serverless_delivery_streams_are_created_and_fed_by_their_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "publish.py").write_text(
+        textwrap.dedent(
+            """\
+            import json, os, boto3
+
+            firehose = boto3.client("firehose")
+
+
+            def handle(event, context):
+                records = [{"Data": json.dumps({"unieke_id": str(i)})} for i in range(3)]
+                out = firehose.put_record_batch(
+                    DeliveryStreamName=os.environ["STREAM"], Records=records)
+                return {"failed": out["FailedPutCount"], "stream": os.environ["STREAM"]}
+            """
+        )
+    )
+    (tmp_path / "serverless.yml").write_text(
+        textwrap.dedent(
+            """\
+            service: lanes
+            provider: {name: aws, runtime: python3.11, region: eu-west-1}
+            functions:
+              Publish:
+                handler: publish.handle
+                module: src
+                environment:
+                  STREAM: !Ref LaneStream
+            resources:
+              Resources:
+                LaneBucket:
+                  Type: AWS::S3::Bucket
+                LaneStream:
+                  Type: AWS::KinesisFirehose::DeliveryStream
+                  Properties:
+                    DeliveryStreamType: DirectPut
+                    ExtendedS3DestinationConfiguration:
+                      BucketARN: !GetAtt LaneBucket.Arn
+                      RoleARN: {"Fn::GetAtt": [LaneStreamRole, Arn]}
+                      Prefix: lanes/
+                      ErrorOutputPrefix: lane-errors/
+                      BufferingHints: {IntervalInSeconds: 60, SizeInMBs: 1}
+                      CompressionFormat: UNCOMPRESSED
+            """
+        )
+    )
+    (tmp_path / "trafficlake.toml").write_text(
+        '[lake]\nurl = "./lake"\n[workflow]\nserverless = ["serverless.yml"]\n'
+    )
+    settings = load_settings(tmp_path / "trafficlake.toml")
+    server = serve_settings(settings, "127.0.0.1", 0)
+    server.start()
+    try:
+        firehose = _client(str(server.url), "firehose")
+        described = firehose.describe_delivery_stream(DeliveryStreamName="LaneStream")
+        dest = described["DeliveryStreamDescription"]["Destinations"][0]
+        assert dest["ExtendedS3DestinationDescription"]["BucketARN"] == "arn:aws:s3:::LaneBucket"
+        assert dest["ExtendedS3DestinationDescription"]["RoleARN"] == (
+            "arn:aws:iam::000000000000:role/LaneStreamRole"
+        )
+        error, out = _invoke(_client(str(server.url), "lambda"), "Publish")
+        assert error is None, out
+        assert out == {"failed": 0, "stream": "LaneStream"}
+    finally:
+        server.shutdown()
+        server.close()  # flushes the stream
+    landed = [p for p in (tmp_path / "lake" / "lanes").rglob("*") if p.is_file()]
+    text = "".join(p.read_text() for p in landed)
+    assert sorted(json.loads("[" + text.replace("}{", "},{") + "]"), key=str) == [
+        {"unieke_id": "0"},
+        {"unieke_id": "1"},
+        {"unieke_id": "2"},
+    ]

@@ -51,27 +51,33 @@ class Endpoint:
                 self.by_prefix[adapter.target_prefix] = ops
                 self.by_service[name] = ops
             if "glue" in self.by_service:
-                self._declare_glue_resources()
+                self._declare_resources()
         except BaseException:
             self.close()
             raise
 
-    def _declare_glue_resources(self) -> None:
-        """Create the Glue databases, tables, crawlers and jobs the ``[workflow] serverless``
-        files declare under ``resources:`` (CloudFormation), as a deployment would; existing
-        ones are left as they are."""
+    def _declare_resources(self) -> None:
+        """Create the Glue databases, tables, crawlers and jobs, and the Firehose delivery
+        streams (when Firehose is served), the ``[workflow] serverless`` files declare under
+        ``resources:`` (CloudFormation), as a deployment would; existing ones are left as they
+        are."""
         from trafficlake.workflow.errors import WorkflowError
-        from trafficlake.workflow.serverless import glue_resources_of
+        from trafficlake.workflow.serverless import STREAM_TYPE, resources_of
 
         settings = self.context.settings
         for f in settings.workflow.serverless:
             try:
-                resources = glue_resources_of(settings.resolve_path(f), self.context.account_id)
+                resources = resources_of(settings.resolve_path(f), self.context.account_id)
             except WorkflowError as exc:
                 raise ConfigError(f"workflow.serverless: {exc}") from None
             for kind, logical, props in resources:
                 request = dict(props)
                 request.pop("CatalogId", None)
+                if kind == STREAM_TYPE:
+                    if "firehose" in self.by_service:
+                        request.setdefault("DeliveryStreamName", logical)
+                        self._create("CreateDeliveryStream", request, logical, "firehose")
+                    continue
                 if kind == "AWS::Glue::Database":
                     operation = "CreateDatabase"
                 elif kind == "AWS::Glue::Table":
@@ -90,11 +96,13 @@ class Endpoint:
                     request.setdefault("Name", logical)
                 self._create(operation, request, logical)
 
-    def _create(self, operation: str, request: dict[str, Any], logical: str) -> None:
+    def _create(
+        self, operation: str, request: dict[str, Any], logical: str, service: str = "glue"
+    ) -> None:
         try:
-            self.call_service("glue", operation, request)
+            self.call_service(service, operation, request)
         except AwsError as exc:
-            if exc.code != "AlreadyExistsException":
+            if exc.code not in ("AlreadyExistsException", "ResourceInUseException"):
                 raise ConfigError(
                     f"workflow.serverless: resource {logical}: {exc.code}: {exc.message}"
                 ) from None

@@ -182,7 +182,7 @@ def functions_of(path: Path, account: str = "000000000000") -> list[Function]:
     doc = _read(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("functions"), dict):
         return []
-    names = _resource_names(path, doc)[1]
+    names = _resource_names(path, doc, account)[1]
     provider: dict[str, Any] = doc["provider"] if isinstance(doc.get("provider"), dict) else {}
     out = []
     for key, spec in doc["functions"].items():
@@ -236,10 +236,13 @@ def functions_of(path: Path, account: str = "000000000000") -> list[Function]:
     return out
 
 
-# ---- CloudFormation Glue resources (serverless.yml ``resources:``) -----------------------------
+# ---- CloudFormation resources (serverless.yml ``resources:``) ----------------------------------
 
 GLUE_TYPES = ("AWS::Glue::Database", "AWS::Glue::Table", "AWS::Glue::Crawler", "AWS::Glue::Job")
-"""Applied in this order (tables need their database)."""
+STREAM_TYPE = "AWS::KinesisFirehose::DeliveryStream"
+CREATED_TYPES = (*GLUE_TYPES, STREAM_TYPE)
+"""Created in this order (tables need their database, a stream's format conversion its table)."""
+_NAME_PROPERTY = {STREAM_TYPE: "DeliveryStreamName", "AWS::S3::Bucket": "BucketName"}
 
 
 def _cfn_loader() -> type[yaml.SafeLoader]:
@@ -262,8 +265,9 @@ def _cfn_loader() -> type[yaml.SafeLoader]:
 
 
 def _intrinsics(value: Any, names: dict[str, str], account: str) -> Any:
-    """CloudFormation intrinsics resolved as far as a local lake needs: Ref to a Glue resource is
-    its name, other Refs/ImportValues their own name, GetAtt X.Arn an ARN, Join and Sub."""
+    """CloudFormation intrinsics resolved as far as a local lake needs: Ref is the resource's
+    name (other Refs and ImportValues their own name), GetAtt X.Arn its ARN (a bucket's or a
+    stream's; otherwise an IAM role's), Join and Sub."""
     if isinstance(value, list):
         return [_intrinsics(v, names, account) for v in value]
     if not isinstance(value, dict):
@@ -276,7 +280,7 @@ def _intrinsics(value: Any, names: dict[str, str], account: str) -> Any:
         if key == "Fn::ImportValue":
             return str(arg)
         if key == "Fn::GetAtt" and isinstance(arg, list) and arg:
-            return f"arn:aws:iam::{account}:role/{arg[0]}"
+            return names.get(f"{arg[0]}.Arn", f"arn:aws:iam::{account}:role/{arg[0]}")
         if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
             return str(arg[0]).join(str(p) for p in arg[1])
         if key == "Fn::Sub" and isinstance(arg, str):
@@ -284,16 +288,17 @@ def _intrinsics(value: Any, names: dict[str, str], account: str) -> Any:
     return {k: _intrinsics(v, names, account) for k, v in value.items()}
 
 
-def glue_resources_of(path: Path, account: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(type, logical id, properties) of the Glue resources a serverless.yml declares under
-    ``resources:`` (inline or ``${file(...)}``), intrinsics and Serverless variables resolved."""
+def resources_of(path: Path, account: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(type, logical id, properties) of the Glue resources and Firehose delivery streams a
+    serverless.yml declares under ``resources:`` (inline or ``${file(...)}``), intrinsics and
+    Serverless variables resolved."""
     doc = _read(path)
     if not isinstance(doc, dict) or not doc.get("resources"):
         return []
-    glue, names = _resource_names(path, doc)
+    found, names = _resource_names(path, doc, account)
     out = []
-    for kind in GLUE_TYPES:
-        for logical, res in glue.items():
+    for kind in CREATED_TYPES:
+        for logical, res in found.items():
             if res["Type"] == kind:
                 props = resolve_variables(res.get("Properties") or {}, doc, path.parent)
                 out.append((kind, logical, _intrinsics(props, names, account)))
@@ -301,10 +306,11 @@ def glue_resources_of(path: Path, account: str) -> list[tuple[str, str, dict[str
 
 
 def _resource_names(
-    path: Path, doc: dict[str, Any]
+    path: Path, doc: dict[str, Any], account: str
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """The Glue resources under ``resources:`` (inline or ``${file(...)}``) by logical id, and
-    the name each logical id stands for (what ``!Ref`` gives)."""
+    """The resources under ``resources:`` (inline or ``${file(...)}``) by logical id, and what
+    each logical id stands for: ``ID`` its name (what ``!Ref`` gives), ``ID.Arn`` the ARN of a
+    bucket or stream (what ``!GetAtt ID.Arn`` gives)."""
     if not doc.get("resources"):
         return {}, {}
     parts = doc["resources"] if isinstance(doc["resources"], list) else [doc["resources"]]
@@ -317,15 +323,22 @@ def _resource_names(
             except (OSError, yaml.YAMLError) as e:
                 raise ValidationError([f"cannot read resources {target}: {e}"], str(path)) from None
         if isinstance(part, dict) and isinstance(part.get("Resources"), dict):
-            found.update(part["Resources"])
-    glue = {k: v for k, v in found.items() if isinstance(v, dict) and v.get("Type") in GLUE_TYPES}
+            found.update({k: v for k, v in part["Resources"].items() if isinstance(v, dict)})
     names = {}
-    for logical, res in glue.items():
+    for logical, res in found.items():
         props = res.get("Properties") or {}
+        kind = res.get("Type")
         name = (
-            props.get("Name")
+            props.get(_NAME_PROPERTY.get(str(kind), "Name"))
             or (props.get("DatabaseInput") or {}).get("Name")
             or (props.get("TableInput") or {}).get("Name")
         )
-        names[logical] = str(resolve_variables(name, doc, path.parent) if name else logical)
-    return glue, names
+        name = str(resolve_variables(name, doc, path.parent) if name else logical)
+        names[logical] = name
+        if kind == "AWS::S3::Bucket":
+            names[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
+        elif kind == STREAM_TYPE:
+            region = (doc.get("provider") or {}).get("region") or "us-east-1"
+            names[f"{logical}.Arn"] = f"arn:aws:firehose:{region}:{account}:deliverystream/{name}"
+    created = {k: v for k, v in found.items() if v.get("Type") in CREATED_TYPES}
+    return created, names
