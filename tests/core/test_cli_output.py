@@ -159,6 +159,9 @@ def test_transform_runs_and_the_workflow_final_line_say_what_was_transformed(
     assert len(listed) == 1 and listed[0]["result"]["days"] == []
     quiet = run_cli("transform", cwd=tmp_path).stdout
     assert "why 0 rows: nothing new since the last run" in quiet
+    asked = run_cli("transform", "--from", "2026-11-01", "--to", "2026-11-02", cwd=tmp_path).stdout
+    assert "why 0 rows: no raw data in the read set of the days asked for" in asked, asked
+    assert "nothing new since" not in asked  # an explicit range does not use the bookmark
     executions = run_cli("workflow", "executions", "-n", "1", cwd=tmp_path).stdout
     assert "batch:" in executions and "… older executions not shown" in executions
     [first] = json.loads(

@@ -163,6 +163,12 @@ def _days(days: list[str]) -> str:
 
 def why_no_rows(result: dict[str, Any]) -> str:
     """A transform that wrote nothing, explained from its result."""
+    if not result.get("days") and result.get("mode") == "range":
+        return (
+            "no raw data in the read set of the days asked for: nothing crawled holds "
+            "measurements of them (trafficlake transform --explain with the same days shows "
+            "which partitions were left out and why)"
+        )
     if not result.get("days"):
         return (
             "nothing new since the last run: no raw partition was added or changed since the "

@@ -141,7 +141,9 @@ def _transformed_since(s: Any, began: float) -> str:
     line = f"transformed: {len(days)} day(s){f' ({span})' if span else ''}, {rows:,} rows"
     line += f" in {len(runs)} transform run(s)" + (f", {failed} FAILED" if failed else "")
     if not rows and not failed:
-        line += f" - {why_no_rows({'days': days})}"
+        modes = {(r.result or {}).get("mode") for r in runs}
+        mode = "range" if modes == {"range"} else "incremental"
+        line += f" - {why_no_rows({'days': days, 'mode': mode})}"
     return line
 
 
