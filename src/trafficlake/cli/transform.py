@@ -166,8 +166,9 @@ def why_no_rows(result: dict[str, Any]) -> str:
     if not result.get("days") and result.get("mode") == "range":
         return (
             "no raw data in the read set of the days asked for: nothing crawled holds "
-            "measurements of them (trafficlake transform --explain with the same days shows "
-            "which partitions were left out and why)"
+            "measurements of them, or there is no such day (--since and --from without --to "
+            "end yesterday, UTC); trafficlake transform --explain with the same days shows "
+            "which partitions were left out and why"
         )
     if not result.get("days"):
         return (
