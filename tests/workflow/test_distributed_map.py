@@ -198,6 +198,8 @@ def test_reader_failures(settings: Settings) -> None:
             {"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "WriterConfig": {}}},
             "WriterConfig (output types, transformations) is not supported",
         ),
+        ({"ItemReader": "s3://lake/in/"}, "field 'ItemReader' must be an object"),
+        ({"ItemReader": ["x"]}, "field 'ItemReader' must be an object"),
     ],
 )
 def test_distributed_validation(fields: dict[str, Any], needle: str) -> None:

@@ -530,7 +530,8 @@ def _validate_distributed(state: dict[str, Any], bad: Any) -> None:
                                 "MaxInputBytesPerBatchPath")
         ):  # fmt: skip
             bad("ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch")
-    config = (state.get("ItemReader") or {}).get("ReaderConfig")
+    reader = state.get("ItemReader")
+    config = reader.get("ReaderConfig") if isinstance(reader, dict) else None
     if isinstance(config, dict):
         for key in config:
             if key not in READER_CONFIG:
@@ -541,7 +542,6 @@ def _validate_distributed(state: dict[str, Any], bad: Any) -> None:
             bad("ItemReader.ReaderConfig.CSVHeaderLocation must be FIRST_ROW or GIVEN")
         if config.get("CSVHeaderLocation") == "GIVEN" and not config.get("CSVHeaders"):
             bad("ItemReader.ReaderConfig: CSVHeaderLocation GIVEN needs CSVHeaders")
-    reader = state.get("ItemReader")
     if (
         isinstance(reader, dict)
         and reader.get("Resource") == GET_OBJECT
