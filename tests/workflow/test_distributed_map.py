@@ -200,6 +200,7 @@ def test_reader_failures(settings: Settings) -> None:
         ),
         ({"ItemReader": "s3://lake/in/"}, "field 'ItemReader' must be an object"),
         ({"ItemReader": ["x"]}, "field 'ItemReader' must be an object"),
+        ({"ItemReader": {"Resource": ["a list"]}}, "ItemReader.Resource must be one of"),
     ],
 )
 def test_distributed_validation(fields: dict[str, Any], needle: str) -> None:

@@ -519,7 +519,8 @@ def _validate_distributed(state: dict[str, Any], bad: Any) -> None:
                 bad("ResultWriter.WriterConfig (output types, transformations) is not supported")
             elif key not in fields:
                 bad(f"{part}: unknown field {key!r}")
-        if resources and spec.get("Resource") not in resources:
+        resource = spec.get("Resource")
+        if resources and not (isinstance(resource, str) and resource in resources):
             bad(f"{part}.Resource must be one of {', '.join(sorted(resources))}")
         for key in ("Parameters", "BatchInput"):
             if key in spec:
