@@ -7,12 +7,18 @@ GetTableMetadata) over :mod:`trafficlake.athena.metadata`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from trafficlake.athena import executions as X
 from trafficlake.athena import metadata as M
-from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.aws.service import (
+    AwsContext,
+    AwsError,
+    ErrorMap,
+    Operation,
+    ServiceAdapter,
+    guarded,
+)
 from trafficlake.catalog import CatalogError, NoSuchQueryExecutionError, QueryExecution, Table
 
 ENGINE = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
@@ -21,6 +27,13 @@ _STATISTICS = (
     "QueryQueueTimeInMillis", "ServicePreProcessingTimeInMillis", "QueryPlanningTimeInMillis",
     "ServiceProcessingTimeInMillis", "ResultReuseInformation",
 )  # fmt: skip
+
+
+ERRORS: ErrorMap = (
+    ((NoSuchQueryExecutionError, X.InvalidQueryRequest), "InvalidRequestException", 400),
+    (M.MetadataError, "MetadataException", 400),
+    (CatalogError, "InternalServerException", 500),
+)
 
 
 def _invalid(message: str) -> AwsError:
@@ -78,21 +91,6 @@ def table_metadata(t: Table) -> dict[str, Any]:
 
 def make_operations(ctx: AwsContext) -> dict[str, Operation]:
     settings = ctx.settings
-
-    def guarded(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Operation:
-        def op(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return fn(body)
-            except NoSuchQueryExecutionError as exc:
-                raise _invalid(str(exc)) from None
-            except M.MetadataError as exc:
-                raise AwsError("MetadataException", str(exc)) from None
-            except X.InvalidQueryRequest as exc:
-                raise _invalid(str(exc)) from None
-            except CatalogError as exc:
-                raise AwsError("InternalServerException", str(exc), 500) from None
-
-        return op
 
     def start(body: dict[str, Any]) -> dict[str, Any]:
         context = body.get("QueryExecutionContext") or {}
@@ -254,7 +252,7 @@ def make_operations(ctx: AwsContext) -> dict[str, Operation]:
         "GetWorkGroup": get_work_group,
         "ListWorkGroups": list_work_groups,
     }
-    return {name: guarded(fn) for name, fn in ops.items()}
+    return {name: guarded(fn, ERRORS) for name, fn in ops.items()}
 
 
 ADAPTER = ServiceAdapter("AmazonAthena.", make_operations)

@@ -3,17 +3,28 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
-from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.aws.service import (
+    AwsContext,
+    AwsError,
+    ErrorMap,
+    Operation,
+    ServiceAdapter,
+    operation_table,
+)
 from trafficlake.catalog import NoSuchResourceError, open_catalog
 from trafficlake.catalog.base import Catalog
 from trafficlake.errors import TrafficlakeError
 from trafficlake.events import bus
 from trafficlake.events.pattern import InvalidEventPatternError
-from trafficlake.workflow.errors import ScheduleError
+
+ERRORS: ErrorMap = (
+    ((bus.NoSuchRuleError, NoSuchResourceError), "ResourceNotFoundException", 400),
+    (InvalidEventPatternError, "InvalidEventPatternException", 400),
+    (TrafficlakeError, "ValidationException", 400),  # RuleHasTargetsError, ScheduleError, ...
+)
 
 RULE_FIELDS = ("Name", "EventPattern", "ScheduleExpression", "State", "Description", "RoleArn")
 
@@ -37,29 +48,10 @@ class EventsOperations(dict[str, Operation]):
         self.context = context
         self.settings = context.settings
         self.catalog: Catalog = open_catalog(self.settings)
-        for name in dir(self):
-            if name[:1].isupper():
-                self[name] = self._guarded(getattr(self, name))
+        self.update(operation_table(self, ERRORS))
 
     def close(self) -> None:
         self.catalog.close()
-
-    @staticmethod
-    def _guarded(op: Operation) -> Operation:
-        @functools.wraps(op)
-        def run(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return op(body)
-            except (bus.NoSuchRuleError, NoSuchResourceError) as exc:
-                raise AwsError("ResourceNotFoundException", str(exc)) from None
-            except InvalidEventPatternError as exc:
-                raise AwsError("InvalidEventPatternException", str(exc)) from None
-            except (bus.RuleHasTargetsError, ScheduleError) as exc:
-                raise AwsError("ValidationException", str(exc)) from None
-            except TrafficlakeError as exc:
-                raise AwsError("ValidationException", str(exc)) from None
-
-        return run
 
     def _arn(self, name: str) -> str:
         return self.context.arn("events", f"rule/{name}")

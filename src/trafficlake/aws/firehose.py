@@ -17,7 +17,14 @@ from typing import Any
 
 import pybase64
 
-from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.aws.service import (
+    AwsContext,
+    AwsError,
+    ErrorMap,
+    Operation,
+    ServiceAdapter,
+    guarded,
+)
 from trafficlake.delivery.destination import InvalidDestinationError
 from trafficlake.delivery.prefix import InvalidPrefixError
 from trafficlake.delivery.registry import (
@@ -36,6 +43,19 @@ from trafficlake.delivery.stream import (
 from trafficlake.delivery.wal import WalWriteError
 from trafficlake.errors import StorageError
 
+ERRORS: ErrorMap = (
+    (
+        (InvalidArgumentError, InvalidPrefixError, InvalidDestinationError),
+        "InvalidArgumentException",
+        400,
+    ),
+    (StreamExistsError, "ResourceInUseException", 400),
+    (StreamNotFoundError, "ResourceNotFoundException", 400),
+    (StreamLimitError, "LimitExceededException", 400),
+    (VersionMismatchError, "ConcurrentModificationException", 400),
+    ((StreamClosedError, WalWriteError, StorageError), "ServiceUnavailableException", 503),
+)
+
 
 class FirehoseOperations(Mapping[str, Operation]):
     """The operations over ``streams`` (name → stream); ``close()`` flushes the streams."""
@@ -50,15 +70,15 @@ class FirehoseOperations(Mapping[str, Operation]):
         self.registry = registry
         self.account_id = account_id
         self._ops: dict[str, Operation] = {
-            "PutRecord": self._guarded(self.put_record),
-            "PutRecordBatch": self._guarded(self.put_record_batch),
-            "CreateDeliveryStream": self._guarded(self.create_delivery_stream),
-            "DescribeDeliveryStream": self._guarded(self.describe_delivery_stream),
-            "ListDeliveryStreams": self._guarded(self.list_delivery_streams),
+            "PutRecord": guarded(self.put_record, ERRORS),
+            "PutRecordBatch": guarded(self.put_record_batch, ERRORS),
+            "CreateDeliveryStream": guarded(self.create_delivery_stream, ERRORS),
+            "DescribeDeliveryStream": guarded(self.describe_delivery_stream, ERRORS),
+            "ListDeliveryStreams": guarded(self.list_delivery_streams, ERRORS),
         }
         if registry is not None:
-            self._ops["UpdateDestination"] = self._guarded(self.update_destination)
-            self._ops["DeleteDeliveryStream"] = self._guarded(self.delete_delivery_stream)
+            self._ops["UpdateDestination"] = guarded(self.update_destination, ERRORS)
+            self._ops["DeleteDeliveryStream"] = guarded(self.delete_delivery_stream, ERRORS)
 
     def __getitem__(self, name: str) -> Operation:
         return self._ops[name]
@@ -75,26 +95,6 @@ class FirehoseOperations(Mapping[str, Operation]):
         else:
             for stream in list(self.streams.values()):
                 stream.close()
-
-    @staticmethod
-    def _guarded(op: Operation) -> Operation:
-        def run(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return op(body)
-            except (InvalidArgumentError, InvalidPrefixError, InvalidDestinationError) as exc:
-                raise AwsError("InvalidArgumentException", str(exc)) from None
-            except StreamExistsError as exc:
-                raise AwsError("ResourceInUseException", str(exc)) from None
-            except StreamNotFoundError as exc:
-                raise AwsError("ResourceNotFoundException", str(exc)) from None
-            except StreamLimitError as exc:
-                raise AwsError("LimitExceededException", str(exc)) from None
-            except VersionMismatchError as exc:
-                raise AwsError("ConcurrentModificationException", str(exc)) from None
-            except (StreamClosedError, WalWriteError, StorageError) as exc:
-                raise AwsError("ServiceUnavailableException", str(exc), 503) from None
-
-        return run
 
     # ---- operations ------------------------------------------------------------------------
     def put_record_batch(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,19 @@ catalog model; each operation calls one library function."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from trafficlake.aws.glue_crawlers import CrawlerOperations
 from trafficlake.aws.glue_jobs import JobOperations
 from trafficlake.aws.glue_request import field, optional, paged
-from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.aws.service import (
+    AwsContext,
+    AwsError,
+    ErrorMap,
+    Operation,
+    ServiceAdapter,
+    operation_table,
+)
 from trafficlake.catalog import crawler as crawls
 from trafficlake.catalog import glue as library
 from trafficlake.catalog import open_catalog
@@ -34,6 +40,36 @@ from trafficlake.catalog.base import (
 from trafficlake.storage import Lake
 from trafficlake.transform import glue_jobs
 from trafficlake.transform.runs import TransformRunningError
+
+ERRORS: ErrorMap = (
+    (
+        (
+            NoSuchDatabaseError,
+            NoSuchTableError,
+            NoSuchPartitionError,
+            NoSuchCrawlerError,
+            NoSuchJobRunError,
+            NoSuchResourceError,
+            glue_jobs.NoSuchJobError,
+        ),
+        "EntityNotFoundException",
+        400,
+    ),
+    ((TableExistsError, ResourceExistsError), "AlreadyExistsException", 400),
+    (CrawlerRunningError, "CrawlerRunningException", 400),
+    (CrawlerNotRunningError, "CrawlerNotRunningException", 400),
+    (TransformRunningError, "ConcurrentRunsExceededException", 400),
+    (
+        (
+            library.InvalidLocationError,
+            library.InvalidExpressionError,
+            glue_jobs.InvalidJobArgumentError,
+        ),
+        "InvalidInputException",
+        400,
+    ),
+    (CatalogError, "InternalServiceException", 500),
+)
 
 PARQUET_SD = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
@@ -64,47 +100,10 @@ class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
         self.catalog: Catalog = open_catalog(self.settings)
         self.lake = Lake.from_settings(self.settings)
         crawls.ensure_default_crawlers(self.catalog, self.settings)
-        for name in dir(self):
-            if name[:1].isupper():
-                self[name] = self._guarded(getattr(self, name))
+        self.update(operation_table(self, ERRORS))
 
     def close(self) -> None:
         self.catalog.close()
-
-    @staticmethod
-    def _guarded(op: Operation) -> Operation:
-        @functools.wraps(op)
-        def run(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return op(body)
-            except (
-                NoSuchDatabaseError,
-                NoSuchTableError,
-                NoSuchPartitionError,
-                NoSuchCrawlerError,
-                NoSuchJobRunError,
-                NoSuchResourceError,
-                glue_jobs.NoSuchJobError,
-            ) as exc:
-                raise AwsError("EntityNotFoundException", str(exc)) from None
-            except (TableExistsError, ResourceExistsError) as exc:
-                raise AwsError("AlreadyExistsException", str(exc)) from None
-            except CrawlerRunningError as exc:
-                raise AwsError("CrawlerRunningException", str(exc)) from None
-            except CrawlerNotRunningError as exc:
-                raise AwsError("CrawlerNotRunningException", str(exc)) from None
-            except TransformRunningError as exc:
-                raise AwsError("ConcurrentRunsExceededException", str(exc)) from None
-            except (
-                library.InvalidLocationError,
-                library.InvalidExpressionError,
-                glue_jobs.InvalidJobArgumentError,
-            ) as exc:
-                raise AwsError("InvalidInputException", str(exc)) from None
-            except CatalogError as exc:
-                raise AwsError("InternalServiceException", str(exc), 500) from None
-
-        return run
 
     # ---- shapes ----------------------------------------------------------------------------
     def _location(self, definition: dict[str, Any], key: str) -> str:

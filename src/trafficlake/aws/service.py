@@ -11,7 +11,8 @@ Adapters translate; what an operation *does* lives in the library module of its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError
 
 Operation = Callable[[dict[str, Any]], dict[str, Any]]
+
+ErrorMap = Sequence[tuple[type[Exception] | tuple[type[Exception], ...], str, int]]
+"""Library error types -> (AWS error code, HTTP status), first match wins."""
 
 
 class AwsError(TrafficlakeError):
@@ -56,3 +60,32 @@ class ServiceAdapter:
     target_prefix: str
     """The ``X-Amz-Target`` prefix, dot included (``"AWSGlue."``)."""
     make_operations: Callable[[AwsContext], Mapping[str, Operation]]
+
+
+def guarded(op: Operation, errors: ErrorMap) -> Operation:
+    """``op`` with the library errors named in ``errors`` raised as :class:`AwsError` (the one
+    place where an adapter's library exceptions become AWS's error codes)."""
+
+    @functools.wraps(op)
+    def run(body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return op(body)
+        except AwsError:
+            raise
+        except Exception as exc:
+            for types, code, status in errors:
+                if isinstance(exc, types):
+                    raise AwsError(code, str(exc), status) from None
+            raise
+
+    return run
+
+
+def operation_table(adapter: object, errors: ErrorMap) -> dict[str, Operation]:
+    """Every method of ``adapter`` named as an AWS operation (``GetCrawler``: a capital first
+    letter), each :func:`guarded` by ``errors``."""
+    return {
+        name: guarded(getattr(adapter, name), errors)
+        for name in dir(adapter)
+        if name[:1].isupper() and callable(getattr(adapter, name))
+    }

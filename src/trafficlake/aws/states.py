@@ -3,16 +3,32 @@ library (:mod:`trafficlake.workflow.api`) and the executions persisted in the ca
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
-from trafficlake.aws.service import AwsContext, AwsError, Operation, ServiceAdapter
+from trafficlake.aws.service import (
+    AwsContext,
+    AwsError,
+    ErrorMap,
+    Operation,
+    ServiceAdapter,
+    operation_table,
+)
 from trafficlake.catalog import NoSuchExecutionError, open_catalog
 from trafficlake.catalog.base import Execution, HistoryEvent
 from trafficlake.workflow import api
 from trafficlake.workflow.errors import NoSuchStateMachineError, ValidationError, WorkflowError
 from trafficlake.workflow.history import mark_abandoned
+
+ERRORS: ErrorMap = (
+    (NoSuchStateMachineError, "StateMachineDoesNotExist", 400),
+    (NoSuchExecutionError, "ExecutionDoesNotExist", 400),
+    (api.MachineExistsError, "StateMachineAlreadyExists", 400),
+    (api.ExecutionExistsError, "ExecutionAlreadyExists", 400),
+    (api.InvalidNameError, "InvalidName", 400),
+    (ValidationError, "InvalidDefinition", 400),
+    ((api.ReadOnlyMachineError, WorkflowError), "ValidationException", 400),
+)
 
 
 def _str(body: dict[str, Any], key: str, required: bool = True) -> Any:
@@ -44,32 +60,7 @@ class StatesOperations(dict[str, Operation]):
         self.executions = api.Executions(self.settings, context.services)
         with open_catalog(self.settings) as catalog:
             mark_abandoned(catalog)  # executions whose process died read ABORTED
-        for name in dir(self):
-            if name[:1].isupper():
-                self[name] = self._guarded(getattr(self, name))
-
-    @staticmethod
-    def _guarded(op: Operation) -> Operation:
-        @functools.wraps(op)
-        def run(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return op(body)
-            except NoSuchStateMachineError as exc:
-                raise AwsError("StateMachineDoesNotExist", str(exc)) from None
-            except NoSuchExecutionError as exc:
-                raise AwsError("ExecutionDoesNotExist", str(exc)) from None
-            except api.MachineExistsError as exc:
-                raise AwsError("StateMachineAlreadyExists", str(exc)) from None
-            except api.ExecutionExistsError as exc:
-                raise AwsError("ExecutionAlreadyExists", str(exc)) from None
-            except api.InvalidNameError as exc:
-                raise AwsError("InvalidName", str(exc)) from None
-            except ValidationError as exc:
-                raise AwsError("InvalidDefinition", str(exc)) from None
-            except (api.ReadOnlyMachineError, WorkflowError) as exc:
-                raise AwsError("ValidationException", str(exc)) from None
-
-        return run
+        self.update(operation_table(self, ERRORS))
 
     # ---- ARNs ------------------------------------------------------------------------------
     def _machine_arn(self, name: str) -> str:
