@@ -107,18 +107,22 @@ def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
     # lane index by lookup table (ids are small integers): O(rows), no sort
     ids = col("unieke_id")
     lo = int(ids.min())
-    present = np.zeros(int(ids.max()) - lo + 1, dtype=bool)
-    present[ids - lo] = True
+    ids = ids - lo
+    present = np.zeros(int(ids.max()) + 1, dtype=bool)
+    present[ids] = True
     lanes = np.flatnonzero(present) + lo
-    lane = (np.cumsum(present) - 1)[ids - lo]
     n = lanes.size
+    lane = (np.cumsum(present, dtype=np.int32) - 1)[ids]
     packed = col("packed")
     fresh = packed >= 0
     stale = np.bincount(lane[~fresh], minlength=n)  # the day's republications per lane
     # minute-major, so that rows (in time order) land nearly in sequence; stale rows are parked
     # on one extra minute the counts leave out
+    cell = np.where(fresh, col("minute"), MINUTES).astype(np.intp)
+    cell *= n
+    cell += lane
     grid = np.zeros((MINUTES + 1) * n, dtype="<i8")
-    grid[np.where(fresh, col("minute"), MINUTES) * np.intp(n) + lane] = packed
+    grid[cell] = packed
     cells = grid[: MINUTES * n].reshape(MINUTES, n)
     # each cell's facts and fresh bit (bits 48-52) are the low bits of its top 16 bits: 0 for a
     # minute without a fresh row, else 16 + facts
