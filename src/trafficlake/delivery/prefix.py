@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from trafficlake.delivery.datepattern import UnterminatedQuoteError, split_pattern
 from trafficlake.delivery.errors import DeliveryError
 
 
@@ -115,27 +116,18 @@ def compile_timestamp(pattern: str) -> Formatter:
     if not pattern:
         raise InvalidPrefixError("empty !{timestamp:} expression")
     parts: list[Formatter] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            if end < 0:
-                raise InvalidPrefixError(f"unterminated quote in !{{timestamp:{pattern}}}")
-            text = pattern[i + 1 : end] or "'"
-            parts.append(_const(text))
-            i = end + 1
-        elif ch.isalpha():
-            j = i
-            while j < len(pattern) and pattern[j] == ch:
-                j += 1
-            parts.append(_letter(ch, j - i, pattern))
-            i = j
-        elif ch in "[]{}#":
-            raise InvalidPrefixError(f"reserved character {ch!r} in !{{timestamp:{pattern}}}")
-        else:
-            parts.append(_const(ch))
-            i += 1
+    try:
+        for kind, piece in split_pattern(pattern):
+            if kind == "letters":
+                parts.append(_letter(piece[0], len(piece), pattern))
+            elif kind == "char" and piece in "[]{}#":
+                raise InvalidPrefixError(
+                    f"reserved character {piece!r} in !{{timestamp:{pattern}}}"
+                )
+            else:
+                parts.append(_const(piece))
+    except UnterminatedQuoteError:
+        raise InvalidPrefixError(f"unterminated quote in !{{timestamp:{pattern}}}") from None
     return lambda t: "".join(p(t) for p in parts)
 
 

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from trafficlake.delivery.datepattern import UnterminatedQuoteError, split_pattern
 from trafficlake.delivery.errors import DeliveryError
 from trafficlake.delivery.records import MALFORMED, RecordError, join_lines_or_none
 
@@ -133,27 +134,18 @@ _DEFAULT_TS = re.compile(
 def joda_to_strptime(pattern: str) -> str:
     """A Joda DateTimeFormat pattern (the common letters and 'quoted text') as a strptime one."""
     out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            if end < 0:
-                raise ValueError(f"unterminated quote in timestamp format {pattern!r}")
-            out.append(pattern[i + 1 : end].replace("%", "%%") or "'")
-            i = end + 1
-        elif ch.isalpha():
-            j = i
-            while j < len(pattern) and pattern[j] == ch:
-                j += 1
-            run = pattern[i:j]
-            if run not in _JODA:
-                raise ValueError(f"unsupported timestamp pattern letters {run!r} in {pattern!r}")
-            out.append(_JODA[run])
-            i = j
-        else:
-            out.append("%%" if ch == "%" else ch)
-            i += 1
+    try:
+        for kind, piece in split_pattern(pattern):
+            if kind == "letters":
+                if piece not in _JODA:
+                    raise ValueError(
+                        f"unsupported timestamp pattern letters {piece!r} in {pattern!r}"
+                    )
+                out.append(_JODA[piece])
+            else:
+                out.append(piece.replace("%", "%%"))
+    except UnterminatedQuoteError:
+        raise ValueError(f"unterminated quote in timestamp format {pattern!r}") from None
     return "".join(out)
 
 
