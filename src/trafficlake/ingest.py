@@ -540,6 +540,8 @@ def live(
 
     def failed(exc: Exception) -> None:
         fetch_errors.append(str(exc))
+        if len(report.failure_reasons) < FIRST_REASONS:
+            report.failure_reasons.append(str(exc))
         log.warning("MIV fetch failed: %s", exc)
         document = getattr(exc, "document", None)
         if document:

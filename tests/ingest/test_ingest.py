@@ -200,9 +200,24 @@ def test_live_quarantines_a_document_that_does_not_parse(
     )
     report = ingest.live(live_settings, max_polls=5)
     assert report.documents == 4 and report.failed_documents == 1 and report.errors == 1
+    assert len(report.failure_reasons) == 1 and report.failure_reasons[0]
     [err] = error_lines(live_settings, "processing-failed")
     assert base64.b64decode(err["rawData"]).startswith(b"<miv><meetpunt")
     assert err["errorMessage"]
+
+
+def test_live_names_why_a_fetch_failed_and_claims_no_quarantine(settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/feed"
+    env = {"TRAFFICLAKE_INGEST__FEED_URL": url, "TRAFFICLAKE_INGEST__RETRIES": "0"}
+    done = run_cli("ingest", "live", "--max-polls", "1", env=env)
+    assert done.returncode == 0, done  # live goes on past fetch errors (it is a poller)
+    lines = done.stderr.strip().splitlines()
+    assert lines[-2] == "error: 1 of 1 documents failed; first reasons:", done.stderr
+    assert lines[-1].startswith(f"  cannot reach {url}: "), done.stderr
 
 
 def test_cli_ingest_simulate_json(settings: Settings) -> None:

@@ -70,10 +70,11 @@ def _summary(report: Any, as_json: bool) -> None:
         elif report.events == 0 and report.documents:
             say("no events: the documents held no measurement")
     if report.failed_documents:
+        where = " (quarantined under errors/processing-failed/)" if report.errors else ""
         err_console.print(
             f"error: {report.failed_documents} of "
-            f"{report.documents + report.failed_documents} documents failed (quarantined under "
-            "errors/processing-failed/); first reasons:",
+            f"{report.documents + report.failed_documents} documents failed{where}; "
+            "first reasons:",
             highlight=False,
             markup=False,
             soft_wrap=True,
