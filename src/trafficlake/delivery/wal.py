@@ -51,7 +51,7 @@ from typing import Any, BinaryIO, TypeAlias
 import pyarrow as pa
 
 from trafficlake.delivery.errors import DeliveryError
-from trafficlake.errors import StorageError
+from trafficlake.errors import StorageError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ class WriteAheadLog:
             except Exception as exc:
                 if is_lake_error(exc):
                     raise
-                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                reason = f"{type(exc).__name__}: {first_line(exc)}"
                 moved = self.set_aside(path, reason)
                 log.error(
                     "WAL segment %s cannot be delivered (%s); moved to %s",
