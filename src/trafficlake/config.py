@@ -553,6 +553,9 @@ def _validate(s: Settings) -> None:
     check(s.simulator.minutes >= 1, "simulator.minutes", "must be >= 1")
     check(s.workflow.wait_scale >= 0, "workflow.wait_scale", "must be >= 0")
     check(s.ingest.poll_interval_s > 0, "ingest.poll_interval_s", "must be > 0")
+    for key in ("feed_url", "config_url"):
+        url = getattr(s.ingest, key)
+        check(url.startswith(("http://", "https://")), f"ingest.{key}", "must be an http(s) URL")
     lake = s.lake.url
     check(
         "://" not in lake or lake.startswith("s3://"),

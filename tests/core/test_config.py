@@ -42,6 +42,7 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
         ("[transform]\nlocations = [1, 'x']\n", r"transform.locations\[1\]: expected an integer"),
         ("[lake]\nurl = 'gs://b/x'\n", "lake.url: must be a local path or s3://"),
         ("[lake\nurl = 'x'\n", "invalid TOML"),
+        ("[ingest]\nfeed_url = 'miv.example/feed'\n", r"ingest.feed_url: must be an http\(s\) URL"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
