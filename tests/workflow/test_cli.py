@@ -63,6 +63,7 @@ def test_run_executions_history(tmp_path: Path, machine: Path) -> None:
         "SucceedStateEntered",
     ]
     assert "execution adder:ok1: SUCCEEDED" in r.stdout
+    assert "transformed:" not in r.stdout  # a machine that starts no transform says nothing of it
     r = tl(tmp_path, "workflow", "run", str(machine), "--input", '{"a": 1, "b": 1}', "--json")
     assert r.returncode == 1
     out = json.loads(r.stdout)

@@ -120,20 +120,23 @@ def run_cmd(
             )
         else:
             typer.echo(json.dumps(result.output))
-        console.print(_transformed_since(s, began), highlight=False, markup=False, soft_wrap=True)
+        transformed = _transformed_since(s, began)
+        if transformed:
+            console.print(transformed, highlight=False, markup=False, soft_wrap=True)
     if result.status != "SUCCEEDED":
         raise typer.Exit(1)
 
 
-def _transformed_since(s: Any, began: float) -> str:
-    """The final line of a run: what the transform runs it started did (days and rows)."""
+def _transformed_since(s: Any, began: float) -> str | None:
+    """The final line of a run: what the transform runs it started did (days and rows); None
+    when it started none (a machine that has nothing to do with the transform)."""
     from trafficlake.cli.transform import why_no_rows
     from trafficlake.transform.plan import JOB
 
     with open_for_reading(s) as cat:
         runs = [r for r in cat.list_job_runs(JOB, limit=50) if (r.started_at or 0) >= began]
     if not runs:
-        return "transformed: nothing (this execution started no transform run)"
+        return None
     days = sorted({d for r in runs for d in (r.result or {}).get("days", [])})
     rows = sum((r.result or {}).get("rows_written", 0) for r in runs)
     failed = sum(r.state == "FAILED" for r in runs)
