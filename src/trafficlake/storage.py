@@ -149,6 +149,20 @@ class Lake:
         out.sort(key=lambda e: e.key)
         return out
 
+    def delete_named(self, prefix: str, name_start: str) -> int:
+        """Delete every file under ``prefix`` whose name starts with ``name_start``, hidden ones
+        included (what a failed writer left); returns how many."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+        doomed = [
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and posixpath.basename(info.path).startswith(name_start)
+        ]
+        for path in doomed:
+            self.delete(self.key_of(path))
+        return len(doomed)
+
     def list_dirs(self, prefix: str = "") -> builtins.list[str]:
         """Immediate sub-folders of ``prefix`` as keys, sorted."""
         selector = pafs.FileSelector(self.path(prefix), recursive=False, allow_not_found=True)

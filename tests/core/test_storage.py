@@ -67,3 +67,15 @@ def test_lake_path_that_is_a_file_is_a_storage_error(tmp_path: Path) -> None:
         Lake.from_url(str(tmp_path / "lakefile"))
     with pytest.raises(StorageError, match="cannot create lake folder"):
         Lake.from_url(str(tmp_path / "lakefile" / "lake"))
+
+
+def test_delete_named_removes_hidden_and_plain_files_by_name_start(tmp_path: Path) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    for key in ("t/k=1/_q1_ab-0.parquet", "t/k=2/_q1_ab-1.parquet", "t/k=2/_q2_cd-0.parquet",
+                "t/k=3/q1_ab-0.parquet", "other/_q1_ab-0.parquet"):  # fmt: skip
+        lake.put_atomic(key, b"x")
+    assert lake.delete_named("t/", "_q1_ab-") == 2  # hidden files the listing never shows
+    root = tmp_path / "lake"
+    left = sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
+    assert left == ["other/_q1_ab-0.parquet", "t/k=2/_q2_cd-0.parquet", "t/k=3/q1_ab-0.parquet"]
+    assert lake.delete_named("nowhere/", "_q") == 0

@@ -172,6 +172,8 @@ def _publish(
             lake.delete(key)
             folder, _, base = key.rpartition("/")
             lake.delete(f"{folder}/{base.removeprefix(HIDDEN)}" if folder else base[1:])
+        # a COPY that failed halfway returned no file list: its files are found by their name
+        lake.delete_named(table.location, f"{HIDDEN}{name}-")
         raise
     for key, count in zip(hidden, (int(r[1]) for r in written), strict=True):
         if count == 0:
