@@ -34,3 +34,29 @@ def test_query_dialect_athena(cli: Any, tmp_path: Path, settings: Settings) -> N
     assert r.stdout == "v,k\n1,2\n"
     r = cli("query", "--dialect", "nope", "SELECT 1")
     assert r.returncode == 1 and "unknown dialect" in r.stderr
+
+
+def test_unparseable_sql_is_a_syntax_error_not_a_refused_write(
+    cli: Any, settings: Settings
+) -> None:
+    expecting = "Expecting: 'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT'"
+    r = cli("query", "--dialect", "athena", "SELEC")
+    assert r.returncode == 1
+    assert r.stderr.startswith(
+        "error: SYNTAX_ERROR: line 1:1: mismatched input 'SELEC'. " + expecting
+    )
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli("query", "--dialect", "athena", "\n  foo bar")
+    assert "SYNTAX_ERROR: line 2:3: mismatched input 'foo'" in r.stderr
+    r = cli("query", "--dialect", "athena", "SELEC 1")
+    assert r.returncode == 1 and "SYNTAX_ERROR: line 1:7: mismatched input '1'" in r.stderr
+    r = cli("query", "--dialect", "athena", "INSERT INTO anpr.t VALUES (")
+    assert r.returncode == 1 and "SYNTAX_ERROR: line 1:" in r.stderr
+    r = cli("query", "--dialect", "athena", "")
+    assert (r.returncode, r.stderr) == (1, "error: INVALID_REQUEST: Query is empty\n")
+    r = cli("query", "--dialect", "athena", "DELETE FROM anpr.t")  # parses: a refused write
+    assert (
+        r.returncode == 1 and "DELETE statements are not allowed in a read-only query" in r.stderr
+    )
+    r = cli("query", "--dialect", "athena", "--write", "SELEC")  # the same error with --write
+    assert "SYNTAX_ERROR: line 1:1: mismatched input 'SELEC'" in r.stderr

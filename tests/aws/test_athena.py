@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from trafficlake.athena import executions
 from trafficlake.aws.server import AwsServer, serve_settings
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
@@ -130,36 +131,101 @@ def test_failures_have_athena_shapes_and_history_is_kept(server: AwsServer) -> N
     assert len(ids) == 6 and ids[1] == q["QueryExecutionId"]
 
 
+def test_unparseable_sql_fails_with_a_syntax_error(server: AwsServer) -> None:
+    athena = client(server)
+    for sql, reason in [
+        ("SELEC", "SYNTAX_ERROR: line 1:1: mismatched input 'SELEC'. Expecting: 'ALTER', "),
+        ("  foo bar", "SYNTAX_ERROR: line 1:3: mismatched input 'foo'. Expecting: 'ALTER', "),
+        ("SELEC 1", "SYNTAX_ERROR: line 1:7: mismatched input '1'"),
+        (" ", "INVALID_REQUEST: Query is empty"),
+    ]:
+        q = run(athena, sql)
+        assert q["Status"]["State"] == "FAILED", (sql, q["Status"])
+        assert q["Status"]["StateChangeReason"].startswith(reason), (sql, q["Status"])
+        assert q["Status"]["AthenaError"]["ErrorCategory"] == 2
+
+
+SLOW_INSERT = (  # 18.75 billion joined rows: runs until interrupted
+    "INSERT INTO anpr.dst SELECT count(*), x % 3 FROM UNNEST(sequence(1, 3000)) AS u(x) "
+    "CROSS JOIN anpr.src s1 CROSS JOIN anpr.src s2 GROUP BY x % 3"
+)
+
+
+def state(athena: Any, qid: str) -> dict[str, Any]:
+    return dict(athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"])
+
+
+def wait_until(what: str, condition: Any, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached within {timeout:g} s")
+        time.sleep(0.01)
+
+
+def start_slow_insert(athena: Any, *, running: bool = True) -> str:
+    qid = str(athena.start_query_execution(
+        QueryString=SLOW_INSERT, ResultConfiguration={"OutputLocation": OUTPUT}
+    )["QueryExecutionId"])  # fmt: skip
+    if running:
+        wait_until(f"{qid} RUNNING", lambda: state(athena, qid)["State"] != "QUEUED")
+        assert state(athena, qid)["State"] == "RUNNING", state(athena, qid)
+    return qid
+
+
+def stop_and_check(athena: Any, qid: str) -> None:
+    """Stop ``qid``: CANCELLED at once, and still CANCELLED once its worker let go of it."""
+    athena.stop_query_execution(QueryExecutionId=qid)
+    status = state(athena, qid)
+    assert status["State"] == "CANCELLED", status
+    assert status["StateChangeReason"] == "USER_CANCELED: Query was canceled by user"
+    wait_until(f"the worker of {qid} let go", lambda: qid not in executions._LIVE)
+    assert state(athena, qid) == status  # the interrupted worker recorded nothing over it
+
+
+def create_dst(athena: Any) -> None:
+    setup_tables(athena)
+    assert run(athena, "CREATE EXTERNAL TABLE anpr.dst (n bigint) PARTITIONED BY (k int) "
+               "STORED AS PARQUET LOCATION 's3://lake-bucket/dst/'")["Status"]["State"] == "SUCCEEDED"  # fmt: skip
+
+
+def assert_dst_empty(athena: Any, settings: Settings) -> None:
+    lake = Lake.from_settings(settings)
+    assert not lake.list("dst/")
+    assert not [n for _, _, names in os.walk(lake.path("dst")) for n in names]
+    q = run(athena, "SHOW PARTITIONS anpr.dst")
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    rows = athena.get_query_results(QueryExecutionId=q["QueryExecutionId"])["ResultSet"]["Rows"]
+    assert rows == []
+
+
 @pytest.mark.slow
 def test_stop_cancels_and_an_interrupted_insert_leaves_nothing(
     server: AwsServer, settings: Settings
 ) -> None:
     athena = client(server)
-    setup_tables(athena)
-    assert run(athena, "CREATE EXTERNAL TABLE anpr.dst (n bigint) PARTITIONED BY (k int) "
-               "STORED AS PARQUET LOCATION 's3://lake-bucket/dst/'")["Status"]["State"] == "SUCCEEDED"  # fmt: skip
-    slow = ("INSERT INTO anpr.dst SELECT count(*), x % 3 FROM UNNEST(sequence(1, 3000)) AS u(x) "
-            "CROSS JOIN anpr.src s1 CROSS JOIN anpr.src s2 GROUP BY x % 3")  # fmt: skip
-    qid = athena.start_query_execution(
-        QueryString=slow, ResultConfiguration={"OutputLocation": OUTPUT}
-    )["QueryExecutionId"]
-    for _ in range(200):
-        if (
-            athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"]
-            == "RUNNING"
-        ):
-            break
-        time.sleep(0.02)
-    athena.stop_query_execution(QueryExecutionId=qid)
-    status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
-    assert status["State"] == "CANCELLED", status
-    time.sleep(1.0)  # the interrupted worker finishes; the state stays CANCELLED
-    status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
-    assert status["State"] == "CANCELLED"
-    lake = Lake.from_settings(settings)
-    assert not lake.list("dst/")
-    assert not [n for _, _, names in os.walk(lake.path("dst")) for n in names]
-    assert run(athena, "SHOW PARTITIONS anpr.dst")["Status"]["State"] == "SUCCEEDED"
+    create_dst(athena)
+    qid = start_slow_insert(athena)
+    stop_and_check(athena, qid)
+    assert_dst_empty(athena, settings)
+    assert run(athena, "SELECT 1")["Status"]["State"] == "SUCCEEDED"  # no stray interrupt
+
+
+@pytest.mark.slow
+def test_stop_while_queued_cancels_and_it_never_runs(server: AwsServer, settings: Settings) -> None:
+    athena = client(server)
+    create_dst(athena)
+    busy = [start_slow_insert(athena) for _ in range(executions.WORKERS)]  # every worker busy
+    queued = start_slow_insert(athena, running=False)
+    assert state(athena, queued)["State"] == "QUEUED"
+    stop_and_check(athena, queued)
+    for qid in busy:
+        stop_and_check(athena, qid)
+    probe = run(athena, "SELECT 1")  # runs after the queued one left the pool's queue
+    assert probe["Status"]["State"] == "SUCCEEDED", probe["Status"]
+    assert state(athena, queued)["State"] == "CANCELLED"
+    assert_dst_empty(athena, settings)
 
 
 def test_execution_parameters(server: AwsServer) -> None:

@@ -361,8 +361,10 @@ def athena_query(
     result is its row count (``rows``), as Athena reports it."""
     from trafficlake.catalog import open_catalog
 
-    sub = statement_kind(sql)[1]
+    kind, sub = statement_kind(sql)
     if not write and sub not in READ_ONLY:
+        if kind == "DML":  # an unparseable statement is a syntax error, not a refused write
+            parse_one(sql)
         raise ReadOnlyQueryError(
             f"{sub} statements are not allowed in a read-only query (only SELECT, SHOW and "
             "DESCRIBE); allow writes with --write"

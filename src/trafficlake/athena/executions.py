@@ -6,6 +6,12 @@ the output location as Athena writes them: ``<OutputLocation>/<id>.csv`` (SELECT
 every field quoted) or ``<id>.txt`` (DDL output), each with a ``.metadata`` file (here: JSON of
 the column infos). :func:`stop_query` cancels: a queued query never starts, a running one is
 interrupted, and an INSERT cancelled before its catalog commit leaves nothing behind.
+
+A stop and the worker meet under one lock (:data:`_STOP_LOCK`): the worker registers its
+session before it marks the execution RUNNING (a stop never finds a RUNNING execution it cannot
+interrupt), an interrupt only reaches the session while it still runs that execution, and the
+check "stopped?" right before a write's catalog commit claims the commit (a later stop leaves
+the execution to end SUCCEEDED, as its data is visible; it never turns CANCELLED into SUCCEEDED).
 """
 
 from __future__ import annotations
@@ -55,6 +61,10 @@ _CATALOGS: dict[str, Catalog] = {}
 _THREAD = threading.local()
 _LIVE: dict[str, AthenaSession] = {}
 """Sessions of the executions running in this process (to interrupt them on stop)."""
+_COMMITTING: set[str] = set()
+"""Executions whose write passed its last stop check and commits (a stop no longer cancels)."""
+_STOP_LOCK = threading.Lock()
+"""Orders stops against the workers' registration, commit claims and release."""
 
 
 class InvalidQueryRequest(TrafficlakeError):
@@ -158,17 +168,17 @@ def _run(settings: Settings, qid: str) -> None:
     if execution.state != "QUEUED":
         return
     started = time.time()
-    execution.state = "RUNNING"
-    if not cat.update_query_execution(execution, only_if_active=True):
-        return
     lake = Lake.from_settings(settings)
-    session: AthenaSession | None = None
     wrote = False
     try:
         session = _session(settings, cat, lake)
         session.database, session.query_id = execution.database.lower(), qid
-        _LIVE[qid] = session
-        result = session.execute(execution.query, cancelled=lambda: _cancelled(cat, qid))
+        with _STOP_LOCK:  # registered first: a stop that sees RUNNING can interrupt it
+            _LIVE[qid] = session
+        execution.state = "RUNNING"
+        if not cat.update_query_execution(execution, only_if_active=True):
+            return  # stopped while queued: it never starts
+        result = session.execute(execution.query, cancelled=lambda: _stopped_or_commit(cat, qid))
         wrote = result.update_count is not None
         _write_results(settings, lake, execution, result)
         execution.state = "SUCCEEDED"
@@ -180,7 +190,9 @@ def _run(settings: Settings, qid: str) -> None:
                                           error_type=ENGINE_ERROR, category=SYSTEM))  # fmt: skip
         _drop_session(settings, lake)  # its state is unknown: the next run opens a fresh one
     finally:
-        _LIVE.pop(qid, None)
+        with _STOP_LOCK:
+            _LIVE.pop(qid, None)
+            _COMMITTING.discard(qid)
     execution.completed_at = time.time()
     if not execution.statistics:
         execution.statistics = _statistics(execution, started, None)
@@ -205,8 +217,15 @@ def _drop_session(settings: Settings, lake: Lake) -> None:
         session.close()
 
 
-def _cancelled(cat: Catalog, qid: str) -> bool:
-    return cat.get_query_execution(qid).state == "CANCELLED"
+def _stopped_or_commit(cat: Catalog, qid: str) -> bool:
+    """A write's last check before its catalog commit: True if the execution was stopped;
+    otherwise the commit is claimed (a stop from now on leaves the execution running to
+    SUCCEEDED: its data becomes visible)."""
+    with _STOP_LOCK:
+        if cat.get_query_execution(qid).state == "CANCELLED":
+            return True
+        _COMMITTING.add(qid)
+        return False
 
 
 def _fail(execution: QueryExecution, exc: AthenaQueryError) -> None:
@@ -292,25 +311,28 @@ def list_queries(
 def stop_query(settings: Settings, qid: str) -> QueryExecution:
     """Cancel a queued or running execution (a finished one is left as it is)."""
     cat = shared_catalog(settings)
-    execution = cat.get_query_execution(qid)
-    if execution.state in QUERY_ACTIVE_STATES:
-        execution.state = "CANCELLED"
-        execution.reason = "USER_CANCELED: Query was canceled by user"
-        execution.completed_at = time.time()
-        if cat.update_query_execution(execution, only_if_active=True) and qid in _LIVE:
-            threading.Thread(target=_interrupt, args=(qid,), daemon=True).start()
+    with _STOP_LOCK:
+        execution = cat.get_query_execution(qid)
+        if execution.state in QUERY_ACTIVE_STATES and qid not in _COMMITTING:
+            execution.state = "CANCELLED"
+            execution.reason = "USER_CANCELED: Query was canceled by user"
+            execution.completed_at = time.time()
+            if cat.update_query_execution(execution, only_if_active=True) and qid in _LIVE:
+                threading.Thread(target=_interrupt, args=(qid,), daemon=True).start()
     return cat.get_query_execution(qid)
 
 
 def _interrupt(qid: str, every: float = 0.05, limit: float = 30.0) -> None:
     """Interrupt the execution's DuckDB work until its worker lets go of it (an interrupt that
-    lands between two statements is lost, so it is repeated)."""
+    lands between two statements is lost, so it is repeated). Under the lock the worker
+    releases the session with, so an interrupt never reaches the session's next execution."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        session = _LIVE.get(qid)
-        if session is None or session.query_id != qid:  # done; the session runs another one
-            return
-        session.interrupt()
+        with _STOP_LOCK:
+            session = _LIVE.get(qid)
+            if session is None or qid in _COMMITTING:  # done, or committing: let it finish
+                return
+            session.interrupt()
         time.sleep(every)
 
 

@@ -57,6 +57,13 @@ def prepare_duckdb(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+STATEMENT_STARTS = (
+    "'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT', "
+    "'MSCK', 'SHOW', 'UPDATE', 'WITH', <query>"
+)
+"""What a statement can start with, as Athena's syntax error lists it (the statements it runs)."""
+
+
 def parse_one(sql: str, *, dialect: str = READ_DIALECT) -> exp.Expression:
     """Parse exactly one statement; syntax errors as Athena reports them."""
     try:
@@ -75,6 +82,14 @@ def parse_one(sql: str, *, dialect: str = READ_DIALECT) -> exp.Expression:
             "Only one sql statement is allowed." if statements else "Query is empty",
         )
     statement: exp.Expression = statements[0]  # type: ignore[assignment]
+    if isinstance(statement, (exp.Condition, exp.Alias)):  # a bare expression: "SELEC", "foo bar"
+        text = sql.lstrip()
+        skipped = sql[: len(sql) - len(text)]
+        line, col = skipped.count("\n") + 1, len(skipped.rpartition("\n")[2]) + 1
+        raise syntax_error(
+            f"line {line}:{col}: mismatched input '{text.split(None, 1)[0]}'. Expecting: "
+            f"{STATEMENT_STARTS}"
+        )
     return statement
 
 

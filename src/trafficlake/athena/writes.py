@@ -163,7 +163,7 @@ def _publish(
             )
         for src, dst in moves:
             lake.move(src, dst)
-        if cancelled():
+        if cancelled():  # the last check: False claims the commit (a later stop cannot cancel)
             raise AthenaQueryError("USER_CANCELED", "Query was canceled by user")
         if new_files:
             _commit(session, table, new_files)
