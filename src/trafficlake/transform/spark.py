@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -60,10 +61,25 @@ class S3ConnectorMissingError(TransformError):
 def import_pyspark() -> Any:
     try:
         import pyspark
+        import pyspark.java_gateway
         import pyspark.sql
     except ImportError:
         raise MissingExtraError("pyspark", "spark") from None
+    pyspark.java_gateway.Popen = _popen_in_new_session  # type: ignore[misc,assignment]
     return pyspark
+
+
+def _popen_in_new_session(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """How pyspark starts the JVM, without Python code in the forked child.
+
+    pyspark passes ``preexec_fn`` only to make the JVM ignore Ctrl-C; a ``preexec_fn`` makes the
+    child run the interpreter's after-fork hooks, which crashes the child in a process with many
+    threads (seen: a segfault and ``JAVA_GATEWAY_EXITED`` under the endpoint's and DuckDB's
+    threads). A new session keeps Ctrl-C away from the JVM too, and is done in C.
+    """
+    kwargs.pop("preexec_fn", None)
+    kwargs["start_new_session"] = True
+    return subprocess.Popen(*args, **kwargs)
 
 
 def check_java() -> None:
