@@ -18,16 +18,9 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 HERE = Path(__file__).resolve().parent
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(HERE.parents[1] / "tests"))
+
+from chromium import ARGS, CHROMIUM  # noqa: E402  (the browser tests' launch settings)
 
 
 def main() -> int:
@@ -48,7 +41,7 @@ def main() -> int:
             except httpx.TransportError:
                 time.sleep(0.1)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             for path, name in (("/", "traffic"), ("/detectors", "detectors"), ("/lake", "lake")):
                 page.goto(base + path)

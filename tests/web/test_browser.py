@@ -13,19 +13,10 @@ from typing import Any
 
 import pytest
 
+from chromium import ARGS, CHROMIUM
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "ci"
 DAY1 = "2026-11-16"
 
