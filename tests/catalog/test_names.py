@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trafficlake.catalog.names import (
     TableRef,
     locations_table,
@@ -28,3 +30,13 @@ def test_settings_name_every_table_in_the_configured_database() -> None:
 
 def test_sql_form_quotes_both_parts() -> None:
     assert TableRef("my db", 'we"ird').sql == '"my db"."we""ird"'
+
+
+def test_partition_folders_are_hive_paths_below_the_table() -> None:
+    from trafficlake.catalog.names import hive_path, partition_folder
+
+    assert hive_path(["year", "month"], [2026, "11"]) == "year=2026/month=11"
+    assert partition_folder("t/", ["year", "month"], ["2026", "11"]) == "t/year=2026/month=11/"
+    assert partition_folder("t/", [], []) == "t/"
+    with pytest.raises(ValueError, match="1 partition values for the 2 keys"):
+        partition_folder("t/", ["year", "month"], ["2026"])

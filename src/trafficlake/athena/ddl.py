@@ -27,6 +27,7 @@ from trafficlake.catalog import (
     TableExistsError,
 )
 from trafficlake.catalog.glue import declared_partition
+from trafficlake.catalog.names import hive_path
 
 if TYPE_CHECKING:
     from trafficlake.athena.engine import AthenaSession, StatementResult
@@ -205,7 +206,7 @@ def _msck(session: AthenaSession, sql: str, sub: str) -> StatementResult:
         old = known.get(values)
         if old is not None and sorted(f.key for f in old.files) == sorted(f.key for f in files):
             continue
-        name = "/".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+        name = hive_path(keys, values)
         if old is None:
             lines.append(f"Partitions not in metastore:\t{table.name}:{name}")
         upsert.append(Partition(table.database, table.name, values, location, files,
@@ -213,7 +214,7 @@ def _msck(session: AthenaSession, sql: str, sub: str) -> StatementResult:
     if upsert:
         session.catalog.commit_partitions(table.database, table.name, upsert=upsert)
     lines += [f"Repair: Added partition to metastore {table.name}:" +
-              "/".join(f"{k}={v}" for k, v in zip(keys, p.values, strict=True))
+              hive_path(keys, p.values)
               for p in upsert if p.values not in known]  # fmt: skip
     return _output(sub, ["result"], [[line] for line in lines])
 
@@ -289,7 +290,7 @@ def _show(session: AthenaSession, sql: str, sub: str) -> StatementResult:
         if not keys:
             raise AthenaQueryError("NOT_PARTITIONED", f"Table {table.name} is not a partitioned table",
                                    error_type=DDL_FAILED)  # fmt: skip
-        rows = ["/".join(f"{k}={v}" for k, v in zip(keys, p.values, strict=True))
+        rows = [hive_path(keys, p.values)
                 for p in cat.list_partitions(table.database, table.name)]  # fmt: skip
         return _output(sub, ["partition"], [[r] for r in rows])
     if sub == "SHOW_CREATE_TABLE":

@@ -33,6 +33,7 @@ from trafficlake.catalog import (
     PartitionChangedError,
     Table,
 )
+from trafficlake.catalog.names import partition_folder
 from trafficlake.query import duck_type
 from trafficlake.sqlquote import quote_ident as _q
 
@@ -183,8 +184,7 @@ def _publish(
 
 
 def _location(table: Table, values: tuple[str, ...]) -> str:
-    keys = [k.name for k in table.partition_keys]
-    return table.location + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
+    return partition_folder(table.location, [k.name for k in table.partition_keys], values)
 
 
 def _commit(

@@ -37,6 +37,7 @@ from trafficlake.catalog.base import (
     Table,
     TableExistsError,
 )
+from trafficlake.catalog.names import partition_folder
 from trafficlake.storage import Lake
 from trafficlake.transform import glue_jobs
 from trafficlake.transform.runs import TransformRunningError
@@ -358,21 +359,17 @@ class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
                 )
             sd = pi.get("StorageDescriptor") or {}
             loc = sd.get("Location") if isinstance(sd, dict) else None
-            if loc is None:
-                names = [k.name for k in t.partition_keys]
-                key = (
-                    t.location
-                    + "/".join(f"{n}={v}" for n, v in zip(names, values, strict=False))
-                    + "/"
-                )
-            else:
-                key = library.lake_key(self.settings, self.lake, str(loc))
             try:
+                if loc is None:
+                    names = [k.name for k in t.partition_keys]
+                    key = partition_folder(t.location, names, values)
+                else:
+                    key = library.lake_key(self.settings, self.lake, str(loc))
                 if tuple(values) in known:
                     raise ResourceExistsError("Partition already exists.")
                 new.append(library.declared_partition(self.lake, t, values, key))
                 known.add(tuple(values))
-            except (CatalogError, ResourceExistsError) as exc:
+            except (CatalogError, ResourceExistsError, ValueError) as exc:
                 code = (
                     "AlreadyExistsException"
                     if isinstance(exc, ResourceExistsError)

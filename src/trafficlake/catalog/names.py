@@ -15,6 +15,7 @@ The lake's folders (see docs/architecture.md, "Lake layout"): ``raw/`` (landed e
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trafficlake.sqlquote import quote_ident
@@ -27,6 +28,18 @@ TRANSFORMED_PREFIX = "transformed/"
 LOCATIONS_PREFIX = "locations/"
 LOCATIONS_KEY = LOCATIONS_PREFIX + "locations.parquet"
 """The measuring-point reference table: one Parquet file, replaced atomically."""
+
+
+def hive_path(keys: Sequence[str], values: Sequence[object]) -> str:
+    """``k1=v1/k2=v2`` - a partition's Hive folder path below its table (no slashes around)."""
+    if len(keys) != len(values):
+        raise ValueError(f"{len(values)} partition values for the {len(keys)} keys {list(keys)}")
+    return "/".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+
+
+def partition_folder(table_location: str, keys: Sequence[str], values: Sequence[object]) -> str:
+    """The lake folder of one partition: the table's location + ``k1=v1/k2=v2/``."""
+    return table_location + (hive_path(keys, values) + "/" if keys else "")
 
 
 class TableRef(NamedTuple):

@@ -30,7 +30,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trafficlake.catalog import Catalog, NoSuchTableError, open_catalog
-from trafficlake.catalog.names import TableRef, lake_table, raw_table, transformed_table
+from trafficlake.catalog.names import (
+    TableRef,
+    lake_table,
+    partition_folder,
+    raw_table,
+    transformed_table,
+)
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.query import file_uris
@@ -287,8 +293,8 @@ def _stage(
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     data = sink.getvalue().to_pybytes()
-    folder = "".join(f"{k}={v}/" for k, v in zip(layout.partition_keys, values, strict=True))
-    key = f"{commit.staging_key(run_id, 0, layout)}{folder}part-0.parquet"
+    folder = partition_folder(commit.staging_key(run_id, 0, layout), layout.partition_keys, values)
+    key = f"{folder}part-0.parquet"
     lake.put_atomic(key, data)
     stats: dict[str, tuple[Any, Any]] = {}
     if layout.stats_column:

@@ -44,7 +44,7 @@ from trafficlake.catalog import (
     PartitionChangedError,
     Table,
 )
-from trafficlake.catalog.names import TRANSFORMED, TRANSFORMED_PREFIX, TableRef
+from trafficlake.catalog.names import TRANSFORMED, TRANSFORMED_PREFIX, TableRef, partition_folder
 from trafficlake.storage import Lake
 from trafficlake.transform.engine import OUTPUT_COLUMNS, PARTITION_KEYS, StagedFile
 
@@ -95,8 +95,7 @@ def staging_key(run_id: str, chunk_index: int, layout: Layout = TRANSFORMED_LAYO
 
 
 def partition_location(values: Sequence[str], layout: Layout = TRANSFORMED_LAYOUT) -> str:
-    keys = layout.partition_keys
-    return layout.prefix + "".join(f"{k}={v}/" for k, v in zip(keys, values, strict=True))
+    return partition_folder(layout.prefix, layout.partition_keys, values)
 
 
 def ensure_table(
