@@ -26,12 +26,13 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -63,6 +64,7 @@ stopped reporting, whose last measurement the feed keeps repeating."""
 FIRST_REASONS = 5
 """How many failure reasons a report keeps (the rest are only counted)."""
 
+T = TypeVar("T")
 Progress = Callable[[int], None]
 """Called with the number of units (minutes or documents) just completed."""
 
@@ -233,12 +235,22 @@ def simulate(
     write_locations(lake, simulator.network)  # the measuring points the feed talks about
     rng = np.random.default_rng(seed)
     clock = _SimClock(first + 114) if simulated_arrival else None
-    stream = _open_stream(settings, lake, clock)
     report = IngestReport("simulate")
     in_workers = not xml and workers > 1 and minutes > 2 * workers * SIMULATED_BLOCK
-    batches = (
-        _simulated_in_order(seed, lanes, first, minutes, workers)
+    blocks = (  # started before the stream, whose timer is a thread
+        _InOrder(_simulate_block, _blocks(seed, lanes, first, minutes), workers)
         if in_workers  # enough minutes to pay for starting the workers
+        else None
+    )
+    try:
+        stream = _open_stream(settings, lake, clock)
+    except BaseException:
+        if blocks is not None:
+            blocks.close()
+        raise
+    batches = (
+        (batch for block in blocks for batch in block)
+        if blocks is not None
         else simulator.minutes(first, minutes)
     )
     try:
@@ -264,8 +276,8 @@ def simulate(
             if progress is not None:
                 progress(1)
     finally:
-        if isinstance(batches, Generator):
-            batches.close()  # stops the workers when the loop ended early
+        if blocks is not None:
+            blocks.close()  # stops the workers when the loop ended early
         _finish(stream, report)
     return report
 
@@ -286,38 +298,68 @@ def _simulate_block(seed: int, lanes: int, start: int, count: int) -> list[pa.Re
     return list(sim.minutes(start, count))
 
 
-def _simulated_in_order(
-    seed: int, lanes: int, first: int, minutes: int, workers: int
-) -> Generator[pa.RecordBatch, None, None]:
-    """The simulated minutes in order, simulated in blocks by ``workers`` processes."""
-    blocks = [
-        (first + 60 * i, min(SIMULATED_BLOCK, minutes - i))
+def _blocks(seed: int, lanes: int, first: int, minutes: int) -> list[tuple[int, int, int, int]]:
+    """The ``_simulate_block`` tasks of a simulation."""
+    return [
+        (seed, lanes, first + 60 * i, min(SIMULATED_BLOCK, minutes - i))
         for i in range(0, minutes, SIMULATED_BLOCK)
     ]
-    pool = _worker_pool(workers)
-    pending: deque[Future[list[pa.RecordBatch]]] = deque()
-    try:
-        for start, count in blocks[: 2 * workers]:
-            pending.append(pool.submit(_simulate_block, seed, lanes, start, count))
-        rest = iter(blocks[2 * workers :])
-        while pending:
-            done = pending.popleft().result()
-            following = next(rest, None)
-            if following is not None:
-                pending.append(pool.submit(_simulate_block, seed, lanes, *following))
-            yield from done
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+
+TASKS_AHEAD = 4
+"""Tasks in flight per worker process: the workers go on while this process lands a result
+(or writes a file)."""
+
+
+def _start_method() -> str:
+    """How worker processes start: forked from this process when it runs no other thread
+    (there is no lock a thread could hold to copy, and they start in milliseconds), else from
+    a clean fork server that imports ingest once (about half a second)."""
+    return "fork" if threading.active_count() == 1 else "forkserver"
 
 
 def _worker_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes forked from a clean server that has imported ingest once (forking this
-    process would copy its threads' locks; spawn would re-import in every worker)."""
     import multiprocessing
 
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["trafficlake.ingest", "trafficlake.miv.simulator"])
+    context = multiprocessing.get_context(_start_method())
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["trafficlake.ingest", "trafficlake.miv.simulator"])
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
+
+
+class _InOrder(Generic[T]):
+    """``fn(*task)`` for each task, in task order; computed by ``workers`` processes (started
+    here, at once: before the caller starts a thread) or, with one worker, by this process
+    as the results are taken. ``close`` stops the workers (pending tasks are dropped)."""
+
+    def __init__(self, fn: Callable[..., T], tasks: list[Any], workers: int) -> None:
+        self._fn = fn
+        self._tasks = iter(tasks)
+        self._pending: deque[Future[T]] = deque()
+        self._pool = _worker_pool(workers) if workers > 1 else None
+        if self._pool is not None:
+            try:
+                for task in islice(self._tasks, TASKS_AHEAD * workers):
+                    self._pending.append(self._pool.submit(fn, *task))
+            except BaseException:
+                self.close()
+                raise
+
+    def __iter__(self) -> Iterator[T]:
+        if self._pool is None:
+            for task in self._tasks:
+                yield self._fn(*task)
+            return
+        while self._pending:
+            result = self._pending.popleft().result()
+            task = next(self._tasks, None)
+            if task is not None:
+                self._pending.append(self._pool.submit(self._fn, *task))
+            yield result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _parse_or_quarantine(
@@ -388,10 +430,17 @@ def replay(
     rng = np.random.default_rng(0)
     clock = _SimClock(0.0) if simulated_arrival else None
     lake = lake or Lake.from_settings(settings)
-    stream = _open_stream(settings, lake, clock)
     report = IngestReport("replay")
     window = (settings.ingest.max_ahead_s, settings.ingest.max_age_days)
-    parsed = _parsed_in_order(paths, window, workers)
+    # workers when there are enough files to pay for starting them; started before the
+    # stream, whose timer is a thread
+    in_workers = workers if len(paths) > 2 * workers else 1
+    parsed = _InOrder(_read_and_parse, [(path, window) for path in paths], in_workers)
+    try:
+        stream = _open_stream(settings, lake, clock)
+    except BaseException:
+        parsed.close()
+        raise
     try:
         for done, item in enumerate(parsed):
             if stop is not None and stop.is_set():
@@ -458,31 +507,6 @@ def _quiet_worker() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _parsed_in_order(
-    paths: list[Path], window: tuple[int, int], workers: int
-) -> Generator[_Parsed, None, None]:
-    """The files read and parsed, in order; by ``workers`` processes when there are enough
-    files to pay for starting them (each keeps two documents in flight)."""
-    if workers <= 1 or len(paths) <= 2 * workers:
-        for path in paths:
-            yield _read_and_parse(path, window)
-        return
-    pool = _worker_pool(workers)
-    pending: deque[Future[_Parsed]] = deque()
-    try:
-        for path in paths[: 2 * workers]:
-            pending.append(pool.submit(_read_and_parse, path, window))
-        rest = iter(paths[2 * workers :])
-        while pending:
-            item = pending.popleft().result()
-            following = next(rest, None)
-            if following is not None:
-                pending.append(pool.submit(_read_and_parse, following, window))
-            yield item
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def is_config_document(data: bytes) -> bool:
