@@ -8,9 +8,14 @@ Converted path: the same JSON records into a created stream with record format c
 caller; target >= 100k records/s and >= 0.5x the typed path in the same run.
 HTTP path: one boto3 caller sending the same 500-record calls to ``trafficlake aws serve`` (a
 subprocess on loopback, the typed stream); target >= 50k records/s and >= 0.8x the same calls
-in process. Measured interleaved (in process, boto3, raw HTTP, twice) with CPU time per call
-on each side: the raw ``http.client`` sender, its bodies encoded beforehand, shows what the
-endpoint costs without boto3's own client-side work.
+in process. "In process" is the endpoint's path without HTTP: the same request bodies, parsed
+as the server parses them, run by the same Firehose operation of an endpoint with the same
+configuration. Measured interleaved (in process, boto3, raw HTTP, the stream alone, twice) with
+CPU time per call on each side: the raw ``http.client`` sender, its bodies encoded beforehand,
+shows what the endpoint costs without boto3's own client-side work; the stream alone takes the
+decoded records (no JSON request, no base64). One synchronous caller waits for each reply, so
+a call's wall time is the caller's CPU plus the endpoint's: the ratio cannot exceed
+in-process / (in-process + boto3's CPU per call), reported as the ceiling.
 Baseline: pyarrow writing the same rows straight to one zstd Parquet file, in the same run.
 Target (docs/architecture.md, "Quality bars"): >= 100k records/s with the WAL on, on the typed path and one JSON caller.
 Diagnostic rows split a JSON call's cost: the caller thread's CPU time per call (parsing,
@@ -175,6 +180,26 @@ def _json(
     return len(payloads) / (time.perf_counter() - t0)
 
 
+_SERVE_CONFIG = (
+    '[lake]\nurl = "./lake"\n[delivery]\nbuffer_size_mb = 128\nbuffer_interval_s = 900\n'
+)
+"""The configuration of the endpoint and of its in-process twin (the typed stream ``miv``)."""
+_PUT_RECORD_BATCH = "Firehose_20150804.PutRecordBatch"
+
+
+def _request_bodies(calls: list[list[str]]) -> list[bytes]:
+    """The PutRecordBatch request bodies of ``calls``, encoded as boto3 encodes them."""
+    return [
+        json.dumps(
+            {
+                "DeliveryStreamName": "miv",
+                "Records": [{"Data": base64.b64encode(p.encode()).decode()} for p in c],
+            }
+        ).encode()
+        for c in calls
+    ]
+
+
 class _Endpoint:
     """``trafficlake aws serve`` in a subprocess on loopback (the typed stream ``miv``), fed by
     one boto3 caller or by ``http.client`` sending request bodies encoded beforehand (the
@@ -185,9 +210,7 @@ class _Endpoint:
         import boto3
 
         root.mkdir(parents=True)
-        (root / "trafficlake.toml").write_text(
-            '[lake]\nurl = "./lake"\n[delivery]\nbuffer_size_mb = 128\nbuffer_interval_s = 900\n'
-        )
+        (root / "trafficlake.toml").write_text(_SERVE_CONFIG)
         cmd = [sys.executable, "-m", "trafficlake.cli", "aws", "serve", "--port", "0"]
         self.proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -224,10 +247,7 @@ class _Endpoint:
         return time.perf_counter() - t0, time.process_time() - c0, self._cpu() - s0
 
     def raw(self, bodies: list[bytes]) -> tuple[float, float, float]:
-        headers = {
-            "X-Amz-Target": "Firehose_20150804.PutRecordBatch",
-            "Content-Type": "application/x-amz-json-1.1",
-        }
+        headers = {"X-Amz-Target": _PUT_RECORD_BATCH, "Content-Type": "application/x-amz-json-1.1"}
         s0, c0, t0 = self._cpu(), time.process_time(), time.perf_counter()
         for body in bodies:
             self.conn.request("POST", "/", body=body, headers=headers)
@@ -241,9 +261,30 @@ class _Endpoint:
         self.proc.wait(60)
 
 
-def _in_process(root: Path, calls: list[list[str]]) -> tuple[float, float]:
-    """The HTTP path's work in process: the same calls (as bytes) to the typed stream, timed
-    like the HTTP senders (the calls only, not the final flush); (seconds, CPU seconds)."""
+def _in_process(root: Path, bodies: list[bytes]) -> tuple[float, float]:
+    """The endpoint's path without HTTP: the same request bodies, each parsed as the server
+    parses it and run by the same Firehose operation of the same kind of endpoint (same
+    configuration, the typed stream ``miv`` with its WAL), timed like the HTTP senders (the
+    calls only, not the final flush); (seconds, CPU seconds of every thread)."""
+    from trafficlake.aws.endpoint import SERVICES, Endpoint, aws_context
+    from trafficlake.config import load_settings
+
+    root.mkdir(parents=True)
+    (root / "trafficlake.toml").write_text(_SERVE_CONFIG)
+    settings = load_settings(root / "trafficlake.toml")
+    endpoint = Endpoint(aws_context(settings, ""), {"firehose": SERVICES["firehose"]})
+    try:
+        c0, t0 = time.process_time(), time.perf_counter()
+        for body in bodies:
+            assert endpoint.call(_PUT_RECORD_BATCH, json.loads(body))["FailedPutCount"] == 0
+        return time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        endpoint.close()
+
+
+def _stream_alone(root: Path, calls: list[list[str]]) -> tuple[float, float]:
+    """The decoded records (bytes) straight to a stream's ``put_record_batch``: no JSON
+    request, no base64 (what a caller in the same process would do)."""
     records = [[p.encode() for p in c] for c in calls]
     with _stream(root) as s:
         c0, t0 = time.process_time(), time.perf_counter()
@@ -253,27 +294,20 @@ def _in_process(root: Path, calls: list[list[str]]) -> tuple[float, float]:
 
 
 def _http(table: pa.Table, root: Path, rounds: int) -> dict[str, list[float]]:
-    """In process, boto3 over HTTP and raw HTTP, interleaved ``rounds`` times (A, B, C, A, ...);
-    totals per sender: [seconds, caller CPU, endpoint CPU, calls]."""
+    """In process, boto3 over HTTP, raw HTTP and the stream alone, interleaved ``rounds``
+    times (A, B, C, D, A, ...); totals per sender: [seconds, caller CPU, endpoint CPU, calls]."""
     payloads = _payloads(table)
     calls = [payloads[i : i + 500] for i in range(0, len(payloads), 500)]
-    bodies = [
-        json.dumps(
-            {
-                "DeliveryStreamName": "miv",
-                "Records": [{"Data": base64.b64encode(p.encode()).decode()} for p in c],
-            }
-        ).encode()
-        for c in calls
-    ]
-    totals = {k: [0.0, 0.0, 0.0, 0.0] for k in ("in-process", "boto3", "raw")}
+    bodies = _request_bodies(calls)
+    totals = {k: [0.0, 0.0, 0.0, 0.0] for k in ("in-process", "boto3", "raw", "stream")}
     endpoint = _Endpoint(root / "endpoint")
     try:
         for k in range(rounds):
             for name, (wall, cpu, server) in (
-                ("in-process", (*_in_process(root / f"in-process{k}", calls), 0.0)),
+                ("in-process", (*_in_process(root / f"in-process{k}", bodies), 0.0)),
                 ("boto3", endpoint.boto3(calls)),
                 ("raw", endpoint.raw(bodies)),
+                ("stream", (*_stream_alone(root / f"stream{k}", calls), 0.0)),
             ):
                 for i, v in enumerate((wall, cpu, server, len(calls))):
                     totals[name][i] += v
@@ -308,6 +342,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
     def per_call(totals: list[float], i: int) -> float:
         return 1000 * totals[i] / totals[3]
+
+    ip, bt, rw = http["in-process"], http["boto3"], http["raw"]
 
     return [
         {"name": "pyarrow write_table zstd (baseline)", "value": base, "unit": "rows/s"},
@@ -370,19 +406,39 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "ratio": rate(http["raw"]) / rate(http["in-process"]),
         },
         {
-            "name": "  CPU per call: in process (all threads)",
-            "value": per_call(http["in-process"], 1),
+            "name": "  the stream alone (decoded records, no request)",
+            "value": rate(http["stream"]),
+            "unit": "rows/s",
+            "baseline": rate(http["in-process"]),
+            "ratio": rate(http["stream"]) / rate(http["in-process"]),
+        },
+        {"name": "  per call: in process, wall", "value": per_call(ip, 0), "unit": "ms"},
+        {
+            "name": "  per call: in process, CPU (all threads)",
+            "value": per_call(ip, 1),
+            "unit": "ms",
+        },
+        {"name": "  per call: boto3 over HTTP, wall", "value": per_call(bt, 0), "unit": "ms"},
+        {
+            "name": "  per call: boto3 caller CPU (validate, serialise, sign, parse)",
+            "value": per_call(bt, 1),
+            "unit": "ms",
+        },
+        {"name": "  per call: endpoint CPU (boto3 caller)", "value": per_call(bt, 2), "unit": "ms"},
+        {
+            "name": "  per call: neither CPU (wire, fsync wait, wake-ups)",
+            "value": per_call(bt, 0) - per_call(bt, 1) - per_call(bt, 2),
             "unit": "ms",
         },
         {
-            "name": "  CPU per call: endpoint process (raw HTTP caller)",
-            "value": per_call(http["raw"], 2),
+            "name": "  per call: endpoint CPU (raw HTTP caller)",
+            "value": per_call(rw, 2),
             "unit": "ms",
         },
         {
-            "name": "  CPU per call: boto3 caller (serialise, sign, parse)",
-            "value": per_call(http["boto3"], 1),
-            "unit": "ms",
+            "name": "  ceiling of the ratio: boto3's CPU added to in process",
+            "value": per_call(ip, 0) / (per_call(ip, 0) + per_call(bt, 1)),
+            "unit": "x",
         },
         {
             "name": "  JSON call: caller CPU per 500 records (median)",

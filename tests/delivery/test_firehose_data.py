@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from trafficlake.aws.firehose import FirehoseOperations, _decode_all
-from trafficlake.aws.service import AwsError
+from trafficlake.aws.service import AwsError, EncodedReply
 from trafficlake.delivery import DeliveryStream
 from trafficlake.storage import Lake
 
@@ -76,6 +76,22 @@ def test_put_record_batch_lands_the_decoded_records(tmp_path: Path, make_record:
     files = [e.key for e in Lake.from_url(str(tmp_path / "lake")).list("raw/")]
     table = pq.read_table(tmp_path / "lake" / files[0])
     assert table.column("unieke_id").to_pylist() == list(range(6))
+
+
+def test_an_all_success_reply_carries_its_json(tmp_path: Path, make_record: Any) -> None:
+    """The reply the server sends as it is (built from a template) is the reply's own JSON;
+    a reply with a failed record is left to json.dumps."""
+    ops, s = ops_on(tmp_path)
+    texts = [base64.b64encode(json.dumps(make_record(i)).encode()).decode() for i in range(500)]
+    reply = ops["PutRecordBatch"](
+        {"DeliveryStreamName": "miv", "Records": [{"Data": t} for t in texts]}
+    )
+    assert isinstance(reply, EncodedReply)
+    assert json.loads(reply.encoded) == reply and len(reply["RequestResponses"]) == 500
+    bad = base64.b64encode(b"{").decode()
+    mixed = ops["PutRecordBatch"]({"DeliveryStreamName": "miv", "Records": [{"Data": bad}]})
+    assert mixed["FailedPutCount"] == 1 and not isinstance(mixed, EncodedReply)
+    s.close()
 
 
 @pytest.mark.parametrize(

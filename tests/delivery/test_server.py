@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import signal
@@ -71,6 +72,45 @@ def test_boto3_lands_10000_records_in_their_prefixes(
     assert rows[1234]["verkeersintensiteit_klasse2"] == (1234 + 2) % 30
     assert rows[1234]["beschrijvende_id"] == "H1234L10"
     assert lake_files(server.folder, "errors/") == []
+
+
+def test_put_record_batch_reply_bytes(server_factory: Any, make_record: Any) -> None:
+    """The reply as sent: one JSON object, one RecordId per record in request order (one call's
+    ids share a prefix, each is distinct), whether it comes from the all-success template or
+    from json.dumps (a failed record)."""
+    server = server_factory()
+    url = urlparse(server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    headers = {"X-Amz-Target": "Firehose_20150804.PutRecordBatch"}
+
+    def put(records: list[bytes]) -> dict[str, Any]:
+        datas = [{"Data": base64.b64encode(r).decode()} for r in records]
+        conn.request(
+            "POST", "/", json.dumps({"DeliveryStreamName": "miv", "Records": datas}), headers
+        )
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200 and resp.getheader("Content-Length") == str(len(body))
+        return json.loads(body)  # type: ignore[no-any-return]
+
+    good = [json.dumps(make_record(i)).encode() for i in range(500)]
+    reply = put(good)
+    assert list(reply) == ["FailedPutCount", "Encrypted", "RequestResponses"]
+    assert reply["FailedPutCount"] == 0 and reply["Encrypted"] is False
+    ids = [r["RecordId"] for r in reply["RequestResponses"]]
+    assert all(list(r) == ["RecordId"] for r in reply["RequestResponses"])
+    assert len(set(ids)) == 500 and len({i[:-4] for i in ids}) == 1
+    assert put(good[:1])["RequestResponses"][0]["RecordId"][:-4] != ids[0][:-4]
+    mixed = put([good[0], b"{", good[1]])
+    assert mixed["FailedPutCount"] == 1
+    assert [sorted(r) for r in mixed["RequestResponses"]] == [
+        ["RecordId"],
+        ["ErrorCode", "ErrorMessage"],
+        ["RecordId"],
+    ]
+    conn.close()
+    assert server.stop() == 0
+    assert read_raw(server.folder).num_rows == 503
 
 
 def test_malformed_record_fails_alone_and_is_quarantined(

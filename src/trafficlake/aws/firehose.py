@@ -13,6 +13,7 @@ import base64
 import binascii
 from collections.abc import Iterator, Mapping
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import pybase64
@@ -20,6 +21,7 @@ import pybase64
 from trafficlake.aws.service import (
     AwsContext,
     AwsError,
+    EncodedReply,
     ErrorMap,
     Operation,
     ServiceAdapter,
@@ -110,7 +112,7 @@ class FirehoseOperations(Mapping[str, Operation]):
         datas = _decode_all(records)
         if datas is None:  # something to report, or to decode the slow way: one by one
             datas = [self._data(r, f"Records[{i}]") for i, r in enumerate(records)]
-        return stream.put_record_batch(datas)  # type: ignore[arg-type]
+        return _encoded(stream.put_record_batch(datas))  # type: ignore[arg-type]
 
     def put_record(self, body: dict[str, Any]) -> dict[str, Any]:
         stream = self._stream(body)
@@ -204,6 +206,26 @@ def _decode_all(records: list[Any]) -> list[bytes] | None:
         return list(map(pybase64.b64decode, texts, repeat(None), repeat(True)))
     except (binascii.Error, ValueError):
         return None
+
+
+def _encoded(reply: dict[str, Any]) -> dict[str, Any]:
+    """A PutRecordBatch reply whose records all succeeded, with its JSON built from a template:
+    the RecordIds joined by C-level calls instead of ``json.dumps`` of 500 small objects. Any
+    other reply (a failed record, an id that would need escaping) is left to ``json.dumps``."""
+    responses = reply["RequestResponses"]
+    if reply["FailedPutCount"] or not responses:
+        return reply
+    try:
+        ids = list(map(itemgetter("RecordId"), responses))
+    except KeyError:
+        return reply
+    if not "".join(ids).isalnum():
+        return reply
+    head = '{"FailedPutCount":0,"Encrypted":%s,"RequestResponses":[{"RecordId":"' % (
+        "true" if reply["Encrypted"] else "false"
+    )
+    encoded = head + '"},{"RecordId":"'.join(ids) + '"}]}'
+    return EncodedReply(reply, encoded.encode())
 
 
 def make_operations(context: AwsContext) -> FirehoseOperations:

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from trafficlake.aws.endpoint import SERVICES, Endpoint, EndpointServices, aws_context
-from trafficlake.aws.service import AwsError
+from trafficlake.aws.service import AwsError, EncodedReply
 from trafficlake.config import Settings
 from trafficlake.errors import ConfigError
 
@@ -71,7 +71,10 @@ class Reply:
 
 
 def _json_reply(status: int, payload: dict[str, Any], close: bool = False) -> Reply:
-    data = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    if isinstance(payload, EncodedReply):
+        data = payload.encoded
+    else:
+        data = json.dumps(payload, separators=(",", ":"), default=str).encode()
     return Reply(status, data, {"Content-Type": "application/x-amz-json-1.1"}, close)
 
 

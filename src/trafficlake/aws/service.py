@@ -35,6 +35,16 @@ class AwsError(TrafficlakeError):
         self.status = status
 
 
+class EncodedReply(dict[str, Any]):
+    """An operation's reply (a dict, like every reply) that also carries its JSON encoding,
+    built by the operation that knows its shape more cheaply than ``json.dumps`` would; the
+    server sends ``encoded`` as it is, in-process callers read the dict."""
+
+    def __init__(self, reply: dict[str, Any], encoded: bytes) -> None:
+        super().__init__(reply)
+        self.encoded = encoded
+
+
 @dataclass(frozen=True)
 class AwsContext:
     """What every adapter may need: settings, and the identity the endpoint reports."""

@@ -74,6 +74,8 @@ MAX_CALL_BYTES = 4 * 1024 * 1024
 
 COMPRESSIONS = ("zstd", "snappy", "gzip", "uncompressed")
 
+_CONVERTERS = 4
+"""Converter threads per stream (JSON calls of concurrent callers convert side by side)."""
 _RECORD_ID_SUFFIXES = [f"{i:04x}" for i in range(MAX_BATCH_RECORDS)]
 
 ErrorsByType = dict[str, list[dict[str, Any]]]
@@ -183,9 +185,11 @@ class DeliveryStream:
             except BaseException:
                 self._wal.close()
                 raise
-        self._syncer: ThreadPoolExecutor | None = None
-        if self._wal is not None and wal_sync:  # fsyncs JSON calls while they are converted
-            self._syncer = ThreadPoolExecutor(1, thread_name_prefix=f"delivery-{name}-wal")
+        self._converters: ThreadPoolExecutor | None = None
+        if self._wal is not None and wal_sync:  # convert JSON calls while the caller fsyncs
+            self._converters = ThreadPoolExecutor(
+                _CONVERTERS, thread_name_prefix=f"delivery-{name}-convert"
+            )
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         if self.buffer_interval_s > 0:
@@ -355,8 +359,10 @@ class DeliveryStream:
     def _put_json(self, raw: list[bytes], size: int, arrival_ms: int) -> list[RecordError]:
         """Log the call's records as received, then convert them while the fsync runs.
 
-        Returns once the records are fsync'd and converted (their rows and quarantined
-        errors are in the buffer): the acknowledgement, as for every other call.
+        The calling thread fsyncs (its GIL-free wait starts at once, no thread has to wake up
+        first) while a converter thread converts. Returns once the records are fsync'd and
+        converted (their rows and quarantined errors are in the buffer): the acknowledgement,
+        as for every other call.
         """
         joined = join_records(raw)
         frames = (
@@ -366,23 +372,30 @@ class DeliveryStream:
         )
         pending = PendingCall()
         ticket = self._append(frames, pending, {}, size, arrival_ms)
-        synced: Future[None] | None = None
-        if self._wal is not None and self._syncer is not None:
-            synced = self._syncer.submit(self._wal.sync, ticket)
+        converting: Future[ConvertedCall] | None = None
+        if self._converters is not None:
+            converting = self._converters.submit(self._convert, raw, arrival_ms, joined)
         result: ConvertedCall | None = None
         try:
-            result = self._convert(raw, arrival_ms, joined)
+            if converting is not None:
+                try:
+                    self._sync(ticket)  # raises WalWriteError: not acknowledged
+                finally:
+                    result = converting.result()
+            else:
+                result = self._convert(raw, arrival_ms, joined)
+                self._sync(ticket)
             with self._lock:
                 self.records_in += result.table.num_rows
                 self.errors_in += result.error_count
         finally:
             pending.resolve(result)
-            if synced is not None:
-                synced.result()  # raises WalWriteError: not acknowledged
-            elif self._wal is not None:
-                self._wal.sync(ticket)
         self._flush_if_due()
         return result.failures
+
+    def _sync(self, ticket: int) -> None:
+        if self._wal is not None:
+            self._wal.sync(ticket)
 
     def _convert(
         self, raw: list[bytes], arrival_ms: int, joined: bytes | None = None
@@ -620,8 +633,8 @@ class DeliveryStream:
         self.flush()
         if self._wal is not None:
             self._wal.close()
-        if self._syncer is not None:
-            self._syncer.shutdown(wait=True)
+        if self._converters is not None:
+            self._converters.shutdown(wait=True)
 
     def __enter__(self) -> DeliveryStream:
         return self
