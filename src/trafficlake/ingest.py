@@ -480,6 +480,30 @@ class _Parsed:
     quarantine: bytes = b""
     quarantine_reason: str = ""
 
+    def __getstate__(self) -> dict[str, Any]:
+        """From a worker: the events as Arrow IPC, several times cheaper than a pickled table."""
+        state = dict(vars(self))
+        if self.feed is not None:
+            state["feed"] = {**vars(self.feed), "events": _to_ipc(self.feed.events)}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state["feed"] is not None:
+            fields = state["feed"]
+            state["feed"] = ParsedFeed(**{**fields, "events": _from_ipc(fields["events"])})
+        vars(self).update(state)
+
+
+def _to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
 
 def _read_and_parse(path: Path, window: tuple[int, int]) -> _Parsed:
     try:
