@@ -286,13 +286,16 @@ class CatalogConnection:
         *,
         statements: Sequence[exp.Expression] | None = None,
         only_referenced: bool = False,
+        refresh: bool = True,
     ) -> list[str]:
         """Point the views of the tables ``sql`` reads at the partitions it needs.
         ``statements``: ``sql`` already parsed; ``only_referenced``: leave the views of other
-        tables as they are (a caller that runs no user views, like the Athena engine)."""
+        tables as they are (a caller that runs no user views, like the Athena engine);
+        ``refresh=False``: the caller has just followed the catalog's tables itself."""
         if self.read_only:
             check_read_only(sql)
-        self.refresh_tables()
+        if refresh:
+            self.refresh_tables()
         lowered = sql.lower()
         if statements is None and not any(name.lower() in lowered for _, name in self.tables):
             selection: dict[TableKey, list[list[KeyPredicate]]] | None = {}  # reads no table

@@ -209,6 +209,11 @@ def test_an_unpartitioned_table_reads_what_its_location_holds(session: AthenaSes
         pa.table({"a": pa.array([100], pa.int32())}), session.lake.path("flat/_tmp.parquet")
     )
     assert run(session, "SELECT sum(a) FROM flat") == [(7,)]
+    # a file rewritten in place is read anew (the session keeps Parquet footers it has read)
+    pq.write_table(
+        pa.table({"a": pa.array([10, 20], pa.int32())}), session.lake.path("flat/1.parquet")
+    )
+    assert run(session, "SELECT sum(a) FROM flat") == [(34,)]
 
 
 def test_functions_sqlglot_gets_wrong(session: AthenaSession) -> None:

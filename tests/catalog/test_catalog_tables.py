@@ -155,6 +155,33 @@ def test_commit_partitions_is_one_transaction(catalog: Catalog) -> None:
     assert catalog.get_bookmark("transform") == {"version": 2}
 
 
+def test_one_commit_writes_many_partitions_and_rewrites_changed_ones(catalog: Catalog) -> None:
+    make_raw_table(catalog)
+    catalog.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 21, 0, hi=5)])
+    # one commit: new partitions (written together), a changed one, a partition given twice
+    twice = [make_partition(2026, 11, 21, 2, rows=1), make_partition(2026, 11, 21, 2, rows=2)]
+    version = catalog.commit_partitions(
+        "traffic", "raw",
+        upsert=[make_partition(2026, 11, 21, 0, lo=7, hi=9, rows=3), make_partition(2026, 11, 21, 1, hi=4),
+                *twice, make_partition(2026, 11, 22, 0)],
+    )  # fmt: skip
+    assert version == 6
+    got = {p.values: p for p in catalog.list_partitions("traffic", "raw")}
+    assert sorted(v[2:] for v in got) == [("21", "0"), ("21", "1"), ("21", "2"), ("22", "0")]
+    assert got[("2026", "11", "21", "0")].row_count == 3
+    assert got[("2026", "11", "21", "0")].stats == {"tijd_waarneming": (7, 9)}
+    assert got[("2026", "11", "21", "1")].stats == {"tijd_waarneming": (0, 4)}
+    assert got[("2026", "11", "21", "2")].row_count == 2  # the last of the two
+    assert got[("2026", "11", "22", "0")].stats == {}
+    # the partition values were written for each: filters find them
+    assert [p.values[3] for p in catalog.list_partitions("traffic", "raw", where={"day": 21})] == [
+        "0",
+        "1",
+        "2",
+    ]
+    assert len(catalog.list_partitions("traffic", "raw", where={"day": 22, "hour": 0})) == 1
+
+
 def test_concurrent_writers_get_unique_increasing_versions(catalog_url: str) -> None:
     with open_catalog(catalog_url) as cat:
         make_raw_table(cat)

@@ -128,6 +128,9 @@ class AthenaSession:
         except (duckdb.Error, QueryError) as exc:
             raise AthenaQueryError("HIVE_METASTORE_ERROR", str(exc)) from None
         prepare_duckdb(self.connection.duckdb)
+        # the session outlives its statements: keep the Parquet footers it has read (DuckDB
+        # checks each file's modification time and size before it reuses one)
+        self.connection.duckdb.execute("SET parquet_metadata_cache = true")
         self._source: tuple[str, exp.Expression | None] = ("", None)
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -154,7 +157,7 @@ class AthenaSession:
         self.connection.close()
 
     def table_keys(self) -> set[tuple[str, str]]:
-        self.connection.refresh_tables()
+        """The catalog's tables as this statement saw them when it started."""
         return set(self.connection.tables)
 
     def get_table(self, node: exp.Table, sql: str) -> Table:
@@ -173,7 +176,7 @@ class AthenaSession:
                 self._follow_location(self.connection.tables[key])
         duck = duckdb_sql(tree)
         try:
-            self.connection.prepare(duck, statements=[tree], only_referenced=True)
+            self.connection.prepare(duck, statements=[tree], only_referenced=True, refresh=False)
         except QueryError as exc:
             raise AthenaQueryError("HIVE_METASTORE_ERROR", str(exc)) from None
         return duck, self.connection.bytes_read
@@ -201,6 +204,7 @@ class AthenaSession:
         kind, sub = statement_kind(sql)
         if kind == "DDL" and sub not in ("CREATE_TABLE_AS_SELECT",):
             return ddl.run(self, sql, sub)
+        self.connection.refresh_tables()  # once: the statement's view of the catalog's tables
         if sub == "EXPLAIN":
             return self._explain(sql)
         tree = parse_one(sql)

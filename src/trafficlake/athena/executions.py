@@ -65,6 +65,8 @@ _COMMITTING: set[str] = set()
 """Executions whose write passed its last stop check and commits (a stop no longer cancels)."""
 _STOP_LOCK = threading.Lock()
 """Orders stops against the workers' registration, commit claims and release."""
+_FINISHED: dict[str, threading.Event] = {}
+"""Executions this process runs, until they end: :func:`wait_for` waits on them unpolled."""
 
 
 class InvalidQueryRequest(TrafficlakeError):
@@ -153,6 +155,8 @@ def start_query(
         submitted_at=time.time(),
     )
     shared_catalog(settings).create_query_execution(execution)
+    with _POOL_LOCK:
+        _FINISHED[qid] = threading.Event()
     if client_token:
         with _POOL_LOCK:
             _TOKENS[client_token] = qid
@@ -163,6 +167,16 @@ def start_query(
 
 
 def _run(settings: Settings, qid: str) -> None:
+    try:
+        _execute(settings, qid)
+    finally:
+        with _POOL_LOCK:
+            finished = _FINISHED.pop(qid, None)
+        if finished is not None:
+            finished.set()
+
+
+def _execute(settings: Settings, qid: str) -> None:
     cat = shared_catalog(settings)
     execution = cat.get_query_execution(qid)
     if execution.state != "QUEUED":
@@ -317,8 +331,13 @@ def stop_query(settings: Settings, qid: str) -> QueryExecution:
             execution.state = "CANCELLED"
             execution.reason = "USER_CANCELED: Query was canceled by user"
             execution.completed_at = time.time()
-            if cat.update_query_execution(execution, only_if_active=True) and qid in _LIVE:
-                threading.Thread(target=_interrupt, args=(qid,), daemon=True).start()
+            if cat.update_query_execution(execution, only_if_active=True):
+                with _POOL_LOCK:
+                    finished = _FINISHED.get(qid)
+                if finished is not None:  # CANCELLED is final: waiters need not wait the worker
+                    finished.set()
+                if qid in _LIVE:
+                    threading.Thread(target=_interrupt, args=(qid,), daemon=True).start()
     return cat.get_query_execution(qid)
 
 
@@ -386,8 +405,13 @@ def _read_results(
 
 
 def wait_for(settings: Settings, qid: str, *, timeout: float = 600.0) -> QueryExecution:
-    """Poll until the execution leaves QUEUED/RUNNING (for tests and the CLI)."""
+    """Wait until the execution leaves QUEUED/RUNNING (for tests and the CLI): one this
+    process runs is waited on (its worker signals the end), any other is polled."""
     deadline = time.monotonic() + timeout
+    with _POOL_LOCK:
+        finished = _FINISHED.get(qid)
+    if finished is not None:
+        finished.wait(timeout)
     while True:
         execution = get_query(settings, qid)
         if execution.state not in QUERY_ACTIVE_STATES or time.monotonic() > deadline:

@@ -464,6 +464,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                     f"read (first {json.loads(changed[0])}): nothing committed"
                 )
             next_version = version - len(upsert)
+            by_key: dict[str, tuple[str, list[str], dict[str, Any], Partition]] = {}
             for part in upsert:
                 values = [str(v) for v in part.values]
                 if len(values) != nkeys:
@@ -472,7 +473,6 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                         f"but the table has {nkeys} partition keys"
                     )
                 next_version += 1
-                key = json.dumps(values)
                 row_values = {
                     "location": part.location,
                     "files": json.dumps([[f.key, f.size, f.row_count] for f in part.files]),
@@ -482,38 +482,49 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                     "version": next_version,
                     "updated_at": now,
                 }
+                key = json.dumps(values)
+                by_key[key] = (key, values, row_values, part)  # a repeated partition: the last
+            upserts = list(by_key.values())
+            # the changed partitions lose their values and stats (written again below) ...
+            changed_ids = [existing[key][0] for key, *_ in upserts if key in existing]
+            for key, _, row_values, _ in upserts:
                 if key in existing:
-                    pid = existing[key][0]
-                    conn.execute(P.update().where(P.c.id == pid).values(**row_values))
-                    conn.execute(
-                        T.partition_stats.delete().where(T.partition_stats.c.partition_id == pid)
-                    )
-                    conn.execute(
-                        T.partition_values.delete().where(T.partition_values.c.partition_id == pid)
-                    )
-                else:
-                    res = conn.execute(
-                        P.insert().values(
-                            database_name=database,
-                            table_name=table,
-                            pvalues=key,
-                            created_at=now,
-                            **row_values,
-                        )
-                    )
-                    pid = res.inserted_primary_key[0]  # type: ignore[index]
+                    conn.execute(P.update().where(P.c.id == existing[key][0]).values(**row_values))
+            for i in range(0, len(changed_ids), _CHUNK):
+                chunk = changed_ids[i : i + _CHUNK]
+                conn.execute(
+                    T.partition_stats.delete().where(T.partition_stats.c.partition_id.in_(chunk))
+                )
+                conn.execute(
+                    T.partition_values.delete().where(T.partition_values.c.partition_id.in_(chunk))
+                )
+            # ... the new ones are inserted in one statement (ids returned in order)
+            new_rows = [r for r in upserts if r[0] not in existing]
+            if new_rows:
+                inserted = conn.execute(
+                    P.insert().returning(P.c.id, sort_by_parameter_order=True),
+                    [
+                        {"database_name": database, "table_name": table, "pvalues": key,
+                         "created_at": now, **row_values}
+                        for key, _, row_values, _ in new_rows
+                    ],
+                )  # fmt: skip
+                for (key, *_), pid in zip(new_rows, inserted.scalars().all(), strict=True):
                     existing[key] = (pid, now)
-                if values:  # an unpartitioned table's one partition has no values
-                    conn.execute(
-                        T.partition_values.insert(),
-                        [
-                            {"partition_id": pid, "pos": i, "value": v, "num_value": _num(v)}
-                            for i, v in enumerate(values)
-                        ],
-                    )
-                stat_rows = [stat_row(pid, col, lo, hi) for col, (lo, hi) in part.stats.items()]
-                if stat_rows:
-                    conn.execute(T.partition_stats.insert(), stat_rows)
+            value_rows = [
+                {"partition_id": existing[key][0], "pos": i, "value": v, "num_value": _num(v)}
+                for key, values, _, _ in upserts
+                for i, v in enumerate(values)
+            ]  # an unpartitioned table's one partition has no values
+            if value_rows:
+                conn.execute(T.partition_values.insert(), value_rows)
+            stat_rows = [
+                stat_row(existing[key][0], col, lo, hi)
+                for key, _, _, part in upserts
+                for col, (lo, hi) in part.stats.items()
+            ]
+            if stat_rows:
+                conn.execute(T.partition_stats.insert(), stat_rows)
             doomed = [
                 existing[k][0]
                 for k in {json.dumps([str(v) for v in d]) for d in delete}
