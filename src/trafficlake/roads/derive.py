@@ -40,7 +40,12 @@ from trafficlake.catalog.names import (
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.query import file_uris
-from trafficlake.roads.health import HEALTH_COLUMNS, HEALTH_SCHEMA, HealthRules, health_input_sql
+from trafficlake.roads.health import (
+    HEALTH_COLUMNS,
+    HEALTH_INPUT_SCHEMA,
+    HealthRules,
+    health_input_sql,
+)
 from trafficlake.roads.health import day_health as health_of
 from trafficlake.roads.jams import JAMS_COLUMNS, JamRules, day_grid, find_jams
 from trafficlake.roads.sections import read_sections
@@ -184,7 +189,8 @@ def _derive(
     jams_staged: list[StagedFile] = []
     health_staged: list[StagedFile] = []
     # a day's jams are found in a second thread (own DuckDB connection) while its health is
-    # counted: each has single-threaded numpy stretches the other fills
+    # counted on the grid: both are mostly single-threaded numpy, so each gets a core, after
+    # the health input's read (DuckDB, every core) is done
     con, jams_con = _connect(settings, lake), _connect(settings, lake)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roads-jams") as pool:
@@ -192,14 +198,15 @@ def _derive(
                 if progress is not None:
                     progress(i, len(days), day.isoformat())
                 values = (str(day.year), str(day.month), str(day.day))
+                start = day_start(day)
+                keys = read_set(catalog, start, start + 86400, raw_table(settings))
+                rows = health_rows(con, lake, keys, day)
                 found = None
                 if sections is not None:
                     keys = transformed_keys(catalog, transformed, day)
                     rules = jam_rules(settings)
                     found = pool.submit(day_jams, jams_con, lake, keys, sections, day, rules)
-                start = day_start(day)
-                keys = read_set(catalog, start, start + 86400, raw_table(settings))
-                health = day_health(con, lake, keys, day, health_rules(settings))
+                health = health_of(rows, health_rules(settings))
                 result.detectors += health.num_rows
                 health_staged += _stage(lake, HEALTH_LAYOUT, run_id, values, health)
                 if found is not None:
@@ -270,18 +277,15 @@ def day_jams(
     return find_jams(day_grid(minutes.to_arrow_table(), lve, start), sections, rules)
 
 
-def day_health(
-    con: duckdb.DuckDBPyConnection,
-    lake: Lake,
-    raw_keys: Sequence[str],
-    day: date,
-    rules: HealthRules,
+def health_rows(
+    con: duckdb.DuckDBPyConnection, lake: Lake, raw_keys: Sequence[str], day: date
 ) -> pa.Table:
-    """The detector health of one UTC day from the raw files that may hold its rows."""
+    """The per-row facts detector health counts (:func:`health_input_sql`) of one UTC day,
+    from the raw files that may hold its rows."""
     if not raw_keys:
-        return HEALTH_SCHEMA.empty_table()
+        return HEALTH_INPUT_SCHEMA.empty_table()
     sql = health_input_sql(_read_parquet(raw_keys, lake), day_start(day))
-    return health_of(con.execute(sql).to_arrow_table(HEALTH_BATCH_ROWS), rules)
+    return con.execute(sql).to_arrow_table(HEALTH_BATCH_ROWS)
 
 
 def _stage(

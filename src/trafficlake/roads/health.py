@@ -35,7 +35,9 @@ class HealthRules:
 
 HEALTH_INPUT_SQL = """
 SELECT unieke_id, coalesce(lve_nr, 0) AS lve_nr,
-       CAST((tijd_waarneming - {start}) // 60 AS INTEGER) AS minute,
+       -- a fresh row's minute of the day; a stale republish is parked on minute {minutes}
+       CASE WHEN coalesce(actueel_publicatie, 1) = 1
+         THEN CAST((tijd_waarneming - {start}) // 60 AS INTEGER) ELSE {minutes} END AS minute,
        -- a fresh row (actueel_publicatie 1) packed in one BIGINT: bit 52 set; bits 48-51 its
        -- facts (1 defect, 2 irregular - geldig, 4 no data - all five harmonic speeds 254,
        -- 8 vehicles counted); bits 0-47 its reading (counts of classes 2-5, the class-2 speed,
@@ -68,6 +70,16 @@ WHERE unieke_id IS NOT NULL AND (
 """
 """DuckDB SQL of the per-row facts health is counted from, over raw rows (``{raw}``)."""
 
+HEALTH_INPUT_SCHEMA = pa.schema(
+    [
+        pa.field("unieke_id", pa.int32()),
+        pa.field("lve_nr", pa.int32()),
+        pa.field("minute", pa.int32()),
+        pa.field("packed", pa.int64()),
+    ]
+)
+"""The columns of :data:`HEALTH_INPUT_SQL`."""
+
 HEALTH_SCHEMA = pa.schema(
     [
         pa.field("unieke_id", pa.int32()),
@@ -91,7 +103,9 @@ HEALTH_COLUMNS = hive_columns(HEALTH_SCHEMA)
 
 def health_input_sql(raw: str, start: int) -> str:
     """:data:`HEALTH_INPUT_SQL` for the UTC day starting at epoch second ``start``."""
-    return HEALTH_INPUT_SQL.format(raw=raw, start=int(start), end=int(start) + MINUTES * 60)
+    return HEALTH_INPUT_SQL.format(
+        raw=raw, start=int(start), end=int(start) + MINUTES * 60, minutes=MINUTES
+    )
 
 
 def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
@@ -114,11 +128,10 @@ def day_health(rows: pa.Table, rules: HealthRules) -> pa.Table:
     n = lanes.size
     lane = (np.cumsum(present, dtype=np.int32) - 1)[ids]
     packed = col("packed")
-    fresh = packed >= 0
-    stale = np.bincount(lane[~fresh], minlength=n)  # the day's republications per lane
+    stale = np.bincount(lane[packed < 0], minlength=n)  # the day's republications per lane
     # minute-major, so that rows (in time order) land nearly in sequence; stale rows are parked
-    # on one extra minute the counts leave out
-    cell = np.where(fresh, col("minute"), MINUTES).astype(np.intp)
+    # on one extra minute (the SQL's) the counts leave out
+    cell: np.ndarray = col("minute").astype(np.int32 if (MINUTES + 1) * n < 2**31 else np.int64)
     cell *= n
     cell += lane
     grid = np.zeros((MINUTES + 1) * n, dtype="<i8")
