@@ -32,6 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from trafficlake.catalog.base import INT_TYPES, Partition, Table
+from trafficlake.catalog.names import referenced_table
 from trafficlake.schema import CURRENT_EVENT_TIME, EVENT_TIME_COLUMN, STALE_EVENT_TIME
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
@@ -178,12 +179,12 @@ def select_partitions_for(
     for stmt in parsed:
         if stmt is None:
             continue
-        ctes = {cte.alias for cte in stmt.find_all(exp.CTE)}
+        ctes = {cte.alias.lower() for cte in stmt.find_all(exp.CTE)}
         for node in stmt.find_all(exp.Table):
-            if not node.db and node.name in ctes:
+            if not node.db and node.name.lower() in ctes:
                 continue  # a WITH name, not the catalog table it may share its name with
-            key = (node.db or default_database, node.name)
-            if key not in tables:
+            key = referenced_table(tables, node.db or default_database, node.name)
+            if key is None:
                 continue
             table = tables[key]
             columns = {k.name for k in table.partition_keys} | {c.name for c in table.columns}

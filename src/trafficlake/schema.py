@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 CLASSES = (1, 2, 3, 4, 5)
 
@@ -52,6 +51,8 @@ None)``: no such rows."""
 def event_time_split(table: pa.Table) -> dict[str, tuple[int | None, int | None]]:
     """``{CURRENT_EVENT_TIME: (min, max), STALE_EVENT_TIME: (min, max)}`` of a table with the
     event-time and stale-flag columns."""
+    import pyarrow.compute as pc  # only writers need it: a query's start-up does not
+
     times = table.column(EVENT_TIME_COLUMN)
     stale = pc.fill_null(pc.equal(table.column(STALE_FLAG_COLUMN), 0), False)
     out: dict[str, tuple[int | None, int | None]] = {}

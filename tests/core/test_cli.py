@@ -78,3 +78,49 @@ def test_a_query_with_no_statement_is_one_line(tmp_path: Path) -> None:
         assert done.stderr.strip() == (
             "error: no SQL statement to run (only blanks, ';' or comments)"
         ), done.stderr
+
+
+DEFERRED = ("sqlglot", "pydantic", "sqlalchemy.orm", "boto3", "pyspark", "polars")
+"""Libraries a ``trafficlake query`` without a WHERE does not import (start-up time)."""
+
+
+def test_a_plain_query_does_not_import_what_it_does_not_use(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "lake" / "raw" / "year=2026"
+    data.mkdir(parents=True)
+    made = trafficlake(
+        "query", f"COPY (SELECT 7 AS x) TO '{data / 'a.parquet'}'", "--write", cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    assert trafficlake("crawler", "start", "raw", "--wait", cwd=tmp_path).returncode == 0
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print([m for m in {DEFERRED!r} if m in sys.modules],"
+        " file=sys.stderr))\n"
+        "from trafficlake.cli import main\n"
+        "main(['query', 'SELECT sum(x) FROM traffic.raw', '--format', 'csv', '--limit', '5'])\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TRAFFICLAKE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert done.stdout == "sum(x)\n7\n", done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_option_values_are_checked_with_typers_messages(tmp_path: Path) -> None:
+    def said(result: CliResult) -> str:  # the words in typer's error box
+        return " ".join("".join(" " if c in "│╭╮╰╯─" else c for c in result.stderr).split())
+
+    bad = trafficlake("query", "SELECT 1", "--limit", "x1", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "'--limit' / '-n': Input should be a valid integer" in said(bad)
+    low = trafficlake("query", "SELECT 1", "--limit", "-1", cwd=tmp_path)
+    assert low.returncode == 2
+    assert "'--limit' / '-n': Input should be greater than or equal to 0" in said(low)
+    (tmp_path / "q.sql").write_text("SELECT 40 + 2 AS answer")
+    good = trafficlake("query", "--file", "q.sql", "-f", "csv", "-n", "+1", cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == "answer\n42\n"

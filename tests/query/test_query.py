@@ -286,3 +286,27 @@ def test_a_with_name_is_not_the_catalog_table_it_shares_its_name_with() -> None:
     assert select_partitions_for(cte, tables, "traffic") == {}
     both = select_partitions_for(f"{cte} UNION ALL SELECT x FROM traffic.jams", tables, "traffic")
     assert both is not None and list(both) == [("traffic", "jams")]
+
+
+@pytest.mark.parametrize(
+    ("sql", "reads"),
+    [
+        ("SELECT count(*) FROM traffic.raw", True),
+        ("FROM raw SELECT count(*)", True),  # unqualified: the catalog's database
+        ("SELECT count(*) FROM traffic.RAW", True),  # DuckDB's names ignore case
+        ('SELECT count(*) FROM "Traffic"."Raw"', True),
+        ("SELECT (SELECT count(*) FROM raw) AS n", True),
+        ("WITH raw AS (SELECT 1 AS x) SELECT count(*) FROM raw", False),
+        ("WITH RAW AS (SELECT 1 AS x) SELECT count(*) FROM raw", False),
+        ("SELECT count(*) AS raw FROM range(3)", False),  # the name, but not a table
+        ("SELECT count(*) FROM traffic.raw WHERE hour >= 0", True),  # sqlglot's path
+        ("SELECT count(*) FROM traffic.RAW WHERE hour >= 0", True),
+    ],
+)
+def test_every_reference_reads_the_tables_it_names_and_only_those(
+    qenv: QueryEnv, sql: str, reads: bool
+) -> None:
+    res = _q(qenv, sql)
+    assert res.files_read == (_files(qenv, *HOURS) if reads else [])
+    counted = len(qenv.direct()) if reads else (3 if "range" in sql else 1)
+    assert res.rows == [(counted,)]

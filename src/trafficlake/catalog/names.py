@@ -15,7 +15,7 @@ The lake's folders (see docs/architecture.md, "Lake layout"): ``raw/`` (landed e
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from trafficlake.sqlquote import quote_ident
@@ -55,6 +55,16 @@ class TableRef(NamedTuple):
     def sql(self) -> str:
         """The name as a quoted SQL identifier: ``"database"."name"``."""
         return f"{quote_ident(self.database)}.{quote_ident(self.name)}"
+
+
+def referenced_table(
+    tables: Iterable[tuple[str, str]], database: str, name: str
+) -> tuple[str, str] | None:
+    """The catalog table (a ``(database, name)`` of ``tables``) that the SQL reference
+    ``database.name`` names, matched as DuckDB matches identifiers: case-insensitively
+    (``traffic.RAW`` is ``traffic.raw``); None when it names none of them."""
+    wanted = (database.lower(), name.lower())
+    return next((t for t in tables if (t[0].lower(), t[1].lower()) == wanted), None)
 
 
 def table_name(prefix: str, folder: str) -> str:

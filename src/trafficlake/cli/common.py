@@ -14,12 +14,15 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer._param_types import coerce_cli_path
 from typer.core import TyperCommand, TyperGroup
 
 from trafficlake.config import Settings, load_settings
@@ -46,8 +49,12 @@ display = _Display()
 
 
 def _plain(params: list[Any]) -> list[Any]:
-    """Flags show no placeholder, values their name (``--limit N``), never ``<int>``."""
+    """Flags show no placeholder, values their name (``--limit N``), never ``<int>``; plain
+    values are coerced without pydantic (:class:`_PlainValue`)."""
     for p in params:
+        if getattr(p, "_runtime_param", False) is None:  # typer builds it on first use
+            desc = p.type_descriptor
+            p._runtime_param = _PlainValue(desc.parameter_info, desc.annotation)
         if p.metavar is None:
             p.metavar = "" if getattr(p, "is_flag", False) else (p.name or "value").upper()
         if p.param_type_name == "argument":
@@ -57,6 +64,32 @@ def _plain(params: list[Any]) -> list[Any]:
 
 def _no_type(ctx: Any) -> None:
     return None
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+@dataclass(frozen=True)
+class _PlainValue(RuntimeParam):
+    """Typer's coercion of a text, integer or path value, without the pydantic ``TypeAdapter``
+    typer builds for every parameter (importing pydantic adds ~0.05 s to every command's
+    start-up). Any other value, and every value that would not pass, goes to typer's own
+    coercion, which gives the same result and says what is wrong in its words."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        info, kind = self.parameter_info, self.annotation
+        if isinstance(value, str) and info.parser is None:
+            if kind is str:
+                return value
+            if kind is int and _INTEGER.fullmatch(value) and not info.clamp:
+                number = int(value)
+                if (info.min is None or number >= info.min) and (
+                    info.max is None or number <= info.max
+                ):
+                    return number
+            if kind is Path and info.path_type is None:  # exists=, dir_okay=... still apply
+                return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+        return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
 
 
 class PlainCommand(TyperCommand):
