@@ -56,3 +56,17 @@ def test_health_counts_each_fault(tlake: LakeHarness) -> None:
     assert (stale_only["minutes_stale"], stale_only["minutes_observed"]) == (60, 0)
     assert not stale_only["trusted"]
     assert by_id[10]["lve_nr"] == 1
+
+
+def test_health_counts_the_republishes_of_an_outage_hour(tlake: LakeHarness) -> None:
+    """A feed outage: after an hour of fresh minutes every document republishes the last one
+    (``actueel_publicatie`` 0) for two hours, so a whole arrival-hour partition holds only
+    stale rows - which the transform's read set leaves out, but health must count."""
+    last = FIRST + 59 * 60
+    fresh = _rows(80, range(60))
+    stale = _rows(80, range(60, 180), actueel_publicatie=0, tijd_waarneming=last)
+    tlake.land_and_crawl(pa.concat_tables([fresh, stale]))
+    tlake.transform()
+    assert derive(tlake.settings).state == "SUCCEEDED"
+    (row,) = run_query(tlake.settings, "SELECT * FROM traffic.detector_health").table.to_pylist()
+    assert (row["minutes_observed"], row["minutes_stale"]) == (60, 120)

@@ -54,7 +54,7 @@ from trafficlake.storage import Lake
 from trafficlake.transform import commit
 from trafficlake.transform.commit import Layout
 from trafficlake.transform.engine import StagedFile
-from trafficlake.transform.plan import day_start, read_set, requested_days
+from trafficlake.transform.plan import day_start, publication_read_set, requested_days
 from trafficlake.transform.runs import begin_run
 
 JOB = "roads"
@@ -199,7 +199,7 @@ def _derive(
                     progress(i, len(days), day.isoformat())
                 values = (str(day.year), str(day.month), str(day.day))
                 start = day_start(day)
-                keys = read_set(catalog, start, start + 86400, raw_table(settings))
+                keys = publication_read_set(catalog, start, start + 86400, raw_table(settings))
                 rows = health_rows(con, lake, keys, day)
                 found = None
                 if sections is not None:

@@ -38,6 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Partition
+from trafficlake.catalog.base import INT_TYPES
 from trafficlake.catalog.names import RAW, TableRef
 from trafficlake.schema import CURRENT_EVENT_TIME, STALE_EVENT_TIME
 from trafficlake.transform.engine import TransformError
@@ -254,6 +255,30 @@ def _overlaps(lo_hi: tuple[Any, Any] | None, lo: int, hi: int) -> bool:
 def read_set(catalog: Catalog, start: int, end: int, raw: TableRef = RAW) -> list[str]:
     """Keys of the raw files that may hold rows with event time in [start - 19 min, end)."""
     return _keys(read_choices(catalog, start, end, raw))
+
+
+def publication_read_set(catalog: Catalog, start: int, end: int, raw: TableRef = RAW) -> list[str]:
+    """Keys of the raw files that may hold rows with event time in [start - 19 min, end) or
+    published in [start, end): :func:`read_set` plus the partitions that arrived from ``start``
+    to an hour after ``end``. Stale republishes (``actueel_publicatie`` 0) repeat older minutes,
+    and a partition holding only those (an hour of a feed outage) is left out of the read set,
+    yet they were published then (detector health counts them)."""
+    keys = set(read_set(catalog, start, end, raw))
+    partition_keys = catalog.get_table(*raw).partition_keys
+    names = [k.name for k in partition_keys]
+    days = range(start // 86400, (end + 3600 - 1) // 86400 + 1)
+    if {"year", "month", "day"} <= {k.name for k in partition_keys if k.type in INT_TYPES}:
+        wheres: list[dict[str, str | int] | None] = [
+            {"year": d.year, "month": d.month, "day": d.day} for d in map(epoch_day, days)
+        ]
+    else:  # keys that are not year/month/day numbers: every partition is looked at
+        wheres = [None]
+    for where in wheres:
+        for p in catalog.list_partitions(*raw, where=where):
+            arrival = _arrival_hour(p, names)
+            if arrival is not None and start <= arrival < end + 3600:
+                keys.update(f.key for f in p.files)
+    return sorted(keys)
 
 
 def _keys(choices: Iterable[ReadChoice]) -> list[str]:
