@@ -207,10 +207,13 @@ def simulate(
     lake: Lake | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    on_start: Callable[[int], None] | None = None,
     workers: int = 1,
 ) -> IngestReport:
     """Simulate ``minutes`` feed documents and deliver them through the stream; the simulated
     network's measuring points are written to the lake's locations table first.
+    ``on_start`` gets the number of minutes once the workers are started (the caller may
+    start threads from then on).
 
     ``xml=True`` renders each minute as a MIV document and parses it back (exercising the
     parser and its quarantine); otherwise the simulator's Arrow batches go in directly.
@@ -243,6 +246,8 @@ def simulate(
         else None
     )
     try:
+        if on_start is not None:
+            on_start(minutes)
         stream = _open_stream(settings, lake, clock)
     except BaseException:
         if blocks is not None:
@@ -423,10 +428,10 @@ def replay(
 
     ``workers`` > 1 reads and parses (gunzip included) in that many processes while this one
     lands the results in file order behind them: the same files and rows as one process.
+    ``on_start`` gets the number of files once the workers are started (the caller may start
+    threads from then on).
     """
     paths = expand_files(files)
-    if on_start is not None:
-        on_start(len(paths))
     rng = np.random.default_rng(0)
     clock = _SimClock(0.0) if simulated_arrival else None
     lake = lake or Lake.from_settings(settings)
@@ -437,6 +442,8 @@ def replay(
     in_workers = workers if len(paths) > 2 * workers else 1
     parsed = _InOrder(_read_and_parse, [(path, window) for path in paths], in_workers)
     try:
+        if on_start is not None:
+            on_start(len(paths))
         stream = _open_stream(settings, lake, clock)
     except BaseException:
         parsed.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from trafficlake.cli.common import (
     settings,
     when,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 group = App(help="Land MIV events in the lake through the delivery stream.", no_args_is_help=True)
 
@@ -94,17 +97,24 @@ def _summary(report: Any, as_json: bool) -> None:
 
 
 def _run(label: str, total: int | None, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    with progress() as bar, _stop_on_signals() as stop:
-        task = bar.add_task(label, total=total)
+    """``fn`` with a progress bar and Ctrl-C/SIGTERM as its stop. A run that reports its start
+    (``on_start``: its total, once its worker processes are forked) gets its bar then: the
+    bar's refresh is a thread, and workers are only forked from a process without threads."""
+    with ExitStack() as stack, _stop_on_signals() as stop:
+        bar: list[tuple[Progress, TaskID]] = []
+
+        def on_start(n: int | None) -> None:
+            shown = stack.enter_context(progress())
+            bar.append((shown, shown.add_task(label, total=n)))
 
         def advance(n: int) -> None:
-            bar.advance(task, n)
-
-        def on_start(n: int) -> None:
-            bar.update(task, total=n)
+            shown, task = bar[0]
+            shown.advance(task, n)
 
         if "on_start" in kwargs:
             kwargs["on_start"] = on_start
+        else:
+            on_start(total)
         return fn(progress=advance, stop=stop, **kwargs)
 
 
@@ -166,6 +176,7 @@ def simulate(
         seed=seed,
         xml=xml,
         simulated_arrival=simulated_arrival,
+        on_start=None,
         workers=workers or _cores(),
     )
     _summary(report, as_json)
