@@ -21,6 +21,7 @@ import pyarrow as pa
 from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
 from trafficlake.catalog.names import (
     LOCATIONS_KEY,
+    LOCATIONS_PREFIX,
     TableRef,
     locations_table,
     referenced_table,
@@ -28,7 +29,7 @@ from trafficlake.catalog.names import (
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.sqlquote import quote_ident, quote_literal
-from trafficlake.storage import Lake
+from trafficlake.storage import FileEntry, Lake
 
 if TYPE_CHECKING:  # query_pruning (sqlglot) is imported only by statements that name a table
     from sqlglot import exp
@@ -168,13 +169,34 @@ class CatalogConnection:
         # unqualified names (``transformed``) resolve there.
         self.duckdb.execute(f"USE memory.{quote_ident(settings.catalog.database)}")
         self.refresh_tables()
+        self._lake_views = self._lake_view_sources()
         loc = locations_table(settings)
-        if loc not in self.tables and lake.exists(LOCATIONS_KEY):
+        if self._lake_views[0] is not None and loc not in self.tables:
             uri = file_uris(lake, [LOCATIONS_KEY])[0]
             self.duckdb.execute(
                 f"CREATE VIEW {loc.sql} AS SELECT * FROM read_parquet({quote_literal(uri)})"
             )
         self._create_sections_view(loc)
+
+    def _lake_view_sources(self) -> tuple[FileEntry | None, bool, bool]:
+        """What the views of lake files were made from: the locations file (None: the lake has
+        none), whether the catalog has the locations table, whether it has the sections table."""
+        from trafficlake.roads.sections import sections_table
+
+        files = self.lake.list(LOCATIONS_PREFIX, recursive=False)
+        return (
+            next((f for f in files if f.key == LOCATIONS_KEY), None),
+            locations_table(self.settings) in self.tables,
+            sections_table(self.settings) in self.tables,
+        )
+
+    def current(self) -> bool:
+        """Whether this connection answers the next statement as a new one would, for a caller
+        that keeps it (the web server): the catalog's tables followed (as before every
+        statement), and the locations and sections views made from the same files and tables
+        as a new connection would make them from. False: close it and connect again."""
+        self.refresh_tables()
+        return self._lake_view_sources() == self._lake_views
 
     def _create_sections_view(self, locations: TableRef) -> None:
         """The road sections of the locations table (:mod:`trafficlake.roads.sections`), when

@@ -1,8 +1,8 @@
 """The FastAPI app: the dashboard pages and a read-only JSON API under ``/api``.
 
 One catalog and one lake handle are opened per app and shared by requests
-(:class:`~trafficlake.web.context.WebContext`); each request that runs SQL gets its own DuckDB
-connection. The routes live in :mod:`~trafficlake.web.api` (catalog, transformed table),
+(:class:`~trafficlake.web.context.WebContext`); a request that runs SQL takes a DuckDB
+connection of the app's for its duration (one an earlier request used, or a new one). The routes live in :mod:`~trafficlake.web.api` (catalog, transformed table),
 :mod:`~trafficlake.web.views` (roads, jams, detector health, map; the pages); errors are JSON
 (:mod:`~trafficlake.web.errors`); the user SQL endpoint (POST /api/query) is
 :mod:`~trafficlake.web.user_sql`.

@@ -1,5 +1,6 @@
 """What every request of the app shares: the settings, one catalog and one lake handle (opened
-on first use, behind a lock), a DuckDB connection per request, and the day rules."""
+on first use, behind a lock), the DuckDB connections requests take turns with, and the day
+rules."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ class WebContext:
         self._catalog: Catalog | None = catalog
         self._lake: Lake | None = None
         self._opening = threading.Lock()  # request threads share one catalog and one lake
+        self._idle: list[CatalogConnection] = []
+        self._pool = threading.Lock()
+        self._closed = False
 
     @property
     def catalog(self) -> Catalog:
@@ -40,16 +44,56 @@ class WebContext:
             return self._lake
 
     def close(self) -> None:
-        """Close the catalog this context opened (not one it was given)."""
+        """Close the kept DuckDB connections and the catalog this context opened (not one it
+        was given)."""
+        with self._pool:
+            self._closed, idle, self._idle = True, self._idle, []
+        for con in idle:
+            con.close()
         if self._catalog is not None and self._given is None:
             self._catalog.close()
             self._catalog = None
 
     @contextmanager
     def sql(self) -> Iterator[CatalogConnection]:
-        """A read-only DuckDB connection over the catalog's tables, for one request."""
-        with connect(self.settings, catalog=self.catalog, lake=self.lake) as con:
+        """A read-only DuckDB connection over the catalog's tables for one request: one an
+        earlier request used (its views and the Parquet footers it read are kept; opening a
+        connection cost a warm answer about as much as its query), or a new one. A connection
+        serves one request at a time; it answers as a new one would (its views follow the
+        catalog and the lake: :meth:`CatalogConnection.current`), and one whose request failed
+        is closed, not kept."""
+        con = self._kept() or self._connect()
+        try:
             yield con
+        except BaseException:
+            con.close()
+            raise
+        with self._pool:
+            if not self._closed:
+                self._idle.append(con)
+                return
+        con.close()
+
+    def _kept(self) -> CatalogConnection | None:
+        while True:
+            with self._pool:
+                if not self._idle:
+                    return None
+                con = self._idle.pop()
+            try:
+                if con.current():
+                    return con
+            except BaseException:
+                con.close()
+                raise
+            con.close()
+
+    def _connect(self) -> CatalogConnection:
+        con = connect(self.settings, catalog=self.catalog, lake=self.lake)
+        # kept across requests: reuse the Parquet footers read (DuckDB checks each file's
+        # modification time and size before it does)
+        con.duckdb.execute("SET parquet_metadata_cache = true")
+        return con
 
     def days(self) -> list[str]:
         return data.available_days(self.catalog, self.settings)
