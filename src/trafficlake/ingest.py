@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -79,6 +80,10 @@ class NoInputFilesError(IngestError):
 
 class InvalidStartError(IngestError):
     """The simulation start is not an ISO date or datetime."""
+
+
+class WorkerLostError(IngestError):
+    """A worker process died (killed, out of memory); what came before it was landed."""
 
 
 @dataclass
@@ -356,10 +361,16 @@ class _InOrder(Generic[T]):
                 yield self._fn(*task)
             return
         while self._pending:
-            result = self._pending.popleft().result()
-            task = next(self._tasks, None)
-            if task is not None:
-                self._pending.append(self._pool.submit(self._fn, *task))
+            try:
+                result = self._pending.popleft().result()
+                task = next(self._tasks, None)
+                if task is not None:
+                    self._pending.append(self._pool.submit(self._fn, *task))
+            except BrokenProcessPool:
+                raise WorkerLostError(
+                    "a worker process died (killed, or out of memory?); the results before it "
+                    "were landed"
+                ) from None
             yield result
 
     def close(self) -> None:
@@ -448,14 +459,12 @@ def replay(
     except BaseException:
         parsed.close()
         raise
+    done = 0
     try:
-        for done, item in enumerate(parsed):
+        for item in parsed:
             if stop is not None and stop.is_set():
                 report.interrupted = True
-                report.resume = (
-                    f"trafficlake ingest replay with the {len(paths) - done} file(s) not "
-                    f"replayed, from {item.path} on (sorted by path)"
-                )
+                report.resume = _replay_rest(paths, done)
                 break
             if item.failure is not None:
                 stream.put_error(item.quarantine, item.quarantine_reason, PROCESSING_FAILED)
@@ -469,10 +478,20 @@ def replay(
                 _land_feed(stream, item.feed, report)
             if progress is not None:
                 progress(1)
+            done += 1
+    except WorkerLostError as exc:
+        raise WorkerLostError(f"{exc}; to resume: {_replay_rest(paths, done)}") from None
     finally:
         parsed.close()  # stops the workers when the loop ended early
         _finish(stream, report)
     return report
+
+
+def _replay_rest(paths: list[Path], done: int) -> str:
+    return (
+        f"trafficlake ingest replay with the {len(paths) - done} file(s) not replayed, "
+        f"from {paths[done]} on (sorted by path)"
+    )
 
 
 @dataclass

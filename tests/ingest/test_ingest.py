@@ -398,6 +398,51 @@ def test_replay_in_worker_processes_lands_the_same_lake_in_order(
         assert len(one.list("errors/")) == len(other.list("errors/")) == 1
 
 
+def test_a_worker_that_dies_stops_the_replay_in_one_line_naming_where_to_resume(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sim = Simulator(5, 60)
+    start = int(datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp())
+    for i, batch in enumerate(sim.minutes(start, 30)):
+        (docs / f"{i:03d}.xml").write_bytes(sim.to_xml(batch))
+    killed: list[int] = []
+
+    def kill_a_worker(n: int) -> None:
+        if not killed:  # after the first document landed
+            worker = multiprocessing.active_children()[0]
+            os.kill(worker.pid or 0, signal.SIGKILL)
+            killed.append(worker.pid or 0)
+
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    with pytest.raises(ingest.WorkerLostError) as caught:
+        ingest.replay(settings, [str(docs / "*")], lake=lake, workers=2, progress=kill_a_worker)
+    assert killed
+    message = str(caught.value)
+    assert message.startswith("a worker process died (killed, or out of memory?)")
+    assert "to resume: trafficlake ingest replay with the " in message
+    left = int(message.split("with the ")[1].split(" file(s)")[0])
+    assert 0 < left < 30 and f"from {docs / f'{30 - left:03d}.xml'} on" in message
+    # what landed was delivered and the stream closed: the rest replays into the same lake
+    rest = sorted(docs.iterdir())[30 - left :]
+    report = ingest.replay(settings, [str(p) for p in rest], lake=lake, workers=1)
+    assert report.documents == left
+    whole = Lake.from_url(str(tmp_path / "whole"))
+    ingest.replay(settings, [str(docs / "*")], lake=whole, workers=1)
+
+    def measurements(lake: Lake) -> list[tuple[int, int]]:
+        table = pa.concat_tables(pq.read_table(lake.path(e.key)) for e in lake.list("raw/"))
+        ids, times = table["unieke_id"].to_pylist(), table["tijd_waarneming"].to_pylist()
+        return sorted(zip(ids, times, strict=True))
+
+    assert measurements(lake) == measurements(whole)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_a_replay_in_workers_and_says_where_to_resume(tmp_path: Path) -> None:
     import os
