@@ -28,6 +28,27 @@ def test_help_has_no_type_placeholders(tmp_path: Path) -> None:
     assert "--limit" in usage
 
 
+def test_a_command_runs_in_an_app_of_its_own_with_the_same_help_and_errors(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from trafficlake.cli import app, app_for
+
+    assert app_for(["--utc", "query", "SELECT 1"]).registered_commands[0].name == "query"
+    assert [g.name for g in app_for(["crawler", "list"]).registered_groups] == ["crawler"]
+    assert app_for(["--help"]) is app and app_for(["qurey"]) is app
+    for args in (["query", "--help"], ["crawler", "start", "--help"], ["serve", "-h"],
+                 ["ingest", "--help"], ["query", "--limit", "x"], ["crawler", "strat"],
+                 ["--help"], ["qurey"]):  # fmt: skip
+        whole = CliRunner().invoke(app, args, prog_name="trafficlake")
+        alone = run_cli(*args, cwd=tmp_path)
+        assert (alone.returncode, alone.stdout + alone.stderr) == (
+            whole.exit_code,
+            whole.stdout + whole.stderr,
+        ), args
+
+
 def test_help_prose_is_not_broken_where_the_source_breaks_its_lines() -> None:
     import typer
 
