@@ -115,3 +115,19 @@ def test_a_crawl_whose_process_died_is_taken_over(catalog_url: str) -> None:
         runs = {r.id: r for r in cat.list_crawl_runs("raw")}
         assert runs[dead_id].status == "FAILED" and "died" in (runs[dead_id].error_message or "")
         assert runs[run.id].status == "RUNNING"
+
+
+def test_delete_crawler_refuses_a_running_one_and_drops_its_runs(catalog: Catalog) -> None:
+    catalog.create_crawler(Crawler("c", ["raw/"]))
+    run = catalog.start_crawl("c")
+    with pytest.raises(CrawlerRunningError, match="Crawler c is running"):
+        catalog.delete_crawler("c")
+    catalog.request_stop("c")
+    with pytest.raises(CrawlerRunningError, match="Crawler c is stopping"):
+        catalog.delete_crawler("c")
+    run.status = "CANCELLED"
+    catalog.finish_crawl(run)
+    catalog.delete_crawler("c")
+    with pytest.raises(NoSuchCrawlerError):
+        catalog.delete_crawler("c")
+    assert catalog.create_crawler(Crawler("c", ["raw/"])).last_crawl is None  # no old runs

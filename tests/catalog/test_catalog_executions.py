@@ -39,3 +39,16 @@ def test_executions_and_history(catalog: Catalog) -> None:
     ]
     with pytest.raises(NoSuchExecutionError, match="execution nope not found"):
         catalog.get_history("nope")
+
+
+def test_list_executions_pages_after_a_cursor(catalog: Catalog) -> None:
+    for i in range(5):
+        catalog.create_execution(Execution("", "etl" if i != 2 else "other", f"r{i}"))
+    first = catalog.list_executions(state_machine="etl", limit=2)
+    assert [e.id for e in first] == ["etl:r4", "etl:r3"]
+    rest = catalog.list_executions(state_machine="etl", limit=2, after=first[-1].id)
+    assert [e.id for e in rest] == ["etl:r1", "etl:r0"]  # other:r2 is not etl's
+    catalog.create_execution(Execution("", "etl", "new"))  # a new execution shifts nothing
+    assert catalog.list_executions(state_machine="etl", after="etl:r1") == rest[1:]
+    with pytest.raises(NoSuchExecutionError, match="execution etl:gone not found"):
+        catalog.list_executions(after="etl:gone")

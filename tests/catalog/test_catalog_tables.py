@@ -288,3 +288,17 @@ def test_in_memory_sqlite_keeps_its_data(url: str) -> None:
         cat.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 21, 7)])
         assert [t.full_name for t in cat.list_tables()] == ["traffic.raw"]
         assert cat.current_version() == 1
+
+
+def test_drop_database_drops_its_tables_and_partitions(catalog: Catalog) -> None:
+    make_raw_table(catalog)
+    catalog.commit_partitions("traffic", "raw", upsert=[make_partition(2026, 11, 21, 7)])
+    catalog.create_database("other")
+    catalog.create_table(Table("other", "keep", [Column("a", "int")]))
+    catalog.drop_database("traffic")
+    assert catalog.list_databases() == ["other"]
+    assert [t.full_name for t in catalog.list_tables()] == ["other.keep"]
+    with pytest.raises(NoSuchDatabaseError, match="database traffic not found"):
+        catalog.drop_database("traffic")
+    make_raw_table(catalog)  # a database of the same name starts empty
+    assert catalog.list_partitions("traffic", "raw") == []

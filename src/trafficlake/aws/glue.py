@@ -8,6 +8,7 @@ from typing import Any
 
 from trafficlake.aws.glue_crawlers import CrawlerOperations
 from trafficlake.aws.glue_jobs import JobOperations
+from trafficlake.aws.glue_partitions import PartitionOperations
 from trafficlake.aws.glue_request import field, optional, paged
 from trafficlake.aws.service import (
     AwsContext,
@@ -32,12 +33,10 @@ from trafficlake.catalog.base import (
     NoSuchPartitionError,
     NoSuchResourceError,
     NoSuchTableError,
-    Partition,
     ResourceExistsError,
     Table,
     TableExistsError,
 )
-from trafficlake.catalog.names import partition_folder
 from trafficlake.storage import Lake
 from trafficlake.transform import glue_jobs
 from trafficlake.transform.runs import TransformRunningError
@@ -80,7 +79,6 @@ PARQUET_SD = {
         "Parameters": {"serialization.format": "1"},
     },
 }
-DATABASE_KIND = "glue-database"
 JSON_SD = {
     "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
@@ -91,7 +89,7 @@ JSON_SD = {
 }
 
 
-class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
+class GlueOperations(CrawlerOperations, JobOperations, PartitionOperations, dict[str, Operation]):
     """The Glue operations of one endpoint (one open catalog shared by every call)."""
 
     def __init__(self, context: AwsContext) -> None:
@@ -220,20 +218,6 @@ class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
             definition=definition,
         )
 
-    def _partition_out(self, t: Table, p: Partition) -> dict[str, Any]:
-        sd = self._table_out(t)["StorageDescriptor"]
-        sd["Location"] = self.lake.uri(p.location)
-        return {
-            "Values": list(p.values),
-            "DatabaseName": t.database,
-            "TableName": t.name,
-            "CreationTime": p.created_at,
-            "LastAccessTime": p.updated_at,
-            "StorageDescriptor": sd,
-            "Parameters": {},
-            "CatalogId": self.context.account_id,
-        }
-
     # ---- databases -------------------------------------------------------------------------
     def CreateDatabase(self, body: dict[str, Any]) -> dict[str, Any]:
         di = field(body, "DatabaseInput", dict)
@@ -241,12 +225,12 @@ class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
         if name in self.catalog.list_databases():
             raise AwsError("AlreadyExistsException", f"Database {name} already exists.")
         self.catalog.create_database(name, exist_ok=False)
-        self.catalog.put_resource(DATABASE_KIND, name, di)
+        self.catalog.put_resource(library.DATABASE_KIND, name, di)
         return {}
 
     def _database_out(self, name: str) -> dict[str, Any]:
         try:
-            extra = self.catalog.get_resource(DATABASE_KIND, name).body
+            extra = self.catalog.get_resource(library.DATABASE_KIND, name).body
         except NoSuchResourceError:
             extra = {}
         return {
@@ -260,6 +244,13 @@ class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
         if name not in self.catalog.list_databases():
             raise AwsError("EntityNotFoundException", f"Database {name} not found.")
         return {"Database": self._database_out(name)}
+
+    def DeleteDatabase(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = field(body, "Name")
+        if name not in self.catalog.list_databases():
+            raise AwsError("EntityNotFoundException", f"Database {name} not found.")
+        library.delete_database(self.catalog, name)
+        return {}
 
     def GetDatabases(self, body: dict[str, Any]) -> dict[str, Any]:
         page, token = paged(self.catalog.list_databases(), body, str)
@@ -314,108 +305,6 @@ class GlueOperations(CrawlerOperations, JobOperations, dict[str, Operation]):
     def DeleteTable(self, body: dict[str, Any]) -> dict[str, Any]:
         self.catalog.drop_table(self._database(body), field(body, "Name"))
         return {}
-
-    # ---- partitions ------------------------------------------------------------------------
-    def _table(self, body: dict[str, Any]) -> Table:
-        return self.catalog.get_table(self._database(body), field(body, "TableName"))
-
-    def GetPartitions(self, body: dict[str, Any]) -> dict[str, Any]:
-        t = self._table(body)
-        parts = self.catalog.list_partitions(t.database, t.name)
-        parts = library.filter_partitions(t, parts, optional(body, "Expression", str, "") or "")
-        page, token = paged(parts, body, lambda p: "\x00".join(p.values))
-        out: dict[str, Any] = {"Partitions": [self._partition_out(t, p) for p in page]}
-        if token:
-            out["NextToken"] = token
-        return out
-
-    def GetPartition(self, body: dict[str, Any]) -> dict[str, Any]:
-        t = self._table(body)
-        values = field(body, "PartitionValues", list)
-        return {
-            "Partition": self._partition_out(
-                t, self.catalog.get_partition(t.database, t.name, [str(v) for v in values])
-            )
-        }
-
-    def BatchCreatePartition(self, body: dict[str, Any]) -> dict[str, Any]:
-        t = self._table(body)
-        inputs = field(body, "PartitionInputList", list)
-        if len(inputs) > 100:
-            raise AwsError(
-                "InvalidInputException", "PartitionInputList holds at most 100 partitions"
-            )
-        known = {
-            p.values
-            for p in self.catalog.list_partitions(t.database, t.name, include_deprecated=True)
-        }
-        errors: list[dict[str, Any]] = []
-        new: list[Partition] = []
-        for i, pi in enumerate(inputs):
-            values = pi.get("Values") if isinstance(pi, dict) else None
-            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise AwsError(
-                    "InvalidInputException", f"PartitionInputList[{i}].Values must be strings"
-                )
-            sd = pi.get("StorageDescriptor") or {}
-            loc = sd.get("Location") if isinstance(sd, dict) else None
-            try:
-                if loc is None:
-                    names = [k.name for k in t.partition_keys]
-                    key = partition_folder(t.location, names, values)
-                else:
-                    key = library.lake_key(self.settings, self.lake, str(loc))
-                if tuple(values) in known:
-                    raise ResourceExistsError("Partition already exists.")
-                new.append(library.declared_partition(self.lake, t, values, key))
-                known.add(tuple(values))
-            except (CatalogError, ResourceExistsError, ValueError) as exc:
-                code = (
-                    "AlreadyExistsException"
-                    if isinstance(exc, ResourceExistsError)
-                    else "InvalidInputException"
-                )
-                errors.append(
-                    {
-                        "PartitionValues": values,
-                        "ErrorDetail": {"ErrorCode": code, "ErrorMessage": str(exc)},
-                    }
-                )
-        if new:
-            self.catalog.commit_partitions(t.database, t.name, upsert=new)
-        return {"Errors": errors}
-
-    def BatchDeletePartition(self, body: dict[str, Any]) -> dict[str, Any]:
-        t = self._table(body)
-        wanted = field(body, "PartitionsToDelete", list)
-        if len(wanted) > 25:
-            raise AwsError(
-                "InvalidInputException", "PartitionsToDelete holds at most 25 partitions"
-            )
-        known = {
-            p.values
-            for p in self.catalog.list_partitions(t.database, t.name, include_deprecated=True)
-        }
-        errors, delete = [], []
-        for w in wanted:
-            values = w.get("Values") if isinstance(w, dict) else None
-            if not isinstance(values, list):
-                raise AwsError("InvalidInputException", "PartitionsToDelete[].Values is required")
-            if tuple(str(v) for v in values) in known:
-                delete.append([str(v) for v in values])
-            else:
-                errors.append(
-                    {
-                        "PartitionValues": values,
-                        "ErrorDetail": {
-                            "ErrorCode": "EntityNotFoundException",
-                            "ErrorMessage": "Partition not found.",
-                        },
-                    }
-                )
-        if delete:
-            self.catalog.commit_partitions(t.database, t.name, delete=delete)
-        return {"Errors": errors}
 
 
 ADAPTER = ServiceAdapter("AWSGlue.", GlueOperations)

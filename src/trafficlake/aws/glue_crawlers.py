@@ -148,6 +148,17 @@ class CrawlerOperations:
         self.catalog.put_resource(CRAWLER_KIND, crawler.name, extra)
         return {}
 
+    def DeleteCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = field(body, "Name")
+        if name in crawls.DEFAULT_CRAWLERS:
+            raise AwsError(
+                "InvalidInputException", f"Crawler {name} is built in and cannot be deleted"
+            )
+        self.catalog.delete_crawler(name)
+        with contextlib.suppress(NoSuchResourceError):
+            self.catalog.delete_resource(CRAWLER_KIND, name)
+        return {}
+
     def GetCrawler(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"Crawler": self._crawler_out(self._crawler(field(body, "Name")))}
 

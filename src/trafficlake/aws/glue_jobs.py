@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trafficlake.aws.glue_request import field, optional
+from trafficlake.aws.glue_request import field, optional, paged
 from trafficlake.aws.service import AwsContext, AwsError
 from trafficlake.catalog.base import Catalog, JobRun
 from trafficlake.config import Settings
@@ -37,6 +37,24 @@ class JobOperations:
         if res is not None:
             job.update(CreatedOn=res.created_at, LastModifiedOn=res.updated_at)
         return {"Job": job}
+
+    def GetJobs(self, body: dict[str, Any]) -> dict[str, Any]:
+        page, token = paged(glue_jobs.list_jobs(self.catalog), body, lambda j: j["Name"])
+        return {"Jobs": page, **({"NextToken": token} if token else {})}
+
+    def UpdateJob(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = field(body, "JobName")
+        update = field(body, "JobUpdate", dict)
+        args = optional(update, "DefaultArguments", dict, {}) or {}
+        if not all(isinstance(v, str) for v in args.values()):
+            raise AwsError("InvalidInputException", "DefaultArguments values must be strings")
+        glue_jobs.update_job(self.catalog, name, update)
+        return {"JobName": name}
+
+    def DeleteJob(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = field(body, "JobName")
+        glue_jobs.delete_job(self.catalog, name)
+        return {"JobName": name}
 
     def StartJobRun(self, body: dict[str, Any]) -> dict[str, Any]:
         name = field(body, "JobName")

@@ -321,6 +321,11 @@ class TableCatalog(CatalogBackend):
     @abc.abstractmethod
     def list_databases(self) -> list[str]: ...
 
+    @abc.abstractmethod
+    def drop_database(self, name: str) -> None:
+        """Drop a database with its tables and their partitions, in one transaction (data
+        files are left alone); raises NoSuchDatabaseError."""
+
     # tables
     @abc.abstractmethod
     def create_table(self, table: Table) -> Table:
@@ -413,6 +418,11 @@ class CrawlerCatalog(CatalogBackend):
         """Change a crawler's definition (targets, policies); not its state."""
 
     @abc.abstractmethod
+    def delete_crawler(self, name: str) -> None:
+        """Delete a READY crawler and its runs; raises CrawlerRunningError while it is RUNNING
+        or STOPPING (checked in the same transaction), NoSuchCrawlerError."""
+
+    @abc.abstractmethod
     def start_crawl(self, name: str) -> CrawlRun:
         """Atomically move READY -> RUNNING and record a new run; raises CrawlerRunningError
         when the crawler is RUNNING or STOPPING."""
@@ -475,9 +485,16 @@ class ExecutionCatalog(CatalogBackend):
 
     @abc.abstractmethod
     def list_executions(
-        self, *, state_machine: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        state_machine: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
     ) -> list[Execution]:
-        """Newest first."""
+        """Newest first; ``after``: only those older than the execution with that id (a stable
+        cursor for paging while new executions start); raises NoSuchExecutionError when it is
+        unknown."""
 
     @abc.abstractmethod
     def add_history_events(self, execution_id: str, events: Sequence[HistoryEvent]) -> None: ...

@@ -11,6 +11,7 @@ partition ``Expression`` filters, partitions declared by hand, and the last fini
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,10 @@ from trafficlake.catalog.base import (
     Crawler,
     CrawlRun,
     DataFile,
+    NoSuchResourceError,
     Partition,
+    PartitionChangedError,
+    ResourceExistsError,
     Table,
 )
 from trafficlake.config import Settings
@@ -39,6 +43,14 @@ _DUCK_TYPES = {
     "date": "DATE",
     "timestamp": "TIMESTAMP",
 }
+
+
+DATABASE_KIND = "glue-database"
+"""The resource holding a database's Glue ``DatabaseInput`` (Description, LocationUri, ...)."""
+
+
+class PartitionExistsError(ResourceExistsError):
+    """Glue's AlreadyExistsException for a partition."""
 
 
 class InvalidLocationError(CatalogError):
@@ -125,6 +137,48 @@ def declared_partition(lake: Lake, table: Table, values: Sequence[str], location
         files=files,
         size_bytes=sum(f.size for f in files),
     )
+
+
+def delete_database(catalog: Catalog, name: str) -> None:
+    """Glue's DeleteDatabase: the database goes with its tables and their partitions (the data
+    files stay), and its stored ``DatabaseInput``. Raises NoSuchDatabaseError."""
+    catalog.drop_database(name)
+    with contextlib.suppress(NoSuchResourceError):  # absent when not created through the API
+        catalog.delete_resource(DATABASE_KIND, name)
+
+
+def add_partition(
+    catalog: Catalog, lake: Lake, table: Table, values: Sequence[str], location: str
+) -> Partition:
+    """Declare one partition (Glue's CreatePartition) at ``location``, atomically: raises
+    PartitionExistsError when one with these values exists (deprecated ones included)."""
+    p = declared_partition(lake, table, values, location)
+    try:
+        catalog.commit_partitions(table.database, table.name, upsert=[p], expect={p.values: None})
+    except PartitionChangedError:
+        raise PartitionExistsError("Partition already exists.") from None
+    return p
+
+
+def relocate_partition(
+    catalog: Catalog, lake: Lake, table: Table, values: Sequence[str], location: str | None
+) -> None:
+    """Glue's UpdatePartition: an existing partition moved to ``location`` (its files are what
+    the lake holds there); the same location, or none, leaves it as it is. Raises
+    NoSuchPartitionError."""
+    current = catalog.get_partition(table.database, table.name, values)
+    if location is None or location == current.location:
+        return
+    p = declared_partition(lake, table, values, location)
+    catalog.commit_partitions(
+        table.database, table.name, upsert=[p], expect={current.values: current.version}
+    )
+
+
+def remove_partition(catalog: Catalog, table: Table, values: Sequence[str]) -> None:
+    """Glue's DeletePartition: raises NoSuchPartitionError when it does not exist."""
+    current = catalog.get_partition(table.database, table.name, values)
+    catalog.commit_partitions(table.database, table.name, delete=[current.values])
 
 
 def last_finished_crawl(catalog: Catalog, crawler: Crawler) -> CrawlRun | None:

@@ -231,6 +231,27 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                 for r in conn.execute(sa.select(T.databases.c.name).order_by(T.databases.c.name))
             ]
 
+    def drop_database(self, name: str) -> None:
+        with self._write() as conn:
+            if (
+                conn.execute(
+                    sa.select(T.databases.c.name).where(T.databases.c.name == name)
+                ).first()
+                is None
+            ):
+                raise NoSuchDatabaseError(f"database {name} not found")
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(T.partitions.c.id).where(T.partitions.c.database_name == name)
+                )
+            ]
+            self._delete_partition_ids(conn, ids)
+            D = T.table_definitions
+            conn.execute(D.delete().where(D.c.database_name == name))
+            conn.execute(T.tables.delete().where(T.tables.c.database_name == name))
+            conn.execute(T.databases.delete().where(T.databases.c.name == name))
+
     # ---- tables ---------------------------------------------------------------------------
     @staticmethod
     def _table_values(table: Table) -> dict[str, Any]:

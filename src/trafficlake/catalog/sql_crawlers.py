@@ -123,6 +123,14 @@ class CrawlerStore(SqlStore, CrawlerCatalog):
             )
         return self.get_crawler(crawler.name)
 
+    def delete_crawler(self, name: str) -> None:
+        with self._write() as conn:
+            row = self._crawler_row(conn, name, lock=True)
+            if row.state != "READY":
+                raise CrawlerRunningError(f"Crawler {name} is {row.state.lower()}")
+            conn.execute(T.crawl_runs.delete().where(T.crawl_runs.c.crawler == name))
+            conn.execute(T.crawlers.delete().where(T.crawlers.c.name == name))
+
     def start_crawl(self, name: str) -> CrawlRun:
         R = T.crawl_runs
         now = _now()

@@ -175,7 +175,12 @@ class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
         return execution_from_row(row)
 
     def list_executions(
-        self, *, state_machine: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        state_machine: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
     ) -> list[Execution]:
         E = T.executions
         q = sa.select(E).order_by(E.c.seq.desc()).limit(limit)
@@ -184,6 +189,11 @@ class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
         if status is not None:
             q = q.where(E.c.status == status)
         with self._read() as conn:
+            if after is not None:
+                seq = conn.execute(sa.select(E.c.seq).where(E.c.id == after)).scalar()
+                if seq is None:
+                    raise NoSuchExecutionError(f"execution {after} not found")
+                q = q.where(E.c.seq < seq)
             return [execution_from_row(r) for r in conn.execute(q)]
 
     def add_history_events(self, execution_id: str, events: Sequence[HistoryEvent]) -> None:

@@ -11,6 +11,7 @@ rebuild an explicit range of event days. Every job shares the transform's one bo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -52,6 +53,34 @@ def get_job(catalog: Catalog, name: str) -> Resource | None:
         if name == BUILTIN_JOB:
             return None
         raise NoSuchJobError(f"Job {name} not found") from None
+
+
+def list_jobs(catalog: Catalog) -> list[dict[str, Any]]:
+    """Every job's definition, the built-in one included, sorted by name."""
+    jobs = {BUILTIN_JOB: builtin_job()}
+    for r in catalog.list_resources(JOB_KIND):
+        jobs[r.name] = {**r.body, "CreatedOn": r.created_at, "LastModifiedOn": r.updated_at}
+    return [jobs[name] for name in sorted(jobs)]
+
+
+def update_job(catalog: Catalog, name: str, definition: dict[str, Any]) -> None:
+    """Replace a created job's definition (Glue's UpdateJob overwrites the whole definition);
+    raises NoSuchJobError, InvalidJobArgumentError for the built-in job."""
+    if name == BUILTIN_JOB:
+        raise InvalidJobArgumentError(f"Job {name} is built in and cannot be changed")
+    try:
+        catalog.put_resource(JOB_KIND, name, {**definition, "Name": name}, mode="update")
+    except NoSuchResourceError:
+        raise NoSuchJobError(f"Job {name} not found") from None
+
+
+def delete_job(catalog: Catalog, name: str) -> None:
+    """Delete a created job (its runs are no longer reachable through it); deleting an absent
+    job is not an error, as in Glue. Raises InvalidJobArgumentError for the built-in job."""
+    if name == BUILTIN_JOB:
+        raise InvalidJobArgumentError(f"Job {name} is built in and cannot be deleted")
+    with contextlib.suppress(NoSuchResourceError):
+        catalog.delete_resource(JOB_KIND, name)
 
 
 def job_definition(catalog: Catalog, name: str) -> dict[str, Any]:
