@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from trafficlake.aws.paging import make_token, page_size, read_token, violation
 from trafficlake.aws.service import (
     AwsContext,
     AwsError,
@@ -29,6 +30,20 @@ ERRORS: ErrorMap = (
     (ValidationError, "InvalidDefinition", 400),
     ((api.ReadOnlyMachineError, WorkflowError), "ValidationException", 400),
 )
+
+
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+PAGING = ("nextToken", "maxResults")
+DATA_FIELDS = ("input", "output", "parameters")
+"""History event details that are execution data (left out with ``includeExecutionData``
+false)."""
+
+
+def _page(body: dict[str, Any]) -> tuple[int, str | None]:
+    """Step Functions paging: ``maxResults`` 0..1000 (0 or absent: 100) and the position
+    ``nextToken`` carries (``InvalidToken`` for one this request did not get)."""
+    size = page_size(body, "maxResults", "maxResults", default=100, low=0, high=1000)
+    return size, read_token(body, "nextToken", PAGING, "InvalidToken")
 
 
 def _str(body: dict[str, Any], key: str, required: bool = True) -> Any:
@@ -146,7 +161,9 @@ class StatesOperations(dict[str, Operation]):
         }
 
     def ListStateMachines(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {
+        size, after = _page(body)
+        machines = [m for m in api.list_machines(self.settings) if after is None or m.name > after]
+        out: dict[str, Any] = {
             "stateMachines": [
                 {
                     "stateMachineArn": self._machine_arn(m.name),
@@ -154,9 +171,12 @@ class StatesOperations(dict[str, Operation]):
                     "type": m.type,
                     "creationDate": m.created_at,
                 }
-                for m in api.list_machines(self.settings)
+                for m in machines[:size]
             ]
         }
+        if len(machines) > size:
+            out["nextToken"] = make_token(machines[size - 1].name, body, PAGING)
+        return out
 
     def UpdateStateMachine(self, body: dict[str, Any]) -> dict[str, Any]:
         name = self._machine_of(_str(body, "stateMachineArn"))
@@ -217,14 +237,25 @@ class StatesOperations(dict[str, Operation]):
         machine = self._machine_of(_str(body, "stateMachineArn"))
         api.get_machine(self.settings, machine)
         status = body.get("statusFilter")
-        limit = body.get("maxResults") or 1000
-        if not isinstance(limit, int) or not 0 <= limit <= 1000:
-            raise AwsError("ValidationException", "maxResults must be 0..1000")
+        if status is not None and status not in STATUSES:
+            rule = f"satisfy enum value set: [{', '.join(STATUSES)}]"
+            raise AwsError("ValidationException", violation(status, "statusFilter", rule))
+        size, after = _page(body)
         with open_catalog(self.settings) as catalog:
-            found = catalog.list_executions(
-                state_machine=machine, status=status, limit=limit or 1000
-            )
-        return {"executions": [self._execution_out(e, full=False) for e in found]}
+            try:
+                found = catalog.list_executions(
+                    state_machine=machine, status=status, limit=size + 1, after=after
+                )
+            except NoSuchExecutionError:
+                raise AwsError(
+                    "InvalidToken", f"Invalid nextToken: '{body['nextToken']}'"
+                ) from None
+        out: dict[str, Any] = {
+            "executions": [self._execution_out(e, full=False) for e in found[:size]]
+        }
+        if len(found) > size:
+            out["nextToken"] = make_token(found[size - 1].id, body, PAGING)
+        return out
 
     def StopExecution(self, body: dict[str, Any]) -> dict[str, Any]:
         e = self._execution(body)
@@ -240,17 +271,29 @@ class StatesOperations(dict[str, Operation]):
 
     def GetExecutionHistory(self, body: dict[str, Any]) -> dict[str, Any]:
         e = self._execution(body)
+        size, after = _page(body)
         with open_catalog(self.settings) as catalog:
             events = catalog.get_history(e.id)
-        if body.get("reverseOrder"):
+        reverse = bool(body.get("reverseOrder"))
+        if reverse:
             events = list(reversed(events))
-        return {"events": [self._event_out(ev) for ev in events]}
+        if after is not None:
+            if not after.isdigit():
+                raise AwsError("InvalidToken", f"Invalid nextToken: '{body['nextToken']}'")
+            last = int(after)
+            events = [ev for ev in events if (ev.id < last if reverse else ev.id > last)]
+        with_data = body.get("includeExecutionData", True) is not False
+        out: dict[str, Any] = {"events": [self._event_out(ev, with_data) for ev in events[:size]]}
+        if len(events) > size:
+            out["nextToken"] = make_token(str(events[size - 1].id), body, PAGING)
+        return out
 
     @staticmethod
-    def _event_out(ev: HistoryEvent) -> dict[str, Any]:
+    def _event_out(ev: HistoryEvent, with_data: bool = True) -> dict[str, Any]:
         details = {
-            k: (_json_text(v) if k in ("input", "output", "parameters") else v)
+            k: (_json_text(v) if k in DATA_FIELDS else v)
             for k, v in ev.details.items()
+            if with_data or k not in DATA_FIELDS
         }
         return {
             "timestamp": ev.timestamp,
