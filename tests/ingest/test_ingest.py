@@ -113,6 +113,27 @@ def test_replay_files_globs_gz_and_a_broken_document(settings: Settings, tmp_pat
         ingest.replay(settings, [str(docs / "*.nothing")])
 
 
+def test_gunzip_reads_what_gzip_reads_and_refuses_what_it_refuses() -> None:
+    from trafficlake.miv.xmlsafe import FeedParseError
+
+    doc = REAL_TEST_XML.read_bytes()
+    one = gzip.compress(doc)
+    assert ingest.gunzip(one, len(doc)) == doc == gzip.decompress(one)
+    members = one + b"\0" * 8 + gzip.compress(b"<!-- more -->")  # zero padding between members
+    assert ingest.gunzip(members, 10**9) == gzip.decompress(members) == doc + b"<!-- more -->"
+    with pytest.raises(FeedParseError, match=f"decompresses to more than {len(doc) - 1} bytes"):
+        ingest.gunzip(one, len(doc) - 1)
+    for bad, error in ((one[:-9], EOFError), (b"not gzip", gzip.BadGzipFile),
+                       (one + b"trailing junk", gzip.BadGzipFile),
+                       (one[:-8] + b"\0\0\0\0" + one[-4:], gzip.BadGzipFile)):  # fmt: skip
+        with pytest.raises(error):
+            ingest.gunzip(bad, 10**9)
+        with pytest.raises(error):  # the same as gzip's
+            gzip.decompress(bad)
+    with pytest.raises(EOFError):  # an empty file (gzip reads it as an empty document)
+        ingest.gunzip(b"", 10**9)
+
+
 def test_replay_quarantines_bad_meetpunten(settings: Settings, tmp_path: Path) -> None:
     sim = Simulator(seed=2, lanes=5, clean=True)
     xml = sim.to_xml(next(sim.minutes(parse_start(START), 1))).decode()
