@@ -206,14 +206,10 @@ class CatalogConnection:
         sections = sections_table(self.settings)
         if sections in self.tables or not self.has_view(locations):
             return
-        columns = {
-            r[0]
-            for r in self.duckdb.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ?",
-                [locations.database, locations.name],
-            ).fetchall()
-        }
+        # its result's columns: information_schema.columns would bind every view of a new
+        # database first (~20 ms)
+        cur = self.duckdb.execute(f"SELECT * FROM {locations.sql} LIMIT 0")
+        columns = {d[0] for d in cur.description or []}
         if columns >= SECTION_INPUTS:
             self.duckdb.execute(f"CREATE VIEW {sections.sql} AS {sections_sql(locations.sql)}")
 
@@ -401,9 +397,10 @@ class CatalogConnection:
 
     def has_view(self, ref: TableRef) -> bool:
         """Whether ``ref`` can be queried on this connection (a catalog table or a lake view)."""
-        row = self.duckdb.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
+        row = self.duckdb.execute(  # information_schema.tables costs a new database ~8 ms
+            "SELECT count(*) FROM (SELECT schema_name, view_name AS name FROM duckdb_views() "
+            "UNION ALL SELECT schema_name, table_name FROM duckdb_tables()) "
+            "WHERE schema_name = ? AND name = ?",
             [ref.database, ref.name],
         ).fetchone()
         return bool(row and row[0])
