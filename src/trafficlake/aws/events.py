@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from trafficlake.aws.paging import make_token, page_size, read_token
 from trafficlake.aws.service import (
     AwsContext,
     AwsError,
@@ -26,6 +27,7 @@ ERRORS: ErrorMap = (
     (TrafficlakeError, "ValidationException", 400),  # RuleHasTargetsError, ScheduleError, ...
 )
 
+PAGING = ("NextToken", "Limit")
 RULE_FIELDS = ("Name", "EventPattern", "ScheduleExpression", "State", "Description", "RoleArn")
 
 
@@ -40,6 +42,13 @@ def _bus(body: dict[str, Any]) -> None:
     name = body.get("EventBusName", bus.BUS)
     if name not in (bus.BUS, None) and not str(name).endswith(":event-bus/default"):
         raise AwsError("ResourceNotFoundException", f"Event bus {name} does not exist.")
+
+
+def _page(body: dict[str, Any]) -> tuple[int, str | None]:
+    """EventBridge paging: ``Limit`` 1..100 (none: 100) and the position ``NextToken`` carries
+    (``ValidationException`` for one this request did not get)."""
+    size = page_size(body, "Limit", "limit", default=100, low=1, high=100)
+    return size, read_token(body, "NextToken", PAGING, "ValidationException")
 
 
 class EventsOperations(dict[str, Operation]):
@@ -77,9 +86,17 @@ class EventsOperations(dict[str, Operation]):
 
     def ListRules(self, body: dict[str, Any]) -> dict[str, Any]:
         _bus(body)
+        size, after = _page(body)
         prefix = body.get("NamePrefix") or ""
-        rules = [r for r in bus.list_rules(self.catalog) if r["Name"].startswith(prefix)]
-        return {"Rules": [self._rule_out(r) for r in rules]}
+        rules = [
+            r
+            for r in bus.list_rules(self.catalog)
+            if r["Name"].startswith(prefix) and (after is None or r["Name"] > after)
+        ]
+        out: dict[str, Any] = {"Rules": [self._rule_out(r) for r in rules[:size]]}
+        if len(rules) > size:
+            out["NextToken"] = make_token(rules[size - 1]["Name"], body, PAGING)
+        return out
 
     def DeleteRule(self, body: dict[str, Any]) -> dict[str, Any]:
         _bus(body)
@@ -128,7 +145,17 @@ class EventsOperations(dict[str, Operation]):
 
     def ListTargetsByRule(self, body: dict[str, Any]) -> dict[str, Any]:
         _bus(body)
-        return {"Targets": bus.get_rule(self.catalog, _name(body, "Rule")).get("Targets", [])}
+        size, after = _page(body)
+        targets = bus.get_rule(self.catalog, _name(body, "Rule")).get("Targets", [])
+        if after is not None:
+            ids = [t["Id"] for t in targets]
+            if after not in ids:
+                raise AwsError("ValidationException", f"Invalid NextToken: '{body['NextToken']}'")
+            targets = targets[ids.index(after) + 1 :]
+        out: dict[str, Any] = {"Targets": targets[:size]}
+        if len(targets) > size:
+            out["NextToken"] = make_token(targets[size - 1]["Id"], body, PAGING)
+        return out
 
     def RemoveTargets(self, body: dict[str, Any]) -> dict[str, Any]:
         _bus(body)
