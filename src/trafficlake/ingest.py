@@ -573,10 +573,14 @@ def _read_and_parse(path: Path, window: tuple[int, int]) -> _Parsed:
 
 def _quiet_worker() -> None:
     """Workers leave Ctrl-C and SIGTERM to the landing process, which stops them."""
+    import gc
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # What the worker inherited stays out of its garbage collections: a full collection would
+    # walk (and so copy, page by page) the whole inherited heap: ~6 % of a worker's CPU
+    gc.freeze()
 
 
 def is_config_document(data: bytes) -> bool:
