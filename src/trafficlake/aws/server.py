@@ -49,6 +49,13 @@ LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
+READ_BUFFER = 1 << 20
+"""Bytes a connection's reader buffers before it stops reading (at twice this) until they are
+consumed: smaller, a 680 KB request body stalled every 128 KB (~0.3 ms of event-loop CPU
+and the sender's wait); headers keep their own, smaller limit. A body is read whole anyway,
+so ``max_body_bytes`` still bounds a connection's memory."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """The server's bounds (defaults sized for a laptop; every one is an ``[aws]`` setting)."""
@@ -243,7 +250,7 @@ class AwsServer:
         if self._stopped.is_set():
             return
         server = await asyncio.start_server(
-            self._accept, sock=self._sock, limit=self.limits.max_header_bytes
+            self._accept, sock=self._sock, limit=max(READ_BUFFER, self.limits.max_header_bytes)
         )
         self._ready.set()
         try:
@@ -287,11 +294,14 @@ class AwsServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limits = self.limits
         while True:
+            head: bytes | None
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), limits.idle_timeout_s)
             except (asyncio.IncompleteReadError, TimeoutError):
                 return
             except (asyncio.LimitOverrunError, ValueError):
+                head = None
+            if head is None or len(head) > limits.max_header_bytes:
                 err = AwsError(
                     "RequestHeaderFieldsTooLarge",
                     f"request headers exceed {limits.max_header_bytes} bytes",
