@@ -10,7 +10,8 @@ import pytest
 from aws_helpers import raw_call
 from test_glue import table_input
 
-from trafficlake.catalog import open_catalog
+from trafficlake.catalog import JobRun, open_catalog
+from trafficlake.transform.plan import JOB
 
 
 def partition_input(hour: str, location: str | None = None) -> dict[str, Any]:
@@ -153,3 +154,22 @@ def test_jobs_are_listed_in_pages_updated_and_deleted(aws: Any) -> None:
     with pytest.raises(glue.exceptions.InvalidInputException, match="built in"):
         glue.delete_job(JobName="transform")
     assert [j["Name"] for j in glue.get_jobs()["Jobs"]] == ["job_a", "job_c", "transform"]
+
+
+def test_job_runs_are_listed_in_pages(aws: Any) -> None:
+    glue = aws.client("glue")
+    glue.create_job(Name="job_a", Role="r", Command={"Name": "glueetl"})
+    with open_catalog(aws.settings) as catalog:  # transform runs as StartJobRun records them
+        for i in range(7):
+            job = "job_a" if i % 2 == 0 else "transform"
+            run = JobRun(f"jr_{i}", JOB, state="SUCCEEDED", arguments={"glue_job": job})
+            catalog.create_job_run(run)
+    pages = list(
+        glue.get_paginator("get_job_runs").paginate(
+            JobName="job_a", PaginationConfig={"PageSize": 3}
+        )
+    )
+    assert [[r["Id"] for r in p["JobRuns"]] for p in pages] == [["jr_6", "jr_4", "jr_2"], ["jr_0"]]
+    assert all(r["JobName"] == "job_a" for p in pages for r in p["JobRuns"])
+    with pytest.raises(glue.exceptions.InvalidInputException):
+        glue.get_job_runs(JobName="job_a", NextToken="no-such-run")

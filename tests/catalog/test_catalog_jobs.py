@@ -30,3 +30,13 @@ def test_bookmarks_and_job_runs(catalog: Catalog) -> None:
         catalog.get_job_run("zz")
     with pytest.raises(NoSuchJobRunError):
         catalog.update_job_run(JobRun("zz", "x"))
+
+
+def test_list_job_runs_pages_after_a_cursor(catalog: Catalog) -> None:
+    for i in range(4):
+        catalog.create_job_run(JobRun(f"r{i}", "transform" if i != 1 else "other"))
+    first = catalog.list_job_runs("transform", limit=2)
+    assert [r.id for r in first] == ["r3", "r2"]
+    assert [r.id for r in catalog.list_job_runs("transform", after="r2")] == ["r0"]
+    with pytest.raises(NoSuchJobRunError, match="job run gone not found"):
+        catalog.list_job_runs(after="gone")

@@ -8,9 +8,12 @@ from typing import Any
 
 from trafficlake.aws.glue_request import field, optional, paged
 from trafficlake.aws.service import AwsContext, AwsError
-from trafficlake.catalog.base import Catalog, JobRun
+from trafficlake.catalog.base import Catalog, JobRun, NoSuchJobRunError
 from trafficlake.config import Settings
 from trafficlake.transform import glue_jobs
+
+JOB_RUNS_PAGE = 200
+"""GetJobRuns' largest page (MaxResults 1..200)."""
 
 
 class JobOperations:
@@ -89,9 +92,17 @@ class JobOperations:
         return {"JobRun": self._run_out(run)}
 
     def GetJobRuns(self, body: dict[str, Any]) -> dict[str, Any]:
-        runs = glue_jobs.job_runs(self.catalog, field(body, "JobName"))
-        limit = optional(body, "MaxResults", int, 100) or 100
-        return {"JobRuns": [self._run_out(r) for r in runs[:limit]]}
+        name = field(body, "JobName")
+        size = min(optional(body, "MaxResults", int, 100) or 100, JOB_RUNS_PAGE)
+        after = optional(body, "NextToken", str)
+        try:
+            runs = glue_jobs.job_runs(self.catalog, name, limit=size + 1, after=after)
+        except NoSuchJobRunError:
+            raise AwsError("InvalidInputException", f"Invalid NextToken: {after}") from None
+        out: dict[str, Any] = {"JobRuns": [self._run_out(r) for r in runs[:size]]}
+        if len(runs) > size:
+            out["NextToken"] = runs[size - 1].id
+        return out
 
     def _bookmark_out(self, name: str) -> dict[str, Any]:
 

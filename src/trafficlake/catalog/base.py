@@ -466,8 +466,11 @@ class JobCatalog(CatalogBackend):
         """Raises NoSuchJobRunError."""
 
     @abc.abstractmethod
-    def list_job_runs(self, job: str | None = None, *, limit: int = 20) -> list[JobRun]:
-        """Newest first."""
+    def list_job_runs(
+        self, job: str | None = None, *, limit: int = 20, after: str | None = None
+    ) -> list[JobRun]:
+        """Newest first; ``after``: only runs older than the run with that id (a stable cursor
+        for paging); raises NoSuchJobRunError when it is unknown."""
 
 
 class ExecutionCatalog(CatalogBackend):

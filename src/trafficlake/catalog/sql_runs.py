@@ -119,11 +119,19 @@ class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
             raise NoSuchJobRunError(f"job run {run_id} not found")
         return job_run_from_row(row)
 
-    def list_job_runs(self, job: str | None = None, *, limit: int = 20) -> list[JobRun]:
-        q = sa.select(T.job_runs).order_by(T.job_runs.c.seq.desc()).limit(limit)
+    def list_job_runs(
+        self, job: str | None = None, *, limit: int = 20, after: str | None = None
+    ) -> list[JobRun]:
+        R = T.job_runs
+        q = sa.select(R).order_by(R.c.seq.desc()).limit(limit)
         if job is not None:
-            q = q.where(T.job_runs.c.job == job)
+            q = q.where(R.c.job == job)
         with self._read() as conn:
+            if after is not None:
+                seq = conn.execute(sa.select(R.c.seq).where(R.c.id == after)).scalar()
+                if seq is None:
+                    raise NoSuchJobRunError(f"job run {after} not found")
+                q = q.where(R.c.seq < seq)
             return [job_run_from_row(r) for r in conn.execute(q)]
 
     # ---- executions -----------------------------------------------------------------------

@@ -131,10 +131,20 @@ def job_of_run(catalog: Catalog, run: JobRun) -> tuple[str, dict[str, Any]]:
         return str(run.arguments.get("glue_job") or BUILTIN_JOB), {}
 
 
-def job_runs(catalog: Catalog, name: str, limit: int = 100) -> list[JobRun]:
-    """The job's runs, newest first."""
+def job_runs(
+    catalog: Catalog, name: str, limit: int = 100, after: str | None = None
+) -> list[JobRun]:
+    """Up to ``limit`` of the job's runs, newest first; ``after``: only those older than the
+    run with that id (raises NoSuchJobRunError when it is unknown)."""
     get_job(catalog, name)
-    return [r for r in catalog.list_job_runs(JOB, limit=limit) if job_of_run(catalog, r)[0] == name]
+    found: list[JobRun] = []
+    while len(found) < limit:  # every job's runs are transform runs: read them in chunks
+        chunk = catalog.list_job_runs(JOB, limit=max(limit, 100), after=after)
+        found += [r for r in chunk if job_of_run(catalog, r)[0] == name]
+        if len(chunk) < max(limit, 100):
+            break
+        after = chunk[-1].id
+    return found[:limit]
 
 
 def job_run(catalog: Catalog, name: str, run_id: str) -> JobRun:
