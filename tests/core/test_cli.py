@@ -84,10 +84,29 @@ DEFERRED = ("sqlglot", "pydantic", "sqlalchemy.orm", "boto3", "pyspark", "polars
 """Libraries a ``trafficlake query`` without a WHERE does not import (start-up time)."""
 
 
-def test_a_plain_query_does_not_import_what_it_does_not_use(tmp_path: Path) -> None:
+def _imported(cwd: Path, args: list[str], libraries: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What ``trafficlake ARGS`` printed in a new process, and which of ``libraries`` it
+    imported."""
+    import ast
+    import os
     import subprocess
     import sys
 
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print([m for m in {libraries!r} if m in sys.modules],"
+        " file=sys.stderr))\n"
+        "from trafficlake.cli import main\n"
+        f"main({args!r})\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, env=env
+    )
+    return done.stdout, ast.literal_eval(done.stderr.strip().splitlines()[-1])
+
+
+def test_a_plain_query_does_not_import_what_it_does_not_use(tmp_path: Path) -> None:
     data = tmp_path / "lake" / "raw" / "year=2026"
     data.mkdir(parents=True)
     made = trafficlake(
@@ -95,19 +114,11 @@ def test_a_plain_query_does_not_import_what_it_does_not_use(tmp_path: Path) -> N
     )
     assert made.returncode == 0, made.stderr
     assert trafficlake("crawler", "start", "raw", "--wait", cwd=tmp_path).returncode == 0
-    probe = (
-        "import atexit, sys\n"
-        f"atexit.register(lambda: print([m for m in {DEFERRED!r} if m in sys.modules],"
-        " file=sys.stderr))\n"
-        "from trafficlake.cli import main\n"
-        "main(['query', 'SELECT sum(x) FROM traffic.raw', '--format', 'csv', '--limit', '5'])\n"
-    )
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TRAFFICLAKE_")}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env
-    )
-    assert done.stdout == "sum(x)\n7\n", done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+    query = ["query", "SELECT sum(x) FROM traffic.raw", "--format", "csv", "--limit", "5"]
+    assert _imported(tmp_path, query, DEFERRED) == ("sum(x)\n7\n", [])
+    printed, imported = _imported(tmp_path, ["catalog", "tables"], (*DEFERRED, "duckdb", "pyarrow"))
+    assert "traffic" in printed and "raw" in printed
+    assert imported == []
 
 
 def test_option_values_are_checked_with_typers_messages(tmp_path: Path) -> None:

@@ -78,16 +78,21 @@ class _PlainValue(RuntimeParam):
 
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
         info, kind = self.parameter_info, self.annotation
-        if isinstance(value, str) and info.parser is None:
-            if kind is str:
+        if info.parser is None:  # a value typed on the command line, or a default
+            if kind is str and isinstance(value, str):
                 return value
-            if kind is int and _INTEGER.fullmatch(value) and not info.clamp:
-                number = int(value)
-                if (info.min is None or number >= info.min) and (
-                    info.max is None or number <= info.max
+            if kind is int and not info.clamp:
+                number = (
+                    int(value) if isinstance(value, str) and _INTEGER.fullmatch(value) else value
+                )
+                if (
+                    type(number) is int
+                    and (info.min is None or number >= info.min)
+                    and (info.max is None or number <= info.max)
                 ):
                     return number
-            if kind is Path and info.path_type is None:  # exists=, dir_okay=... still apply
+            if kind is Path and info.path_type is None and isinstance(value, str | Path):
+                # exists=, dir_okay=... are checked as typer checks them
                 return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
         return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
 
