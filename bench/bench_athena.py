@@ -13,7 +13,7 @@ Target (full day only): ours <= 1.3x the baseline, best of 5 each (alternating).
 same rows. Also reported, without a target: the CPU time of each (all threads of this process,
 best of 5) - what each costs, much less sensitive to load from elsewhere than the wall time.
 ``--quick`` is a smoke run without the target: on 300 lanes the fixed cost of a
-statement (parsing, translating, typing the SELECT, the catalog records and commit: ~15-20 ms
+statement (parsing, translating, typing the SELECT, the catalog records and commit: ~20 ms
 on a quiet machine, several times that under load) weighs more against a ~0.1 s query.
 """
 
