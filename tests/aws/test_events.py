@@ -173,3 +173,21 @@ def test_schedule_run_delivers_events_put_while_nothing_ran(
     assert marker.read_text() == "Mark"
     with open_catalog(settings) as catalog:
         assert catalog.list_resources(PENDING_KIND) == []
+
+
+def test_put_targets_replaces_by_id_and_caps_a_rule_at_five(settings: Any) -> None:
+    from trafficlake.events import bus
+
+    with open_catalog(settings) as catalog:
+        bus.put_rule(catalog, {"Name": "r", "EventPattern": json.dumps({"source": ["a"]})})
+        bus.put_targets(catalog, "r", [{"Id": str(i), "Arn": f"arn:{i}"} for i in range(4)])
+        bus.put_targets(catalog, "r", [{"Id": "1", "Arn": "arn:new"}, {"Id": "4", "Arn": "arn:4"}])
+        rule = bus.get_rule(catalog, "r")
+        assert [(t["Id"], t["Arn"]) for t in rule["Targets"]][:2] == [
+            ("0", "arn:0"),
+            ("1", "arn:new"),
+        ]
+        assert len(rule["Targets"]) == 5
+        with pytest.raises(bus.TargetLimitError, match="would have 6 targets"):
+            bus.put_targets(catalog, "r", [{"Id": "5", "Arn": "arn:5"}])
+        assert len(bus.get_rule(catalog, "r")["Targets"]) == 5  # nothing changed

@@ -56,6 +56,10 @@ def test_list_targets_by_rule_pages_in_order(aws: Any) -> None:
         )
     )
     assert [[t["Id"] for t in p["Targets"]] for p in pages] == [["t0", "t1"], ["t2", "t3"], ["t4"]]
+    with pytest.raises(events.exceptions.LimitExceededException, match="at most 5"):
+        events.put_targets(Rule="fan-out", Targets=[{"Id": "t5", "Arn": arn.format(5)}])
+    events.put_targets(Rule="fan-out", Targets=[{"Id": "t0", "Arn": arn.format(9)}])  # replaced
+    assert events.list_targets_by_rule(Rule="fan-out", Limit=1)["Targets"][0]["Arn"].endswith("F9")
     token = pages[0]["NextToken"]
     events.remove_targets(Rule="fan-out", Ids=["t1"])  # the page's last target is gone
     with pytest.raises(ClientError, match="ValidationException"):

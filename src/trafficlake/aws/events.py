@@ -24,6 +24,7 @@ from trafficlake.events.pattern import InvalidEventPatternError
 ERRORS: ErrorMap = (
     ((bus.NoSuchRuleError, NoSuchResourceError), "ResourceNotFoundException", 400),
     (InvalidEventPatternError, "InvalidEventPatternException", 400),
+    (bus.TargetLimitError, "LimitExceededException", 400),
     (TrafficlakeError, "ValidationException", 400),  # RuleHasTargetsError, ScheduleError, ...
 )
 
@@ -134,13 +135,8 @@ class EventsOperations(dict[str, Operation]):
                         "ValidationException", f"target {t['Id']}: Input is not JSON"
                     ) from None
         keep = ("Id", "Arn", "Input", "InputPath")
-
-        def change(rule: dict[str, Any]) -> None:
-            current = {t["Id"]: t for t in rule.get("Targets", [])}
-            current.update({t["Id"]: {k: t[k] for k in keep if k in t} for t in targets})
-            rule["Targets"] = list(current.values())
-
-        bus.update_rule(self.catalog, _name(body, "Rule"), change)
+        kept = [{k: t[k] for k in keep if k in t} for t in targets]
+        bus.put_targets(self.catalog, _name(body, "Rule"), kept)
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def ListTargetsByRule(self, body: dict[str, Any]) -> dict[str, Any]:

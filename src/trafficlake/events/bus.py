@@ -49,6 +49,14 @@ class RuleHasTargetsError(TrafficlakeError):
     pass
 
 
+class TargetLimitError(TrafficlakeError):
+    """EventBridge's LimitExceededException: a rule holds at most MAX_TARGETS targets."""
+
+
+MAX_TARGETS = 5
+"""Targets a rule may have at one time (EventBridge's quota)."""
+
+
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -130,6 +138,22 @@ def update_rule(
     rule = get_rule(catalog, name)
     change(rule)
     return catalog.put_resource(RULE_KIND, name, rule).body
+
+
+def put_targets(catalog: Catalog, name: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add ``targets`` to rule ``name``, replacing those with the same ``Id``, in the order they
+    were first added; raises TargetLimitError beyond MAX_TARGETS (nothing changes then)."""
+
+    def change(rule: dict[str, Any]) -> None:
+        current = {t["Id"]: t for t in rule.get("Targets", [])}
+        current.update({t["Id"]: t for t in targets})
+        if len(current) > MAX_TARGETS:
+            raise TargetLimitError(
+                f"Rule {name} would have {len(current)} targets; a rule has at most {MAX_TARGETS}."
+            )
+        rule["Targets"] = list(current.values())
+
+    return update_rule(catalog, name, change)
 
 
 def delete_rule(catalog: Catalog, name: str) -> None:
