@@ -14,7 +14,7 @@ from trafficlake.catalog.crawler import run_crawler
 from trafficlake.catalog.names import LOCATIONS_KEY, locations_table
 from trafficlake.config import Settings
 from trafficlake.storage import Lake
-from trafficlake.web.context import WebContext
+from trafficlake.web.context import KEPT_CONNECTIONS, WebContext
 from trafficlake.web.data import NotFoundError
 
 COUNT = "SELECT count(*) FROM traffic.raw"
@@ -73,6 +73,43 @@ def test_concurrent_requests_never_share_a_connection(settings: Settings, raw_wr
         assert len(set(used)) == 3
         with ctx.sql() as later:  # the three are kept; a later request takes one of them
             assert id(later) in used
+    finally:
+        ctx.close()
+
+
+def test_a_burst_of_requests_leaves_a_bounded_number_of_connections_kept(
+    settings: Settings, raw_writer: Any
+) -> None:
+    _crawled(settings, raw_writer, 6)
+    ctx = WebContext(settings)
+    burst = KEPT_CONNECTIONS + 3
+
+    def at_once(n: int) -> list[Any]:
+        inside = threading.Barrier(n)
+        held: list[Any] = []
+
+        def request() -> None:
+            with ctx.sql() as con:
+                inside.wait(timeout=30)
+                held.append(con)
+
+        threads = [threading.Thread(target=request) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(held) == n
+        return held
+
+    try:
+        first = at_once(burst)
+        again = at_once(burst)
+        kept = [con for con in again if any(con is old for old in first)]
+        assert len(kept) == KEPT_CONNECTIONS
+        for con in first:  # the others were closed when their request was answered
+            if not any(con is k for k in kept):
+                with pytest.raises(Exception, match="closed"):
+                    con.duckdb.execute("SELECT 1")
     finally:
         ctx.close()
 

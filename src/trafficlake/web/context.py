@@ -17,6 +17,10 @@ from trafficlake.storage import Lake
 from trafficlake.web import data
 from trafficlake.web.data import NotFoundError
 
+KEPT_CONNECTIONS = 8
+"""Idle DuckDB connections an app keeps (each is a database of its own); a burst of more
+requests at once opens more, and closes them when they are answered."""
+
 
 class WebContext:
     def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
@@ -69,7 +73,7 @@ class WebContext:
             con.close()
             raise
         with self._pool:
-            if not self._closed:
+            if not self._closed and len(self._idle) < KEPT_CONNECTIONS:
                 self._idle.append(con)
                 return
         con.close()
