@@ -31,7 +31,9 @@ from trafficlake.errors import TrafficlakeError, first_line
 from trafficlake.sqlquote import quote_ident, quote_literal
 from trafficlake.storage import FileEntry, Lake
 
-if TYPE_CHECKING:  # query_pruning (sqlglot) is imported only by statements that name a table
+# query_pruning (sqlglot) is imported only for SQL that names a catalog table and has a WHERE,
+# or that DuckDB's parser does not serialize (see CatalogConnection.prepare)
+if TYPE_CHECKING:
     from sqlglot import exp
 
     from trafficlake.query_pruning import KeyPredicate, TableKey
