@@ -135,3 +135,24 @@ def test_option_values_are_checked_with_typers_messages(tmp_path: Path) -> None:
     good = trafficlake("query", "--file", "q.sql", "-f", "csv", "-n", "+1", cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert good.stdout == "answer\n42\n"
+
+
+def test_the_program_keeps_output_and_exit_codes(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+
+    def program(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trafficlake.cli", *args],
+            cwd=tmp_path, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+
+    ok = program("query", "SELECT 42 AS x", "-f", "csv", "-o", "out.csv")
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "out.csv").read_text() == "x\n42\n"  # written whole at exit
+    bad = program("query", "SELEC 1")
+    assert bad.returncode == 1 and bad.stderr.startswith("error: invalid SQL"), bad.stderr
+    assert program("query", "--limit", "x", "SELECT 1").returncode == 2

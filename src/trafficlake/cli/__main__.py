@@ -1,4 +1,4 @@
-from trafficlake.cli import main
+from trafficlake.cli import program
 
 if __name__ == "__main__":  # not when a worker process imports it (spawn, forkserver)
-    main()
+    program()
