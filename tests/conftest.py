@@ -23,6 +23,13 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What the code keeps in the user's cache (Spark's class archive) goes to a temporary
+    folder: tests neither read nor leave anything outside the repo and pytest's temp dirs."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """In CI (``CI`` set, as .ci/run does) a skip is a failure: CI installs every optional tool,

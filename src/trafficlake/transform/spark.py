@@ -7,6 +7,7 @@ write the staged, hour-partitioned output themselves; the shared commit step pub
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -25,6 +26,7 @@ from trafficlake.transform.engine import (
     StagedFile,
     TransformError,
 )
+from trafficlake.transform.spark_jvm import driver_java_options, write_archive
 from trafficlake.transform.sql import event_days_sql
 from trafficlake.transform.staged import collect_staged
 
@@ -75,10 +77,14 @@ def _popen_in_new_session(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
     pyspark passes ``preexec_fn`` only to make the JVM ignore Ctrl-C; a ``preexec_fn`` makes the
     child run the interpreter's after-fork hooks, which crashes the child in a process with many
     threads (seen: a segfault and ``JAVA_GATEWAY_EXITED`` under the endpoint's and DuckDB's
-    threads). A new session keeps Ctrl-C away from the JVM too, and is done in C.
+    threads). A new session keeps Ctrl-C away from the JVM too, and is done in C. The JVM's
+    stdout goes to our stderr (its log does already), so what it prints (e.g. when it writes
+    the class archive of :mod:`~trafficlake.transform.spark_jvm`) never mixes with a command's
+    ``--json`` output.
     """
     kwargs.pop("preexec_fn", None)
     kwargs["start_new_session"] = True
+    kwargs.setdefault("stdout", 2)
     return subprocess.Popen(*args, **kwargs)
 
 
@@ -105,6 +111,8 @@ def hadoop_aws_package() -> str:
 
 
 _session_lock = threading.Lock()
+_pending_archive: Path | None = None
+"""The class-data sharing archive the running session writes when it stops (spark_jvm)."""
 
 
 def current_session() -> Any:
@@ -147,6 +155,7 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
     session only runtime settings from ``conf`` are applied: ``spark.sql.*`` and the Hadoop
     ``spark.hadoop.*`` ones (such as the s3a settings).
     """
+    global _pending_archive
     import_pyspark()
     check_java()
     from pyspark.sql import SparkSession
@@ -167,7 +176,10 @@ def get_spark_session(master: str, conf: dict[str, str] | None = None) -> Any:
                     elif key.startswith("spark.sql.") and not key.startswith("spark.sql.warehouse"):
                         active.conf.set(key, value)
                 return active
-            active.stop()
+            _stop(active)
+        conf, _pending_archive = driver_java_options(conf)
+        if _pending_archive is not None:
+            atexit.register(_write_archive_at_exit)
         builder = SparkSession.builder.master(master).appName("trafficlake")
         for key, value in conf.items():
             builder = builder.config(key, value)
@@ -281,8 +293,29 @@ class SparkEngine:
 
 
 def stop_spark() -> None:
-    """Stop the process's Spark session, if any (the CLI calls this before exiting)."""
+    """Stop the process's Spark session, if any (a process that just exits leaves its JVM to
+    exit with it)."""
     with _session_lock:
         active = current_session()
         if active is not None:
-            active.stop()
+            _stop(active)
+
+
+def _write_archive_at_exit() -> None:
+    """A process that ends without :func:`stop_spark` (the CLI) writes the class archive its
+    session was started to write before the JVM goes with it (once per install)."""
+    global _pending_archive
+    with _session_lock:
+        active = current_session() if _pending_archive is not None else None
+        if active is not None and _pending_archive is not None:
+            write_archive(active, _pending_archive)
+        _pending_archive = None
+
+
+def _stop(session: Any) -> None:
+    """Stop ``session``, first writing the class archive it was started to write."""
+    global _pending_archive
+    if _pending_archive is not None:
+        write_archive(session, _pending_archive)
+        _pending_archive = None
+    session.stop()
