@@ -70,3 +70,29 @@ def test_health_counts_the_republishes_of_an_outage_hour(tlake: LakeHarness) -> 
     assert derive(tlake.settings).state == "SUCCEEDED"
     (row,) = run_query(tlake.settings, "SELECT * FROM traffic.detector_health").table.to_pylist()
     assert (row["minutes_observed"], row["minutes_stale"]) == (60, 120)
+
+
+def test_a_minute_published_fresh_twice_counts_one_version_whatever_the_order() -> None:
+    """Two fresh versions of one lane-minute (one defect, one not): the grid keeps the larger
+    packed value in either row order, so the counts do not depend on how DuckDB hands rows
+    over (it is not asked to keep their order)."""
+    import numpy as np
+
+    from trafficlake.roads.health import HEALTH_INPUT_SCHEMA, HealthRules, day_health
+
+    fresh = 1 << 52
+    defect = fresh | (1 << 48)
+    ok = fresh | (8 << 48) | 5
+    rows = {
+        "unieke_id": [7, 7, 7, 8],
+        "lve_nr": [1, 1, 1, 1],
+        "minute": [0, 0, 1, 0],
+        "packed": [defect, ok, ok, ok],
+    }
+    table = pa.table(rows, schema=HEALTH_INPUT_SCHEMA)
+    flipped = table.take(np.array([1, 0, 2, 3]))
+    a = day_health(table, HealthRules()).to_pylist()
+    b = day_health(flipped, HealthRules()).to_pylist()
+    assert a == b
+    lane7 = a[0]
+    assert (lane7["minutes_observed"], lane7["minutes_defect"]) == (2, 0)  # the larger: not defect

@@ -237,6 +237,9 @@ def _partition_day(values: dict[str, str]) -> date:
 
 def _connect(settings: Settings, lake: Lake) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
+    # neither the jams nor health depend on the order of the rows read (about a third less CPU
+    # for the health input's read)
+    con.execute("SET preserve_insertion_order = false")
     if not lake.is_local:
         from trafficlake.s3 import configure_duckdb
 
