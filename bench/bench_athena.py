@@ -115,6 +115,14 @@ def _athena(settings: Any, sql: str) -> Any:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
+    cwd = os.getcwd()
+    try:
+        return _run(quick)
+    finally:
+        os.chdir(cwd)  # the lake's folder is gone: the next benchmark starts where this one did
+
+
+def _run(quick: bool) -> list[dict[str, Any]]:
     lanes = 300 if quick else 4600
     with tempfile.TemporaryDirectory() as root:
         os.chdir(root)
