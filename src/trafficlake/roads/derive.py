@@ -17,6 +17,7 @@ with the last commit, so a run killed in between is redone whole by the next one
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,8 +64,8 @@ JAMS_LAYOUT = Layout("jams/", JAMS_COLUMNS, DAY_KEYS, "start_ts", "trafficlake.r
 HEALTH_LAYOUT = Layout("detector_health/", HEALTH_COLUMNS, DAY_KEYS, None, "trafficlake.roads")
 GRID_COLUMNS = "lve_nr, recordTimestamp, currentSpeed, avgSpeed3Minutes, vehicleCount"
 HEALTH_BATCH_ROWS = 1 << 23
-"""Rows per Arrow batch of the health pass's input: a Flanders day (~6.9M) in one, so that numpy
-reads its columns without first joining the batches."""
+"""Rows per Arrow batch of the health pass's input: each reader's share of a Flanders day (~6.9M
+rows) in one, so that numpy joins one batch per reader."""
 
 
 class RoadsError(TrafficlakeError):
@@ -188,19 +189,25 @@ def _derive(
         result.notes.append("no locations table in the lake: jams need the sections (skipped)")
     jams_staged: list[StagedFile] = []
     health_staged: list[StagedFile] = []
-    # a day's jams are found in a second thread (own DuckDB connection) while its health is
-    # counted on the grid: both are mostly single-threaded numpy, so each gets a core, after
-    # the health input's read (DuckDB, every core) is done
-    con, jams_con = _connect(settings, lake), _connect(settings, lake)
+    # the health input is read by one single-threaded DuckDB connection per core, each over a
+    # share of the files: DuckDB hands a multi-threaded query's rows over to Arrow on one
+    # thread (2 threads took longer than 1), two connections hand over in parallel. Then a
+    # day's jams are found in a second thread while its health is counted on the grid: both
+    # are mostly single-threaded numpy, so each gets a core.
+    readers = [_connect(settings, lake, threads=1) for _ in range(max(1, os.cpu_count() or 1))]
+    jams_con = _connect(settings, lake)
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roads-jams") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="roads-jams") as pool,
+            ThreadPoolExecutor(len(readers), thread_name_prefix="roads-read") as reading,
+        ):
             for i, day in enumerate(days):
                 if progress is not None:
                     progress(i, len(days), day.isoformat())
                 values = (str(day.year), str(day.month), str(day.day))
                 start = day_start(day)
                 keys = publication_read_set(catalog, start, start + 86400, raw_table(settings))
-                rows = health_rows(con, lake, keys, day)
+                rows = health_rows(readers, reading, lake, keys, day)
                 found = None
                 if sections is not None:
                     keys = transformed_keys(catalog, transformed, day)
@@ -214,8 +221,8 @@ def _derive(
                     result.jams += jams.num_rows
                     jams_staged += _stage(lake, JAMS_LAYOUT, run_id, values, jams)
     finally:
-        con.close()
-        jams_con.close()
+        for con in [*readers, jams_con]:
+            con.close()
     if progress is not None:
         progress(len(days), len(days), "committing")
     if sections is not None:
@@ -235,8 +242,12 @@ def _partition_day(values: dict[str, str]) -> date:
     return date(int(values["year"]), int(values["month"]), int(values["day"]))
 
 
-def _connect(settings: Settings, lake: Lake) -> duckdb.DuckDBPyConnection:
+def _connect(
+    settings: Settings, lake: Lake, *, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
     # neither the jams nor health depend on the order of the rows read (about a third less CPU
     # for the health input's read)
     con.execute("SET preserve_insertion_order = false")
@@ -281,14 +292,23 @@ def day_jams(
 
 
 def health_rows(
-    con: duckdb.DuckDBPyConnection, lake: Lake, raw_keys: Sequence[str], day: date
+    readers: Sequence[duckdb.DuckDBPyConnection],
+    pool: ThreadPoolExecutor,
+    lake: Lake,
+    raw_keys: Sequence[str],
+    day: date,
 ) -> pa.Table:
     """The per-row facts detector health counts (:func:`health_input_sql`) of one UTC day,
-    from the raw files that may hold its rows."""
-    if not raw_keys:
+    from the raw files that may hold its rows: each reader (in ``pool``) reads every n-th file."""
+    n = min(len(readers), len(raw_keys))
+    if n == 0:
         return HEALTH_INPUT_SCHEMA.empty_table()
-    sql = health_input_sql(_read_parquet(raw_keys, lake), day_start(day))
-    return con.execute(sql).to_arrow_table(HEALTH_BATCH_ROWS)
+
+    def read(i: int) -> pa.Table:
+        sql = health_input_sql(_read_parquet(raw_keys[i::n], lake), day_start(day))
+        return readers[i].execute(sql).to_arrow_table(HEALTH_BATCH_ROWS)
+
+    return pa.concat_tables(pool.map(read, range(n)))
 
 
 def _stage(
