@@ -26,6 +26,14 @@ BATCH_CREATE_LIMIT = 100
 BATCH_DELETE_LIMIT = 25
 
 
+def _batch(body: dict[str, Any], key: str, limit: int) -> list[Any]:
+    """A batch operation's list ``key``, at most ``limit`` long (InvalidInputException)."""
+    items: list[Any] = field(body, key, list)
+    if len(items) > limit:
+        raise AwsError("InvalidInputException", f"{key} holds at most {limit} partitions")
+    return items
+
+
 def _values(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise AwsError("InvalidInputException", f"{key} must be a list of strings")
@@ -39,6 +47,11 @@ class PartitionOperations:
     lake: Lake
     _database: Callable[[dict[str, Any]], str]
     _table_out: Callable[[Table], dict[str, Any]]
+
+    def _known(self, t: Table) -> set[tuple[str, ...]]:
+        """The value tuples of the table's partitions (deprecated ones too)."""
+        parts = self.catalog.list_partitions(t.database, t.name, include_deprecated=True)
+        return {p.values for p in parts}
 
     def _table(self, body: dict[str, Any]) -> Table:
         return self.catalog.get_table(self._database(body), field(body, "TableName"))
@@ -141,16 +154,8 @@ class PartitionOperations:
 
     def BatchCreatePartition(self, body: dict[str, Any]) -> dict[str, Any]:
         t = self._table(body)
-        inputs = field(body, "PartitionInputList", list)
-        if len(inputs) > BATCH_CREATE_LIMIT:
-            raise AwsError(
-                "InvalidInputException",
-                f"PartitionInputList holds at most {BATCH_CREATE_LIMIT} partitions",
-            )
-        known = {
-            p.values
-            for p in self.catalog.list_partitions(t.database, t.name, include_deprecated=True)
-        }
+        inputs = _batch(body, "PartitionInputList", BATCH_CREATE_LIMIT)
+        known = self._known(t)
         errors: list[dict[str, Any]] = []
         new: list[Partition] = []
         for i, pi in enumerate(inputs):
@@ -180,16 +185,8 @@ class PartitionOperations:
 
     def BatchDeletePartition(self, body: dict[str, Any]) -> dict[str, Any]:
         t = self._table(body)
-        wanted = field(body, "PartitionsToDelete", list)
-        if len(wanted) > BATCH_DELETE_LIMIT:
-            raise AwsError(
-                "InvalidInputException",
-                f"PartitionsToDelete holds at most {BATCH_DELETE_LIMIT} partitions",
-            )
-        known = {
-            p.values
-            for p in self.catalog.list_partitions(t.database, t.name, include_deprecated=True)
-        }
+        wanted = _batch(body, "PartitionsToDelete", BATCH_DELETE_LIMIT)
+        known = self._known(t)
         errors, delete = [], []
         for w in wanted:
             values = w.get("Values") if isinstance(w, dict) else None
