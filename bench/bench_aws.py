@@ -11,53 +11,23 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "aws"))
+
+from aws_helpers import boto, start_endpoint  # noqa: E402
+
 POLL_S = 0.05
 ADDED_TARGET_MS = 5.0
 SLOW = 1000
-
-
-def _serve(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAFFICLAKE_", "AWS_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trafficlake.cli", "aws", "serve", "--port", "0"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    m = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stdout.readline())
-    if not m:
-        proc.kill()
-        raise RuntimeError("aws serve did not start")
-    return proc, f"http://127.0.0.1:{m.group(1)}"
-
-
-def _client(url: str, service: str) -> Any:
-    import boto3
-    import botocore.config
-
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="eu-west-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=botocore.config.Config(retries={"total_max_attempts": 1}, read_timeout=30),
-    )
 
 
 def _records(n: int) -> list[dict[str, bytes]]:
@@ -79,7 +49,7 @@ def _records(n: int) -> list[dict[str, bytes]]:
 
 
 def _poll(url: str, calls: int) -> float:
-    glue = _client(url, "glue")
+    glue = boto(url, "glue", read_timeout=30)
     glue.get_crawler(Name="raw")  # warm the connection
     times = []
     for _ in range(calls):
@@ -109,7 +79,7 @@ def _library(folder: Path, calls: int) -> float:
 
 
 def _put_batch(url: str) -> float:
-    firehose = _client(url, "firehose")
+    firehose = boto(url, "firehose", read_timeout=30)
     records = _records(500)
     t0 = time.perf_counter()
     reply = firehose.put_record_batch(DeliveryStreamName="miv", Records=records)
@@ -124,7 +94,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-aws-") as tmp:
         folder = Path(tmp)
         (folder / "trafficlake.toml").write_text('[lake]\nurl = "./lake"\n')
-        proc, url = _serve(folder)
+        proc, url = start_endpoint(folder)
         try:
             lib_ms = _library(folder, calls)
             http_ms = _poll(url, calls)
