@@ -207,18 +207,11 @@ class Executions:
 
         def run() -> None:
             with open_catalog(self.settings) as catalog:
-                ex = self._executor(machine, catalog, recorded)
-                key = f"{machine}:{name}"
-                with self._lock:
-                    self._running[key] = ex
                 try:
-                    result = ex.run(input, name=name)
-                    emit_status_change(self.settings, machine, result, input)
+                    self._run_here(machine, name, input, catalog, recorded)
                 except Exception as exc:  # recorded by the executor; keep the thread quiet
                     box["error"] = exc
                 finally:
-                    with self._lock:
-                        self._running.pop(key, None)
                     started.set()
 
         threading.Thread(target=work, name=f"execution-{name}", daemon=True).start()
@@ -230,17 +223,24 @@ class Executions:
     def run_sync(self, machine: str, name: str | None, input: Any) -> ExecutionResult:
         name = self._claim(machine, name)
         with open_catalog(self.settings) as catalog:
-            ex = self._executor(machine, catalog)
-            key = f"{machine}:{name}"
+            return self._run_here(machine, name, input, catalog)
+
+    def _run_here(
+        self, machine: str, name: str, input: Any, catalog: Any, on_event: Any = None
+    ) -> ExecutionResult:
+        """Run an execution in this thread, stoppable (:meth:`stop`) while it runs; its status
+        change is emitted when it ends."""
+        ex = self._executor(machine, catalog, on_event)
+        key = f"{machine}:{name}"
+        with self._lock:
+            self._running[key] = ex
+        try:
+            result = ex.run(input, name=name)
+            emit_status_change(self.settings, machine, result, input)
+            return result
+        finally:
             with self._lock:
-                self._running[key] = ex
-            try:
-                result = ex.run(input, name=name)
-                emit_status_change(self.settings, machine, result, input)
-                return result
-            finally:
-                with self._lock:
-                    self._running.pop(key, None)
+                self._running.pop(key, None)
 
     def stop(self, execution_id: str, error: str | None, cause: str | None) -> bool:
         """Stop a running execution of this process; False when none runs here."""
