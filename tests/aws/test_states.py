@@ -205,3 +205,30 @@ def test_optimised_integrations_wait_for_the_work(aws: Any, raw_writer: Any) -> 
         glue.get_job_run(JobName="transform", RunId=out["job"]["id"])["JobRun"]["JobRunState"]
         == "SUCCEEDED"
     )
+
+
+def test_a_failed_sync_query_fails_the_task_with_its_execution_as_cause(aws: Any) -> None:
+    sfn = boto(aws.url, "stepfunctions")
+    machine = {
+        "StartAt": "Query",
+        "States": {
+            "Query": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+                "Parameters": {
+                    "QueryString": "SELECT * FROM traffic.no_such_table",
+                    "ResultConfiguration": {"OutputLocation": "s3://results/sfn/"},
+                },
+                "End": True,
+            },
+        },
+    }
+    arn = sfn.create_state_machine(name="sync-fails", definition=json.dumps(machine), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    done = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "States.TaskFailed"
+    cause = json.loads(done["cause"])
+    assert cause["QueryExecution"]["Status"]["State"] == "FAILED"
+    assert "no_such_table" in cause["QueryExecution"]["Status"]["StateChangeReason"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from trafficlake.workflow.errors import StatesError, UnknownResourceError
@@ -152,30 +153,46 @@ def _glue_job(aws: AwsServices, params: Any, ctx: TaskContext, sync: bool) -> di
     started = _sdk(aws, "glue", "StartJobRun", params)
     if not sync:
         return started
-    name = params["JobName"]
-    while True:
-        run = _sdk(aws, "glue", "GetJobRun", {"JobName": name, "RunId": started["JobRunId"]})[
-            "JobRun"
-        ]
-        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING", "WAITING"):
-            break
-        ctx.sleep(POLL_SECONDS)
-    if run["JobRunState"] != "SUCCEEDED":
-        raise StatesError("States.TaskFailed", json.dumps(run, default=str))
-    return dict(run)
+    ask = {"JobName": params["JobName"], "RunId": started["JobRunId"]}
+    return _until_done(
+        lambda: _sdk(aws, "glue", "GetJobRun", ask),
+        lambda got: got["JobRun"]["JobRunState"],
+        ("STARTING", "RUNNING", "STOPPING", "WAITING"),
+        ctx,
+        result=lambda got: dict(got["JobRun"]),
+    )
 
 
 def _athena_query(aws: AwsServices, params: Any, ctx: TaskContext, sync: bool) -> dict[str, Any]:
     started = _sdk(aws, "athena", "StartQueryExecution", params)
     if not sync:
         return started
-    query_id = started["QueryExecutionId"]
+    ask = {"QueryExecutionId": started["QueryExecutionId"]}
+    return _until_done(
+        lambda: _sdk(aws, "athena", "GetQueryExecution", ask),
+        lambda got: got["QueryExecution"]["Status"]["State"],
+        ("QUEUED", "RUNNING"),
+        ctx,
+        result=lambda got: got,
+    )
+
+
+def _until_done(
+    fetch: Callable[[], dict[str, Any]],
+    state_of: Callable[[dict[str, Any]], str],
+    active: tuple[str, ...],
+    ctx: TaskContext,
+    *,
+    result: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """A ``.sync`` task's wait: ``fetch`` every POLL_SECONDS while its state is ``active``; the
+    task's output (``result`` of the last answer) if it SUCCEEDED, else States.TaskFailed with
+    that output as its cause."""
     while True:
-        got = _sdk(aws, "athena", "GetQueryExecution", {"QueryExecutionId": query_id})
-        state = got["QueryExecution"]["Status"]["State"]
-        if state not in ("QUEUED", "RUNNING"):
+        got = fetch()
+        if state_of(got) not in active:
             break
         ctx.sleep(POLL_SECONDS)
-    if state != "SUCCEEDED":
-        raise StatesError("States.TaskFailed", json.dumps(got, default=str))
-    return got
+    if state_of(got) != "SUCCEEDED":
+        raise StatesError("States.TaskFailed", json.dumps(result(got), default=str))
+    return result(got)
