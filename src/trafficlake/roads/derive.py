@@ -63,6 +63,9 @@ DAY_KEYS = ("year", "month", "day")
 JAMS_LAYOUT = Layout("jams/", JAMS_COLUMNS, DAY_KEYS, "start_ts", "trafficlake.roads")
 HEALTH_LAYOUT = Layout("detector_health/", HEALTH_COLUMNS, DAY_KEYS, None, "trafficlake.roads")
 GRID_COLUMNS = "lve_nr, recordTimestamp, currentSpeed, avgSpeed3Minutes, vehicleCount"
+HEALTH_READERS = max(1, min(8, os.cpu_count() or 1))
+"""Single-threaded DuckDB connections reading a day's health input side by side (one per core,
+at most 8: a day is a few dozen raw files)."""
 HEALTH_BATCH_ROWS = 1 << 23
 """Rows per Arrow batch of the health pass's input: each reader's share of a Flanders day (~6.9M
 rows) in one, so that numpy joins one batch per reader."""
@@ -194,7 +197,7 @@ def _derive(
     # thread (2 threads took longer than 1), two connections hand over in parallel. Then a
     # day's jams are found in a second thread while its health is counted on the grid: both
     # are mostly single-threaded numpy, so each gets a core.
-    readers = [_connect(settings, lake, threads=1) for _ in range(max(1, os.cpu_count() or 1))]
+    readers = [_connect(settings, lake, threads=1) for _ in range(HEALTH_READERS)]
     jams_con = _connect(settings, lake)
     try:
         with (
