@@ -167,6 +167,7 @@ class DeliveryStream:
         self._raw: list[pa.Table | PendingCall] = []
         self._errors: ErrorsByType = {}
         self._buffered_bytes = 0
+        self._in_flight_bytes = 0  # taken out of the buffer by a delivery not yet written
         self._oldest_ms: int | None = None
         self._closed = False
         self._last_failure, self._last_failure_at = "", 0.0
@@ -501,11 +502,13 @@ class DeliveryStream:
                 self._raw, self._errors = [], {}
                 size, oldest = self._buffered_bytes, self._oldest_ms
                 self._buffered_bytes, self._oldest_ms = 0, None
+                self._in_flight_bytes = size
                 segments = self._wal.rotate() if self._wal is not None else []
             try:
                 keys = self._deliver(raw, errors, oldest)
             except BaseException:
                 with self._lock:  # put it back in front; the WAL segments are kept
+                    self._in_flight_bytes = 0
                     self._raw = raw + self._raw
                     for etype, recs in errors.items():
                         self._errors[etype] = recs + self._errors.get(etype, [])
@@ -513,6 +516,8 @@ class DeliveryStream:
                     if oldest is not None:
                         self._oldest_ms = min(oldest, self._oldest_ms or oldest)
                 raise
+            with self._lock:
+                self._in_flight_bytes = 0
             if self._wal is not None and segments:
                 self._wal.release(segments)
             return keys
@@ -650,7 +655,7 @@ class DeliveryStream:
                 "errors": self.errors_in,
                 "files_written": self.files_written,
                 "recovered_records": self.recovered_records,
-                "buffered_bytes": self._buffered_bytes,
+                "buffered_bytes": self._buffered_bytes + self._in_flight_bytes,
             }
 
     def describe(self) -> dict[str, Any]:
