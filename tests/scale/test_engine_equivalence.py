@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from trafficlake.transform.sql import LANE_BLOCK_BITS
+
 pytestmark = pytest.mark.spark
 
 
@@ -94,6 +96,51 @@ def test_duplicates_and_republished_minutes(engines: Any, scale: Any) -> None:
     republished = pc.is_in(base["tijd_waarneming"], newer["tijd_waarneming"])
     final = pa.concat_tables([base.filter(pc.invert(republished)), newer])
     assert out.num_rows == _section_minutes(final) > 100
+
+
+def _with_ids(table: pa.Table, ids: list[int | None]) -> pa.Table:
+    """``table`` (scale.raw_minutes, lane ids 100..) with lane ``i``'s id replaced by ``ids[i]``."""
+    lane = pc.subtract(table["unieke_id"], 100).to_pylist()
+    return table.set_column(
+        table.schema.get_field_index("unieke_id"),
+        "unieke_id",
+        pa.array([ids[i] for i in lane], pa.int32()),
+    )
+
+
+def test_repeated_keys_at_the_duplicate_checks_block_edges(engines: Any, scale: Any) -> None:
+    """Lane ids on both sides of the duplicate check's block edges (negative ids, 0, the
+    largest INT, a NULL id), half of them republished for 5 minutes with a newer version: the
+    shift and mask of the check give the same rows on both engines, and each newer version
+    replaces its key's old one."""
+    block = 1 << LANE_BLOCK_BITS
+    ids: list[int | None] = [-block - 1, -block, -1, 0, block - 1, block, 2**31 - 1, None]
+    day = scale.BASE_DAY
+    base = _with_ids(scale.raw_minutes(start=day + 3600, minutes=20, sections=4, seed=13), ids)
+    newer = scale.raw_minutes(
+        start=day + 3600 + 300, minutes=5, sections=4, seed=98, arrival_delay_s=200
+    )
+    newer = _with_ids(newer.filter(pc.equal(pc.bit_wise_and(newer["unieke_id"], 1), 0)), ids)
+    newer = newer.set_column(
+        newer.schema.get_field_index("tijd_laatst_gewijzigd"),
+        "tijd_laatst_gewijzigd",
+        pc.add(newer["tijd_laatst_gewijzigd"], 100),
+    )
+    engines.land(base)
+    engines.land(newer)
+    engines.crawl_and_transform()
+    out = engines.assert_equal()
+    replaced = set(
+        zip(newer["unieke_id"].to_pylist(), newer["tijd_waarneming"].to_pylist(), strict=True)
+    )
+    kept = [
+        (i, t) not in replaced
+        for i, t in zip(
+            base["unieke_id"].to_pylist(), base["tijd_waarneming"].to_pylist(), strict=True
+        )
+    ]
+    final = pa.concat_tables([base.filter(pa.array(kept)), newer])
+    assert out.num_rows == _section_minutes(final) > 40
 
 
 def test_gaps_and_a_lane_dropping_out(engines: Any, scale: Any) -> None:

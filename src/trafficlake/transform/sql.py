@@ -21,9 +21,10 @@ AVG_SHORT_SECONDS = 120
 """2 minutes: the 3-minute window (``avgSpeed3Minutes``) reaches back this far."""
 
 
-LANE_BLOCK = 62
-"""Lane ids per block of the duplicate check (``traffic.sql`` step 2): bit positions 0..61 of a
-BIGINT mask (2**61 is exact in a DOUBLE, so POWER() then CAST is exact on both engines)."""
+LANE_BLOCK_BITS = 5
+"""Blocks of 2**5 = 32 lane ids in the duplicate check (``traffic.sql`` step 2): an id's bit in
+its block's BIGINT mask is ``1 << (id & 31)``, positions 0..31 (a signed shift into bit 63 is an
+overflow error in DuckDB, so a 64-id block cannot be had this way)."""
 
 
 class SqlParameterError(TransformError):
@@ -65,7 +66,8 @@ def render_traffic_sql(
         "lookback": str(LOOKBACK_SECONDS),
         "lookback_start": str(int(start) - LOOKBACK_SECONDS),
         "short_window": str(AVG_SHORT_SECONDS),
-        "lane_block": str(LANE_BLOCK),
+        "lane_block_bits": str(LANE_BLOCK_BITS),
+        "lane_bit_mask": str((1 << LANE_BLOCK_BITS) - 1),
         "jam_threshold": repr(threshold),
         "location_filter": f"unieke_id IN ({', '.join(map(str, ids))})" if ids else "TRUE",
     }
