@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,11 +115,35 @@ def test_interval_flush(lake: Lake, tmp_path: Path, make_record: Any) -> None:
 def test_size_flush(lake: Lake, tmp_path: Path, make_record: Any) -> None:
     table = events(make_record, 20_000)
     assert table.nbytes > 1024 * 1024
-    with stream(lake, tmp_path, buffer_size_mb=1) as s:
+    with stream(lake, tmp_path, buffer_size_mb=1) as s:  # interval 900 s: only size is due
         s.put_events(table.slice(0, 100))
         assert lake.list("raw/") == []
         s.put_events(table)
+        deadline = time.monotonic() + 10
+        while not lake.list("raw/") and time.monotonic() < deadline:
+            time.sleep(0.02)  # delivered by the timer thread, not inside the call
         assert len(lake.list("raw/")) == 1
+
+
+def test_a_full_buffer_does_not_hold_up_the_call_that_fills_it(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    """The records are acknowledged once in the WAL: the call returns while a delivery is
+    still under way (here: held by another flush), and the buffer is delivered after it."""
+    table = events(make_record, 20_000)
+    with stream(lake, tmp_path, buffer_size_mb=1) as s:
+        returned = threading.Event()
+        with s._flush_lock:  # a delivery in progress
+            caller = threading.Thread(target=lambda: (s.put_events(table), returned.set()))
+            caller.start()
+            assert returned.wait(10), "the call waited for the delivery in progress"
+            assert lake.list("raw/") == []
+            assert s.stats()["buffered_bytes"] > 0
+        caller.join()
+        deadline = time.monotonic() + 10
+        while not lake.list("raw/") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert read_raw(lake).num_rows == table.num_rows
 
 
 def test_buffer_spanning_an_hour_goes_to_oldest_arrival(
@@ -264,8 +289,6 @@ def test_killed_process_is_recovered_with_a_torn_tail(
 
 
 def test_concurrent_callers_share_the_wal(lake: Lake, tmp_path: Path, make_record: Any) -> None:
-    import threading
-
     table = events(make_record, 100)
     with stream(lake, tmp_path, buffer_size_mb=1) as s:
 

@@ -161,6 +161,7 @@ class DeliveryStream:
         self.error_extra = error_extra
         self._description = description
         self.clock = clock or time.time
+        self._wall_clock = clock is None
         self.created = time.time()
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -192,6 +193,7 @@ class DeliveryStream:
                 _CONVERTERS, thread_name_prefix=f"delivery-{name}-convert"
             )
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a call filled the buffer: the timer delivers it now
         self._timer: threading.Thread | None = None
         if self.buffer_interval_s > 0:
             self._timer = threading.Thread(
@@ -422,11 +424,13 @@ class DeliveryStream:
         """Write the frames to the WAL and buffer the records (one step, under the lock).
 
         Returns the WAL ticket to sync before acknowledging. Flushes first if the buffer was
-        already due.
+        already due, or backed up to twice its size counting a delivery in flight (then the
+        caller waits for the lake: back-pressure).
         """
         with self._lock:
             due_before = self._due_locked()
-            backlog = self._buffered_bytes >= 2 * self.buffer_size_bytes
+            pending = self._buffered_bytes + self._in_flight_bytes
+            backlog = pending >= 2 * self.buffer_size_bytes
         if due_before or backlog:  # e.g. the interval ran out before these records arrived
             try:
                 self.flush()
@@ -458,13 +462,25 @@ class DeliveryStream:
     def _flush_if_due(self) -> None:
         with self._lock:
             due = self._due_locked()
-        if due:  # the records are acknowledged (in the WAL): a failed delivery is retried later
-            try:
-                self.flush()
-            except Exception as exc:
-                if self._wal is None:
-                    raise
-                self._flush_failed(exc)
+        if not due:
+            return
+        if self._delivers_in_background:
+            self._wake.set()  # the caller's records are in the WAL: it need not wait for the lake
+            return
+        try:
+            self.flush()
+        except Exception as exc:  # acknowledged (in the WAL): a failed delivery is retried later
+            if self._wal is None:
+                raise
+            self._flush_failed(exc)
+
+    @property
+    def _delivers_in_background(self) -> bool:
+        """A buffer the call filled is delivered by the timer thread: the records are
+        acknowledged once in the WAL, so a producer does not wait for a delivery (AWS's
+        behaviour) unless the buffer backs up (see ``_append``). On a simulated clock (replay,
+        simulate) deliveries stay in the call, so a run's files are the same every time."""
+        return self._wal is not None and self._timer is not None and self._wall_clock
 
     def _flush_failed(self, exc: BaseException) -> None:
         """Report a failed delivery in one line: each new reason, then at most once a minute
@@ -484,7 +500,11 @@ class DeliveryStream:
 
     def _timer_loop(self) -> None:
         tick = min(1.0, max(0.02, self.buffer_interval_s / 10))
-        while not self._stop.wait(tick):
+        while not self._stop.is_set():
+            self._wake.wait(tick)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             with self._lock:
                 due = self._due_locked()
             if due:
@@ -633,6 +653,7 @@ class DeliveryStream:
                 return
             self._closed = True
         self._stop.set()
+        self._wake.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join()
         self.flush()
