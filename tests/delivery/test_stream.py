@@ -146,6 +146,27 @@ def test_a_full_buffer_does_not_hold_up_the_call_that_fills_it(
         assert read_raw(lake).num_rows == table.num_rows
 
 
+def test_a_backed_up_buffer_makes_the_caller_wait(
+    lake: Lake, tmp_path: Path, make_record: Any
+) -> None:
+    """Back-pressure: once twice the buffer size waits for the lake, the next call delivers in
+    its own thread, so it returns only when the delivery in progress is done."""
+    table = events(make_record, 20_000)
+    with stream(lake, tmp_path, buffer_size_mb=1) as s:
+        returned = threading.Event()
+        puts = 1
+        with s._flush_lock:  # a delivery in progress
+            while s.stats()["buffered_bytes"] < 2 * s.buffer_size_bytes:
+                s.put_events(table)  # acknowledged without waiting
+                puts += 1
+            caller = threading.Thread(target=lambda: (s.put_events(table), returned.set()))
+            caller.start()
+            assert not returned.wait(1.0), "a call past twice the buffer did not wait"
+        assert returned.wait(10)
+        caller.join()
+    assert read_raw(lake).num_rows == puts * table.num_rows
+
+
 def test_buffer_spanning_an_hour_goes_to_oldest_arrival(
     lake: Lake, tmp_path: Path, make_record: Any
 ) -> None:
