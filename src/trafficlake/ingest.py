@@ -26,15 +26,11 @@ import os
 import threading
 import time
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import islice
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +39,7 @@ import pyarrow.compute as pc
 from trafficlake.config import Settings
 from trafficlake.delivery import DeliveryStream
 from trafficlake.errors import TrafficlakeError
+from trafficlake.ingest_workers import InOrder, WorkerLostError
 from trafficlake.miv.feed import ParsedFeed, arrival_window, parse_document
 from trafficlake.miv.xmlsafe import FeedParseError
 from trafficlake.schema import EARLIEST_TIMESTAMP
@@ -81,10 +78,6 @@ class NoInputFilesError(IngestError):
 
 class InvalidStartError(IngestError):
     """The simulation start is not an ISO date or datetime."""
-
-
-class WorkerLostError(IngestError):
-    """A worker process died (killed, out of memory); what came before it was landed."""
 
 
 @dataclass
@@ -247,7 +240,7 @@ def simulate(
     report = IngestReport("simulate")
     in_workers = not xml and workers > 1 and minutes > 2 * workers * SIMULATED_BLOCK
     blocks = (  # started before the stream, whose timer is a thread
-        _InOrder(_simulate_block, _blocks(seed, lanes, first, minutes), workers)
+        InOrder(_simulate_block, _blocks(seed, lanes, first, minutes), workers)
         if in_workers  # enough minutes to pay for starting the workers
         else None
     )
@@ -315,68 +308,6 @@ def _blocks(seed: int, lanes: int, first: int, minutes: int) -> list[tuple[int, 
         (seed, lanes, first + 60 * i, min(SIMULATED_BLOCK, minutes - i))
         for i in range(0, minutes, SIMULATED_BLOCK)
     ]
-
-
-TASKS_AHEAD = 4
-"""Tasks in flight per worker process: the workers go on while this process lands a result
-(or writes a file)."""
-
-
-def _start_method() -> str:
-    """How worker processes start: forked from this process when it runs no other thread
-    (there is no lock a thread could hold to copy, and they start in milliseconds), else from
-    a clean fork server that imports ingest once (about half a second)."""
-    return "fork" if threading.active_count() == 1 else "forkserver"
-
-
-def _worker_pool(workers: int) -> ProcessPoolExecutor:
-    import multiprocessing
-
-    context = multiprocessing.get_context(_start_method())
-    if context.get_start_method() == "forkserver":
-        context.set_forkserver_preload(["trafficlake.ingest", "trafficlake.miv.simulator"])
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
-
-
-class _InOrder(Generic[T]):
-    """``fn(*task)`` for each task, in task order; computed by ``workers`` processes (started
-    here, at once: before the caller starts a thread) or, with one worker, by this process
-    as the results are taken. ``close`` stops the workers (pending tasks are dropped)."""
-
-    def __init__(self, fn: Callable[..., T], tasks: list[Any], workers: int) -> None:
-        self._fn = fn
-        self._tasks = iter(tasks)
-        self._pending: deque[Future[T]] = deque()
-        self._pool = _worker_pool(workers) if workers > 1 else None
-        if self._pool is not None:
-            try:
-                for task in islice(self._tasks, TASKS_AHEAD * workers):
-                    self._pending.append(self._pool.submit(fn, *task))
-            except BaseException:
-                self.close()
-                raise
-
-    def __iter__(self) -> Iterator[T]:
-        if self._pool is None:
-            for task in self._tasks:
-                yield self._fn(*task)
-            return
-        while self._pending:
-            try:
-                result = self._pending.popleft().result()
-                task = next(self._tasks, None)
-                if task is not None:
-                    self._pending.append(self._pool.submit(self._fn, *task))
-            except BrokenProcessPool:
-                raise WorkerLostError(
-                    "a worker process died (killed, or out of memory?); the results before it "
-                    "were landed"
-                ) from None
-            yield result
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _parse_or_quarantine(
@@ -471,7 +402,7 @@ def replay(
     # workers when there are enough files to pay for starting them; started before the
     # stream, whose timer is a thread
     in_workers = workers if len(paths) > 2 * workers else 1
-    parsed = _InOrder(_read_and_parse, [(path, window) for path in paths], in_workers)
+    parsed = InOrder(_read_and_parse, [(path, window) for path in paths], in_workers)
     try:
         if on_start is not None:
             on_start(len(paths))
@@ -569,18 +500,6 @@ def _read_and_parse(path: Path, window: tuple[int, int]) -> _Parsed:
     except FeedParseError as exc:  # ConfigParseError included
         return _Parsed(str(path), failure=f"{path}: {exc}", quarantine=data,
                        quarantine_reason=str(exc))  # fmt: skip
-
-
-def _quiet_worker() -> None:
-    """Workers leave Ctrl-C and SIGTERM to the landing process, which stops them."""
-    import gc
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # What the worker inherited stays out of its garbage collections: a full collection would
-    # walk (and so copy, page by page) the whole inherited heap: ~6 % of a worker's CPU
-    gc.freeze()
 
 
 def is_config_document(data: bytes) -> bool:

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli_runner import run_cli
-from trafficlake import ingest
+from trafficlake import ingest, ingest_workers
 from trafficlake.cli import app
 from trafficlake.config import Settings, load_settings
 from trafficlake.delivery.prefix import Prefix
@@ -396,9 +396,9 @@ def test_replay_in_worker_processes_lands_the_same_lake_in_order(
         other_thread_done = threading.Event()
         if start_method == "forkserver":
             threading.Thread(target=other_thread_done.wait, daemon=True).start()
-            assert ingest._start_method() == "forkserver"
+            assert ingest_workers.start_method() == "forkserver"
         elif start_method == "fork" and threading.active_count() == 1:  # no thread left behind
-            assert ingest._start_method() == "fork"
+            assert ingest_workers.start_method() == "fork"
         lake = Lake.from_url(str(tmp_path / f"lake-{name}"))
         try:
             report = ingest.replay(
