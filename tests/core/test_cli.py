@@ -121,6 +121,41 @@ def test_a_plain_query_does_not_import_what_it_does_not_use(tmp_path: Path) -> N
     assert imported == []
 
 
+def test_a_query_runs_without_the_cyclic_collector(tmp_path: Path) -> None:
+    """``trafficlake query`` pauses Python's cyclic garbage collector (its collections would
+    walk every object the imports of SQLAlchemy, pyarrow and DuckDB make); in a process of its
+    own it stays off to the end, in process it is switched back on."""
+    import gc
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "lake" / "raw" / "year=2026"
+    data.mkdir(parents=True)
+    made = trafficlake(
+        "query", f"COPY (SELECT 7 AS x) TO '{data / 'a.parquet'}'", "--write", cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    assert gc.isenabled()  # in process: back on
+    assert trafficlake("crawler", "start", "raw", "--wait", cwd=tmp_path).returncode == 0
+    probe = (  # collections that start once the query has imported SQLAlchemy (the catalog)
+        "import atexit, gc, sys\n"
+        "from trafficlake.cli import program\n"
+        "seen = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and 'sqlalchemy' in sys.modules"
+        " and seen.append(info['generation']))\n"
+        "atexit.register(lambda: print(len(seen), gc.isenabled(), file=sys.stderr))\n"
+        "sys.argv = ['trafficlake', 'query', 'SELECT sum(x) FROM traffic.raw', '-f', 'csv']\n"
+        "program()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert done.stdout == "sum(x)\n7\n", done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "0 False"
+
+
 def test_option_values_are_checked_with_typers_messages(tmp_path: Path) -> None:
     def said(result: CliResult) -> str:  # the words in typer's error box
         return " ".join("".join(" " if c in "│╭╮╰╯─" else c for c in result.stderr).split())

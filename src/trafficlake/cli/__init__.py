@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from trafficlake import __version__
 from trafficlake.cli import aws, catalog, demo, firehose, ingest, roads, transform, web, workflow
-from trafficlake.cli.common import App, ConfigOpt, console, display, err_console
+from trafficlake.cli.common import App, ConfigOpt, console, display, err_console, process
 from trafficlake.config import DEFAULT_CONFIG_NAME, write_default_config
 from trafficlake.errors import TrafficlakeError
 
@@ -122,7 +122,9 @@ def program() -> None:
     process's last act. Its objects are left out of the garbage collection Python runs while it
     exits (``gc.freeze``): nothing is left to collect (files, connections and the catalog are
     closed by the commands; atexit handlers still run), and walking every object the imports made
-    cost a query's start-up ~70 ms (SQLAlchemy's alone ~45 ms)."""
+    cost a query's start-up ~70 ms (SQLAlchemy's alone ~45 ms); a command that pauses the
+    collector (:func:`~trafficlake.cli.common.collector_paused`) leaves it off."""
+    process.ends_after_command = True
     try:
         main()
     finally:

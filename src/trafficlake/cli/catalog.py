@@ -15,6 +15,7 @@ from trafficlake.cli.common import (
     ConfigOpt,
     JsonOpt,
     LimitOpt,
+    collector_paused,
     console,
     epoch_or_number,
     open_for_reading,
@@ -348,6 +349,7 @@ TABLE_ROWS = 40
 """Rows a query prints as a table unless --limit says otherwise."""
 
 
+@collector_paused()  # one statement, then the process ends
 def query(
     sql: Annotated[
         str | None,

@@ -8,6 +8,7 @@ columns (names, ids, locations) never cut: the other columns fold instead.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import re
@@ -204,6 +205,33 @@ def open_for_reading(s: Settings) -> Catalog:
     from trafficlake.catalog import open_catalog
 
     return open_catalog("sqlite:///:memory:" if catalog_missing(s) else s)
+
+
+class _Process:
+    ends_after_command = False
+    """Set by :func:`trafficlake.cli.program`: the command is the process's last act (False
+    when commands run in process, as in tests)."""
+
+
+process = _Process()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a short command that runs one job
+    (``trafficlake query``): the collections it would run while SQLAlchemy, pyarrow and DuckDB
+    are imported only walk the objects those imports make, none of them garbage (~0.04 s of a
+    query's start-up); the command's own objects are freed by reference counting as before.
+    When the process ends after the command, the collector stays off to the end (switching it
+    back on would walk every object made meanwhile once more, ~0.03 s); in process it is
+    switched back on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled and not process.ends_after_command:
+            gc.enable()
 
 
 # ---- output --------------------------------------------------------------------------------
