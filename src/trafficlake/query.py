@@ -206,7 +206,10 @@ class CatalogConnection:
         from trafficlake.roads.sections import SECTION_INPUTS, sections_sql, sections_table
 
         sections = sections_table(self.settings)
-        if sections in self.tables or not self.has_view(locations):
+        # the locations view is the catalog's table or the one made from the lake's file
+        # (known here; asking DuckDB with has_view costs a new connection ~3 ms)
+        has_locations = locations in self.tables or self._lake_views[0] is not None
+        if sections in self.tables or not has_locations:
             return
         # its result's columns: information_schema.columns would bind every view of a new
         # database first (~20 ms)
