@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from trafficlake.transform.sql import LANE_BLOCK_BITS
+from trafficlake.transform.sql import LANE_BLOCK
 
 pytestmark = pytest.mark.spark
 
@@ -110,11 +110,11 @@ def _with_ids(table: pa.Table, ids: list[int | None]) -> pa.Table:
 
 def test_repeated_keys_at_the_duplicate_checks_block_edges(engines: Any, scale: Any) -> None:
     """Lane ids on both sides of the duplicate check's block edges (negative ids, 0, the
-    largest INT, a NULL id), half of them republished for 5 minutes with a newer version: the
-    shift and mask of the check give the same rows on both engines, and each newer version
-    replaces its key's old one."""
-    block = 1 << LANE_BLOCK_BITS
-    ids: list[int | None] = [-block - 1, -block, -1, 0, block - 1, block, 2**31 - 1, None]
+    smallest and largest INT, a NULL id), half of them republished for 5 minutes with a newer
+    version: the block and bit arithmetic of the check gives the same rows on both engines, and
+    each newer version replaces its key's old one."""
+    block = LANE_BLOCK
+    ids: list[int | None] = [-(2**31), -block, -1, 0, block - 1, block, 2**31 - 1, None]
     day = scale.BASE_DAY
     base = _with_ids(scale.raw_minutes(start=day + 3600, minutes=20, sections=4, seed=13), ids)
     newer = scale.raw_minutes(

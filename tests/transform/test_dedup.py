@@ -14,7 +14,7 @@ import pytest
 from transform_lakes import T0, lane_rows
 
 from trafficlake.schema import RAW_SCHEMA
-from trafficlake.transform.sql import LANE_BLOCK_BITS, render_traffic_sql
+from trafficlake.transform.sql import LANE_BLOCK, render_traffic_sql
 
 LANES = [(1, 10), (2, 10), (3, 11), (4, None), (5, 12)]
 START = T0 + 6 * 3600
@@ -85,10 +85,10 @@ def test_ranking_equals_the_rule_applied_beforehand(seed: int) -> None:
         assert _transform(rows, threads=threads) == expected
 
 
-# Lanes on both sides of the duplicate check's block edges (blocks of B = 2**LANE_BLOCK_BITS ids:
-# -B..-1, 0..B-1, B..2B-1, ...), the largest id, a lane without an id, and lanes sharing a block
-# with a repeated key's lane.
-_B = 1 << LANE_BLOCK_BITS
+# Lanes on both sides of the duplicate check's block edges (blocks of B = LANE_BLOCK ids:
+# -B..-1, 0..B-1, B..2B-1, ...), the smallest and largest ids, a lane without an id, and lanes
+# sharing a block with a repeated key's lane.
+_B = LANE_BLOCK
 EDGE_LANES: list[tuple[int | None, int | None]] = [
     (-_B - 1, 19),
     (-_B, 19),
@@ -98,6 +98,7 @@ EDGE_LANES: list[tuple[int | None, int | None]] = [
     (_B, 21),
     (2 * _B - 1, 22),
     (2 * _B, 22),
+    (-(2**31), 24),
     (2**31 - 1, 24),
     (None, 23),
     (3000, None),

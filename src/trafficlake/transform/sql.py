@@ -21,10 +21,11 @@ AVG_SHORT_SECONDS = 120
 """2 minutes: the 3-minute window (``avgSpeed3Minutes``) reaches back this far."""
 
 
-LANE_BLOCK_BITS = 5
-"""Blocks of 2**5 = 32 lane ids in the duplicate check (``traffic.sql`` step 2): an id's bit in
-its block's BIGINT mask is ``1 << (id & 31)``, positions 0..31 (a signed shift into bit 63 is an
-overflow error in DuckDB, so a 64-id block cannot be had this way)."""
+LANE_BLOCK = 62
+"""Lane ids per block of the duplicate check (``traffic.sql`` step 2): an id's bit in its block's
+BIGINT mask is ``1 << (id mod 62)``, positions 0..61 (a signed shift into bit 63 is an overflow
+error in DuckDB). ``FLOOR(id / 62)`` in DOUBLE is exact for every INT id, so the block and the
+position agree on both engines."""
 
 
 class SqlParameterError(TransformError):
@@ -66,8 +67,7 @@ def render_traffic_sql(
         "lookback": str(LOOKBACK_SECONDS),
         "lookback_start": str(int(start) - LOOKBACK_SECONDS),
         "short_window": str(AVG_SHORT_SECONDS),
-        "lane_block_bits": str(LANE_BLOCK_BITS),
-        "lane_bit_mask": str((1 << LANE_BLOCK_BITS) - 1),
+        "lane_block": str(LANE_BLOCK),
         "jam_threshold": repr(threshold),
         "location_filter": f"unieke_id IN ({', '.join(map(str, ids))})" if ids else "TRUE",
     }

@@ -46,26 +46,25 @@ repeated_set AS (
 -- 2. de-duplicate: one row per (unieke_id, tijd_waarneming): the latest modification, then
 --    the latest arrival (then the latest publication, for determinism). A key read more than
 --    once is found without grouping every row by its key: rows are counted per minute and
---    block of 2^{lane_block_bits} lane ids (block = id >> {lane_block_bits}), next to a bitmask
---    of the lane ids seen (bit = id & {lane_bit_mask}, the id's place in its block; bit_count
---    of the OR = distinct ids). Shifts and masks are integer operations, exact for any id and
---    native to both engines. A block-minute with more rows than
---    distinct ids holds a repeated key; elsewhere every key has one version, so rank 1 by
---    definition, and only the (few) rows of suspect block-minutes are ranked by the window.
+--    block of {lane_block} lane ids, next to a bitmask of the lane ids seen (bit = id mod
+--    {lane_block}, set by an integer shift; bit_count of the OR = distinct ids). A block-minute
+--    with more rows than distinct ids holds a repeated key; elsewhere every key has one
+--    version, so rank 1 by definition, and only the (few) rows of suspect block-minutes are
+--    ranked by the window.
 --    A NULL id has no bit, so its block-minute is always suspect (and ranked).
 --    The BROADCAST hints (comments to DuckDB) keep Spark from shuffling the whole read set to
 --    join it with the few suspect block-minutes (it broadcasts them instead).
 block_counts AS (
   SELECT
     tijd_waarneming AS block_t,
-    unieke_id >> {lane_block_bits} AS block_n,
+    CAST(FLOOR(unieke_id / {lane_block}) AS BIGINT) AS block_n,
     COUNT(*) AS block_rows,
-    COALESCE(bit_count(bit_or(
-      CAST(1 AS BIGINT) << (unieke_id & {lane_bit_mask}))), 0) AS block_ids
+    COALESCE(bit_count(bit_or(CAST(1 AS BIGINT) << CAST(
+      unieke_id - {lane_block} * FLOOR(unieke_id / {lane_block}) AS INT))), 0) AS block_ids
   FROM raw_input
   WHERE tijd_waarneming >= {lookback_start} AND tijd_waarneming < {end}
     AND ({location_filter})
-  GROUP BY tijd_waarneming, unieke_id >> {lane_block_bits}
+  GROUP BY tijd_waarneming, CAST(FLOOR(unieke_id / {lane_block}) AS BIGINT)
 ),
 suspect_blocks AS (
   SELECT block_t, block_n FROM block_counts WHERE block_rows > block_ids
@@ -74,7 +73,8 @@ ranked AS (
   SELECT /*+ BROADCAST(suspect_blocks) */ read_set.*, 1 AS version_rank
   FROM read_set LEFT JOIN suspect_blocks
     ON read_set.tijd_waarneming = suspect_blocks.block_t
-    AND (read_set.unieke_id >> {lane_block_bits}) IS NOT DISTINCT FROM suspect_blocks.block_n
+    AND CAST(FLOOR(read_set.unieke_id / {lane_block}) AS BIGINT)
+      IS NOT DISTINCT FROM suspect_blocks.block_n
   WHERE suspect_blocks.block_t IS NULL
   UNION ALL
   SELECT /*+ BROADCAST(suspect_blocks) */
@@ -86,7 +86,8 @@ ranked AS (
     ) AS version_rank
   FROM repeated_set JOIN suspect_blocks
     ON repeated_set.tijd_waarneming = suspect_blocks.block_t
-    AND (repeated_set.unieke_id >> {lane_block_bits}) IS NOT DISTINCT FROM suspect_blocks.block_n
+    AND CAST(FLOOR(repeated_set.unieke_id / {lane_block}) AS BIGINT)
+      IS NOT DISTINCT FROM suspect_blocks.block_n
 ),
 -- 3. valid lanes; 4. which classes count (intensity > 0 and arithmetic speed in 0..200)
 valid_lanes AS (
