@@ -3,6 +3,9 @@
 Each module defines ``run(quick: bool) -> list[dict]``; a result dict has ``name``, ``value``,
 ``unit``, and optionally ``baseline``/``ratio``/``target`` and ``ok``. Targets are ratios against
 a baseline measured in the same run, because these machines are noisy.
+With more than one benchmark, each runs in a process of its own, as a user's command would: no
+threads, imports or warm caches left behind by another (with a thread left running, the
+replay's workers would start from a fork server instead of forking).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"unknown benchmarks: {', '.join(sorted(unknown))}; have {', '.join(modules)}"
             )
         modules = [m for m in modules if m in wanted]
+    if len(modules) > 1:
+        quick = ["--quick"] if args.quick else []
+        runs = [
+            subprocess.run([sys.executable, "-m", "bench", name, *quick], check=False)
+            for name in modules
+        ]
+        return 1 if any(r.returncode for r in runs) else 0
     failed = 0
     for name in modules:
         mod = importlib.import_module(f"bench.{name}")

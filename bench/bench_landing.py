@@ -498,13 +498,16 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "unit": "ms",
         },
         {
-            "name": "  JSON one caller, 16 MB buffers: slowest call (median call apart)",
+            "name": "  JSON one caller, 16 MB buffers: slowest call",
             "value": slowest_call * 1000,
             "unit": "ms",
-            "baseline": delivery * 1000,
-            "ratio": slowest_call / delivery,
         },
         {"name": "    its median call", "value": median_call * 1000, "unit": "ms"},
+        {
+            "name": "    one 16 MB delivery, timed in a caller",
+            "value": delivery * 1000,
+            "unit": "ms",
+        },
         {
             "name": "  JSON one caller, bound by max(CPU, fsync) (they overlap)",
             "value": 500 / max(float(np.median(cpu)), fsync_s),
