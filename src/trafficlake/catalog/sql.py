@@ -43,6 +43,7 @@ from trafficlake.catalog.sql_rows import (
     table_from_row,
 )
 from trafficlake.catalog.sql_runs import RunStore
+from trafficlake.catalog.sql_store import row_exists
 from trafficlake.errors import first_line
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -138,10 +139,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             present = set(sa.inspect(conn).get_table_names())
             if not set(T.metadata.tables) <= present:
                 return False
-            counter = conn.execute(
-                sa.select(T.counters.c.value).where(T.counters.c.name == "version")
-            )
-            return counter.first() is not None
+            return row_exists(conn, T.counters.c.name, "version")
 
     def _create_schema(self) -> None:
         try:
@@ -153,12 +151,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
                         sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY}
                     )
                 T.metadata.create_all(conn, checkfirst=True)
-                if (
-                    conn.execute(
-                        sa.select(T.counters.c.value).where(T.counters.c.name == "version")
-                    ).first()
-                    is None
-                ):
+                if not row_exists(conn, T.counters.c.name, "version"):
                     conn.execute(T.counters.insert().values(name="version", value=0))
         except CatalogDriverError as exc:  # unreachable server, not a SQLite file, bad login...
             raise CatalogError(f"cannot open catalog {redacted(self.url)}: {exc.reason}") from None
@@ -233,12 +226,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
 
     def drop_database(self, name: str) -> None:
         with self._write() as conn:
-            if (
-                conn.execute(
-                    sa.select(T.databases.c.name).where(T.databases.c.name == name)
-                ).first()
-                is None
-            ):
+            if not row_exists(conn, T.databases.c.name, name):
                 raise NoSuchDatabaseError(f"database {name} not found")
             ids = [
                 r[0]
@@ -271,12 +259,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
     def _create_table(self, table: Table, now: float) -> Table:
         taken = TableExistsError(f"table {table.full_name} already exists")
         with self._write(taken) as conn:
-            if (
-                conn.execute(
-                    sa.select(T.databases.c.name).where(T.databases.c.name == table.database)
-                ).first()
-                is None
-            ):
+            if not row_exists(conn, T.databases.c.name, table.database):
                 raise NoSuchDatabaseError(f"database {table.database} not found")
             if self._table_row(conn, table.database, table.name, must=False) is not None:
                 raise taken
@@ -511,14 +494,7 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             for key, _, row_values, _ in upserts:
                 if key in existing:
                     conn.execute(P.update().where(P.c.id == existing[key][0]).values(**row_values))
-            for i in range(0, len(changed_ids), _CHUNK):
-                chunk = changed_ids[i : i + _CHUNK]
-                conn.execute(
-                    T.partition_stats.delete().where(T.partition_stats.c.partition_id.in_(chunk))
-                )
-                conn.execute(
-                    T.partition_values.delete().where(T.partition_values.c.partition_id.in_(chunk))
-                )
+            self._delete_partition_details(conn, changed_ids)
             # ... the new ones are inserted in one statement (ids returned in order)
             new_rows = [r for r in upserts if r[0] not in existing]
             if new_rows:
@@ -566,7 +542,8 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             conn.execute(C.update().where(C.c.name == "version").values(value=value + n))
         return value + n
 
-    def _delete_partition_ids(self, conn: Connection, ids: list[int]) -> None:
+    def _delete_partition_details(self, conn: Connection, ids: list[int]) -> None:
+        """Delete the values and stats of these partitions (the partition rows stay)."""
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             conn.execute(
@@ -575,7 +552,11 @@ class SqlCatalog(CrawlerStore, RunStore, QueryExecutionStore, ResourceStore, Cat
             conn.execute(
                 T.partition_values.delete().where(T.partition_values.c.partition_id.in_(chunk))
             )
-            conn.execute(T.partitions.delete().where(T.partitions.c.id.in_(chunk)))
+
+    def _delete_partition_ids(self, conn: Connection, ids: list[int]) -> None:
+        self._delete_partition_details(conn, ids)
+        for i in range(0, len(ids), _CHUNK):
+            conn.execute(T.partitions.delete().where(T.partitions.c.id.in_(ids[i : i + _CHUNK])))
 
     def current_version(self) -> int:
         with self._read() as conn:

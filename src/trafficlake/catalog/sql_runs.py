@@ -28,7 +28,7 @@ from trafficlake.catalog.base import (
     NoSuchJobRunError,
 )
 from trafficlake.catalog.sql_rows import execution_from_row, job_run_from_row
-from trafficlake.catalog.sql_store import SqlStore
+from trafficlake.catalog.sql_store import SqlStore, row_exists
 from trafficlake.owner import owner_id
 
 
@@ -209,12 +209,7 @@ class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
             return
         duplicate = AlreadyExistsError(f"execution {execution_id}: duplicate history event id")
         with self._write(duplicate) as conn:
-            if (
-                conn.execute(
-                    sa.select(T.executions.c.id).where(T.executions.c.id == execution_id)
-                ).first()
-                is None
-            ):
+            if not row_exists(conn, T.executions.c.id, execution_id):
                 raise NoSuchExecutionError(f"execution {execution_id} not found")
             conn.execute(
                 T.history_events.insert(),
@@ -234,12 +229,7 @@ class RunStore(SqlStore, JobCatalog, ExecutionCatalog):
     def get_history(self, execution_id: str) -> list[HistoryEvent]:
         H = T.history_events
         with self._read() as conn:
-            if (
-                conn.execute(
-                    sa.select(T.executions.c.id).where(T.executions.c.id == execution_id)
-                ).first()
-                is None
-            ):
+            if not row_exists(conn, T.executions.c.id, execution_id):
                 raise NoSuchExecutionError(f"execution {execution_id} not found")
             rows = conn.execute(
                 sa.select(H).where(H.c.execution_id == execution_id).order_by(H.c.event_id)

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import abc
 from contextlib import AbstractContextManager
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from trafficlake.catalog.base import AlreadyExistsError
+
+
+def row_exists(conn: Connection, column: sa.Column[Any], value: Any) -> bool:
+    """Whether ``column``'s table has a row whose ``column`` is ``value``."""
+    return conn.execute(sa.select(column).where(column == value).limit(1)).first() is not None
 
 
 class SqlStore(abc.ABC):
