@@ -363,6 +363,22 @@ def test_absurd_simulation_sizes_are_refused_naming_the_limit(settings: Settings
     assert not Lake.from_settings(settings).list("raw/")
 
 
+def _minute_documents(folder: Path, minutes: int, lanes: int = 60, gz: bool = False) -> Simulator:
+    """Simulated feed documents, one a minute from START, as numbered files in a new ``folder``
+    (``.xml.gz`` when ``gz``); returns the simulator (for its configuration document)."""
+    folder.mkdir()
+    sim = Simulator(5, lanes)
+    start = int(datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp())
+    for i, batch in enumerate(sim.minutes(start, minutes)):
+        xml = sim.to_xml(batch)
+        if gz:
+            with gzip.open(folder / f"{i:03d}.xml.gz", "wb") as f:
+                f.write(xml)
+        else:
+            (folder / f"{i:03d}.xml").write_bytes(xml)
+    return sim
+
+
 def _raw_rows(lake: Lake) -> list[tuple[str, tuple[Any, ...]]]:
     """Every raw row with its partition folder, sorted: the lake's content, whatever the file
     names (they carry a random suffix)."""
@@ -377,15 +393,8 @@ def _raw_rows(lake: Lake) -> list[tuple[str, tuple[Any, ...]]]:
 def test_replay_in_worker_processes_lands_the_same_lake_in_order(
     settings: Settings, tmp_path: Path
 ) -> None:
-    from trafficlake.miv.simulator import Simulator
-
     docs = tmp_path / "docs"
-    docs.mkdir()
-    sim = Simulator(5, 60)
-    start = int(datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp())
-    for i, batch in enumerate(sim.minutes(start, 12)):
-        with gzip.open(docs / f"{i:03d}.xml.gz", "wb") as f:
-            f.write(sim.to_xml(batch))
+    sim = _minute_documents(docs, 12, gz=True)
     (docs / "006b-broken.xml").write_bytes(b"<miv><meetpunt")
     (docs / "000-config.xml").write_bytes(sim.config_xml())
     lakes = []
@@ -427,11 +436,7 @@ def test_a_worker_that_dies_stops_the_replay_in_one_line_naming_where_to_resume(
     import signal
 
     docs = tmp_path / "docs"
-    docs.mkdir()
-    sim = Simulator(5, 60)
-    start = int(datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp())
-    for i, batch in enumerate(sim.minutes(start, 30)):
-        (docs / f"{i:03d}.xml").write_bytes(sim.to_xml(batch))
+    _minute_documents(docs, 30)
     killed: list[int] = []
 
     def kill_a_worker(n: int) -> None:
@@ -470,14 +475,8 @@ def test_ctrl_c_stops_a_replay_in_workers_and_says_where_to_resume(tmp_path: Pat
     import signal
     import time
 
-    from trafficlake.miv.simulator import Simulator
-
     docs = tmp_path / "docs"
-    docs.mkdir()
-    sim = Simulator(5, 400)
-    start = int(datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp())
-    for i, batch in enumerate(sim.minutes(start, 300)):
-        (docs / f"{i:03d}.xml").write_bytes(sim.to_xml(batch))
+    _minute_documents(docs, 300, lanes=400)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "trafficlake.cli", "ingest", "replay", str(docs / "*.xml"),
