@@ -28,13 +28,14 @@ from trafficlake.catalog.base import (
     NoSuchCrawlerError,
     TableExistsError,
 )
+from trafficlake.catalog.compaction import clean_stale_compactions
 from trafficlake.catalog.crawl_plan import (
     CrawlCancelled,
     TablePlan,
     TargetCrawl,
     throttled_stop_check,
 )
-from trafficlake.catalog.names import RAW_PREFIX, TRANSFORMED_PREFIX
+from trafficlake.catalog.names import RAW_PREFIX, TRANSFORMED_PREFIX, TableRef
 from trafficlake.config import Settings
 from trafficlake.errors import TrafficlakeError
 from trafficlake.storage import Lake
@@ -113,6 +114,10 @@ def execute_crawl(
             check_stop()
             crawl = TargetCrawl(
                 catalog, lake, crawler, target, stats_columns, run.messages, check_stop, progress
+            )
+            # a compaction killed mid-swap must not have its files published twice
+            clean_stale_compactions(
+                catalog, lake, TableRef(crawl.database, crawl.name), crawl.target
             )
             plan = crawl.plan()
             if plan is not None:

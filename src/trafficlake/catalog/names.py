@@ -15,7 +15,8 @@ The lake's folders (see docs/architecture.md, "Lake layout"): ``raw/`` (landed e
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 from trafficlake.sqlquote import quote_ident
@@ -35,6 +36,20 @@ def hive_path(keys: Sequence[str], values: Sequence[object]) -> str:
     if len(keys) != len(values):
         raise ValueError(f"{len(values)} partition values for the {len(keys)} keys {list(keys)}")
     return "/".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+
+
+def arrival_period(values: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(start, seconds)`` in epoch seconds of the period a partition named by time holds
+    (Hive keys ``year``/``month``/``day`` and optionally ``hour``, as the delivery stream names
+    its arrival-time folders): the hour, or the whole day without an ``hour`` key. None when
+    the values are not such a time."""
+    try:
+        d = date(int(values["year"]), int(values["month"]), int(values["day"]))
+        hour = values.get("hour")
+        start = (d - date(1970, 1, 1)).days * 86400
+        return (start + int(hour) * 3600, 3600) if hour is not None else (start, 86400)
+    except (KeyError, ValueError):
+        return None
 
 
 def partition_folder(table_location: str, keys: Sequence[str], values: Sequence[object]) -> str:

@@ -1,4 +1,4 @@
-"""CLI: ``catalog tables|partitions``, ``crawler list|create|update|start|stop|status|runs``,
+"""CLI: ``catalog tables|partitions|compact``, ``crawler list|create|update|start|stop|status|runs``,
 ``query``."""
 
 from __future__ import annotations
@@ -106,6 +106,67 @@ def partitions(
         total=total,
         empty=f"{table} has no partitions",
     )
+
+
+@catalog_app.command("compact")
+def compact(
+    table: Annotated[
+        str | None, typer.Argument(help="DATABASE.TABLE of a crawled table (default: the raw one).")
+    ] = None,
+    min_files: Annotated[
+        int,
+        typer.Option(
+            "--min-files", min=2, help="Compact partitions with at least this many files."
+        ),
+    ] = 2,
+    settle_minutes: Annotated[
+        float,
+        typer.Option(
+            "--settle-minutes",
+            min=0,
+            help="Leave partitions whose hour (or day) ended less than this long ago: "
+            "deliveries may still add to them.",
+        ),
+    ] = 60,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be compacted; change nothing.")
+    ] = False,
+    config: ConfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Rewrite each settled partition's small delivered Parquet files into one file (same rows,
+    same order) and swap it in through the catalog. Holds the table's crawler while it runs."""
+    from trafficlake.catalog.compaction import compact as compact_files
+    from trafficlake.catalog.names import TableRef
+
+    ref = TableRef(*_split_name(table)) if table else None
+    with progress() as bar:
+        task = bar.add_task("compacting", total=None)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        done = compact_files(
+            settings(config),
+            ref,
+            min_files=min_files,
+            settle_seconds=settle_minutes * 60,
+            dry_run=dry_run,
+            progress=report,
+        )
+    if json_:
+        print_json(done)
+        return
+    verb = "would compact" if dry_run else "compacted"
+    after = f" ({done.bytes_before:,} -> {done.bytes_after:,} bytes)" if not dry_run else ""
+    console.print(
+        f"{done.table}: {verb} {done.partitions} partition(s), {done.files_before} file(s) "
+        f"into {done.files_after}, {done.rows:,} rows{after} in {done.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for line in done.skipped:
+        console.print(f"  left alone: {line}", highlight=False, soft_wrap=True)
 
 
 @crawler_app.command("list")

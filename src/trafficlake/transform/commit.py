@@ -21,13 +21,12 @@ A run killed anywhere leaves the catalog pointing at the old or the new files, n
 :func:`clean_stale_runs` (called at the start of every run) reads the manifests of dead runs and
 deletes every listed key that the catalog does not reference - the new files of a run that
 never committed, or the replaced files of a run that committed but died before deleting them -
-then removes their staging folders.
+then removes their staging folders (:mod:`trafficlake.catalog.manifests`, shared with raw
+compaction).
 """
 
 from __future__ import annotations
 
-import json
-import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,12 +37,12 @@ from trafficlake.catalog import (
     Catalog,
     Column,
     DataFile,
-    NoSuchPartitionError,
     NoSuchTableError,
     Partition,
     PartitionChangedError,
     Table,
 )
+from trafficlake.catalog.manifests import clean_stale_manifests, write_manifest
 from trafficlake.catalog.names import TRANSFORMED, TRANSFORMED_PREFIX, TableRef, partition_folder
 from trafficlake.storage import Lake
 from trafficlake.transform.engine import OUTPUT_COLUMNS, PARTITION_KEYS, StagedFile
@@ -189,8 +188,7 @@ def publish(
         )
     new_values = {p.values for p in upsert}
     delete = [p.values for p in old if tuple(p.values) not in new_values]
-    manifest = {"run_id": run_id, "final": [m[1] for m in moves], "replaced": replaced_keys}
-    lake.put_atomic(f"{layout.staging}{run_id}/_manifest.json", json.dumps(manifest).encode())
+    write_manifest(lake, layout.staging, run_id, [m[1] for m in moves], replaced_keys)
     for src, dst in moves:
         lake.move(src, dst)
     # compare-and-set: the partitions replaced must still be the versions read above
@@ -257,42 +255,6 @@ def clean_stale_runs(
 ) -> list[str]:
     """Remove the staging folders of runs other than ``keep`` (callers ensure no other run is
     alive), deleting their listed keys that the catalog does not reference. Returns run ids."""
-    cleaned: list[str] = []
-    staging = layout.staging
-    for folder in lake.list_dirs(staging):
-        run_id = posixpath.basename(folder.rstrip("/"))
-        if run_id == keep:
-            continue
-        manifest_key = f"{staging}{run_id}/_manifest.json"
-        if lake.exists(manifest_key):
-            manifest = json.loads(lake.read_bytes(manifest_key))
-            keys = list(manifest.get("final", [])) + list(manifest.get("replaced", []))
-            referenced = _referenced_keys(catalog, keys, table, layout.prefix)
-            for key in keys:
-                if key not in referenced:
-                    lake.delete(key)
-        lake.delete_prefix(f"{staging}{run_id}")
-        cleaned.append(run_id)
-    return cleaned
-
-
-def _referenced_keys(
-    catalog: Catalog, keys: Iterable[str], table: TableRef, prefix: str
-) -> set[str]:
-    """Which of these final-layout keys some catalog partition of the table lists."""
-    out: set[str] = set()
-    seen: set[str] = set()
-    for key in keys:
-        location = posixpath.dirname(key) + "/"
-        if location in seen:
-            continue
-        seen.add(location)
-        values = tuple(
-            part.split("=", 1)[1] for part in location[len(prefix) :].strip("/").split("/")
-        )
-        try:
-            partition = catalog.get_partition(*table, values)
-        except (NoSuchPartitionError, NoSuchTableError):
-            continue
-        out.update(f.key for f in partition.files)
-    return out
+    return clean_stale_manifests(
+        catalog, lake, staging=layout.staging, table=table, prefix=layout.prefix, keep=keep
+    )

@@ -39,7 +39,7 @@ from typing import Any
 
 from trafficlake.catalog import Catalog, NoSuchTableError, Partition
 from trafficlake.catalog.base import INT_TYPES
-from trafficlake.catalog.names import RAW, TableRef
+from trafficlake.catalog.names import RAW, TableRef, arrival_period
 from trafficlake.schema import CURRENT_EVENT_TIME, STALE_EVENT_TIME
 from trafficlake.transform.engine import TransformError
 from trafficlake.transform.sql import LOOKBACK_SECONDS
@@ -193,12 +193,8 @@ partition holding older rows (late data, stale republishes) is read exactly."""
 
 def _arrival_hour(p: Partition, keys: Sequence[str]) -> int | None:
     """Start of the arrival hour of a raw partition (Hive keys year/month/day/hour), if known."""
-    try:
-        v = p.as_dict(keys)
-        d = date(int(v["year"]), int(v["month"]), int(v["day"]))
-        return day_start(d) + int(v.get("hour", 0)) * 3600
-    except (KeyError, ValueError):
-        return None
+    period = arrival_period(p.as_dict(keys)) if len(keys) == len(p.values) else None
+    return period[0] if period else None
 
 
 @dataclass(frozen=True)
