@@ -218,3 +218,32 @@ def test_compact_command(settings: Settings, tmp_path: Path, raw_writer: Any) ->
     missing = run_cli("catalog", "compact", "traffic.nope", cwd=tmp_path)
     assert missing.returncode == 1 and "nope" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_compaction_as_a_workflow_task(settings: Settings, tmp_path: Path, raw_writer: Any) -> None:
+    import dataclasses
+
+    from trafficlake.workflow.library import run_workflow
+
+    lake = Lake.from_settings(settings)
+    for i in range(3):
+        raw_writer.write_hour(lake, 2026, 11, 21, 6, offset=2 * i)
+    assert run_crawler(settings, "raw").status == "SUCCEEDED"
+    folder = tmp_path / "machines"
+    folder.mkdir()
+    for name, params in (
+        ("compact", {"MinFiles": 3, "SettleMinutes": 0}),
+        ("bad", {"MinFiles": 1}),
+    ):
+        task = {"Type": "Task", "Resource": "trafficlake:catalog.compact", "End": True}
+        machine = {"StartAt": "Compact", "States": {"Compact": {**task, "Parameters": params}}}
+        (folder / f"{name}.asl.json").write_text(json.dumps(machine))
+    s = dataclasses.replace(
+        settings, workflow=dataclasses.replace(settings.workflow, definitions_dir=str(folder))
+    )
+    bad = run_workflow(s, "bad", {})
+    assert bad.status == "FAILED" and "MinFiles must be an integer >= 2" in (bad.cause or "")
+    done = run_workflow(s, "compact", {})
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert done.output == {"Partitions": 1, "FilesBefore": 3, "FilesAfter": 1}
+    assert len(lake.list("raw")) == 1

@@ -9,6 +9,9 @@ Built-ins (``Resource`` strings):
   the task (``CrawlFailedError`` / ``TransformFailedError``) when the run failed.
 - ``trafficlake:roads.derive`` ``{year?, month?, day?}`` -> ``{"RoadsRunId", "Days",
   "JamEpisodes"}``: jam episodes and detector health, in the foreground (``RoadsFailedError``).
+- ``trafficlake:catalog.compact`` ``{MinFiles?, SettleMinutes?}`` -> ``{"Partitions",
+  "FilesBefore", "FilesAfter"}``: raw compaction in the foreground (docs/catalog.md); put it
+  after the crawl and before the transform.
 Every built-in passes ``year``/``month``/``day`` through when its input (or ``Input``) has them,
 like the seed's Lambda functions.
 """
@@ -181,6 +184,28 @@ def roads_derive(params: Any, ctx: TaskContext) -> dict[str, Any]:
     )
 
 
+def catalog_compact(params: Any, ctx: TaskContext) -> dict[str, Any]:
+    """``trafficlake catalog compact`` of the raw table as a task (in the foreground)."""
+    from trafficlake.catalog.compaction import compact
+
+    args = params if isinstance(params, dict) else {}
+    min_files, settle = args.get("MinFiles", 2), args.get("SettleMinutes", 60)
+    if isinstance(min_files, bool) or not isinstance(min_files, int) or min_files < 2:
+        raise WorkflowError(
+            f"trafficlake:catalog.compact: MinFiles must be an integer >= 2, not {min_files!r}"
+        )
+    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or settle < 0:
+        raise WorkflowError(
+            f"trafficlake:catalog.compact: SettleMinutes must be a number >= 0, not {settle!r}"
+        )
+    done = compact(ctx.need_settings(), min_files=min_files, settle_seconds=float(settle) * 60)
+    return _passthrough(
+        params,
+        {"Partitions": done.partitions, "FilesBefore": done.files_before,
+         "FilesAfter": done.files_after},
+    )  # fmt: skip
+
+
 BUILTINS: dict[str, Task] = {
     "trafficlake:crawler.start": crawler_start,
     "trafficlake:crawler.get": crawler_get,
@@ -189,6 +214,7 @@ BUILTINS: dict[str, Task] = {
     "trafficlake:transform.get": transform_get,
     "trafficlake:transform.start.sync": transform_start_sync,
     "trafficlake:roads.derive": roads_derive,
+    "trafficlake:catalog.compact": catalog_compact,
 }
 
 
