@@ -131,6 +131,23 @@ def test_a_partition_whose_files_differ_in_schema_is_left_alone(crawl_env: Crawl
     assert not lake.list_dirs("raw/_compaction/")
 
 
+def test_a_partition_with_an_unreadable_file_is_left_alone(crawl_env: CrawlEnv) -> None:
+    _land(crawl_env)
+    lake = crawl_env.lake
+    part = crawl_env.catalog.get_partition(*RAW, ("2026", "11", "21", "7"))
+    broken = part.files[1].key  # damaged after the crawl catalogued it
+    lake.put_atomic(broken, b"PAR1 not really parquet PAR1")
+
+    done = _compact(crawl_env)
+    assert done.partitions == 2
+    assert len(done.skipped) == 1
+    assert done.skipped[0].startswith(f"{part.location}: cannot read {broken}: ")
+    assert [f.key for f in crawl_env.catalog.get_partition(*RAW, part.values).files] == [
+        f.key for f in part.files
+    ]
+    assert not lake.list_dirs("raw/_compaction/")
+
+
 def test_compaction_waits_for_a_running_crawl(crawl_env: CrawlEnv) -> None:
     _land(crawl_env)
     crawl_env.catalog.start_crawl("raw")

@@ -28,6 +28,7 @@ compacted after it was transformed (compact before the daily transform to avoid 
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -98,33 +99,67 @@ def _why_not(part: Partition, keys: list[str], closed_before: float) -> str | No
 
 def _rewrite(lake: Lake, keys: list[str], target: str) -> None:
     """The rows of ``keys`` in order into ``target``: first file's schema and compression."""
-    files = [pq.ParquetFile(lake.fs.open_input_file(lake.path(k))) for k in keys]
-    schema = files[0].schema_arrow
-    for k, f in zip(keys[1:], files[1:], strict=True):
-        if not f.schema_arrow.equals(schema, check_metadata=False):
-            raise _Skip(f"its files differ in schema ({keys[0]} vs {k})")
-    meta = files[0].metadata
-    codec = meta.row_group(0).column(0).compression if meta.num_row_groups else "zstd"
-    compression = None if codec == "UNCOMPRESSED" else codec.lower()
-    with (
-        lake.open_atomic(target) as out,
-        pq.ParquetWriter(out, schema, compression=compression) as w,
-    ):
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        for f in files:
-            for batch in f.iter_batches(batch_size=65536):
-                pending.append(batch)
-                rows += batch.num_rows
-                if rows >= ROW_GROUP_ROWS:
-                    w.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
-                    pending, rows = [], 0
-        if pending:
-            w.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
+    with contextlib.ExitStack() as opened:
+        files = []
+        for k in keys:
+            try:
+                files.append(
+                    opened.enter_context(pq.ParquetFile(lake.fs.open_input_file(lake.path(k))))
+                )
+            except (OSError, pa.ArrowException) as exc:
+                raise _Skip(f"cannot read {k}: {exc}") from None
+        schema = files[0].schema_arrow
+        for k, f in zip(keys[1:], files[1:], strict=True):
+            if not f.schema_arrow.equals(schema, check_metadata=False):
+                raise _Skip(f"its files differ in schema ({keys[0]} vs {k})")
+        meta = files[0].metadata
+        codec = meta.row_group(0).column(0).compression if meta.num_row_groups else "zstd"
+        compression = None if codec == "UNCOMPRESSED" else codec.lower()
+        with (
+            lake.open_atomic(target) as out,
+            pq.ParquetWriter(out, schema, compression=compression) as w,
+        ):
+            pending: list[pa.RecordBatch] = []
+            rows = 0
+            for k, f in zip(keys, files, strict=True):
+                try:
+                    batches = list(f.iter_batches(batch_size=65536))
+                except (OSError, pa.ArrowException) as exc:
+                    raise _Skip(f"cannot read {k}: {exc}") from None
+                for batch in batches:
+                    pending.append(batch)
+                    rows += batch.num_rows
+                    if rows >= ROW_GROUP_ROWS:
+                        w.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
+                        pending, rows = [], 0
+            if pending:
+                w.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
 
 
 class _Skip(Exception):
     """A partition that cannot be compacted as it is (the reason is the message)."""
+
+
+def _candidates(
+    catalog: Catalog,
+    table: TableRef,
+    keys: list[str],
+    min_files: int,
+    closed_before: float,
+    skipped: list[str],
+) -> list[Partition]:
+    """The partitions with at least ``min_files`` files that can be compacted; the others of
+    them are added to ``skipped`` with the reason."""
+    todo: list[Partition] = []
+    for p in catalog.list_partitions(*table):
+        if len(p.files) < min_files:
+            continue
+        why = _why_not(p, keys, closed_before)
+        if why is None:
+            todo.append(p)
+        else:
+            skipped.append(f"{p.location}: {why}")
+    return todo
 
 
 def compact_table(
@@ -149,16 +184,8 @@ def compact_table(
     crawler = tbl.parameters.get("UPDATED_BY_CRAWLER") or table.name
     closed_before = (time.time() if now is None else now) - settle_seconds
     result = Compaction(str(table), uuid.uuid4().hex, dry_run)
-    todo: list[Partition] = []
-    for p in catalog.list_partitions(*table):
-        if len(p.files) < min_files:
-            continue
-        why = _why_not(p, keys, closed_before)
-        if why is None:
-            todo.append(p)
-        else:
-            result.skipped.append(f"{p.location}: {why}")
     if dry_run:
+        todo = _candidates(catalog, table, keys, min_files, closed_before, result.skipped)
         result.partitions = len(todo)
         result.files_before = sum(len(p.files) for p in todo)
         result.files_after = len(todo)
@@ -166,10 +193,11 @@ def compact_table(
         result.bytes_before = sum(p.size_bytes for p in todo)
         result.seconds = time.monotonic() - started
         return result
-    run = catalog.start_crawl(crawler)
+    run = catalog.start_crawl(crawler)  # before listing: no crawl changes the list under us
     staging = staging_prefix(tbl.location)
     try:
         clean_stale_compactions(catalog, lake, table, tbl.location)
+        todo = _candidates(catalog, table, keys, min_files, closed_before, result.skipped)
         check_stop = throttled_stop_check(catalog, crawler)
         if progress:
             progress(0, len(todo))
