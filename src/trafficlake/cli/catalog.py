@@ -21,7 +21,7 @@ from trafficlake.cli.common import (
     open_for_reading,
     print_json,
     print_table,
-    progress,
+    progress_callback,
     settings,
     when,
 )
@@ -140,12 +140,7 @@ def compact(
     from trafficlake.catalog.names import TableRef
 
     ref = TableRef(*_split_name(table)) if table else None
-    with progress() as bar:
-        task = bar.add_task("compacting", total=None)
-
-        def report(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
-
+    with progress_callback("compacting") as report:
         done = compact_files(
             settings(config),
             ref,
@@ -236,12 +231,7 @@ def crawler_start(
         else:
             console.print(f"crawler {name} started: run {run.id}", highlight=False)
         return
-    with progress() as bar:
-        task = bar.add_task(f"crawling {name}", total=None)
-
-        def report(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
-
+    with progress_callback(f"crawling {name}") as report:
         run = run_crawler(s, name, progress=report)
     if json_:
         print_json(run)
