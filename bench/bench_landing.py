@@ -301,6 +301,7 @@ def _in_process(root: Path, bodies: list[bytes]) -> tuple[float, float]:
     configuration, the typed stream ``miv`` with its WAL), timed like the HTTP senders (the
     calls only, not the final flush); (seconds, CPU seconds of every thread)."""
     from trafficlake.aws.endpoint import SERVICES, Endpoint, aws_context
+    from trafficlake.aws.server import parse_json
     from trafficlake.config import load_settings
 
     root.mkdir(parents=True)
@@ -310,7 +311,7 @@ def _in_process(root: Path, bodies: list[bytes]) -> tuple[float, float]:
     try:
         c0, t0 = time.process_time(), time.perf_counter()
         for body in bodies:
-            assert endpoint.call(_PUT_RECORD_BATCH, json.loads(body))["FailedPutCount"] == 0
+            assert endpoint.call(_PUT_RECORD_BATCH, parse_json(body))["FailedPutCount"] == 0
         return time.perf_counter() - t0, time.process_time() - c0
     finally:
         endpoint.close()

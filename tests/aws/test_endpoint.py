@@ -182,3 +182,31 @@ def test_wrongly_typed_fields_get_aws_errors_never_a_500(settings: Settings) -> 
                         assert "__type" in json.loads(reply.body) or reply.status == 200
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"Records": [{"Data": "eyJhIjoxfQ=="}], "DeliveryStreamName": "miv"}',
+        b'{"a": 1, "a": 2, "b": [true, null, -0, 18446744073709551615]}',
+        b'{"n": 1267650600228229401496703205376, "m": [-1267650600228229401496703205376]}',
+        b'{"f": 1.5, "g": 1e400, "h": NaN, "i": -Infinity}',
+        b'\xef\xbb\xbf{"bom": 1}',
+        '{"utf16": 1}'.encode("utf-16"),
+        b'{"lone": "\\ud800"}',
+    ],
+)
+def test_request_bodies_parse_as_json_loads_reads_them(body: bytes) -> None:
+    """orjson parses request bodies; what it refuses or could read differently (integers
+    beyond 64 bits, which it reads as floats) is read by ``json``: the same values, exactly."""
+    from trafficlake.aws.server import parse_json
+
+    assert repr(parse_json(body)) == repr(json.loads(body))
+
+
+def test_a_body_that_nests_too_deeply_is_a_serialization_error(endpoint: Any) -> None:
+    server = endpoint()
+    target = {"X-Amz-Target": "Firehose_20150804.ListDeliveryStreams"}
+    for bad in (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", b"[" * 100_000):
+        status, body, _ = raw(server, "POST", "/", bad, **target)
+        assert (status, body["__type"]) == (400, "SerializationException")

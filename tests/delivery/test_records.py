@@ -289,3 +289,43 @@ def test_one_record_never_fails_its_batch_mates(make_record: Any, bad: str) -> N
         assert batch.num_rows == 1 and batch.column("unieke_id").to_pylist() == [1]
         assert [e.index for e in errors] == [raw.index(other)]
         assert errors[0].code != "DataFormatConversion.ConversionFailed"
+
+
+@pytest.mark.parametrize("second_half", ["strings", "numbers"])
+def test_a_call_read_in_halves_converts_like_the_record_path(
+    make_record: Any, second_half: str
+) -> None:
+    """A call large enough to be read as two halves at once (and cast in one pass) gives the
+    rows and the errors the record-by-record path gives: bad records in both halves (out of
+    bounds, beyond int32, a blank required field, in the future) and, with JSON numbers in
+    the second half, through the inferring read."""
+    import json
+
+    from trafficlake.delivery.records import SPLIT_BYTES, join_records
+
+    recs = [make_record(i) for i in range(600)]
+    if second_half == "numbers":
+        recs[300:] = [
+            {k: (v if k == "beschrijvende_id" else int(v)) for k, v in r.items()}
+            for r in recs[300:]
+        ]
+    recs[7]["geldig"] = "-129"
+    recs[250]["lve_nr"] = "3000000000"
+    recs[410]["unieke_id"] = ""
+    recs[599]["tijd_waarneming"] = str(_NOW + 3 * 86400)
+    raw = [json.dumps(r).encode() for r in recs]
+    assert len(join_records(raw)) >= SPLIT_BYTES
+    batch, errors = convert_json(raw, 1_700_000_000_000)
+    expected, expected_errors = convert_objects([json.loads(r) for r in raw], 1_700_000_000_000)
+    assert [e.index for e in errors] == [7, 250, 410, 599]
+    assert errors == expected_errors
+    assert batch.equals(expected)
+
+
+def test_a_clean_call_read_in_halves_keeps_every_row_in_order(make_record: Any) -> None:
+    import json
+
+    raw = [json.dumps(make_record(i)).encode() for i in range(600)]
+    batch, errors = convert_json(raw, 1_700_000_000_000)
+    assert errors == [] and batch.column("unieke_id").to_pylist() == list(range(600))
+    assert batch.equals(convert_objects([json.loads(r) for r in raw], 1_700_000_000_000)[0])

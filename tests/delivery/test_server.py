@@ -134,6 +134,39 @@ def test_malformed_record_fails_alone_and_is_quarantined(
     assert read_raw(server.folder).num_rows == 9
 
 
+def test_a_full_batch_with_bad_records_in_both_halves_over_boto3(
+    server_factory: Any, firehose_client: Any, make_record: Any
+) -> None:
+    """500 records (a call read in two halves at once) with bad ones in each half: each bad
+    record gets its own ErrorCode in its place, the others their RecordIds; all of them land,
+    the bad ones in the error prefix with their reasons."""
+    server = server_factory(error_prefix=ERRORS)
+    client = firehose_client(server.url)
+    records = batch(make_record, 0, 500)
+    records[3] = {"Data": json.dumps({**make_record(3), "defect": "x"}).encode()}
+    records[260] = {"Data": b"{"}
+    records[499] = {"Data": json.dumps({**make_record(499), "geldig": "-129"}).encode()}
+    reply = client.put_record_batch(DeliveryStreamName="miv", Records=records)
+    assert reply["FailedPutCount"] == 3
+    answers = reply["RequestResponses"]
+    assert [i for i, r in enumerate(answers) if "ErrorCode" in r] == [3, 260, 499]
+    assert [answers[i]["ErrorCode"] for i in (3, 260, 499)] == [
+        "DataFormatConversion.InvalidValue",
+        "DataFormatConversion.MalformedData",
+        "DataFormatConversion.InvalidValue",
+    ]
+    assert len({r["RecordId"] for r in answers if "RecordId" in r}) == 497
+    assert server.stop() == 0
+    raw = read_raw(server.folder)
+    assert sorted(raw.column("unieke_id").to_pylist()) == [
+        i for i in range(500) if i not in (3, 260, 499)
+    ]
+    [err] = lake_files(server.folder, "errors/format-conversion-failed/")
+    reasons = [json.loads(x)["errorMessage"] for x in Path(err).read_text().splitlines()]
+    assert reasons[0] == "defect is not an integer: 'x'" and "malformed JSON" in reasons[1]
+    assert reasons[2] == "geldig outside 0..127: '-129'"
+
+
 def test_limits_and_unknown_stream(
     server_factory: Any, firehose_client: Any, make_record: Any
 ) -> None:

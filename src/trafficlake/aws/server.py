@@ -37,6 +37,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
+
 from trafficlake.aws.endpoint import SERVICES, Endpoint, EndpointServices, aws_context
 from trafficlake.aws.service import AwsError, EncodedReply
 from trafficlake.config import Settings
@@ -83,6 +85,40 @@ def _json_reply(status: int, payload: dict[str, Any], close: bool = False) -> Re
     else:
         data = json.dumps(payload, separators=(",", ":"), default=str).encode()
     return Reply(status, data, {"Content-Type": "application/x-amz-json-1.1"}, close)
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as ``json.loads`` reads it, parsed by orjson (about twice as fast on
+    a 680 KB PutRecordBatch body); ``json`` takes what orjson refuses (``NaN``, a BOM, UTF-16,
+    lone surrogates, deep nesting) and decides whenever orjson's result holds a float, which
+    is where the two could differ (orjson reads an integer beyond 64 bits as a float)."""
+    try:
+        value = orjson.loads(body)
+        if not _holds_float(value):
+            return value
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise AwsError("SerializationException", "request body is not JSON") from None
+    except RecursionError:
+        raise AwsError("SerializationException", "request body nests too deeply") from None
+
+
+def _holds_float(value: Any) -> bool:
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        elif kind is float:
+            return True
+    return False
 
 
 def error_reply(err: AwsError, close: bool = False) -> Reply:
@@ -296,7 +332,8 @@ class AwsServer:
         while True:
             head: bytes | None
             try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), limits.idle_timeout_s)
+                async with asyncio.timeout(limits.idle_timeout_s):
+                    head = await reader.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, TimeoutError):
                 return
             except (asyncio.LimitOverrunError, ValueError):
@@ -338,7 +375,8 @@ class AwsServer:
                 await self._send(writer, error_reply(err, close=True))
                 return
             try:
-                body = await asyncio.wait_for(reader.readexactly(length), limits.idle_timeout_s)
+                async with asyncio.timeout(limits.idle_timeout_s):
+                    body = await reader.readexactly(length)
             except (asyncio.IncompleteReadError, TimeoutError):
                 return
             assert self._loop is not None
@@ -353,14 +391,17 @@ class AwsServer:
 
     async def _discard(self, reader: asyncio.StreamReader, length: int) -> bool:
         try:
-            await asyncio.wait_for(reader.readexactly(length), self.limits.idle_timeout_s)
+            async with asyncio.timeout(self.limits.idle_timeout_s):
+                await reader.readexactly(length)
             return True
         except (asyncio.IncompleteReadError, TimeoutError):
             return False
 
     async def _send(self, writer: asyncio.StreamWriter, reply: Reply) -> None:
         writer.write(self._encode(reply))
-        await asyncio.wait_for(writer.drain(), self.limits.idle_timeout_s)
+        if writer.transport.get_write_buffer_size():  # else the reply is in the kernel's
+            async with asyncio.timeout(self.limits.idle_timeout_s):
+                await writer.drain()
 
     @staticmethod
     def _encode(reply: Reply) -> bytes:
@@ -461,10 +502,7 @@ class AwsServer:
         target = headers.get("x-amz-target", "")
         if not target:
             raise AwsError("UnknownOperationException", "X-Amz-Target is required")
-        try:
-            request = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise AwsError("SerializationException", "request body is not JSON") from None
+        request = parse_json(body or b"{}")
         if not isinstance(request, dict):
             raise AwsError("SerializationException", "request body is not a JSON object")
         return self.endpoint.call(target, request)

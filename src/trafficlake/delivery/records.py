@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -60,6 +62,21 @@ _NARROWED = [
     or (f.type in _TYPE_RANGES and value_bounds(f.name, 0) != _TYPE_RANGES[f.type])
 ]
 """Columns whose bounds are narrower than their Arrow type (the cast alone does not check)."""
+_INTEGER_TYPES = [
+    (i, f.type, np.dtype(f.type.to_pandas_dtype()))
+    for i, f in enumerate(EVENT_SCHEMA)
+    if pa.types.is_integer(f.type)
+]
+_INTEGER_COLUMNS = [i for i, _, _ in _INTEGER_TYPES]
+_TYPE_LOW = np.array([[np.iinfo(d).min] for _, _, d in _INTEGER_TYPES])
+_TYPE_HIGH = np.array([[np.iinfo(d).max] for _, _, d in _INTEGER_TYPES])
+_BOUND_LOW = np.array([[value_bounds(EVENT_SCHEMA.field(i).name, 0)[0]] for i in _INTEGER_COLUMNS])
+_BOUND_HIGH = np.array([[value_bounds(EVENT_SCHEMA.field(i).name, 0)[1]] for i in _INTEGER_COLUMNS])
+_TIME_ROWS = [
+    k for k, i in enumerate(_INTEGER_COLUMNS) if EVENT_SCHEMA.field(i).name.startswith("tijd_")
+]
+"""The integer columns (their types, numpy types, type ranges and bounds, one row each;
+the timestamps' upper bound is a call's ``latest``), for :func:`_cast_integer_strings`."""
 _BLOCK_TYPES = (pa.string(), pa.int64(), pa.null())
 """Column types the block path takes from Arrow's JSON reader (floats, booleans: per record)."""
 
@@ -231,12 +248,38 @@ def convert_objects(
     return batch, sorted(errors.values(), key=lambda e: e.index)
 
 
+def _cast_integer_strings(batch: pa.RecordBatch, latest: int) -> tuple[list[pa.Array], bool] | None:
+    """The batch's columns with its integer columns cast from text in one Arrow call and
+    checked against their bounds in one numpy pass: (columns, every value within its
+    bounds). None unless every integer column is text without nulls (the wire's all-string
+    records) that parses and fits its column's type: then the per-column cast decides, as
+    it refuses such values in the same cases."""
+    columns = [batch.column(i) for i in _INTEGER_COLUMNS]
+    if any(c.type != pa.string() or c.null_count for c in columns):
+        return None
+    try:
+        flat = pc.cast(pa.concat_arrays(columns), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = flat.to_numpy().reshape(len(columns), batch.num_rows)
+    if (values < _TYPE_LOW).any() or (values > _TYPE_HIGH).any():
+        return None
+    high = _BOUND_HIGH.copy()
+    high[_TIME_ROWS] = latest
+    within = not ((values < _BOUND_LOW).any() or (values > high).any())
+    arrays = batch.columns
+    for k, (i, typ, dtype) in enumerate(_INTEGER_TYPES):
+        arrays[i] = pa.array(values[k].astype(dtype), typ)
+    return arrays, within
+
+
 def _cast_whole(
     table: pa.Table, arrival_ms: int, latest: int
 ) -> tuple[pa.RecordBatch, list[RecordError]] | None:
     """One Arrow cast of a complete table of integers; None if any value needs a closer look.
 
-    Values out of bounds do not: one ``min_max`` per bounded column, and only when it is
+    Values out of bounds do not: the bounds are checked on whole columns (one numpy pass over
+    all-string columns, else one ``min_max`` per bounded column), and only when a value is
     out are the offending rows located and dropped (returned as errors).
     """
     if len(table.column_names) != len(EVENT_SCHEMA) or table.num_rows == 0:
@@ -244,17 +287,22 @@ def _cast_whole(
     batches = table.select(EVENT_SCHEMA.names).combine_chunks().to_batches()
     if len(batches) != 1:
         return None
-    try:
-        typed = batches[0].cast(EVENT_SCHEMA)  # checks int8/int32 overflow
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, ValueError):
-        return None
-    for name in REQUIRED_COLUMNS:
-        if typed.column(name).null_count:
+    cast = _cast_integer_strings(batches[0], latest)
+    if cast is not None:
+        arrays, within_bounds = cast
+    else:
+        try:
+            typed = batches[0].cast(EVENT_SCHEMA)  # checks int8/int32 overflow
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, ValueError):
             return None
-    arrays = typed.columns
+        for name in REQUIRED_COLUMNS:
+            if typed.column(name).null_count:
+                return None
+        arrays, within_bounds = typed.columns, False
     bad: dict[int, str] = {}
-    for i, name in _NARROWED:
-        _mark_out_of_bounds(name, arrays[i], batches[0].column(i), bad, latest)
+    if not within_bounds:
+        for i, name in _NARROWED:
+            _mark_out_of_bounds(name, arrays[i], batches[0].column(i), bad, latest)
     for i in _STRING_COLUMNS:
         arrays[i] = pc.if_else(pc.equal(arrays[i], ""), _NULL_STRING, arrays[i])
     errors = [RecordError(j, INVALID_VALUE, reason) for j, reason in sorted(bad.items())]
@@ -305,6 +353,10 @@ _PARSE_OPTIONS = (
     pa_json.ParseOptions(unexpected_field_behavior="infer"),
 )
 _READ_OPTIONS: dict[int, pa_json.ReadOptions] = {}
+SPLIT_BYTES = 128 * 1024
+"""A block this large is read in two halves at once (below, the hand-off costs more)."""
+READER_THREADS = 2
+"""Threads reading second halves (shared by every stream of the process)."""
 
 
 def _read_options(size: int) -> pa_json.ReadOptions:
@@ -340,6 +392,43 @@ def join_lines_or_none(raw: list[bytes], joined: bytes | None = None) -> bytes |
     return b"\n".join(lines) + b"\n"
 
 
+def _read(data: bytes, parse: pa_json.ParseOptions) -> pa.Table:
+    """Arrow's JSON reader on ``data`` (JSON lines); raises ArrowInvalid if it refuses them.
+
+    With the all-strings schema a block of :data:`SPLIT_BYTES` or more is read as two halves
+    at once, the second on a reader thread (Arrow parses without the GIL): that schema gives
+    both halves the same columns, and the halves' rows are the block's rows, in order.
+    """
+    read = _read_options(len(data))
+    cut = data.find(b"\n", len(data) // 2) + 1  # the end of a line: records are lines
+    if parse is not _PARSE_OPTIONS[0] or len(data) < SPLIT_BYTES or not 0 < cut < len(data):
+        return pa_json.read_json(pa.BufferReader(data), read_options=read, parse_options=parse)
+    halves = pa.py_buffer(data)
+    second = _reader_pool().submit(_read_part, halves.slice(cut), read, parse)
+    try:
+        head = _read_part(halves.slice(0, cut), read, parse)
+    finally:
+        tail = second.result()  # waited for even when the head failed; raises if it failed
+    return pa.concat_tables([head, tail])
+
+
+def _read_part(part: pa.Buffer, read: pa_json.ReadOptions, parse: pa_json.ParseOptions) -> pa.Table:
+    # The reader is made on the thread that reads (one made on another thread and handed
+    # over read the second half twice as slowly).
+    return pa_json.read_json(pa.BufferReader(part), read_options=read, parse_options=parse)
+
+
+_READERS: list[ThreadPoolExecutor] = []
+_READERS_LOCK = threading.Lock()
+
+
+def _reader_pool() -> ThreadPoolExecutor:
+    with _READERS_LOCK:
+        if not _READERS:
+            _READERS.append(ThreadPoolExecutor(READER_THREADS, thread_name_prefix="json-reader"))
+        return _READERS[0]
+
+
 def read_json_block(raw: list[bytes], joined: bytes | None = None) -> pa.Table | None:
     """Parse records with Arrow's JSON reader when each is one single-line JSON object.
 
@@ -349,10 +438,9 @@ def read_json_block(raw: list[bytes], joined: bytes | None = None) -> pa.Table |
     data = join_lines_or_none(raw, joined)
     if data is None:
         return None
-    read = _read_options(len(data))
     for parse in _PARSE_OPTIONS:
         try:
-            table = pa_json.read_json(pa.BufferReader(data), read_options=read, parse_options=parse)
+            table = _read(data, parse)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         if table.num_rows != len(raw) or not _KNOWN.issuperset(table.column_names):
