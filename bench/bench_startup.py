@@ -12,9 +12,10 @@ environment turns caching off (``PYTHONDONTWRITEBYTECODE``), which would recompi
 modules from source on every start.
 A third figure, also interleaved: the same DuckDB process importing first the libraries a
 ``trafficlake query`` cannot do without (typer and rich for the command line, SQLAlchemy for the
-catalog, pyarrow for the lake's file system and Arrow results), with the cyclic garbage
-collector paused as the query pauses it: what is left of the query's start-up over that is
-trafficlake's own (its modules, the catalog, the views, the output).
+catalog; not pyarrow: on a local lake a result of plain types is printed from DuckDB's own
+Python values, tests/core/test_cli.py checks it), with the cyclic garbage collector paused as
+the query pauses it: what is left of the query's start-up over that is trafficlake's own (its
+modules, the catalog, the views, the output).
 Where the time goes: ``python -X importtime -m trafficlake.cli catalog tables``.
 """
 
@@ -69,7 +70,7 @@ def run(quick: bool) -> list[dict[str, object]]:
         )
         libraries = (
             "import gc; gc.disable(); import typer, rich.console, rich.table, sqlalchemy, "
-            "sqlalchemy.dialects.sqlite, pyarrow, pyarrow.fs; "
+            "sqlalchemy.dialects.sqlite; "
         )
         measured: dict[str, list[float]] = {}
         commands = {

@@ -4,6 +4,10 @@ Before each statement the views of the tables it references are rebuilt over exa
 partitions its partition-key predicates allow (see :mod:`trafficlake.query_pruning`); the
 partitions come from the catalog, the lake is never listed. ``files_read`` tells which files
 those views were built on. Read-only by default: only SELECT-like statements run.
+
+Results come as Arrow tables (:meth:`CatalogConnection.query`) or as Python values
+(:meth:`CatalogConnection.query_rows`, what the command line prints: the same values, read
+without pyarrow when the column types allow).
 """
 
 from __future__ import annotations
@@ -13,10 +17,9 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
-import pyarrow as pa
 
 from trafficlake.catalog import Catalog, CatalogError, Partition, Table, open_catalog
 from trafficlake.catalog.names import (
@@ -34,6 +37,8 @@ from trafficlake.storage import FileEntry, Lake
 # query_pruning (sqlglot) is imported only for SQL that names a catalog table and has a WHERE,
 # or that DuckDB's parser does not serialize (see CatalogConnection.prepare)
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from duckdb.sqltypes import DuckDBPyType
     from sqlglot import exp
 
     from trafficlake.query_pruning import KeyPredicate, TableKey
@@ -80,9 +85,38 @@ class QueryResult:
         return list(zip(*cols, strict=True)) if cols else []
 
 
+@dataclass
+class QueryRows:
+    """A result as Python values, the values :attr:`QueryResult.rows` gives."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    files_read: list[str] = field(default_factory=list)
+    total_rows: int | None = None
+
+
+PLAIN_TYPES = frozenset(
+    {"boolean", "tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint",
+     "uinteger", "ubigint", "float", "double", "decimal", "varchar", "blob", "enum"}
+)  # fmt: skip
+"""DuckDB types whose values DuckDB's own Python conversion gives as Arrow's ``to_pylist``
+does (tests/query checks each). Not HUGEINT (int, Arrow a Decimal), INTERVAL, MAP, UUID, ARRAY,
+BIT, the time zone types, nor DATE, TIME and TIMESTAMP (their infinities: DuckDB gives the
+largest date, Arrow none)."""
+
+
+def plain_type(duck: DuckDBPyType) -> bool:
+    """Whether values of ``duck`` (lists and structs of them too) are in :data:`PLAIN_TYPES`."""
+    if duck.id in ("list", "struct"):  # children: (name, type) pairs
+        return all(plain_type(cast("DuckDBPyType", child)) for _, child in duck.children)
+    return duck.id in PLAIN_TYPES
+
+
 def python_values(name: str, column: pa.ChunkedArray) -> list[Any]:
     """A result column as Python values; nanosecond timestamps with a sub-microsecond part
     (which ``datetime`` cannot hold) as their text, never a traceback."""
+    import pyarrow as pa
+
     try:
         return column.to_pylist()
     except ValueError:
@@ -416,6 +450,11 @@ class CatalogConnection:
     ) -> duckdb.DuckDBPyConnection:
         """Prepare the views for ``sql`` and run it; returns DuckDB's result cursor."""
         self.prepare(sql)
+        return self._execute(sql, params)
+
+    def _execute(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None
+    ) -> duckdb.DuckDBPyConnection:
         try:
             cur = self.duckdb.execute(sql, params)
         except duckdb.Error as exc:
@@ -432,7 +471,55 @@ class CatalogConnection:
         limit: int | None = None,
     ) -> QueryResult:
         """Run ``sql``; with ``limit`` keep only its first rows (``total_rows`` counts all)."""
-        cur = self.execute(sql, params)
+        return self._arrow(self.execute(sql, params), limit)
+
+    def query_rows(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> QueryRows:
+        """:meth:`query` as Python values. When every column is of a :func:`plain_type`, a
+        read-only connection has DuckDB give them itself: no pyarrow (nor numpy) imported, a
+        short query's start-up; with ``limit`` in one pass that keeps only the first rows and
+        counts the rest. Otherwise through Arrow."""
+        self.prepare(sql)
+        relation = None
+        if self.read_only:
+            try:  # a relation binds the statement; it runs when fetched
+                relation = self.duckdb.sql(sql, params=params)
+            except duckdb.Error as exc:
+                raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
+        if (
+            relation is None
+            or not relation.columns
+            or not all(plain_type(t) for t in relation.types)
+        ):
+            result = self._arrow(self._execute(sql, params), limit)
+            return QueryRows(result.columns, result.rows, result.files_read, result.total_rows)
+        columns = list(relation.columns)
+        try:
+            if limit is None:
+                rows = relation.fetchall()
+                return QueryRows(columns, rows, list(self.files_read), len(rows))
+            # each row as a struct, numbered in the result's order; only the first kept
+            alias = "row"
+            while alias in {c.lower() for c in columns}:
+                alias += "_"
+            name = quote_ident(alias)
+            head, total = relation.set_alias(alias).project(
+                f"{name}, row_number() OVER () AS n"
+            ).aggregate(f"list({name} ORDER BY n) FILTER (WHERE n <= {int(limit)}), count(*)"
+            ).fetchone() or (None, 0)  # fmt: skip
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
+        rows = [tuple(r.values()) for r in head or []]
+        return QueryRows(columns, rows, list(self.files_read), total)
+
+    def _arrow(self, cur: duckdb.DuckDBPyConnection, limit: int | None) -> QueryResult:
+        import pyarrow as pa
+
         if cur.description is None:
             return QueryResult(pa.table({}), list(self.files_read), 0)
         if limit is not None:
@@ -444,6 +531,8 @@ class CatalogConnection:
 
     def _head(self, cur: duckdb.DuckDBPyConnection, limit: int) -> QueryResult:
         """The first ``limit`` rows as Arrow; the rest only counted, never converted to Python."""
+        import pyarrow as pa
+
         batch_rows = max(limit, 65_536)
         reader = (
             cur.to_arrow_reader(batch_rows)
@@ -511,7 +600,21 @@ def run_query(
         return con.query(sql, params, limit=limit)
 
 
-def format_result(result: QueryResult, fmt: str) -> str:
+def run_query_rows(
+    settings: Settings,
+    sql: str,
+    *,
+    catalog: Catalog | None = None,
+    lake: Lake | None = None,
+    read_only: bool = True,
+    limit: int | None = None,
+) -> QueryRows:
+    """:func:`run_query` with the result as Python values (:meth:`CatalogConnection.query_rows`)."""
+    with connect(settings, catalog=catalog, lake=lake, read_only=read_only) as con:
+        return con.query_rows(sql, limit=limit)
+
+
+def format_result(result: QueryResult | QueryRows, fmt: str) -> str:
     """``csv`` or ``json`` (records) text of a result (the CLI renders ``table`` itself)."""
     if fmt == "csv":
         buf = io.StringIO()

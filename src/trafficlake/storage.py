@@ -1,4 +1,6 @@
 """The lake: a root URL (local folder or ``s3://bucket/prefix``) behind a pyarrow filesystem.
+A local lake lists its files with :mod:`os` and makes its pyarrow filesystem on first use, so a
+command that only lists (``trafficlake query``) never imports pyarrow.
 
 Every module reads and writes the lake through :class:`Lake`. Paths given to its methods are
 *relative keys* under the lake root, always with ``/`` separators (``raw/year=2026/...``).
@@ -19,13 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.fs as pafs
-
 from trafficlake.errors import StorageError
 from trafficlake.s3 import S3Endpoint, resolve_endpoint
 
 if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+
     from trafficlake.config import Settings
 
 
@@ -38,12 +39,21 @@ class FileEntry:
 
 
 class Lake:
-    """A lake root on a pyarrow filesystem."""
+    """A lake root on a pyarrow filesystem (``fs``: None for a local lake, whose filesystem is
+    made when first used)."""
 
-    def __init__(self, fs: pafs.FileSystem, root: str, url: str) -> None:
-        self.fs = fs
+    def __init__(self, fs: pafs.FileSystem | None, root: str, url: str) -> None:
+        self._fs = fs
         self.root = root.rstrip("/")
         self.url = url.rstrip("/")
+
+    @property
+    def fs(self) -> pafs.FileSystem:
+        if self._fs is None:
+            import pyarrow.fs as pafs
+
+            self._fs = pafs.LocalFileSystem()
+        return self._fs
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -73,6 +83,8 @@ class Lake:
                     kwargs["session_token"] = ep.session_token
             if ep.path_style:
                 kwargs["force_virtual_addressing"] = False
+            import pyarrow.fs as pafs
+
             try:
                 fs = pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
             except Exception as exc:  # pragma: no cover - depends on pyarrow build
@@ -90,7 +102,7 @@ class Lake:
                 os.makedirs(path, exist_ok=True)
         except OSError as exc:  # a parent is a file, no permission, read-only file system...
             raise StorageError(f"cannot create lake folder {path}: {exc.strerror}") from None
-        return cls(pafs.LocalFileSystem(), path, path)
+        return cls(None, path, path)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = True) -> Lake:
@@ -99,7 +111,11 @@ class Lake:
     # ---- paths ----------------------------------------------------------------------------
     @property
     def is_local(self) -> bool:
-        return isinstance(self.fs, pafs.LocalFileSystem)
+        if self._fs is None:
+            return True
+        import pyarrow.fs as pafs
+
+        return isinstance(self._fs, pafs.LocalFileSystem)
 
     def path(self, key: str) -> str:
         """The filesystem path (for ``self.fs``) of a relative key."""
@@ -124,6 +140,8 @@ class Lake:
 
     # ---- reading --------------------------------------------------------------------------
     def exists(self, key: str) -> bool:
+        import pyarrow.fs as pafs
+
         info = self.fs.get_file_info(self.path(key))
         return info.type != pafs.FileType.NotFound
 
@@ -136,28 +154,48 @@ class Lake:
 
     def list(self, prefix: str = "", *, recursive: bool = True) -> builtins.list[FileEntry]:
         """Files under ``prefix`` (a folder key), sorted by key; hidden temp files excluded."""
-        selector = pafs.FileSelector(self.path(prefix), recursive=recursive, allow_not_found=True)
         out: builtins.list[FileEntry] = []
-        for info in self.fs.get_file_info(selector):
-            if info.type != pafs.FileType.File:
-                continue
-            key = self.key_of(info.path)
+        for path, size, mtime in self._files(self.path(prefix), recursive):
+            key = self.key_of(path)
             if posixpath.basename(key).startswith((".", "_")):
                 continue
-            mtime = info.mtime_ns if info.mtime_ns is not None else None
-            out.append(FileEntry(key, info.size or 0, mtime))
+            out.append(FileEntry(key, size, mtime))
         out.sort(key=lambda e: e.key)
         return out
+
+    def _files(self, path: str, recursive: bool) -> Iterator[tuple[str, int, int | None]]:
+        """Path, size and mtime (ns) of the files in the folder ``path`` (none when it does not
+        exist); locally as pyarrow's LocalFileSystem lists them (symbolic links followed)."""
+        if not self.is_local:
+            import pyarrow.fs as pafs
+
+            selector = pafs.FileSelector(path, recursive=recursive, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                if info.type == pafs.FileType.File:
+                    yield info.path, info.size or 0, info.mtime_ns
+            return
+        try:
+            entries = os.scandir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            if path.endswith("/") or not os.path.isfile(path):
+                return  # nothing there (a path under a file too), as pyarrow says
+            raise  # the folder named is a file
+        with entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if recursive:
+                        yield from self._files(entry.path, True)
+                elif entry.is_file():
+                    stat = entry.stat()
+                    yield entry.path, stat.st_size, stat.st_mtime_ns
 
     def delete_named(self, prefix: str, name_start: str) -> int:
         """Delete every file under ``prefix`` whose name starts with ``name_start``, hidden ones
         included (what a failed writer left); returns how many."""
-        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
         doomed = [
-            info.path
-            for info in self.fs.get_file_info(selector)
-            if info.type == pafs.FileType.File
-            and posixpath.basename(info.path).startswith(name_start)
+            path
+            for path, _, _ in self._files(self.path(prefix), True)
+            if posixpath.basename(path).startswith(name_start)
         ]
         for path in doomed:
             self.delete(self.key_of(path))
@@ -165,6 +203,8 @@ class Lake:
 
     def list_dirs(self, prefix: str = "") -> builtins.list[str]:
         """Immediate sub-folders of ``prefix`` as keys, sorted."""
+        import pyarrow.fs as pafs
+
         selector = pafs.FileSelector(self.path(prefix), recursive=False, allow_not_found=True)
         dirs = [
             self.key_of(i.path)
@@ -193,6 +233,8 @@ class Lake:
         else:
             # S3: buffer, then upload in one go. (Closing a streaming S3 upload, which
             # happens even when the block raises, would publish the partial object.)
+            import pyarrow as pa
+
             buf = pa.BufferOutputStream()
             yield buf
             data = buf.getvalue()
@@ -208,6 +250,8 @@ class Lake:
             self.fs.delete_file(self.path(key))
 
     def delete_prefix(self, prefix: str) -> None:
+        import pyarrow.fs as pafs
+
         path = self.path(prefix)
         info = self.fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:

@@ -116,6 +116,15 @@ def test_a_plain_query_does_not_import_what_it_does_not_use(tmp_path: Path) -> N
     assert trafficlake("crawler", "start", "raw", "--wait", cwd=tmp_path).returncode == 0
     query = ["query", "SELECT sum(x) FROM traffic.raw", "--format", "csv", "--limit", "5"]
     assert _imported(tmp_path, query, DEFERRED) == ("sum(x)\n7\n", [])
+    # a local lake's plain result: neither pyarrow nor numpy (~0.07 s of start-up)
+    arrowless = (*DEFERRED, "pyarrow", "numpy")
+    for args in (["-f", "json"], ["-n", "0"], []):
+        printed, imported = _imported(
+            tmp_path, ["query", "SELECT * FROM traffic.raw", *args], arrowless
+        )
+        assert "7" in printed and imported == []
+    printed, imported = _imported(tmp_path, ["query", "SELECT INTERVAL 1 DAY AS i"], ("pyarrow",))
+    assert "MonthDayNano" in printed and imported == ["pyarrow"]  # a type Arrow gives
     printed, imported = _imported(tmp_path, ["catalog", "tables"], (*DEFERRED, "duckdb", "pyarrow"))
     assert "traffic" in printed and "raw" in printed
     assert imported == []
@@ -191,3 +200,63 @@ def test_the_program_keeps_output_and_exit_codes(tmp_path: Path) -> None:
     bad = program("query", "SELEC 1")
     assert bad.returncode == 1 and bad.stderr.startswith("error: invalid SQL"), bad.stderr
     assert program("query", "--limit", "x", "SELECT 1").returncode == 2
+
+
+def test_query_prints_each_kind_of_value_as_it_always_has(tmp_path: Path) -> None:
+    """Values DuckDB gives Python otherwise than Arrow (HUGEINT, INTERVAL, MAP, UUID,
+    TIMESTAMPTZ) and the ones it gives alike (DECIMAL, NULL, BLOB, nested LIST/STRUCT), in
+    every format; printed as Arrow's values have always printed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    env.update(TZ="UTC", COLUMNS="200")
+
+    def printed(sql: str, fmt: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "trafficlake.cli", "query", sql, "-f", fmt],
+            cwd=tmp_path, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    other = (
+        "SELECT 1::HUGEINT AS h, INTERVAL 3 DAY AS i, MAP {'a': 1} AS m, "
+        "'12345678-1234-5678-1234-567812345678'::UUID AS u, TIMESTAMPTZ '2026-01-02 03:04:05+00' AS tz"
+    )
+    alike = (
+        "SELECT 1.50::DECIMAL(10,2) AS d, NULL AS n, '\\x00\\xFFab'::BLOB AS b, "
+        "[{'x': [1, NULL], 'y': {'z': 'q'}}] AS nested, {'k': 1.5} AS s"
+    )
+    assert printed(other, "csv") == (
+        "h,i,m,u,tz\n"
+        '1,"MonthDayNano(months=0, days=3, nanoseconds=0)","[(\'a\', 1)]",'
+        "12345678-1234-5678-1234-567812345678,2026-01-02 03:04:05+00:00\n"
+    )
+    assert printed(other, "json") == (
+        '[\n  {\n    "h": "1",\n    "i": [\n      0,\n      3,\n      0\n    ],\n'
+        '    "m": [\n      [\n        "a",\n        1\n      ]\n    ],\n'
+        '    "u": "12345678-1234-5678-1234-567812345678",\n'
+        '    "tz": "2026-01-02 03:04:05+00:00"\n  }\n]\n'
+    )
+    assert printed(other, "table").splitlines()[3:5] == [
+        "│ 1 │ MonthDayNano(months=0, days=3, nanoseconds=0) │ [('a', 1)] │ "
+        "12345678-1234-5678-1234-567812345678 │ 2026-01-02 03:04:05+00:00 │",
+        "└───┴───────────────────────────────────────────────┴────────────┴─"
+        "─────────────────────────────────────┴───────────────────────────┘",
+    ]
+    assert printed(alike, "csv") == (
+        "d,n,b,nested,s\n"
+        "1.50,,b'\\x00\\xffab',\"[{'x': [1, None], 'y': {'z': 'q'}}]\",{'k': Decimal('1.5')}\n"
+    )
+    assert printed(alike, "json") == (
+        '[\n  {\n    "d": "1.50",\n    "n": null,\n    "b": "b\'\\\\x00\\\\xffab\'",\n'
+        '    "nested": [\n      {\n        "x": [\n          1,\n          null\n        ],\n'
+        '        "y": {\n          "z": "q"\n        }\n      }\n    ],\n'
+        '    "s": {\n      "k": "1.5"\n    }\n  }\n]\n'
+    )
+    assert printed(alike, "table").splitlines()[3] == (
+        "│ 1.50 │ NULL │ b'\\x00\\xffab' │ [{'x': [1, None], 'y': {'z': 'q'}}] │ "
+        "{'k': Decimal('1.5')} │"
+    )

@@ -79,3 +79,34 @@ def test_delete_named_removes_hidden_and_plain_files_by_name_start(tmp_path: Pat
     left = sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
     assert left == ["other/_q1_ab-0.parquet", "t/k=2/_q2_cd-0.parquet", "t/k=3/q1_ab-0.parquet"]
     assert lake.delete_named("nowhere/", "_q") == 0
+
+
+def test_a_local_lake_lists_as_pyarrows_local_filesystem_does(tmp_path: Path) -> None:
+    """A local lake lists with ``os`` (no pyarrow import): the files, sizes and times pyarrow's
+    LocalFileSystem gives, symbolic links followed, broken ones and hidden files left out."""
+    import pyarrow.fs as pafs
+
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    for key in ("a/x.parquet", "a/b/y.parquet", "a/.hidden.tmp", "a/_SUCCESS", "c/z.json"):
+        lake.put_atomic(key, key.encode())
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "w.parquet").write_bytes(b"w")
+    (tmp_path / "lake" / "a" / "linked").symlink_to(tmp_path / "outside")
+    (tmp_path / "lake" / "a" / "broken").symlink_to(tmp_path / "nothing")
+    fs = pafs.LocalFileSystem()
+    cases = [("", True), ("a", True), ("a/", False), ("missing/", True), ("a/x.parquet/", True)]
+    for prefix, recursive in cases:
+        selector = pafs.FileSelector(lake.path(prefix), recursive=recursive, allow_not_found=True)
+        expected = sorted(
+            (lake.key_of(i.path), i.size, i.mtime_ns)
+            for i in fs.get_file_info(selector)
+            if i.type == pafs.FileType.File and not i.base_name.startswith((".", "_"))
+        )
+        listed = [(e.key, e.size, e.mtime_ns) for e in lake.list(prefix, recursive=recursive)]
+        assert listed == expected, prefix
+    assert [e.key for e in lake.list("a/", recursive=False)] == ["a/x.parquet"]
+    assert "a/linked/w.parquet" in [e.key for e in lake.list("a")]
+    assert lake.delete_named("a", ".hidden") == 1 and not lake.exists("a/.hidden.tmp")
+    with pytest.raises(NotADirectoryError):  # a file named as the folder
+        lake.list("a/x.parquet")
+    assert lake.list("a/x.parquet/") == lake.list("a/x.parquet/y") == []  # as pyarrow says

@@ -19,11 +19,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from trafficlake.catalog.names import TableRef, lake_table
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from trafficlake.config import Settings
     from trafficlake.storage import Lake
 
