@@ -26,7 +26,9 @@ from trafficlake.cli.common import (
     when,
 )
 
-catalog_app = App(help="Browse the catalog: tables and partitions.", no_args_is_help=True)
+catalog_app = App(
+    help="Browse the catalog (tables, partitions); compact raw partitions.", no_args_is_help=True
+)
 crawler_app = App(help="Crawlers: register lake prefixes as catalog tables.", no_args_is_help=True)
 
 
