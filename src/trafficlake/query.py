@@ -482,8 +482,11 @@ class CatalogConnection:
     ) -> QueryRows:
         """:meth:`query` as Python values. When every column is of a :func:`plain_type`, a
         read-only connection has DuckDB give them itself: no pyarrow (nor numpy) imported, a
-        short query's start-up; with ``limit`` in one pass that keeps only the first rows and
-        counts the rest. Otherwise through Arrow."""
+        short query's start-up. With ``limit``, the statement runs with ``LIMIT limit + 1``
+        (DuckDB stops early, or keeps the top rows of a sort); only when that finds more rows
+        than shown does it run again to count them all (DuckDB reads only what a count needs:
+        no values exported, no sort) - a statement with a random row count (a percentage
+        sample) may then count another draw than the one shown. Otherwise through Arrow."""
         self.prepare(sql)
         relation = None
         if self.read_only:
@@ -498,24 +501,20 @@ class CatalogConnection:
         ):
             result = self._arrow(self._execute(sql, params), limit)
             return QueryRows(result.columns, result.rows, result.files_read, result.total_rows)
-        columns = list(relation.columns)
         try:
             if limit is None:
                 rows = relation.fetchall()
-                return QueryRows(columns, rows, list(self.files_read), len(rows))
-            # each row as a struct, numbered in the result's order; only the first kept
-            alias = "row"
-            while alias in {c.lower() for c in columns}:
-                alias += "_"
-            name = quote_ident(alias)
-            head, total = relation.set_alias(alias).project(
-                f"{name}, row_number() OVER () AS n"
-            ).aggregate(f"list({name} ORDER BY n) FILTER (WHERE n <= {int(limit)}), count(*)"
-            ).fetchone() or (None, 0)  # fmt: skip
+                total = len(rows)
+            else:
+                rows = relation.limit(limit + 1).fetchall()
+                total = len(rows)
+                if total > limit:
+                    del rows[limit:]
+                    counted = relation.aggregate("count(*)").fetchone()
+                    total = counted[0] if counted else 0
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
-        rows = [tuple(r.values()) for r in head or []]
-        return QueryRows(columns, rows, list(self.files_read), total)
+        return QueryRows(list(relation.columns), rows, list(self.files_read), total)
 
     def _arrow(self, cur: duckdb.DuckDBPyConnection, limit: int | None) -> QueryResult:
         import pyarrow as pa

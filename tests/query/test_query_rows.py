@@ -104,7 +104,9 @@ def _type(con: CatalogConnection, value: str) -> str:
     [
         "SELECT range AS n, range::VARCHAR AS s FROM range(5000) ORDER BY n DESC",
         "SELECT range % 7 AS k, count(*) AS n FROM range(10000) GROUP BY ALL ORDER BY k",
-        "SELECT 1 AS a, 2 AS a, 3 AS row, 4 AS ROW_",  # names the head's struct must avoid
+        "SELECT 1 AS a, 2 AS a, 3 AS b",
+        "SUMMARIZE SELECT range AS a, range::VARCHAR AS b, range / 2 AS c, range % 2 = 0 AS d, "
+        "NULL::INTEGER AS e FROM range(100)",
         "SELECT 1 WHERE false",
         "SHOW TABLES",
         "PRAGMA version",
@@ -119,7 +121,7 @@ def test_rows_counts_and_order_are_those_of_arrow(
     _same(con, sql, limit)
 
 
-def test_more_rows_than_shown_are_counted_in_one_pass(con: CatalogConnection) -> None:
+def test_more_rows_than_shown_are_counted(con: CatalogConnection) -> None:
     rows = con.query_rows("SELECT range AS n FROM range(100000) WHERE range % 3 = 0", limit=2)
     assert rows.rows == [(0,), (3,)]
     assert rows.total_rows == 33334
