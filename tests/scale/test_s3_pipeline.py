@@ -14,7 +14,7 @@ from trafficlake.catalog.crawler import run_crawler
 from trafficlake.config import Settings
 from trafficlake.delivery.stream import DeliveryStream
 from trafficlake.miv.simulator import Simulator
-from trafficlake.query import run_query
+from trafficlake.query import run_query, run_query_rows
 from trafficlake.storage import Lake
 from trafficlake.transform import run_transform
 
@@ -83,6 +83,14 @@ def test_whole_pipeline_on_s3(
     assert hour.rows[0][1] == scale.BASE_DAY
     assert hour.files_read and all(u.startswith(f"s3://{s3_bucket}/lake/") for u in hour.files_read)
     assert len(hour.files_read) < len(total.files_read)
+    # what `trafficlake query` prints: the same rows and count as Arrow gives
+    sql = "SELECT * FROM traffic.transformed ORDER BY ALL"
+    shown = run_query_rows(s3_settings, sql, limit=5)
+    arrow = run_query(s3_settings, sql, limit=5)
+    assert (shown.columns, shown.rows, shown.total_rows) == (
+        arrow.columns, arrow.rows, arrow.total_rows
+    )  # fmt: skip
+    assert shown.total_rows == run.result["rows_written"] and shown.files_read == total.files_read
 
     # 5. the same pipeline on a local lake gives the same rows
     local = scale.pipeline_settings(tmp_path / "local")
