@@ -3,6 +3,7 @@ one local endpoint (boto3 / the AWS SDKs with ``endpoint_url`` or ``AWS_ENDPOINT
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,6 +46,10 @@ def run_server(server: AwsServer) -> None:
     )
     dispatcher.start()  # EventBridge rules: scheduled fires and put/emitted events
     previous = signal.signal(signal.SIGTERM, _stop)
+    # What start-up made (modules, the open services) lives as long as the process: out of
+    # the collector's way, a full collection (~17 ms over ~110k objects) no longer stalls a
+    # call now and then.
+    gc.freeze()
     services = ", ".join(sorted(server.endpoint.by_service))
     firehose = server.endpoint.by_service.get("firehose")
     streams = sorted(getattr(firehose, "streams", {}))
