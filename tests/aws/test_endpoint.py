@@ -210,3 +210,75 @@ def test_a_body_that_nests_too_deeply_is_a_serialization_error(endpoint: Any) ->
     for bad in (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", b"[" * 100_000):
         status, body, _ = raw(server, "POST", "/", bad, **target)
         assert (status, body["__type"]) == (400, "SerializationException")
+
+
+def _read_replies(s: socket.socket, n: int) -> list[tuple[int, dict[str, Any]]]:
+    """``n`` HTTP replies read off ``s`` in order: (status, JSON body)."""
+    data, out = b"", []
+    while len(out) < n:
+        chunk = s.recv(65536)
+        assert chunk, f"connection closed after {len(out)} of {n} replies"
+        data += chunk
+        while b"\r\n\r\n" in data:
+            head, rest = data.split(b"\r\n\r\n", 1)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(rest) < length:
+                break
+            out.append((int(head.split(b" ")[1]), json.loads(rest[:length])))
+            data = rest[length:]
+    return out
+
+
+def _request(body: bytes, target: str = "Firehose_20150804.ListDeliveryStreams") -> bytes:
+    return b"POST / HTTP/1.1\r\nX-Amz-Target: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        target.encode(),
+        len(body),
+        body,
+    )
+
+
+def test_pipelined_and_trickled_requests_are_answered_in_order(endpoint: Any) -> None:
+    """Requests sent back to back in one write, and one sent a few bytes at a time (its
+    body split across the head's packet and later ones), each get their reply, in order."""
+    server = endpoint()
+    with socket.create_connection(server.address, timeout=10) as s:
+        s.sendall(_request(b"{}") + _request(b'{"Limit": 1}') + b"GET / HTTP/1.1\r\n\r\n")
+        replies = _read_replies(s, 3)
+        assert [status for status, _ in replies] == [200, 200, 200]
+        assert replies[0][1]["DeliveryStreamNames"] == ["miv"]
+        assert "firehose" in replies[2][1]["services"]
+        trickled = _request(b'{"ExclusiveStartDeliveryStreamName": "a"}')
+        for i in range(0, len(trickled), 7):
+            s.sendall(trickled[i : i + 7])
+            time.sleep(0.002)
+        assert _read_replies(s, 1) == [(200, replies[0][1])]
+        long_head = _request(b"{}").replace(b"\r\n\r\n", b"\r\nX-Pad: %s\r\n\r\n" % (b"p" * 40_000))
+        s.sendall(long_head)  # within the 64 KB header limit: several reads of the head
+        assert _read_replies(s, 1) == [(200, replies[0][1])]
+
+
+def test_a_refused_request_with_a_body_leaves_the_connection_usable(endpoint: Any) -> None:
+    server = endpoint(token="s3cret")
+    with socket.create_connection(server.address, timeout=10) as s:
+        good = _request(b"{}").replace(b"\r\n\r\n", b"\r\nX-Trafficlake-Token: s3cret\r\n\r\n", 1)
+        s.sendall(_request(b'{"x": "' + b"y" * 200_000 + b'"}') + good)
+        (status, body), (status2, body2) = _read_replies(s, 2)
+        assert (status, body["__type"]) == (400, "UnrecognizedClientException")
+        assert (status2, body2["DeliveryStreamNames"]) == (200, ["miv"])
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(settings: Settings) -> None:
+    quick = settings.replace(aws=type(settings.aws)(idle_timeout_s=0.3))
+    server = serve_settings(quick, "127.0.0.1", 0)
+    server.start()
+    try:
+        with socket.create_connection(server.address, timeout=10) as s:
+            s.sendall(_request(b"{}"))
+            assert _read_replies(s, 1)[0][0] == 200
+            t0 = time.monotonic()
+            s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{")  # never finished
+            assert s.recv(65536) == b""  # closed by the server, no reply
+            assert 0.2 < time.monotonic() - t0 < 5
+    finally:
+        server.shutdown()
+        server.close()

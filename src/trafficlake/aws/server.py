@@ -11,9 +11,10 @@ Protocol only, no service logic:
   or in ``X-Trafficlake-Token``, required for every request when set.
 
 The server is bounded whatever its clients do: requests are read on one asyncio event loop (a
-slow or idle connection costs a socket and a buffer, never a thread), complete requests run on a
-bounded pool of daemon threads, and there are caps on connections, header and body sizes and an
-idle timeout. A reply is one write on a ``TCP_NODELAY`` socket (no Nagle/delayed-ACK stall).
+slow or idle connection costs a socket and a buffer, never a thread; the HTTP framing of one
+connection is :mod:`trafficlake.aws.connection`), complete requests run on a bounded pool of
+daemon threads, and there are caps on connections, header and body sizes and an idle timeout.
+A reply is one write on a ``TCP_NODELAY`` socket (no Nagle/delayed-ACK stall).
 ``shutdown()`` stops accepting, drops the connections and returns within a bounded time.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
 import ipaddress
 import json
@@ -30,17 +30,16 @@ import queue
 import re
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 
+from trafficlake.aws.connection import Connection, Reply, error_reply, json_reply
 from trafficlake.aws.endpoint import SERVICES, Endpoint, EndpointServices, aws_context
-from trafficlake.aws.service import AwsError, EncodedReply
+from trafficlake.aws.service import AwsError
 from trafficlake.config import Settings
 from trafficlake.errors import ConfigError
 
@@ -49,13 +48,6 @@ log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-trafficlake-token"
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
-
-
-READ_BUFFER = 1 << 20
-"""Bytes a connection's reader buffers before it stops reading (at twice this) until they are
-consumed: smaller, a 680 KB request body stalled every 128 KB (~0.3 ms of event-loop CPU
-and the sender's wait); headers keep their own, smaller limit. A body is read whole anyway,
-so ``max_body_bytes`` still bounds a connection's memory."""
 
 
 @dataclass(frozen=True)
@@ -69,22 +61,6 @@ class Limits:
     max_body_bytes: int = 8 * 1024 * 1024
     workers: int = 64
     shutdown_grace_s: float = 5.0
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-    close: bool = False
-
-
-def _json_reply(status: int, payload: dict[str, Any], close: bool = False) -> Reply:
-    if isinstance(payload, EncodedReply):
-        data = payload.encoded
-    else:
-        data = json.dumps(payload, separators=(",", ":"), default=str).encode()
-    return Reply(status, data, {"Content-Type": "application/x-amz-json-1.1"}, close)
 
 
 def parse_json(body: bytes) -> Any:
@@ -119,12 +95,6 @@ def _holds_float(value: Any) -> bool:
         elif kind is float:
             return True
     return False
-
-
-def error_reply(err: AwsError, close: bool = False) -> Reply:
-    reply = _json_reply(err.status, {"__type": err.code, "message": err.message}, close)
-    reply.headers["x-amzn-ErrorType"] = err.code
-    return reply
 
 
 def is_loopback(host: str) -> bool:
@@ -190,11 +160,6 @@ def _settle(future: asyncio.Future[Any], result: Any, ok: bool) -> None:
             future.set_exception(result)
 
 
-class _BadRequest(Exception):
-    def __init__(self, err: AwsError) -> None:
-        self.err = err
-
-
 class AwsServer:
     """The endpoint on one port: ``serve_forever()`` until ``shutdown()``, then ``close()``."""
 
@@ -229,8 +194,8 @@ class AwsServer:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._stopped = threading.Event()
-        self._connections: set[asyncio.Task[None]] = set()
-        self._workers = _Workers(self.limits.workers)
+        self.connections: set[Connection] = set()
+        self.workers = _Workers(self.limits.workers)
         self._closed = False
 
     @property
@@ -275,7 +240,7 @@ class AwsServer:
         if self._closed:
             return
         self._closed = True
-        self._workers.stop()
+        self.workers.stop()
         with contextlib.suppress(OSError):
             self._sock.close()
         self.endpoint.close()
@@ -285,190 +250,19 @@ class AwsServer:
         self._stop = asyncio.Event()
         if self._stopped.is_set():
             return
-        server = await asyncio.start_server(
-            self._accept, sock=self._sock, limit=max(READ_BUFFER, self.limits.max_header_bytes)
-        )
+        server = await self._loop.create_server(lambda: Connection(self), sock=self._sock)
         self._ready.set()
         try:
             await self._stop.wait()
         finally:
             server.close()
-            for task in list(self._connections):
-                task.cancel()
-            if self._connections:
-                await asyncio.wait(list(self._connections), timeout=self.limits.shutdown_grace_s)
+            for connection in list(self.connections):
+                connection.abort()
+            deadline = self._loop.time() + self.limits.shutdown_grace_s
+            while self.connections and self._loop.time() < deadline:
+                await asyncio.sleep(0.01)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        sock = writer.get_extra_info("socket")
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if len(self._connections) >= self.limits.max_connections:
-            err = AwsError(
-                "ThrottlingException",
-                f"too many connections (limit {self.limits.max_connections})",
-                503,
-            )
-            with contextlib.suppress(Exception):
-                writer.write(self._encode(error_reply(err, close=True)))
-                await asyncio.wait_for(writer.drain(), 1.0)
-            writer.close()
-            return
-        self._connections.add(task)
-        try:
-            await self._connection(reader, writer)
-        except (asyncio.CancelledError, ConnectionError, TimeoutError, OSError):
-            pass
-        except Exception:
-            log.exception("connection failed")
-        finally:
-            self._connections.discard(task)
-            writer.close()
-
-    # ---- one connection ------------------------------------------------------------------
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        limits = self.limits
-        while True:
-            head: bytes | None
-            try:
-                async with asyncio.timeout(limits.idle_timeout_s):
-                    head = await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, TimeoutError):
-                return
-            except (asyncio.LimitOverrunError, ValueError):
-                head = None
-            if head is None or len(head) > limits.max_header_bytes:
-                err = AwsError(
-                    "RequestHeaderFieldsTooLarge",
-                    f"request headers exceed {limits.max_header_bytes} bytes",
-                    431,
-                )
-                await self._send(writer, error_reply(err, close=True))
-                return
-            try:
-                method, path, headers = self._parse_head(head)
-                length = self._content_length(method, headers)
-            except _BadRequest as bad:
-                await self._send(writer, error_reply(bad.err, close=True))
-                return
-            if not self._authorised(headers):
-                err = AwsError(
-                    "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                )
-                close = length > limits.max_body_bytes
-                if not close and not await self._discard(reader, length):
-                    return
-                await self._send(writer, error_reply(err, close=close))
-                if close:
-                    return
-                continue
-            if length > limits.max_body_bytes:
-                lambda_call = path != "/"
-                err = AwsError(
-                    "RequestTooLargeException" if lambda_call else "InvalidArgumentException",
-                    f"request body of {length} bytes exceeds the {limits.max_body_bytes}-byte "
-                    "request limit (4 MiB of data for Firehose)",
-                    413 if lambda_call else 400,
-                )
-                await self._send(writer, error_reply(err, close=True))
-                return
-            try:
-                async with asyncio.timeout(limits.idle_timeout_s):
-                    body = await reader.readexactly(length)
-            except (asyncio.IncompleteReadError, TimeoutError):
-                return
-            assert self._loop is not None
-            reply = await self._workers.submit(
-                self._loop, functools.partial(self.dispatch, method, path, headers, body)
-            )
-            close = reply.close or headers.get("connection", "").lower() == "close"
-            reply.close = close
-            await self._send(writer, reply)
-            if close:
-                return
-
-    async def _discard(self, reader: asyncio.StreamReader, length: int) -> bool:
-        try:
-            async with asyncio.timeout(self.limits.idle_timeout_s):
-                await reader.readexactly(length)
-            return True
-        except (asyncio.IncompleteReadError, TimeoutError):
-            return False
-
-    async def _send(self, writer: asyncio.StreamWriter, reply: Reply) -> None:
-        writer.write(self._encode(reply))
-        if writer.transport.get_write_buffer_size():  # else the reply is in the kernel's
-            async with asyncio.timeout(self.limits.idle_timeout_s):
-                await writer.drain()
-
-    @staticmethod
-    def _encode(reply: Reply) -> bytes:
-        """Status line, headers and body as one buffer: one write per reply."""
-        try:
-            phrase = HTTPStatus(reply.status).phrase
-        except ValueError:
-            phrase = "Error"
-        lines = [f"HTTP/1.1 {reply.status} {phrase}"]
-        headers = {
-            **reply.headers,
-            "Content-Length": str(len(reply.body)),
-            "x-amzn-RequestId": str(uuid.uuid4()),
-        }
-        if reply.close:
-            headers["Connection"] = "close"
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body
-
-    def _parse_head(self, head: bytes) -> tuple[str, str, dict[str, str]]:
-        try:
-            text = head.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            raise _BadRequest(AwsError("SerializationException", "undecodable headers")) from None
-        request_line, *header_lines = text[:-4].split("\r\n")
-        parts = request_line.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise _BadRequest(AwsError("SerializationException", "malformed request line"))
-        if len(header_lines) > self.limits.max_headers:
-            raise _BadRequest(
-                AwsError(
-                    "RequestHeaderFieldsTooLarge",
-                    f"more than {self.limits.max_headers} headers",
-                    431,
-                )
-            )
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, sep, value = line.partition(":")
-            if not sep or not name or name != name.strip():
-                raise _BadRequest(AwsError("SerializationException", "malformed header line"))
-            key = name.lower()
-            value = value.strip()
-            unique = key in ("content-length", "x-amz-target", "authorization")
-            if unique and key in headers and headers[key] != value:
-                raise _BadRequest(AwsError("SerializationException", f"conflicting {name} headers"))
-            headers[key] = value
-        return parts[0], parts[1], headers
-
-    @staticmethod
-    def _content_length(method: str, headers: dict[str, str]) -> int:
-        if "transfer-encoding" in headers:
-            raise _BadRequest(
-                AwsError("SerializationException", "chunked request bodies are not supported", 411)
-            )
-        raw = headers.get("content-length")
-        if raw is None:
-            if method == "POST":
-                raise _BadRequest(
-                    AwsError("InvalidArgumentException", "Content-Length is required", 411)
-                )
-            return 0
-        if not raw.isdigit():
-            raise _BadRequest(AwsError("SerializationException", "invalid Content-Length"))
-        return int(raw)
-
-    def _authorised(self, headers: dict[str, str]) -> bool:
+    def authorised(self, headers: dict[str, str]) -> bool:
         if not self.token:
             return True
         sent = headers.get(TOKEN_HEADER)
@@ -482,9 +276,9 @@ class AwsServer:
         try:
             route = path.split("?", 1)[0]
             if method == "GET" and route == "/":
-                return _json_reply(200, self._describe())
+                return json_reply(200, self._describe())
             if method == "POST" and route == "/":
-                return _json_reply(200, self._json_call(headers, body))
+                return json_reply(200, self._json_call(headers, body))
             m = LAMBDA_INVOKE.match(route)
             if method == "POST" and m:
                 return self._lambda_invoke(unquote(m.group(1)), headers, body)
