@@ -282,3 +282,18 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(settings: Settings)
     finally:
         server.shutdown()
         server.close()
+
+
+def test_many_pipelined_refusals_are_answered_one_by_one(endpoint: Any) -> None:
+    """3,000 small unauthorised requests in one write (a 64 KB head buffer's worth, and
+    more): one refusal each, in order, then an authorised request on the same connection."""
+    server = endpoint(token="s3cret")
+    with socket.create_connection(server.address, timeout=20) as s:
+        good = _request(b"{}").replace(b"\r\n\r\n", b"\r\nX-Trafficlake-Token: s3cret\r\n\r\n", 1)
+        s.sendall(_request(b"{}") * 3000 + good)
+        replies = _read_replies(s, 3001)
+        assert {body["__type"] for _, body in replies[:3000]} == {"UnrecognizedClientException"}
+        assert replies[3000] == (
+            200,
+            {"DeliveryStreamNames": ["miv"], "HasMoreDeliveryStreams": False},
+        )

@@ -251,12 +251,12 @@ class Connection(asyncio.BufferedProtocol):
         self.reading_body = False
         chunks, self.chunks = self.chunks, []
         body = b"".join(chunks)  # one copy, as the request's bytes
-        if self.discard:
-            self._reply_ready(error_reply(_unrecognized()))
-            return
         self.busy = True
         self._disarm()
         self.transport.pause_reading()
+        if self.discard:  # answered from the loop's next turn (pipelined refusals never nest)
+            self.loop.call_soon(self._reply_ready, error_reply(_unrecognized()))
+            return
         method, path, headers = self.request
         future = self.server.workers.submit(
             self.loop, functools.partial(self.server.dispatch, method, path, headers, body)
@@ -275,7 +275,9 @@ class Connection(asyncio.BufferedProtocol):
         self._reply_ready(reply)
 
     def _reply_ready(self, reply: Reply) -> None:
-        assert self.transport is not None and self.request is not None
+        if self.transport is None or self.transport.is_closing():
+            return
+        assert self.request is not None
         headers = self.request[2]
         reply.close = reply.close or headers.get("connection", "").lower() == "close"
         self.transport.write(encode_reply(reply))
