@@ -260,3 +260,28 @@ def test_query_prints_each_kind_of_value_as_it_always_has(tmp_path: Path) -> Non
         "│ 1.50 │ NULL │ b'\\x00\\xffab' │ [{'x': [1, None], 'y': {'z': 'q'}}] │ "
         "{'k': Decimal('1.5')} │"
     )
+
+
+def test_a_running_query_ends_on_ctrl_c_or_sigterm_with_one_line(tmp_path: Path) -> None:
+    """DuckDB answers Ctrl-C during a statement with a RuntimeError; the command says
+    "interrupted" and exits 130, as every command does, without a traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAFFICLAKE_")}
+    endless = "SELECT count(*) FROM range(1000000000000) WHERE hash(range) % 7 = 0"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trafficlake.cli", "query", endless],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(3)  # imported and running the statement
+        proc.send_signal(sig)
+        try:
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert (proc.returncode, err) == (130, "interrupted\n"), sig

@@ -94,6 +94,14 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM ends a command the way Ctrl-C does
 
 
+def _typer_interrupted(exc: SystemExit) -> bool:
+    """Whether Typer itself turned a Ctrl-C into this exit (it answers an uncaught
+    KeyboardInterrupt with a silent exit 130); a command that said why it stopped raises its own
+    ``typer.Exit(130)`` with no cause and is left alone."""
+    inner = exc.__context__
+    return isinstance(inner, typer.Exit) and isinstance(inner.__cause__, KeyboardInterrupt)
+
+
 def main(args: list[str] | None = None) -> None:
     """The ``trafficlake`` program: one-line errors, exit 130 on Ctrl-C or SIGTERM."""
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -113,6 +121,10 @@ def main(args: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except SystemExit as exc:
+        if _typer_interrupted(exc):
+            err_console.print("interrupted")
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
