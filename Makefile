@@ -60,7 +60,7 @@ screenshots: install
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src/trafficlake
+	$(BIN)/mypy src/trafficlake bench
 
 format: install
 	$(BIN)/ruff format src tests bench

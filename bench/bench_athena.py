@@ -180,9 +180,11 @@ def _run(quick: bool) -> list[dict[str, Any]]:
             baseline, baseline_cpu = min(baseline, b_wall), min(baseline_cpu, b_cpu)
             ratios.append(o_wall / b_wall)
             written = done.statistics.get("UpdateCount")
-            (hand_rows,) = con.execute(
+            counted = con.execute(
                 f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')"
             ).fetchone()
+            assert counted is not None
+            (hand_rows,) = counted
             assert written == hand_rows, (written, hand_rows)
         con.close()
     median = statistics.median(ratios)

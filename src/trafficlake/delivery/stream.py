@@ -238,7 +238,7 @@ class DeliveryStream:
             raise InvalidRecordError(f"{entry['ErrorCode']}: {entry['ErrorMessage']}")
         return {"RecordId": entry["RecordId"], "Encrypted": False}
 
-    def put_record_batch(self, records: list[bytes | str | dict[str, Any]]) -> dict[str, Any]:
+    def put_record_batch(self, records: Sequence[bytes | str | dict[str, Any]]) -> dict[str, Any]:
         """Put up to 500 JSON records; per-record results in request order, like AWS.
 
         A record that cannot be converted fails alone and is written (durably, like the good
@@ -288,7 +288,7 @@ class DeliveryStream:
         return {"FailedPutCount": len(failures), "Encrypted": False, "RequestResponses": responses}
 
     def _encode_records(
-        self, records: list[bytes | str | dict[str, Any]]
+        self, records: Sequence[bytes | str | dict[str, Any]]
     ) -> tuple[list[bytes], int]:
         """Records of any accepted kind as bytes, checked against the per-record limit."""
         raw: list[bytes] = []
