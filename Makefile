@@ -6,24 +6,31 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install npm-deps demo test test-fast bench lint format clean screenshots
+.PHONY: install npm-deps demo test test-fast bench lint format clean screenshots constraints
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt: the exact versions of every dependency the suite last passed with, so a fresh
+# machine installs what was tested (pyproject.toml keeps the ranges a user's install may take).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,spark,aws,web]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,postgres,spark,aws,web]'
 	touch $(STAMP)
+
+# Refresh constraints.txt from the venv (after `pip install -U ...` and a passing `make test`).
+constraints: install
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
 
 # The demo needs the package and the web extra (for the dashboard it suggests next), no more.
 # For a fast first run the venv gets no pip of its own (the host's pip installs into it) and no
 # bytecode is precompiled; `make install` adds pip and the extras later. Hosts whose pip lacks --python get the classic way.
-$(DEMO_STAMP): pyproject.toml
+$(DEMO_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
-	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile -e '.[web]' 2>/dev/null \
-	  || { $(BIN)/python -m ensurepip --upgrade >/dev/null && $(BIN)/python -m pip install --quiet -e '.[web]' ; }
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile -c constraints.txt -e '.[web]' 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip --upgrade >/dev/null && $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[web]' ; }
 	touch $(DEMO_STAMP)
 
 # Test-only npm packages (the asl-validator check of the shipped state machines), exactly as
