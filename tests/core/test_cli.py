@@ -278,10 +278,27 @@ def test_a_running_query_ends_on_ctrl_c_or_sigterm_with_one_line(tmp_path: Path)
             [sys.executable, "-m", "trafficlake.cli", "query", endless],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        time.sleep(3)  # imported and running the statement
+        _wait_for_duckdb_threads(proc.pid)
+        time.sleep(1)  # inside the statement
         proc.send_signal(sig)
         try:
             _, err = proc.communicate(timeout=30)
         finally:
             proc.kill()
         assert (proc.returncode, err) == (130, "interrupted\n"), sig
+
+
+def _wait_for_duckdb_threads(pid: int) -> None:
+    """Until the process has more than one thread: DuckDB starts its worker threads when the
+    connection opens, after every import (which a slow machine may take seconds over)."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        threads = next(line for line in status.splitlines() if line.startswith("Threads:"))
+        if int(threads.split()[1]) > 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the query never started DuckDB's threads")
