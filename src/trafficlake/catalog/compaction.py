@@ -89,7 +89,7 @@ def _why_not(part: Partition, keys: list[str], closed_before: float) -> str | No
     """None if ``part`` can be compacted, else why not."""
     if any(not f.key.endswith(PARQUET_SUFFIXES) for f in part.files):
         return "holds files that are not Parquet"
-    period = arrival_period(part.as_dict(keys)) if len(keys) == len(part.values) else None
+    period = arrival_period(keys, part.values)
     if period is None:
         return f"partition keys {keys} are not year/month/day[/hour]: cannot tell it is complete"
     if period[0] + period[1] > closed_before:

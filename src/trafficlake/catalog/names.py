@@ -15,7 +15,7 @@ The lake's folders (see docs/architecture.md, "Lake layout"): ``raw/`` (landed e
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -38,14 +38,17 @@ def hive_path(keys: Sequence[str], values: Sequence[object]) -> str:
     return "/".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
 
 
-def arrival_period(values: Mapping[str, str]) -> tuple[int, int] | None:
+def arrival_period(keys: Sequence[str], values: Sequence[str]) -> tuple[int, int] | None:
     """``(start, seconds)`` in epoch seconds of the period a partition named by time holds
     (Hive keys ``year``/``month``/``day`` and optionally ``hour``, as the delivery stream names
     its arrival-time folders): the hour, or the whole day without an ``hour`` key. None when
-    the values are not such a time."""
+    the partition's values are not such a time."""
+    if len(keys) != len(values):
+        return None
+    named = dict(zip(keys, values, strict=True))
     try:
-        d = date(int(values["year"]), int(values["month"]), int(values["day"]))
-        hour = values.get("hour")
+        d = date(int(named["year"]), int(named["month"]), int(named["day"]))
+        hour = named.get("hour")
         start = (d - date(1970, 1, 1)).days * 86400
         return (start + int(hour) * 3600, 3600) if hour is not None else (start, 86400)
     except (KeyError, ValueError):

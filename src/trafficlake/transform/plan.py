@@ -193,7 +193,7 @@ partition holding older rows (late data, stale republishes) is read exactly."""
 
 def _arrival_hour(p: Partition, keys: Sequence[str]) -> int | None:
     """Start of the arrival hour of a raw partition (Hive keys year/month/day/hour), if known."""
-    period = arrival_period(p.as_dict(keys)) if len(keys) == len(p.values) else None
+    period = arrival_period(keys, p.values)
     return period[0] if period else None
 
 
