@@ -15,8 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -143,19 +142,6 @@ def duckdb_reason(exc: BaseException) -> str:
     return " ".join(line.strip() for line in paragraph.splitlines() if line.strip()) or (
         type(exc).__name__
     )
-
-
-@contextmanager
-def duckdb_interrupts() -> Iterator[None]:
-    """Ctrl-C (or SIGTERM, which the command line turns into one) while DuckDB runs a
-    statement raised as the KeyboardInterrupt it is: DuckDB answers it with a ``RuntimeError``
-    ("Query interrupted") caused by the KeyboardInterrupt."""
-    try:
-        yield
-    except RuntimeError as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):
-            raise exc.__cause__ from None
-        raise
 
 
 def file_uris(lake: Lake, keys: Sequence[str]) -> list[str]:

@@ -121,6 +121,13 @@ def main(args: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except RuntimeError as exc:
+        # DuckDB answers Ctrl-C during a statement with RuntimeError("Query interrupted"),
+        # caused by the KeyboardInterrupt
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        err_console.print("interrupted")
+        sys.exit(130)
     except SystemExit as exc:
         if _typer_interrupted(exc):
             err_console.print("interrupted")

@@ -448,14 +448,7 @@ def query(
     them all."""
     from rich.console import Console
 
-    from trafficlake.query import (
-        QueryError,
-        QueryResult,
-        QueryRows,
-        duckdb_interrupts,
-        format_result,
-        run_query_rows,
-    )
+    from trafficlake.query import QueryError, QueryResult, QueryRows, format_result, run_query_rows
     from trafficlake.storage import Lake
 
     if fmt not in ("table", "csv", "json"):
@@ -474,17 +467,16 @@ def query(
         limit = TABLE_ROWS if fmt == "table" and output is None else 0
     s = settings(config)
     result: QueryResult | QueryRows
-    with duckdb_interrupts():
-        if dialect == "athena":
-            from trafficlake.athena.engine import athena_query
+    if dialect == "athena":
+        from trafficlake.athena.engine import athena_query
 
-            result = athena_query(s, sql, write=write, limit=limit or None)
-        elif write:
-            result = run_query_rows(s, sql, read_only=False, limit=limit or None)
-        else:
-            with open_for_reading(s) as cat:
-                lake = Lake.from_settings(s, create=False)
-                result = run_query_rows(s, sql, catalog=cat, lake=lake, limit=limit or None)
+        result = athena_query(s, sql, write=write, limit=limit or None)
+    elif write:
+        result = run_query_rows(s, sql, read_only=False, limit=limit or None)
+    else:
+        with open_for_reading(s) as cat:
+            lake = Lake.from_settings(s, create=False)
+            result = run_query_rows(s, sql, catalog=cat, lake=lake, limit=limit or None)
     if fmt == "table":
         target = console if output is None else Console(file=output.open("w"), width=10_000)
         print_table(
