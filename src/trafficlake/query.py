@@ -13,8 +13,10 @@ without pyarrow when the column types allow).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -44,6 +46,32 @@ if TYPE_CHECKING:
     from trafficlake.query_pruning import KeyPredicate, TableKey
 
 READ_STATEMENTS = {"SELECT"}
+
+
+@functools.cache
+def _reading_pragmas() -> frozenset[str]:
+    """The PRAGMAs that only read: those DuckDB runs as a table function ``pragma_<name>``
+    (``version``, ``table_info``, ...) and the ``show*`` ones it rewrites into a SELECT.
+    DuckDB 1.5 reports such a statement as a SELECT itself; DuckDB 2 reports every PRAGMA as
+    PRAGMA, so the read-only check tells them apart by name."""
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT DISTINCT function_name FROM duckdb_functions() WHERE "
+            "(function_type = 'table' AND starts_with(function_name, 'pragma_')) "
+            "OR (function_type = 'pragma' AND starts_with(function_name, 'show'))"
+        )
+        .fetchall()
+    )
+    return frozenset(str(name).removeprefix("pragma_") for (name,) in rows)
+
+
+def _pragma_reads(statement: str) -> bool:
+    """``PRAGMA name`` or ``PRAGMA name(args)`` naming a reading pragma (never ``PRAGMA x = v``,
+    which DuckDB reports as SET)."""
+    m = re.match(r"\s*PRAGMA\s+(\w+)\s*(\(|;|$)", statement, re.IGNORECASE)
+    return m is not None and m.group(1).lower() in _reading_pragmas()
+
 
 _DUCK_TYPES = {
     "tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "integer": "INTEGER",
@@ -168,7 +196,7 @@ def check_read_only(sql: str) -> None:
             )
             check_read_only(rest)
             continue
-        if kind not in READ_STATEMENTS:
+        if kind not in READ_STATEMENTS and not (kind == "PRAGMA" and _pragma_reads(st.query)):
             raise ReadOnlyQueryError(
                 f"{kind} statements are not allowed in a read-only query (only SELECT, WITH, "
                 "EXPLAIN, DESCRIBE, SHOW, SUMMARIZE and PRAGMA reads); allow writes with --write (read_only=False)"
@@ -510,8 +538,8 @@ class CatalogConnection:
                 total = len(rows)
                 if total > limit:
                     del rows[limit:]
-                    counted = relation.aggregate("count(*)").fetchone()
-                    total = counted[0] if counted else 0
+                    # fetchall: DuckDB 2 relations have no fetchone (they keep no result)
+                    total = relation.aggregate("count(*)").fetchall()[0][0]
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
         return QueryRows(list(relation.columns), rows, list(self.files_read), total)

@@ -185,6 +185,10 @@ def test_new_partitions_are_seen_without_reconnecting(qenv: QueryEnv, raw_writer
         "ATTACH 'other.db'",
         "INSTALL spatial",
         "SET threads = 1",
+        "PRAGMA threads = 1",
+        "PRAGMA force_checkpoint",
+        "PRAGMA enable_profiling",
+        "pragma Disable_Optimizer;",
     ],
 )
 def test_read_only_rejects_writes(qenv: QueryEnv, sql: str) -> None:
@@ -220,6 +224,8 @@ def test_reads_allowed_and_writes_when_asked(qenv: QueryEnv) -> None:
         "WITH x AS (SELECT 1 AS a) SELECT a FROM x",
         "SUMMARIZE traffic.raw",
         "PRAGMA show_tables",
+        "PRAGMA version",
+        "pragma Table_Info('traffic.raw');",
     ):
         _q(qenv, sql)
     desc = _q(qenv, "DESCRIBE traffic.raw")
