@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -316,3 +317,76 @@ def test_every_reference_reads_the_tables_it_names_and_only_those(
     assert res.files_read == (_files(qenv, *HOURS) if reads else [])
     counted = len(qenv.direct()) if reads else (3 if "range" in sql else 1)
     assert res.rows == [(counted,)]
+
+
+EXPORTED_AS_PYTHON_PRINTS = [
+    f"SELECT unieke_id, tijd_waarneming, voertuigsnelheid_rekenkundig_klasse2 / 3.0 AS third, "
+    f"day FROM traffic.raw WHERE day = 21 AND hour >= 7 {ORDER}",
+    f"SELECT * EXCLUDE (beschrijvende_id, actueel_publicatie) FROM traffic.raw WHERE false {ORDER}",
+    "SELECT * FROM (VALUES (1, 'nan'::DOUBLE, DATE '2026-11-30'), (2, 'inf'::DOUBLE, NULL), "
+    "(3, -0.0::DOUBLE, DATE '1970-01-01'), (4, 1e16::DOUBLE, NULL), (5, 1e-5::DOUBLE, NULL), "
+    "(6, 1 / 3, NULL), (7, NULL::DOUBLE, NULL), (8, 123456789.123456789::DOUBLE, NULL), "
+    "(9, -2.5e-300::DOUBLE, NULL)) t(i, d, dt) ORDER BY i;",
+    "SELECT 42::UBIGINT AS u, -1::TINYINT AS t -- a trailing comment",
+]
+
+
+@pytest.mark.parametrize("sql", EXPORTED_AS_PYTHON_PRINTS)
+@pytest.mark.parametrize("limit", [None, 3])
+def test_csv_export_writes_what_the_python_formatter_writes(
+    qenv: QueryEnv, tmp_path: Path, sql: str, limit: int | None
+) -> None:
+    """DuckDB's CSV writer (``trafficlake query -f csv``) gives the bytes Python's csv module
+    gives for these types, pruned through the catalog like any query."""
+    from trafficlake.query import run_query_rows
+    from trafficlake.query_export import export_csv
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    out = folder / "out.csv"
+    env = {"catalog": qenv.catalog, "lake": qenv.lake}
+    written = export_csv(qenv.settings, sql, out, limit=limit, **env)
+    rows = run_query_rows(qenv.settings, sql, limit=limit, **env)
+    assert written == len(rows.rows)
+    assert out.read_text() == format_result(rows, "csv")
+    assert list(folder.iterdir()) == [out]  # no part file left
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT true AS b",  # DuckDB prints true, Python True
+        "SELECT '' AS s, 1 AS n",  # DuckDB "" (not NULL), Python an empty field
+        "SELECT 0.1::REAL AS r",
+        "SELECT TIMESTAMP '2026-11-30 07:22:00.123' AS ts",
+        "SHOW TABLES",
+        "SELECT 1; SELECT 2",
+        "CREATE TABLE x AS SELECT 1",
+    ],
+)
+def test_csv_export_leaves_other_results_to_python(
+    qenv: QueryEnv, tmp_path: Path, sql: str
+) -> None:
+    from trafficlake.query_export import export_csv
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    out = folder / "out.csv"
+    assert export_csv(qenv.settings, sql, out, catalog=qenv.catalog, lake=qenv.lake) is None
+    assert list(folder.iterdir()) == []
+
+
+def test_a_failed_csv_export_writes_nothing(qenv: QueryEnv, tmp_path: Path) -> None:
+    from trafficlake.query_export import export_csv
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    out = folder / "out.csv"
+    out.write_text("before\n")
+    with pytest.raises(QueryError, match=r"query failed: .*no_such_column"):
+        export_csv(
+            qenv.settings, "SELECT no_such_column FROM traffic.raw", out,
+            catalog=qenv.catalog, lake=qenv.lake,
+        )  # fmt: skip
+    assert out.read_text() == "before\n"
+    assert list(folder.iterdir()) == [out]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,9 @@ from trafficlake.cli.common import (
     settings,
     when,
 )
+
+if TYPE_CHECKING:
+    from trafficlake.config import Settings
 
 catalog_app = App(
     help="Browse the catalog (tables, partitions); compact raw partitions.", no_args_is_help=True
@@ -466,6 +469,8 @@ def query(
     if limit is None:
         limit = TABLE_ROWS if fmt == "table" and output is None else 0
     s = settings(config)
+    if dialect == "duckdb" and fmt == "csv" and _exported_csv(s, sql, output, write, limit):
+        return
     result: QueryResult | QueryRows
     if dialect == "athena":
         from trafficlake.athena.engine import athena_query
@@ -495,6 +500,36 @@ def query(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _exported_csv(s: Settings, sql: str, output: Path | None, write: bool, limit: int) -> bool:
+    """A single SELECT as CSV, written by DuckDB to ``output`` or to a temporary file streamed
+    to stdout (:mod:`trafficlake.query_export`); False when it is not for that path."""
+    import shutil
+    import sys
+    import tempfile
+
+    from trafficlake.query_export import export_csv
+    from trafficlake.storage import Lake
+
+    def export(target: Path) -> int | None:
+        if write:
+            return export_csv(s, sql, target, read_only=False, limit=limit or None)
+        with open_for_reading(s) as cat:
+            lake = Lake.from_settings(s, create=False)
+            return export_csv(s, sql, target, catalog=cat, lake=lake, limit=limit or None)
+
+    if output is not None:
+        return export(output) is not None
+    with tempfile.TemporaryDirectory(prefix="trafficlake-query-") as tmp:
+        target = Path(tmp, "result.csv")
+        if export(target) is None:
+            return False
+        sys.stdout.flush()
+        with target.open("rb") as rows:
+            shutil.copyfileobj(rows, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()
+    return True
 
 
 def _no_rows(columns: list[str], files_read: list[str]) -> str:
