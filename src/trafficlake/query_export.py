@@ -15,18 +15,15 @@ not exactly one SELECT return ``None``: the caller formats them in Python, as be
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import duckdb
 
-from trafficlake.catalog import Catalog
-from trafficlake.config import Settings
-from trafficlake.query import QueryError, connect, duckdb_reason
+from trafficlake.query import CatalogConnection, QueryError, duckdb_reason
 from trafficlake.sqlquote import quote_literal
-from trafficlake.storage import Lake
 
 SAME_TEXT_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -49,19 +46,13 @@ def single_select(sql: str) -> str | None:
 
 
 def export_csv(
-    settings: Settings,
-    sql: str,
-    target: Path,
-    *,
-    catalog: Catalog | None = None,
-    lake: Lake | None = None,
-    read_only: bool = True,
-    limit: int | None = None,
+    con: CatalogConnection, sql: str, target: Path, *, limit: int | None = None
 ) -> int | None:
-    """Write the result of ``sql`` (its first ``limit`` rows when set) to ``target`` as CSV;
-    returns the number of rows written, or None when ``sql`` is not a single SELECT whose
-    columns all print alike (nothing is written then). ``target`` appears only when
-    the statement succeeded: the rows go to a temporary file beside it, renamed at the end."""
+    """Write the result of ``sql`` (its first ``limit`` rows when set), run on ``con``, to
+    ``target`` as CSV; returns the number of rows written, or None when ``sql`` is not a single
+    SELECT whose columns all print alike (nothing is written then: the caller formats the
+    result in Python, on the same connection). ``target`` appears only when the statement
+    succeeded: the rows go to a temporary folder beside it, renamed at the end."""
     text = single_select(sql)
     if text is None:
         return None
@@ -69,25 +60,26 @@ def export_csv(
     select = (
         f"(\n{text}\n)" if limit is None else f"(SELECT * FROM (\n{text}\n) LIMIT {int(limit)})"
     )
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
+    con.prepare(sql)
     try:
-        with connect(settings, catalog=catalog, lake=lake, read_only=read_only) as con:
-            con.prepare(sql)
-            try:
-                types = con.duckdb.sql(select).types  # binds, runs nothing
-                if not all(str(t) in SAME_TEXT_TYPES for t in types):
-                    return None
-                copied = con.duckdb.execute(
-                    f"COPY {select} TO {quote_literal(tmp)} (FORMAT csv, HEADER true)"
-                ).fetchone()
-            except duckdb.ParserException:
-                return None  # e.g. SHOW TABLES: a SELECT to DuckDB, not nestable in COPY
-            except duckdb.Error as exc:
-                raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
-        os.replace(tmp, target)
+        if not all(str(t) in SAME_TEXT_TYPES for t in con.duckdb.sql(select).types):  # binds only
+            return None
+    except duckdb.ParserException:
+        return None  # e.g. SHOW TABLES: a SELECT to DuckDB, not nestable in COPY
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
+    # a private folder beside the target: DuckDB writes through its own "tmp_" file, which a
+    # failed COPY leaves behind; the folder goes, whatever happened
+    folder = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        written = os.path.join(folder, target.name)
+        try:
+            copied = con.duckdb.execute(
+                f"COPY {select} TO {quote_literal(written)} (FORMAT csv, HEADER true)"
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {duckdb_reason(exc)}") from None
+        os.replace(written, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        shutil.rmtree(folder, ignore_errors=True)
     return int(copied[0]) if copied else 0

@@ -338,15 +338,14 @@ def test_csv_export_writes_what_the_python_formatter_writes(
 ) -> None:
     """DuckDB's CSV writer (``trafficlake query -f csv``) gives the bytes Python's csv module
     gives for these types, pruned through the catalog like any query."""
-    from trafficlake.query import run_query_rows
     from trafficlake.query_export import export_csv
 
     folder = tmp_path / "export"
     folder.mkdir()
     out = folder / "out.csv"
-    env = {"catalog": qenv.catalog, "lake": qenv.lake}
-    written = export_csv(qenv.settings, sql, out, limit=limit, **env)
-    rows = run_query_rows(qenv.settings, sql, limit=limit, **env)
+    with connect(qenv.settings, catalog=qenv.catalog, lake=qenv.lake) as con:
+        written = export_csv(con, sql, out, limit=limit)
+        rows = con.query_rows(sql, limit=limit)
     assert written == len(rows.rows)
     assert out.read_text() == format_result(rows, "csv")
     assert list(folder.iterdir()) == [out]  # no part file left
@@ -372,21 +371,32 @@ def test_csv_export_leaves_other_results_to_python(
     folder = tmp_path / "export"
     folder.mkdir()
     out = folder / "out.csv"
-    assert export_csv(qenv.settings, sql, out, catalog=qenv.catalog, lake=qenv.lake) is None
+    with connect(qenv.settings, catalog=qenv.catalog, lake=qenv.lake) as con:
+        assert export_csv(con, sql, out) is None
     assert list(folder.iterdir()) == []
 
 
-def test_a_failed_csv_export_writes_nothing(qenv: QueryEnv, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT no_such_column FROM traffic.raw", "no_such_column"),  # found when binding
+        # found while the rows are written
+        ("SELECT CAST('x' || unieke_id AS INTEGER) AS n FROM traffic.raw", "Conversion Error"),
+    ],
+)
+def test_a_failed_csv_export_writes_nothing(
+    qenv: QueryEnv, tmp_path: Path, sql: str, error: str
+) -> None:
     from trafficlake.query_export import export_csv
 
     folder = tmp_path / "export"
     folder.mkdir()
     out = folder / "out.csv"
     out.write_text("before\n")
-    with pytest.raises(QueryError, match=r"query failed: .*no_such_column"):
-        export_csv(
-            qenv.settings, "SELECT no_such_column FROM traffic.raw", out,
-            catalog=qenv.catalog, lake=qenv.lake,
-        )  # fmt: skip
+    with (
+        connect(qenv.settings, catalog=qenv.catalog, lake=qenv.lake) as con,
+        pytest.raises(QueryError, match=f"query failed: .*{error}"),
+    ):
+        export_csv(con, sql, out)
     assert out.read_text() == "before\n"
     assert list(folder.iterdir()) == [out]

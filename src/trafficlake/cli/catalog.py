@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +30,7 @@ from trafficlake.cli.common import (
 
 if TYPE_CHECKING:
     from trafficlake.config import Settings
+    from trafficlake.query import CatalogConnection
 
 catalog_app = App(
     help="Browse the catalog (tables, partitions); compact raw partitions.", no_args_is_help=True
@@ -451,8 +454,7 @@ def query(
     them all."""
     from rich.console import Console
 
-    from trafficlake.query import QueryError, QueryResult, QueryRows, format_result, run_query_rows
-    from trafficlake.storage import Lake
+    from trafficlake.query import QueryError, QueryResult, QueryRows, format_result
 
     if fmt not in ("table", "csv", "json"):
         raise QueryError(f"unknown output format {fmt!r}: use table, csv or json")
@@ -469,19 +471,16 @@ def query(
     if limit is None:
         limit = TABLE_ROWS if fmt == "table" and output is None else 0
     s = settings(config)
-    if dialect == "duckdb" and fmt == "csv" and _exported_csv(s, sql, output, write, limit):
-        return
     result: QueryResult | QueryRows
     if dialect == "athena":
         from trafficlake.athena.engine import athena_query
 
         result = athena_query(s, sql, write=write, limit=limit or None)
-    elif write:
-        result = run_query_rows(s, sql, read_only=False, limit=limit or None)
     else:
-        with open_for_reading(s) as cat:
-            lake = Lake.from_settings(s, create=False)
-            result = run_query_rows(s, sql, catalog=cat, lake=lake, limit=limit or None)
+        with _query_connection(s, write) as con:
+            if fmt == "csv" and _exported_csv(con, sql, output, limit):
+                return
+            result = con.query_rows(sql, limit=limit or None)
     if fmt == "table":
         target = console if output is None else Console(file=output.open("w"), width=10_000)
         print_table(
@@ -502,7 +501,25 @@ def query(
         output.write_text(text, encoding="utf-8")
 
 
-def _exported_csv(s: Settings, sql: str, output: Path | None, write: bool, limit: int) -> bool:
+@contextlib.contextmanager
+def _query_connection(s: Settings, write: bool) -> Iterator[CatalogConnection]:
+    """The connection ``query`` runs on: with ``--write`` one that may write (and create the
+    catalog), else one that only reads (never creating a lake folder or a catalog file)."""
+    from trafficlake.query import connect
+    from trafficlake.storage import Lake
+
+    if write:
+        with connect(s, read_only=False) as con:
+            yield con
+        return
+    with (
+        open_for_reading(s) as cat,
+        connect(s, catalog=cat, lake=Lake.from_settings(s, create=False)) as con,
+    ):
+        yield con
+
+
+def _exported_csv(con: CatalogConnection, sql: str, output: Path | None, limit: int) -> bool:
     """A single SELECT as CSV, written by DuckDB to ``output`` or to a temporary file streamed
     to stdout (:mod:`trafficlake.query_export`); False when it is not for that path."""
     import shutil
@@ -510,20 +527,12 @@ def _exported_csv(s: Settings, sql: str, output: Path | None, write: bool, limit
     import tempfile
 
     from trafficlake.query_export import export_csv
-    from trafficlake.storage import Lake
-
-    def export(target: Path) -> int | None:
-        if write:
-            return export_csv(s, sql, target, read_only=False, limit=limit or None)
-        with open_for_reading(s) as cat:
-            lake = Lake.from_settings(s, create=False)
-            return export_csv(s, sql, target, catalog=cat, lake=lake, limit=limit or None)
 
     if output is not None:
-        return export(output) is not None
+        return export_csv(con, sql, output, limit=limit or None) is not None
     with tempfile.TemporaryDirectory(prefix="trafficlake-query-") as tmp:
         target = Path(tmp, "result.csv")
-        if export(target) is None:
+        if export_csv(con, sql, target, limit=limit or None) is None:
             return False
         sys.stdout.flush()
         with target.open("rb") as rows:
