@@ -54,15 +54,12 @@ def _reading_pragmas() -> frozenset[str]:
     (``version``, ``table_info``, ...) and the ``show*`` ones it rewrites into a SELECT.
     DuckDB 1.5 reports such a statement as a SELECT itself; DuckDB 2 reports every PRAGMA as
     PRAGMA, so the read-only check tells them apart by name."""
-    rows = (
-        duckdb.connect()
-        .execute(
+    with duckdb.connect() as con:
+        rows = con.execute(
             "SELECT DISTINCT function_name FROM duckdb_functions() WHERE "
             "(function_type = 'table' AND starts_with(function_name, 'pragma_')) "
             "OR (function_type = 'pragma' AND starts_with(function_name, 'show'))"
-        )
-        .fetchall()
-    )
+        ).fetchall()
     return frozenset(str(name).removeprefix("pragma_") for (name,) in rows)
 
 
